@@ -1,0 +1,53 @@
+import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
+import { registerWhoami } from './whoami/command.js';
+import { registerProbe } from './probe/command.js';
+import { registerPcap } from './pcap/command.js';
+import { registerLab } from './lab/command.js';
+import { EXIT_USAGE, reportError } from './report/errors.js';
+
+const require = createRequire(import.meta.url);
+const { version } = require('../../package.json') as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('lbdiag');
+  program
+    .description('Why does my load balancer not balance? Evidence and the fix.')
+    .version(version, '-V, --version')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      outputError: (str, write) => write(`lbdiag: ${str.replace(/^error: /, '').trimEnd()}\n`),
+    })
+    .addHelpText(
+      'after',
+      `
+Examples:
+  lbdiag lab                          reproduce keep-alive pinning behind an L4 balancer, in seconds
+  lbdiag whoami --port 18088          run on every backend: answers name, process and connection
+  lbdiag probe 10.0.0.10:80 -n 300    keep-alive vs short-lived traffic through a VIP, diagnosed
+  lbdiag pcap capture.pcapng          FIN retransmits, port-reuse SYN drops, 1-second stalls
+
+Exit codes: 0 no finding at --fail-on, 1 a finding at or above --fail-on, 2 usage or input error.
+Colour follows NO_COLOR / FORCE_COLOR and is off when the output is not a terminal.`,
+    );
+  registerWhoami(program);
+  registerProbe(program);
+  registerPcap(program);
+  registerLab(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version exit 0; everything commander rejects is a usage error.
+      process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE;
+      return;
+    }
+    process.exitCode = reportError(e);
+  }
+}
