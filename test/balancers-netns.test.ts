@@ -48,6 +48,46 @@ test('netns stall: every connect to the namespace backend waits for the SYN retr
   assert.equal(pidAlive(topo.backendPid), false, 'the backend is gone');
 });
 
+/** One HTTP request with Connection: close from a fixed local port; the server closes first. */
+function requestFrom(host: string, port: number, localAddress: string, localPort: number): Promise<{ connectMs: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    let connectMs = 0;
+    let buf = '';
+    const s = net.connect({ host, port, localAddress, localPort });
+    s.setTimeout(5000, () => {
+      s.destroy();
+      reject(new Error('timeout'));
+    });
+    s.once('connect', () => {
+      connectMs = performance.now() - t0;
+      s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    });
+    s.setEncoding('utf8').on('data', (d: string) => (buf += d));
+    s.once('close', () => resolve({ connectMs, body: buf }));
+    s.once('error', reject);
+  });
+}
+
+test('netns stall, reused-port mode: only the first SYN of a reused source port is dropped', async (t) => {
+  const can = canUseNetns();
+  if (!can.ok) return t.skip(can.reason);
+  const topo = await createStallTopology({ drop: 'reused-port', backendName: 'ipvs-like' });
+  try {
+    assert.equal(topo.rules.length, 2);
+    const { host, port } = topo.backend;
+    const localPort = 20000 + (process.pid % 20000);
+    const first = await requestFrom(host, port, topo.ns.rootAddress, localPort);
+    assert.match(first.body, /ipvs-like/);
+    assert.ok(first.connectMs < 200, `first use of the port: ${first.connectMs.toFixed(0)} ms`);
+    const reused = await requestFrom(host, port, topo.ns.rootAddress, localPort);
+    assert.match(reused.body, /ipvs-like/);
+    assert.ok(reused.connectMs >= 900 && reused.connectMs < 2500, `reused port: ${reused.connectMs.toFixed(0)} ms, expected ~1000`);
+  } finally {
+    await topo.teardown();
+  }
+});
+
 test('netns unavailable: canUseNetns gives a reason instead of throwing', (t) => {
   const can = canUseNetns();
   if (can.ok) return t.skip('netns available here; the reason path is for non-root machines');

@@ -186,9 +186,18 @@ export interface StallOptions {
    * `lbdiag whoami`); default: a tiny node HTTP server answering `backendName`.
    */
   backendCommand?: (host: string, port: number) => { command: string; args: string[] };
-  /** Install the first-SYN drop now (default true); toggle later with setStall(). */
+  /** Install the SYN drop now (default true); toggle later with setStall(). */
   stall?: boolean;
+  /**
+   * `every-connection` (default): the first SYN of every new connection is dropped.
+   * `reused-port`: only the first SYN of a connection reusing a source address+port seen in the
+   * last minute is dropped (IPVS with conn_reuse_mode=1 and the old entry in TIME_WAIT); a client
+   * must reuse its local port (bind it) to trigger it.
+   */
+  drop?: SynDropMode;
 }
+
+export type SynDropMode = 'every-connection' | 'reused-port';
 
 export interface StallTopology {
   ns: Namespace;
@@ -197,29 +206,39 @@ export interface StallTopology {
   backendPid: number;
   /** Adds (true) or removes (false) the first-SYN drop rule inside the namespace. */
   setStall(on: boolean): void;
-  /** The iptables rule as iptables -S prints it (for the lab's story). */
-  rule: string;
+  /** The iptables rules, as commands (for the lab's story). */
+  rules: string[];
+  drop: SynDropMode;
   teardown(): Promise<void>;
 }
 
 /**
- * The iptables arguments (inside the namespace) that drop the first SYN of every new connection to
- * `port`: hashlimit keyed by source address and port lets one SYN per tuple "under the limit" per
- * minute match (and be dropped); the retransmission a second later is over the limit and passes.
- * The table entry expires after 10 s, so a port reused later is dropped once again, like IPVS with
- * conn_reuse_mode=1.
+ * The iptables rules (chain INPUT inside the namespace) for a SYN drop on `port`. hashlimit keyed
+ * by source address and port lets exactly one SYN per tuple per minute be "under the limit":
+ *
+ * - every-connection: that first SYN matches and is dropped; the retransmission a second later is
+ *   over the limit and passes. The entry expires after 10 s, so a port reused later is dropped again.
+ * - reused-port: a first rule ACCEPTs the first SYN ever seen from a tuple (table `seen`, one
+ *   minute); a SYN from a tuple seen before falls through to the every-connection rule, so the
+ *   first SYN of the reused port is dropped and its retransmission passes.
  */
-export function firstSynDropRule(port: number, tableName: string): string[] {
-  return [
-    'INPUT', '-p', 'tcp', '--dport', String(port), '--syn',
-    '-m', 'hashlimit', '--hashlimit-name', tableName, '--hashlimit-mode', 'srcip,srcport',
-    '--hashlimit-upto', '1/min', '--hashlimit-burst', '1', '--hashlimit-htable-expire', '10000',
-    '-m', 'comment', '--comment', 'lbdiag lab: drop the first SYN of each connection',
+export function synDropRules(port: number, tableName: string, mode: SynDropMode = 'every-connection'): string[][] {
+  const match = ['INPUT', '-p', 'tcp', '--dport', String(port), '--syn', '-m', 'hashlimit', '--hashlimit-mode', 'srcip,srcport', '--hashlimit-upto', '1/min', '--hashlimit-burst', '1'];
+  const drop = [
+    ...match, '--hashlimit-name', `${tableName}d`, '--hashlimit-htable-expire', '10000',
+    '-m', 'comment', '--comment', `lbdiag lab: drop the first SYN of each ${mode === 'reused-port' ? 'reused port' : 'connection'}`,
     '-j', 'DROP',
   ];
+  if (mode === 'every-connection') return [drop];
+  const firstUse = [
+    ...match, '--hashlimit-name', `${tableName}s`, '--hashlimit-htable-expire', '60000',
+    '-m', 'comment', '--comment', 'lbdiag lab: first use of a source port passes',
+    '-j', 'ACCEPT',
+  ];
+  return [firstUse, drop];
 }
 
-/** A namespace with an HTTP backend behind a first-SYN drop: every connect to it takes ~1 s. */
+/** A namespace with an HTTP backend behind a SYN drop: a connect to it takes ~1 s (see StallOptions.drop). */
 export async function createStallTopology(opts: StallOptions = {}): Promise<StallTopology> {
   const ns = await createNamespace();
   try {
@@ -232,11 +251,12 @@ export async function createStallTopology(opts: StallOptions = {}): Promise<Stal
       : { command: process.execPath, args: [NAME_SERVER_SCRIPT, host, String(port), opts.backendName ?? 'stalled'] };
     const backend = ns.spawn(command, args, { name: `backend in ${ns.name}` });
     await waitForPort(host, port, { process: backend, timeoutMs: 10_000 });
-    const rule = firstSynDropRule(port, `lbd${process.pid % 100000}x${ns.name.split('-').pop()}`);
+    const drop = opts.drop ?? 'every-connection';
+    const rules = synDropRules(port, `lbd${process.pid % 100000}x${ns.name.split('-').pop()}`, drop);
     let on = false;
     const setStall = (want: boolean): void => {
       if (want === on) return;
-      ns.exec(iptables, [want ? '-A' : '-D', ...rule]);
+      for (const rule of rules) ns.exec(iptables, [want ? '-A' : '-D', ...rule]);
       on = want;
     };
     if (opts.stall !== false) setStall(true);
@@ -245,7 +265,8 @@ export async function createStallTopology(opts: StallOptions = {}): Promise<Stal
       backend: { host, port },
       backendPid: backend.pid,
       setStall,
-      rule: `iptables -A ${rule.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}`,
+      rules: rules.map((rule) => `iptables -A ${rule.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}`),
+      drop,
       teardown: () => ns.teardown(),
     };
   } catch (e) {
