@@ -181,3 +181,30 @@ test('whoami --help documents every option with examples', { timeout: 10_000 }, 
     assert.ok(r.stdout.includes(o), `help lacks ${o}`);
   }
 });
+
+test('deploy/kubernetes/whoami.yaml: the container args start a server with the documented settings', { timeout: 10_000 }, async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { ROOT } = await import('./support/processes.js');
+  const yaml = await readFile(`${ROOT}/deploy/kubernetes/whoami.yaml`, 'utf8');
+  const args = [...yaml.matchAll(/^ {12}- (whoami|--[a-z-]+=\S+)$/gm)].map((m) => m[1]);
+  assert.equal(args[0], 'whoami');
+  assert.ok(args.includes('--port=18088'));
+  assert.match(yaml, /path: \/health/);
+  assert.match(yaml, /fieldPath: metadata\.name/);
+  const host = '127.0.10.27';
+  const port = await freePort(host);
+  const p = startLbdiag([...args.map((a) => (a.startsWith('--port=') ? `--port=${port}` : a)), `--host=${host}`], { env: { ...process.env, POD_NAME: 'web-7d9f-abcde', POD_NAMESPACE: 'shop', NODE_NAME: 'node-3' } });
+  try {
+    await until('the banner', () => /keep-alive/.test(p.stdout()) || p.child.exitCode !== null);
+    assert.match(p.stdout(), /web-7d9f-abcde/);
+    assert.match(p.stdout(), /idle-timeout 65s/);
+    assert.match(p.stdout(), /drain {7}10s on SIGTERM/);
+    const r = await get(host, port, '/api');
+    const j = JSON.parse(r.body) as { name: string; kubernetes: Record<string, string> };
+    assert.equal(j.name, 'web-7d9f-abcde');
+    assert.deepEqual(j.kubernetes, { pod: 'web-7d9f-abcde', namespace: 'shop', node: 'node-3' });
+    assert.doesNotMatch(r.body, /"PATH"|"HOME"/, 'the environment is never dumped');
+  } finally {
+    await p.stop('SIGKILL');
+  }
+});
