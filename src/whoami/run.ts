@@ -24,7 +24,11 @@ export function drainOnSignals(handle: WhoamiHandle, onSecond: () => void): Prom
         onSecond();
         return;
       }
-      say(`${signal}: draining for ${settingDuration(handle.settings.drainDelayMs)} (/health 503, Connection: close, idle connections closed); signal again to exit now`);
+      say(
+        handle.settings.drainDelayMs > 0
+          ? `${signal}: draining for ${settingDuration(handle.settings.drainDelayMs)} (/health 503, Connection: close, idle connections closed); signal again to exit now`
+          : `${signal}: stopping (idle connections closed, in-flight requests finish); signal again to exit now`,
+      );
       void handle.drain().then(() => {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
