@@ -202,7 +202,9 @@ export class Tracker {
       if (c.sawSyn && !wasEstablished) phase = 'handshake';
       else if (retrans) phase = 'retransmission';
       else if (outstanding) phase = 'unacknowledged-data';
-      else if (p.seglen > 0 && sIsA !== isClientA(c) && c.lastPayloadFromA >= 0 && c.lastPayloadFromA !== fromA) phase = 'awaiting-response';
+      // A late answer to the client's last payload. Past 30 s it is more likely a server-initiated
+      // message after an idle period (OpenFlow, SMTP...) than a request still waiting.
+      else if (p.seglen > 0 && gap < 30 && sIsA !== isClientA(c) && c.lastPayloadFromA >= 0 && c.lastPayloadFromA !== fromA) phase = 'awaiting-response';
       // SYN and FIN retransmissions have findings of their own.
       const covered = retrans && ((flags & (SYN | ACK)) === SYN || (flags & FIN) !== 0);
       if (phase !== '' && !covered) {
