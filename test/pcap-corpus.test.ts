@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { ROOT, hasCommand } from './support/processes.js';
+import { corpusDir, hasCommand } from './support/processes.js';
 import { analyse } from '../src/pcap/analyse.js';
 import { TA_ANY_RETRANSMISSION, TA_REUSED_PORTS } from '../src/pcap/tracker.js';
 import { isUsageError } from '../src/report/errors.js';
 
-const CORPUS = path.resolve(ROOT, '../../shared/corpus/tcpdump');
+const CORPUS = corpusDir();
 const files = fs.existsSync(CORPUS) ? fs.readdirSync(CORPUS).sort() : [];
 const PER_FILE_MS = 2000;
 

@@ -7,14 +7,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { ROOT } from './support/processes.js';
+import { ROOT, corpusDir } from './support/processes.js';
 import { readPackets } from './support/pcap-files.js';
 import { ACK, Decoded, FIN, SYN } from '../src/pcap/decode.js';
 import { Tracker, TA_ANY_RETRANSMISSION, TA_KEEP_ALIVE, TA_OUT_OF_ORDER, TA_REUSED_PORTS } from '../src/pcap/tracker.js';
 import type { Conn } from '../src/pcap/connection.js';
 
 const require = createRequire(import.meta.url);
-const CORPUS = path.resolve(ROOT, '../../shared/corpus/tcpdump');
+const CORPUS = corpusDir();
 
 interface PpPacket {
   header: { timestampSeconds: number; timestampMicroseconds: number; capturedLength: number; originalLength: number };

@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -122,4 +123,17 @@ export function canUseNetns(): boolean {
   if (add.status !== 0) return false;
   spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
   return true;
+}
+
+/**
+ * The tcpdump capture corpus kept in shared/ beside the checkout (CI clones main with shared/
+ * beside it; a git worktree may sit one level deeper). LBDIAG_CORPUS overrides.
+ */
+export function corpusDir(): string {
+  const candidates = [
+    process.env.LBDIAG_CORPUS,
+    path.resolve(ROOT, '../shared/corpus/tcpdump'),
+    path.resolve(ROOT, '../../shared/corpus/tcpdump'),
+  ].filter((c): c is string => Boolean(c));
+  return candidates.find((c) => existsSync(c)) ?? candidates[candidates.length - 1];
 }
