@@ -455,8 +455,11 @@ function stall(m: ModeTally): Finding | null {
   if (stalled === 0) return null;
   const slow = c.countBetween(500, 1e9);
   const fast = c.countBetween(0, 300);
-  if (stalled / Math.max(1, slow) < 0.6 || fast < stalled) return null; // a cluster among fast connects, not a slow network
   const t = m.ttfb;
+  // A cluster at the retransmission times, not a spread of slow connects; and the path itself is
+  // fast (the request/response round trip takes well under the stall), so it is not a long RTT.
+  if (stalled / Math.max(1, slow) < 0.6) return null;
+  if (t.count > 0 && !(t.quantile(0.5) < 300)) return null;
   const serverNear1 = t.countBetween(850, 1600) + t.countBetween(2800, 3800);
   const parts = [`${near1} near 1 s`];
   if (near3) parts.push(`${near3} near 3 s`);
