@@ -1,10 +1,11 @@
 /** The lab's scenarios by name, in the order `--scenario all` runs them. */
 import type { Scenario, ScenarioName } from '../scenario.js';
 import { pinning } from './pinning.js';
+import { scaleUp } from './scale-up.js';
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
   pinning,
-  'scale-up': pinning,
+  'scale-up': scaleUp,
   'stale-listener': pinning,
   stall: pinning,
 };
