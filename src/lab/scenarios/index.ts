@@ -2,10 +2,11 @@
 import type { Scenario, ScenarioName } from '../scenario.js';
 import { pinning } from './pinning.js';
 import { scaleUp } from './scale-up.js';
+import { staleListener } from './stale-listener.js';
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
   pinning,
   'scale-up': scaleUp,
-  'stale-listener': pinning,
+  'stale-listener': staleListener,
   stall: pinning,
 };
