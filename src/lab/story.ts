@@ -80,11 +80,14 @@ export function renderScenario(r: ScenarioResult, o: StoryRenderOptions): string
 export function renderSummary(report: LabReport, o: StoryRenderOptions): string {
   const { chalk } = o;
   const width = Math.max(60, Math.min(o.width, 160));
-  // scenario | naive | finding | fix | ok: give the text columns what is left after the fixed ones.
-  const fixed = 16 + 8 + 6 * 3;
-  const text = Math.max(14, Math.floor((width - fixed) / 3));
+  // scenario | naive | finding | fix | ok: the text columns share what is left after the fixed ones
+  // (borders included), the finding column a little more.
+  const rest = width - 16 - 9 - 6;
+  const naive = Math.max(18, Math.floor(rest * 0.3));
+  const finding = Math.max(24, Math.floor(rest * 0.4));
+  const fix = Math.max(18, rest - naive - finding);
   const t = makeTable(['scenario', 'naive view (curl in a loop)', "lbdiag's finding", 'fix', 'ok'], chalk, {
-    colWidths: [16, text, text, text, 8],
+    colWidths: [16, naive, finding, fix, 9],
     wordWrap: true,
   });
   for (const s of report.summary) {
