@@ -64,7 +64,12 @@ export function renderScenario(r: ScenarioResult, o: StoryRenderOptions): string
       out.push('');
       out.push(chalk.dim(rule(`lbdiag pcap ${s.pcap.file ?? '(no capture)'}`, o)));
       if (s.pcap.skipped) out.push(`not analysed: ${s.pcap.skipped}`);
-      else out.push(renderFindings(s.pcap.findings, { chalk, width: o.width }).trimEnd());
+      else {
+        // One finding in full; the rest (often many of one id) by their location.
+        const [first, ...rest] = s.pcap.findings;
+        out.push(renderFindings(first ? [first] : [], { chalk, width: o.width }).trimEnd());
+        if (rest.length) out.push(`(${rest.length} more: ${rest.map((f) => `${f.id}${f.stream !== undefined ? ` tcp.stream ${f.stream}` : ''}`).join(', ')}; all in --json)`);
+      }
     }
   }
   out.push('');
