@@ -1,15 +1,123 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { action } from '../report/action.js';
-import { UsageError } from '../report/errors.js';
+import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../report/errors.js';
+import { onInterrupt } from '../report/interrupt.js';
+import { ProgressLine } from '../report/progress.js';
+import { renderJson } from '../report/render.js';
+import { makeChalk } from '../report/style.js';
+import { formatDuration, parseCount } from '../report/units.js';
+import { BALANCER_FAMILIES, requireFamily } from './balancer-choice.js';
+import type { LabOptions } from './context.js';
+import { runLab } from './run.js';
+import { SCENARIO_NAMES, type BalancerFamily, type ScenarioName } from './scenario.js';
+import { renderScenario, renderSummary } from './story.js';
 
-// Placeholder wiring until the lab subcommand lands (tracked in its issue).
+interface Flags {
+  scenario: string;
+  backends: string;
+  balancer?: string;
+  requests?: string;
+  addresses: string;
+  json?: boolean;
+}
+
+export const DEFAULT_ADDRESSES = '127.0.77';
+
+/** Validates the flags into LabOptions and the scenario list; UsageError (exit 2) on bad input. */
+export function labOptionsFromFlags(f: Flags): { names: ScenarioName[]; options: LabOptions } {
+  const names: ScenarioName[] = f.scenario === 'all' ? [...SCENARIO_NAMES] : [f.scenario as ScenarioName];
+  const family = (f.balancer ?? 'builtin') as BalancerFamily;
+  if (!BALANCER_FAMILIES.includes(family)) throw new UsageError(`invalid --balancer "${f.balancer}" (builtin, haproxy or nginx)`);
+  requireFamily(family);
+  const m = /^127\.(\d{1,3})\.(\d{1,3})$/.exec(f.addresses);
+  if (!m || Number(m[1]) > 255 || Number(m[2]) > 255) throw new UsageError(`invalid --addresses "${f.addresses}" (the first three numbers of a loopback /24, e.g. 127.0.77)`);
+  return {
+    names,
+    options: {
+      family,
+      familyExplicit: f.balancer !== undefined,
+      backends: parseCount(f.backends, '--backends', 2, 12),
+      requests: f.requests !== undefined ? parseCount(f.requests, '-n/--requests', 20, 100_000) : undefined,
+      prefix: f.addresses,
+    },
+  };
+}
+
 export function registerLab(program: Command): void {
   program
     .command('lab')
-    .description('(not built yet)')
+    .description('reproduce the classic balancer failures on this machine (loopback only) and diagnose them with the probe')
+    .addOption(new Option('-s, --scenario <name>', 'pinning | scale-up | stale-listener | stall | all').choices([...SCENARIO_NAMES, 'all']).default('pinning'))
+    .option('-b, --backends <n>', 'lbdiag whoami backends to start (2 to 12)', '3')
+    .option('--balancer <kind>', 'builtin (needs nothing installed) | haproxy | nginx: run the real one with a generated config (default builtin)')
+    .option('-n, --requests <n>', 'requests per probe mode (default: each scenario\'s own, 200 to 240)')
+    .option('--addresses <prefix>', 'the loopback /24 to use: balancers on .1, backends on .2, .3, ... (ports from the kernel)', DEFAULT_ADDRESSES)
+    .option('--json', 'print one JSON document: {command: "lab", scenarios: [{name, step, balancer, expected, found, ok, probe}], summary}')
+    .addHelpText(
+      'after',
+      `
+Scenarios (each a few seconds):
+  pinning         the same backends behind a layer-4 and a layer-7 balancer: keep-alive pins through L4 only
+                  (expects keepalive-pinning on L4, none on L7)
+  scale-up        a backend joins while a keep-alive pool runs: it is starved (late-backend-starved);
+                  rotating connections by age spreads to it
+  stale-listener  an old balancer generation still listens on the port and answers 503: about half of the
+                  new connections fail (intermittent-errors); real haproxy with SO_REUSEPORT when installed
+  stall           needs root and ip netns: a middlebox drops the first SYN of a reused source port; connects
+                  take ~1 s (stall-1s); with tcpdump, the capture goes through lbdiag pcap (syn-port-reuse-drop)
+  all             every scenario in turn, then a one-screen summary
+
+Examples:
+  lbdiag lab                                   the pinning story with the builtin balancers, in seconds
+  lbdiag lab --scenario all                    every story, then the summary table
+  lbdiag lab --balancer haproxy                the same with real haproxy (mode tcp vs mode http)
+  lbdiag lab --scenario scale-up --backends 4 -n 400
+  sudo lbdiag lab --scenario stall             network namespace + iptables, capture analysed by lbdiag pcap
+  lbdiag lab --json | jq '.scenarios[] | {name, step, found, ok}'
+
+Everything the lab starts listens on loopback only and is stopped at the end, on error and on Ctrl-C.
+Exit codes: 0 every scenario showed its expected finding; 1 one did not (or Ctrl-C); 2 usage error.`,
+    )
     .action(
-      action(() => {
-        throw new UsageError('lab is not built yet');
+      action(async (flags: Flags) => {
+        const { names, options } = labOptionsFromFlags(flags);
+        const chalk = makeChalk(process.stdout);
+        const width = process.stdout.columns || 100;
+        const progress = new ProgressLine();
+        const controller = new AbortController();
+        const off = onInterrupt(() => controller.abort());
+        let status = '';
+        const human = !flags.json;
+        let run;
+        try {
+          run = await runLab(
+            names,
+            options,
+            {
+              signal: controller.signal,
+              onStatus: (text) => {
+                status = text;
+                progress.update(() => `lab: ${status}`, true);
+              },
+              onProbeProgress: (p) =>
+                progress.update(() => `lab: ${status}: ${p.mode} ${p.done}${p.total !== undefined ? `/${p.total}` : ''} requests, ${formatDuration(p.elapsedMs)}, ${p.backends} backends, ${p.errors} errors`),
+            },
+            (result) => {
+              if (!human) return;
+              progress.clear();
+              process.stdout.write(`${renderScenario(result, { chalk, width })}\n`);
+            },
+          );
+        } finally {
+          progress.clear();
+          off();
+        }
+        const { report } = run;
+        for (const e of report.cleanupErrors) process.stderr.write(`lbdiag: cleanup: ${e}\n`);
+        for (const s of report.summary) if (s.error) process.stderr.write(`lbdiag: lab ${s.scenario}: ${s.error}\n`);
+        if (flags.json) process.stdout.write(renderJson(report));
+        else if (names.length > 1 || report.interrupted) process.stdout.write(renderSummary(report, { chalk, width }));
+        return report.ok ? EXIT_OK : EXIT_FINDINGS;
       }),
     );
 }

@@ -28,7 +28,8 @@ export function makeTable(head: string[], chalk: ChalkInstance, extra: Construct
   });
 }
 
-function wrap(text: string, width: number): string {
+/** Wraps text at word boundaries to `width` columns (paragraphs on \n kept). */
+export function wrap(text: string, width: number): string {
   const out: string[] = [];
   for (const para of text.split('\n')) {
     let line = '';
