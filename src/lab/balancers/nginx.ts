@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Balancer, BackendTarget, BalancerOptions, Endpoint } from './types.js';
 import { namedBackends, formatEndpoint } from './types.js';
-import { findBinary, MissingToolError, spawnProcess, waitForPort, removeDir, track, runSync, sleep, pidAlive } from '../processes.js';
+import { findBinary, MissingToolError, spawnProcess, waitForPort, removeDir, track, runSync, sleep, pidAlive, isListening } from '../processes.js';
 
 export type NginxMode = 'http' | 'stream';
 
@@ -204,8 +204,13 @@ export async function startNginx(opts: NginxOptions): Promise<NginxBalancer> {
       writeFileSync(file, config);
       process.kill(proc.pid, 'SIGHUP');
       const deadline = Date.now() + 5000;
-      // Done when a worker we had not seen before runs (it has the new config).
-      while (Date.now() < deadline && !workerPids(proc.pid).some((p) => !before.has(p) && pidAlive(p))) await sleep(20);
+      // Done when a worker we had not seen before runs (it has the new config) and every old worker
+      // has closed its copy of the listening socket (it may still finish requests in flight): until
+      // then the kernel can hand a new connection to an old worker with the old backend list.
+      const reloaded = (): boolean =>
+        workerPids(proc.pid).some((p) => !before.has(p) && pidAlive(p)) &&
+        [...before].every((p) => !pidAlive(p) || !isListening(opts.listen.host, opts.listen.port, p));
+      while (Date.now() < deadline && !reloaded()) await sleep(20);
     },
     stop,
   };
