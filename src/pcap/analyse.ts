@@ -12,6 +12,7 @@ import { Tracker } from './tracker.js';
 import { serverOf, type Conn } from './connection.js';
 import { DETECTORS } from './detectors/index.js';
 import type { DetectorContext } from './detectors/context.js';
+import { Interrupted, abortable } from '../report/interrupt.js';
 
 export interface AnalyseOptions {
   stallThresholdS: number;
@@ -20,8 +21,8 @@ export interface AnalyseOptions {
   stdin?: NodeJS.ReadableStream;
   /** Called about every chunk with progress numbers. */
   onProgress?: (p: Progress) => void;
-  /** Checked between chunks: when true, stop and report what was gathered. */
-  shouldStop?: () => boolean;
+  /** Aborting stops reading (even a read blocked on an idle pipe) and reports what was gathered. */
+  signal?: AbortSignal;
   /** Per TCP packet: frame number, tcp.stream and the analysis flags (tests compare with tshark). */
   onTcpPacket?: (frame: number, stream: number, flags: number) => void;
 }
@@ -120,9 +121,10 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   // Open every input and read up to its first packet, so a non-capture fails before any output.
   const entries: Entry[] = [];
   const all: Entry[] = [];
+  let openInterrupted = false;
   try {
     for (let i = 0; i < paths.length; i++) {
-      const input = await openInput(paths[i], opts.stdin);
+      const input = await openInput(paths[i], opts.stdin, opts.signal);
       const e: Entry = {
         index: i,
         input,
@@ -132,11 +134,14 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
         done: false,
       };
       all.push(e);
-      if (await fill(e, warnings)) entries.push(e);
+      if (await fill(e, warnings, opts.signal)) entries.push(e);
     }
   } catch (err) {
-    for (const e of all) e.input.close();
-    throw err;
+    if (err instanceof Interrupted) openInterrupted = true;
+    else {
+      for (const e of all) e.input.close();
+      throw err;
+    }
   }
 
   // Heap ordered by timestamp, then file index.
@@ -173,7 +178,7 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   const unknownLinks = new Map<number, number>();
   let curLink = -1;
   let curLinkCount = 0;
-  let interrupted = false;
+  let interrupted = openInterrupted;
   const onTcp = opts.onTcpPacket;
   const totalBytes = all.every((e) => e.input.size !== null) ? all.reduce((n, e) => n + (e.input.size ?? 0), 0) : null;
   const progress = (): void => {
@@ -221,11 +226,13 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     }
     if (!ok && !e.done) {
       progress();
-      if (opts.shouldStop?.()) {
+      try {
+        ok = await fill(e, warnings, opts.signal);
+      } catch (err) {
+        if (!(err instanceof Interrupted)) throw err;
         interrupted = true;
         break;
       }
-      ok = await fill(e, warnings);
     }
     if (ok) siftDown(0);
     else {
@@ -300,7 +307,7 @@ function corrupt(e: Entry, err: unknown, _warnings: string[]): void {
 }
 
 /** Reads until the input has a packet ready (true) or is exhausted (false). */
-async function fill(e: Entry, warnings: string[]): Promise<boolean> {
+async function fill(e: Entry, warnings: string[], signal?: AbortSignal): Promise<boolean> {
   for (;;) {
     if (e.done) return false;
     let r: number;
@@ -316,14 +323,15 @@ async function fill(e: Entry, warnings: string[]): Promise<boolean> {
     try {
       if (e.input.readInto) {
         const { buf, offset } = e.reader.space(CHUNK_SIZE);
-        const n = await e.input.readInto(buf, offset, buf.length - offset);
+        const n = await abortable(e.input.readInto(buf, offset, buf.length - offset), signal);
         if (n > 0) {
           e.reader.commit(n);
           continue;
         }
         chunk = { done: true, value: undefined };
-      } else chunk = await e.iter.next();
+      } else chunk = await abortable(e.iter.next(), signal);
     } catch (err) {
+      if (err instanceof Interrupted) throw err;
       // A gzip stream cut short, or a read error: analyse what came before.
       e.done = true;
       if (e.reader.format === null) throw new UsageError(`${e.input.name}: ${(err as Error).message}`);

@@ -44,15 +44,13 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
         if (!(stallMs > 0)) throw new UsageError('--stall-threshold must be above zero');
         const progress = new ProgressLine();
         const started = Date.now();
-        let stop = false;
-        const off = onInterrupt(() => {
-          stop = true;
-        });
+        const controller = new AbortController();
+        const off = onInterrupt(() => controller.abort());
         let res;
         try {
           res = await analyse(files, {
             stallThresholdS: stallMs / 1000,
-            shouldStop: () => stop,
+            signal: controller.signal,
             onProgress: (p) => {
               const el = (Date.now() - started) / 1000;
               if (el < 1) return;

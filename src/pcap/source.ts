@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { UsageError } from '../report/errors.js';
+import { abortable } from '../report/interrupt.js';
 
 export const CHUNK_SIZE = 4 * 1024 * 1024;
 
@@ -41,7 +42,7 @@ function gunzip(source: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
   return Readable.from(source).pipe(z);
 }
 
-export async function openInput(name: string, stdin: NodeJS.ReadableStream = process.stdin): Promise<Input> {
+export async function openInput(name: string, stdin: NodeJS.ReadableStream = process.stdin, signal?: AbortSignal): Promise<Input> {
   if (name === '-') {
     let read = 0;
     const raw = (async function* () {
@@ -52,11 +53,19 @@ export async function openInput(name: string, stdin: NodeJS.ReadableStream = pro
       }
     })();
     const it = raw[Symbol.asyncIterator]();
-    const first = await it.next();
+    // close() releases stdin so that an interrupted read of an idle pipe does not keep the process alive.
+    const close = (): void => void (stdin as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+    let first: IteratorResult<Buffer>;
+    try {
+      first = await abortable(it.next(), signal);
+    } catch (e) {
+      close();
+      throw e;
+    }
     const head = first.done ? Buffer.alloc(0) : first.value;
     const gz = isGzip(head);
     const all = prepend(head, it);
-    return { name, size: null, gzip: gz, bytesRead: () => read, chunks: gz ? gunzip(all) : all, close: () => undefined };
+    return { name, size: null, gzip: gz, bytesRead: () => read, chunks: gz ? gunzip(all) : all, close };
   }
   let st: fs.Stats;
   try {

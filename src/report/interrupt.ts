@@ -20,3 +20,34 @@ export function onInterrupt(stop: (signal: NodeJS.Signals) => void): () => void 
     process.off('SIGTERM', handler);
   };
 }
+
+/** Thrown by `abortable` when the signal fires first. */
+export class Interrupted extends Error {
+  constructor() {
+    super('interrupted');
+    this.name = 'Interrupted';
+  }
+}
+
+/**
+ * Resolves with `p`, or rejects with `Interrupted` as soon as `signal` aborts: a read that
+ * may block forever (an idle pipe on stdin) must not hold Ctrl-C hostage.
+ */
+export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(new Interrupted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new Interrupted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
