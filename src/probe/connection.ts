@@ -1,13 +1,15 @@
 /**
  * One client connection of the probe: a raw TCP (or TLS) socket carrying one request at a time
  * (pipelining 1), timed with socket events: connect, first response byte, end of response.
- * Callbacks, not promises, on the hot path.
+ * Callbacks, not promises, on the hot path; no per-socket timers: the engine sweeps its
+ * connections on one coarse tick (`expired`), so a request costs no timer re-arming per read.
  */
 import net from 'node:net';
 import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { errorKind } from '../report/errors.js';
 import { ResponseParser, type HttpResponse } from './http-response.js';
+import type { SocketOwner, SocketPool } from './socket-pool.js';
 
 export interface Endpoint {
   address: string;
@@ -32,16 +34,23 @@ export interface Exchange {
 
 type Done = (ex: Exchange) => void;
 
-export class ProbeConnection {
+/** A closing connection (its response is complete) waits this long at most for the server's FIN. */
+const CLOSE_GRACE_MS = 2000;
+
+export class ProbeConnection implements SocketOwner {
   localPort = 0;
   requests = 0;
   /** False once the socket closed or is closing: open a new connection for the next request. */
   usable = true;
   openedAt = 0;
+  /** Last activity (send, connect, bytes received) while a request is in flight: the timeout's origin. */
+  private activeAt = 0;
+  /** Once the response is complete on a closing connection: drop the socket after this time. */
+  private closeBy = Infinity;
   private socket: net.Socket | null = null;
   private connected = false;
   private connectMs: number | undefined;
-  private parser: ResponseParser | null = null;
+  private readonly parser: ResponseParser;
   private done: Done | null = null;
   private t0 = 0;
   private tWrite = 0;
@@ -53,26 +62,34 @@ export class ProbeConnection {
   constructor(
     readonly id: number,
     readonly endpoint: Endpoint,
-  ) {}
+    /** Plain TCP: recycled Socket objects (TLS sockets are always new). */
+    private readonly pool?: SocketPool,
+  ) {
+    this.parser = new ResponseParser(16 * 1024, endpoint.headRequest);
+  }
 
   get busy(): boolean {
     return this.done !== null;
   }
 
+  /** True while the socket is still open (in use, idle, or waiting for the server's FIN). */
+  get open(): boolean {
+    return this.socket !== null && !this.socket.destroyed;
+  }
+
   /** Sends one request; `done` is called exactly once (unless `destroy()` comes first). */
   send(payload: Buffer, done: Done): void {
     this.t0 = performance.now();
+    this.activeAt = this.t0;
     this.done = done;
-    this.parser = new ResponseParser(16 * 1024, this.endpoint.headRequest);
+    this.parser.reset();
     this.tFirst = 0;
     if (!this.socket) {
       this.payload = payload;
-      this.open();
+      this.connect();
       return;
     }
     this.tWrite = this.t0;
-    // The socket's inactivity timeout (set once at open, re-armed by every read and write) bounds
-    // each request; an idle connection's timeout is ignored (see open()).
     this.socket.write(payload);
   }
 
@@ -82,89 +99,137 @@ export class ProbeConnection {
     this.socket?.destroy();
   }
 
-  private open(): void {
-    const ep = this.endpoint;
-    this.openedAt = this.t0;
-    const s = ep.tls
-      ? tls.connect({ host: ep.address, port: ep.port, servername: ep.tls.servername, rejectUnauthorized: ep.tls.rejectUnauthorized, timeout: ep.timeoutMs })
-      : net.connect({ host: ep.address, port: ep.port, timeout: ep.timeoutMs });
-    this.socket = s;
-    s.on(ep.tls ? 'secureConnect' : 'connect', () => {
-      this.connected = true;
-      this.localPort = s.localPort ?? 0;
-      this.connectMs = performance.now() - this.t0;
-      this.tWrite = performance.now();
-      if (this.payload) s.write(this.payload);
-      this.payload = null;
-    });
-    s.on('data', (d: Buffer) => this.onData(d));
-    s.on('end', () => this.onClose(null));
-    s.on('error', (e) => this.onClose(errorKind(e)));
-    s.on('close', () => this.onClose(null));
-    s.on('timeout', () => {
-      if (this.done) {
-        this.onClose('timeout');
+  /**
+   * The engine's coarse tick: a request in flight with no activity for the endpoint's timeout
+   * fails as `timeout`; a closing connection whose server never sent its FIN is dropped.
+   * Returns true once the socket is gone (the engine can forget this connection).
+   */
+  expired(now: number): boolean {
+    const s = this.socket;
+    if (!s || s.destroyed) return this.done === null;
+    if (this.done) {
+      if (now - this.activeAt >= this.endpoint.timeoutMs) {
+        this.closed('timeout');
         s.destroy();
-      } else if (!this.usable) s.destroy();
-    });
+        return true;
+      }
+      return false;
+    }
+    if (now >= this.closeBy) {
+      s.destroy();
+      return true;
+    }
+    return false;
   }
 
-  private onData(d: Buffer): void {
-    if (!this.done || !this.parser) return; // bytes while idle: ignore (the next request's parser starts clean)
-    if (this.tFirst === 0) this.tFirst = performance.now();
+  private connect(): void {
+    const ep = this.endpoint;
+    this.openedAt = this.t0;
+    if (!ep.tls && this.pool) {
+      const s = this.pool.take(this);
+      this.socket = s;
+      s.connect({ host: ep.address, port: ep.port });
+      return;
+    }
+    const s = ep.tls
+      ? tls.connect({ host: ep.address, port: ep.port, servername: ep.tls.servername, rejectUnauthorized: ep.tls.rejectUnauthorized })
+      : net.connect({ host: ep.address, port: ep.port, allowHalfOpen: true });
+    this.socket = s;
+    s.on(ep.tls ? 'secureConnect' : 'connect', () => this.onConnect());
+    s.on('data', (d: Buffer) => this.onData(d));
+    s.on('end', () => this.onEnd());
+    s.on('error', (e) => this.onError(e));
+    s.on('close', () => this.onClose());
+  }
+
+  /** Socket events (also forwarded by the SocketPool while this connection owns the socket). */
+  onConnect(): void {
+    const s = this.socket!;
+    this.connected = true;
+    this.localPort = s.localPort ?? 0;
+    const now = performance.now();
+    this.connectMs = now - this.t0;
+    this.tWrite = now;
+    this.activeAt = now;
+    if (this.payload) s.write(this.payload);
+    this.payload = null;
+  }
+
+  onEnd(): void {
+    const s = this.socket;
+    this.closed(null);
+    s?.destroy();
+  }
+
+  onError(e: Error): void {
+    this.closed(errorKind(e));
+  }
+
+  onClose(): void {
+    this.closed(null);
+    // The socket may now be recycled for another connection: forget it.
+    this.socket = null;
+  }
+
+  onData(d: Buffer): void {
+    if (!this.done) return; // bytes while idle: ignore (the next request's parser starts clean)
+    const now = performance.now();
+    if (this.tFirst === 0) this.tFirst = now;
+    this.activeAt = now;
     let complete: boolean;
     try {
       complete = this.parser.feed(d);
     } catch {
       this.usable = false;
-      this.finish({ error: 'bad-response', phase: 'response' });
+      this.finish(undefined, 'bad-response', 'response');
       this.socket?.destroy();
       return;
     }
     if (complete) {
       const res = this.parser.response!;
       if (res.close) this.usable = false;
-      this.finish({ response: res });
+      this.finish(res, undefined, undefined);
     }
   }
 
-  private onClose(kind: string | null): void {
+  private closed(kind: string | null): void {
     this.usable = false;
     if (kind && !this.failed) this.failed = kind;
     if (!this.done) return;
-    if (this.parser && !kind && this.parser.end()) {
-      this.finish({ response: this.parser.response! });
+    if (!kind && this.parser.end()) {
+      this.finish(this.parser.response!, undefined, undefined);
       return;
     }
     const k = kind ?? this.failed ?? 'closed';
-    this.finish({ error: this.connected ? k : k === 'closed' ? 'reset' : k, phase: this.connected ? 'response' : 'connect' });
+    this.finish(undefined, this.connected ? k : k === 'closed' ? 'reset' : k, this.connected ? 'response' : 'connect');
   }
 
-  private finish(result: { response?: HttpResponse; error?: string; phase?: 'connect' | 'response' }): void {
+  private finish(response: HttpResponse | undefined, error: string | undefined, phase: 'connect' | 'response' | undefined): void {
     const done = this.done;
     if (!done) return;
     this.done = null;
     const now = performance.now();
     const reused = this.requests > 0;
     this.requests++;
-    const ex: Exchange = {
-      reused,
-      seq: this.requests,
-      totalMs: now - this.t0,
-      ...result,
-    };
+    const ex: Exchange = { reused, seq: this.requests, totalMs: now - this.t0 };
+    if (response) ex.response = response;
+    if (error !== undefined) {
+      ex.error = error;
+      ex.phase = phase;
+    }
     if (reused) ex.idleMs = this.t0 - this.lastEnd;
     else if (this.connectMs !== undefined) ex.connectMs = this.connectMs;
-    else if (result.phase === 'connect') ex.connectMs = undefined;
     if (this.tFirst) ex.ttfbMs = this.tFirst - this.tWrite;
     this.lastEnd = now;
-    if (this.usable) {
-      /* keep the inactivity timeout armed: it only acts while a request is in flight */
-    } else if (this.socket && !this.socket.destroyed) {
-      // Closing (short-lived, or the server said close): give the server's FIN a moment, then drop it.
-      this.socket.setTimeout(Math.min(this.endpoint.timeoutMs, 2000));
-      this.socket.unref();
-      if (result.error) this.socket.destroy();
+    const s = this.socket;
+    if (!this.usable && s && !s.destroyed) {
+      if (error !== undefined) s.destroy();
+      else {
+        // Closing (short-lived, or the server said close): the server closes first (its FIN is
+        // usually already queued), so the TIME_WAIT stays on the server side; drop it if it never comes.
+        this.closeBy = now + Math.min(this.endpoint.timeoutMs, CLOSE_GRACE_MS);
+        s.unref();
+      }
     }
     done(ex);
   }

@@ -11,6 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import { ProbeConnection, type Endpoint, type Exchange } from './connection.js';
 import type { ProbeMode } from './record.js';
+import { SocketPool } from './socket-pool.js';
 
 export interface EngineOptions {
   mode: ProbeMode;
@@ -50,19 +51,36 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
     let lanesLeft = c;
     let aborted = false;
     const live = new Set<ProbeConnection>();
+    /** Short-lived connections whose response is complete, waiting for the server's FIN. */
+    let closing: ProbeConnection[] = [];
     const timers = new Set<NodeJS.Timeout>();
 
+    // One coarse tick for every timeout (requests in flight, closing sockets): no per-socket timers.
+    const tickMs = Math.min(250, Math.max(10, Math.floor(o.endpoint.timeoutMs / 20)));
+    const sweep = (): void => {
+      const now = performance.now();
+      for (const conn of live) conn.expired(now); // a timed-out request calls back and its lane moves on
+      if (closing.length) closing = closing.filter((conn) => !conn.expired(now));
+    };
+    const ticker = setInterval(sweep, tickMs);
+
+    const endpoints: Endpoint[] = o.addresses.map((address) => ({ ...o.endpoint, address }));
+    const pool = o.endpoint.tls ? undefined : new SocketPool(4 * c + 16);
     const newConn = (): ProbeConnection => {
-      const address = o.addresses[opened % o.addresses.length];
+      const endpoint = endpoints[opened % endpoints.length];
       opened++;
-      const conn = new ProbeConnection(connId++, { ...o.endpoint, address });
+      const conn = new ProbeConnection(connId++, endpoint, pool);
       live.add(conn);
       return conn;
     };
 
     const finishAll = (): void => {
+      clearInterval(ticker);
       for (const conn of live) conn.destroy();
       live.clear();
+      for (const conn of closing) conn.destroy();
+      closing = [];
+      pool?.close();
       for (const t of timers) clearTimeout(t);
       timers.clear();
       o.signal?.removeEventListener('abort', onAbort);
@@ -82,11 +100,14 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
     o.signal?.addEventListener('abort', onAbort);
 
     const laneGap = o.rate ? (1000 * c) / o.rate : o.intervalMs;
+    const short = o.mode === 'short';
+    const payload = short ? o.payloadClose : o.payload;
 
     const runLane = (lane: number): void => {
       const quota = o.requests !== undefined ? Math.floor(o.requests / c) + (lane < o.requests % c ? 1 : 0) : Infinity;
       let sent = 0;
       let conn: ProbeConnection | null = null;
+      let sentAt = 0;
       const offset = laneGap ? (laneGap * lane) / c : 0;
 
       const laneDone = (): void => {
@@ -116,27 +137,32 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
         fire();
       };
 
+      // One callback per lane (a lane has one request in flight), not one closure per request.
+      const onDone = (ex: Exchange): void => {
+        if (aborted) return;
+        const used = conn!;
+        o.onExchange(ex, used, sentAt);
+        if (short) {
+          live.delete(used);
+          if (used.open) closing.push(used);
+          conn = null;
+        }
+        next();
+      };
+
       const fire = (): void => {
         if (aborted) return;
-        if (o.mode === 'short') {
-          if (conn) live.delete(conn);
-          conn = newConn();
-        } else if (!conn || !conn.usable || retire(conn)) {
+        if (short) conn = newConn();
+        else if (!conn || !conn.usable || retire(conn)) {
           if (conn) {
             conn.destroy();
             live.delete(conn);
           }
           conn = newConn();
         }
-        const used = conn;
-        const t = performance.now();
+        sentAt = performance.now();
         sent++;
-        used.send(o.mode === 'short' ? o.payloadClose : o.payload, (ex) => {
-          if (aborted) return;
-          o.onExchange(ex, used, t);
-          if (o.mode === 'short') live.delete(used);
-          next();
-        });
+        conn.send(payload, onDone);
       };
 
       next();

@@ -35,6 +35,16 @@ export class ResponseParser {
     return this.state === 'done';
   }
 
+  /** Ready for the next response on the same connection (the previous `response` is released). */
+  reset(): void {
+    this.state = 'head';
+    this.pending = null;
+    this.remaining = 0;
+    this.chunks = [];
+    this.kept = 0;
+    this.response = null;
+  }
+
   /** True when the body runs until the server closes the connection. */
   get untilClose(): boolean {
     return this.state === 'until-close';
