@@ -32,9 +32,11 @@ export interface ConnState {
   closedBy: CloseReason | null;
   remoteAddress: string;
   remotePort: number;
-  /** Filled on first use (getsockname is a system call). */
+  /** From the listener when it is bound to one address, else filled on first use (getsockname is a system call). */
   localAddress: string | null;
   localPort: number;
+  /** `remote: ...\nlocal: ...\n` of the text answer, built on the connection's first text answer. */
+  addrLines: string | null;
 }
 
 export type ConnSocket = Socket & { [CONN]: ConnState };
@@ -47,6 +49,11 @@ export function plainAddress(address: string | undefined): string {
 
 export function hostPort(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/** The address every connection accepted by a listener bound to `address` has, or null for a wildcard listener. */
+export function boundLocal(address: string): string | null {
+  return address === '::' || address === '0.0.0.0' || address === '' ? null : plainAddress(address);
 }
 
 export function localOf(socket: ConnSocket): ConnState {

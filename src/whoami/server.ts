@@ -12,7 +12,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { UsageError } from '../report/errors.js';
 import { forwardedOf, jsonBody, padText, textAnswer, textHead, type Identity, type ServerSettings, type WhoamiAnswer } from './answers.js';
-import { CONN, localOf, plainAddress, type CloseReason, type ConnSocket, type ConnState } from './connections.js';
+import { boundLocal, CONN, localOf, plainAddress, type CloseReason, type ConnSocket, type ConnState } from './connections.js';
 import { NO_CONTROLS, parseControls, WAIT_CAP_MS, type Controls } from './controls.js';
 import { defaultName, interfaceAddresses, isValidName, kubernetesFromEnv, newInstanceId, type InterfaceAddress } from './identity.js';
 import { RequestLog, type LogFormat } from './log.js';
@@ -143,7 +143,11 @@ class WhoamiServer {
 
   // ---- connections -------------------------------------------------------------------------
 
-  readonly onConnection = (socket: Socket): void => {
+  /**
+   * `local` is the listener's own address when it is bound to one (every connection it accepts
+   * has that local address: no getsockname system call per connection), null for a wildcard.
+   */
+  private accept(socket: Socket, local: { address: string; port: number } | null): void {
     const s = socket as ConnSocket;
     s[CONN] = {
       id: ++this.nextConnId,
@@ -153,8 +157,9 @@ class WhoamiServer {
       closedBy: null,
       remoteAddress: plainAddress(socket.remoteAddress),
       remotePort: socket.remotePort ?? 0,
-      localAddress: null,
-      localPort: 0,
+      localAddress: local ? local.address : null,
+      localPort: local ? local.port : 0,
+      addrLines: null,
     };
     this.sockets.add(s);
     this.metrics.accepted++;
@@ -287,29 +292,20 @@ class WhoamiServer {
     else closing = false;
     const noBody = STATUS_NO_BODY(status);
     const len = noBody ? 0 : Buffer.byteLength(body);
-    const conn = c.id + ';seq=' + seq;
-    if (closing) {
-      res.writeHead(status, {
-        'X-Lbdiag-Backend': this.identity.name,
-        'X-Lbdiag-Instance': this.identity.instance,
-        'X-Lbdiag-Conn': conn,
-        'X-Lbdiag-Pid': this.pidStr,
-        'Cache-Control': 'no-store',
-        'Content-Type': type,
-        'Content-Length': len,
-        Connection: 'close',
-      });
-    } else {
-      res.writeHead(status, {
-        'X-Lbdiag-Backend': this.identity.name,
-        'X-Lbdiag-Instance': this.identity.instance,
-        'X-Lbdiag-Conn': conn,
-        'X-Lbdiag-Pid': this.pidStr,
-        'Cache-Control': 'no-store',
-        'Content-Type': type,
-        'Content-Length': len,
-      });
-    }
+    // A flat [name, value, ...] list: node:http walks it by index (no object key iteration).
+    const id = this.identity;
+    const headers = [
+      'X-Lbdiag-Backend', id.name,
+      'X-Lbdiag-Instance', id.instance,
+      'X-Lbdiag-Conn', c.id + ';seq=' + seq,
+      'X-Lbdiag-Pid', this.pidStr,
+      'Cache-Control', 'no-store',
+      'Content-Type', type,
+      'Content-Length', String(len),
+    ];
+    // When the client asked to close (or spoke HTTP/1.0), node:http writes `Connection: close` itself.
+    if (closing && res.shouldKeepAlive) headers.push('Connection', 'close');
+    res.writeHead(status, headers);
     if (noBody) res.end();
     else res.end(body);
     c.done++;
@@ -460,7 +456,9 @@ class WhoamiServer {
           this.onRequest,
         );
         server.keepAliveTimeout = s.idleTimeoutMs;
-        server.on('connection', this.onConnection);
+        // One listener per server (not per connection); `local` is known once listening.
+        let local: { address: string; port: number } | null = null;
+        server.on('connection', (socket: Socket) => this.accept(socket, local));
         server.on('clientError', this.onClientError);
         this.servers.push(server);
         // With `::` next to an IPv4 address, `::` must be IPv6-only or the two would collide.
@@ -474,6 +472,8 @@ class WhoamiServer {
           } else throw e;
         }
         port = addr.port;
+        const bound = boundLocal(addr.address);
+        local = bound === null ? null : { address: bound, port: addr.port };
         out.push(addr);
       }
     } catch (e) {
