@@ -12,7 +12,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { UsageError } from '../report/errors.js';
 import { forwardedOf, jsonBody, padText, textAnswer, textHead, type Identity, type ServerSettings, type WhoamiAnswer } from './answers.js';
-import { boundLocal, CONN, localOf, plainAddress, type CloseReason, type ConnSocket, type ConnState } from './connections.js';
+import { boundLocal, CONN, localOf, OpenConnections, plainAddress, type CloseReason, type ConnSocket, type ConnState } from './connections.js';
 import { NO_CONTROLS, parseControls, WAIT_CAP_MS, type Controls } from './controls.js';
 import { defaultName, interfaceAddresses, isValidName, kubernetesFromEnv, newInstanceId, type InterfaceAddress } from './identity.js';
 import { RequestLog, type LogFormat } from './log.js';
@@ -108,7 +108,7 @@ function scanHeaders(raw: string[]): void {
 
 class WhoamiServer {
   readonly servers: http.Server[] = [];
-  readonly sockets = new Set<ConnSocket>();
+  readonly open = new OpenConnections();
   readonly metrics = new Metrics();
   readonly waits = new Set<PendingWait>();
   state: 'serving' | 'draining' | 'closed' = 'serving';
@@ -160,8 +160,11 @@ class WhoamiServer {
       localAddress: local ? local.address : null,
       localPort: local ? local.port : 0,
       addrLines: null,
+      socket: s,
+      prev: null,
+      next: null,
     };
-    this.sockets.add(s);
+    this.open.add(s[CONN]);
     this.metrics.accepted++;
     this.metrics.active++;
     s.on('close', this.onSocketClose);
@@ -169,13 +172,13 @@ class WhoamiServer {
 
   private connectionClosed(s: ConnSocket): void {
     const c = s[CONN];
-    this.sockets.delete(s);
+    this.open.remove(c);
     // Every close the server decides is labelled where it decides it; what is left is either the
     // peer's FIN (the readable side ended) or Node's keepAliveTimeout destroying an idle socket.
     const by: CloseReason = c.closedBy ?? (s.readableEnded ? 'client' : c.seq === c.done && c.done > 0 ? 'server-idle' : 'unknown');
     this.metrics.connectionClosed(c.done, by);
     if (this.log) this.log.close({ conn: c.id, requests: c.done, lifetimeMs: performance.now() - c.openedAt, closedBy: by, remoteAddress: c.remoteAddress, remotePort: c.remotePort });
-    if (this.sockets.size === 0 && this.allClosed.length > 0) {
+    if (this.open.size === 0 && this.allClosed.length > 0) {
       const waiting = this.allClosed;
       this.allClosed = [];
       for (const f of waiting) f();
@@ -183,17 +186,16 @@ class WhoamiServer {
   }
 
   private whenAllClosed(): Promise<void> {
-    if (this.sockets.size === 0) return Promise.resolve();
+    if (this.open.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.allClosed.push(resolve));
   }
 
   /** Closes connections with no request in flight. */
   private closeIdle(reason: CloseReason): void {
-    for (const s of this.sockets) {
-      const c = s[CONN];
+    for (const c of this.open.list()) {
       if (c.seq === c.done) {
         c.closedBy ??= reason;
-        s.destroy();
+        c.socket.destroy();
       }
     }
   }
@@ -492,11 +494,11 @@ class WhoamiServer {
       this.drainTimer = setTimeout(() => {
         this.drainTimer = null;
         for (const srv of this.servers) srv.close();
-        for (const s of this.sockets) s[CONN].closedBy ??= 'drain';
+        for (const c of this.open.list()) c.closedBy ??= 'drain';
         this.closeIdle('drain');
         // In-flight requests finish (each answers Connection: close); bounded by the wait cap.
         const cap = setTimeout(() => {
-          for (const s of this.sockets) s.destroy();
+          for (const c of this.open.list()) c.socket.destroy();
         }, WAIT_CAP_MS + 5000);
         cap.unref();
         void this.whenAllClosed().then(() => {
@@ -519,9 +521,9 @@ class WhoamiServer {
     for (const w of this.waits) if (w.timer) clearTimeout(w.timer);
     this.waits.clear();
     for (const srv of this.servers) srv.close();
-    for (const s of this.sockets) {
-      s[CONN].closedBy ??= 'shutdown';
-      s.destroy();
+    for (const c of this.open.list()) {
+      c.closedBy ??= 'shutdown';
+      c.socket.destroy();
     }
     await this.whenAllClosed();
     this.finishDrain?.();
