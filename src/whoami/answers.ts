@@ -95,13 +95,9 @@ export function textAnswer(
   xff: string,
   draining: boolean,
 ): string {
-  let s =
-    head +
-    'conn: ' + c.id + ' seq=' + seq +
-    '\nremote: ' + hostPort(c.remoteAddress, c.remotePort) +
-    '\nlocal: ' + hostPort(c.localAddress ?? '', c.localPort) +
-    '\nrequest: ' + method + ' ' + url + ' HTTP/' + httpVersion +
-    '\nhost: ' + host + '\n';
+  // The address lines are the same for every request on a connection: built once per connection.
+  const addr = (c.addrLines ??= 'remote: ' + hostPort(c.remoteAddress, c.remotePort) + '\nlocal: ' + hostPort(c.localAddress ?? '', c.localPort) + '\n');
+  let s = head + 'conn: ' + c.id + ' seq=' + seq + '\n' + addr + 'request: ' + method + ' ' + url + ' HTTP/' + httpVersion + '\nhost: ' + host + '\n';
   if (xff) s += 'x-forwarded-for: ' + xff + '\n';
   if (draining) s += 'state: draining\n';
   return s;

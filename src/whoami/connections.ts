@@ -32,12 +32,54 @@ export interface ConnState {
   closedBy: CloseReason | null;
   remoteAddress: string;
   remotePort: number;
-  /** Filled on first use (getsockname is a system call). */
+  /** From the listener when it is bound to one address, else filled on first use (getsockname is a system call). */
   localAddress: string | null;
   localPort: number;
+  /** `remote: ...\nlocal: ...\n` of the text answer, built on the connection's first text answer. */
+  addrLines: string | null;
+  /** The open connections form a doubly linked list through their states (see OpenConnections). */
+  socket: ConnSocket;
+  prev: ConnState | null;
+  next: ConnState | null;
 }
 
 export type ConnSocket = Socket & { [CONN]: ConnState };
+
+/**
+ * The open connections, linked through their states: O(1) add and remove with no hash table.
+ * Measured against a Set<Socket> in short-connection mode (one connection per request), the
+ * Set cost about 5 us of server CPU per connection more (wrk -H 'Connection: close', 7 rounds).
+ */
+export class OpenConnections {
+  private head: ConnState | null = null;
+  size = 0;
+
+  add(c: ConnState): void {
+    c.prev = null;
+    c.next = this.head;
+    if (this.head) this.head.prev = c;
+    this.head = c;
+    this.size++;
+  }
+
+  /** Idempotent. */
+  remove(c: ConnState): void {
+    if (c.prev) c.prev.next = c.next;
+    else if (this.head === c) this.head = c.next;
+    else return; // not in the list
+    if (c.next) c.next.prev = c.prev;
+    c.prev = null;
+    c.next = null;
+    this.size--;
+  }
+
+  /** A snapshot, so callers may destroy sockets while walking it. */
+  list(): ConnState[] {
+    const out: ConnState[] = [];
+    for (let c = this.head; c; c = c.next) out.push(c);
+    return out;
+  }
+}
 
 /** Strips the IPv4-mapped prefix a dual-stack listener reports (`::ffff:127.0.0.1`). */
 export function plainAddress(address: string | undefined): string {
@@ -47,6 +89,11 @@ export function plainAddress(address: string | undefined): string {
 
 export function hostPort(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/** The address every connection accepted by a listener bound to `address` has, or null for a wildcard listener. */
+export function boundLocal(address: string): string | null {
+  return address === '::' || address === '0.0.0.0' || address === '' ? null : plainAddress(address);
 }
 
 export function localOf(socket: ConnSocket): ConnState {

@@ -12,7 +12,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { UsageError } from '../report/errors.js';
 import { forwardedOf, jsonBody, padText, textAnswer, textHead, type Identity, type ServerSettings, type WhoamiAnswer } from './answers.js';
-import { CONN, localOf, plainAddress, type CloseReason, type ConnSocket, type ConnState } from './connections.js';
+import { boundLocal, CONN, localOf, OpenConnections, plainAddress, type CloseReason, type ConnSocket, type ConnState } from './connections.js';
 import { NO_CONTROLS, parseControls, WAIT_CAP_MS, type Controls } from './controls.js';
 import { defaultName, interfaceAddresses, isValidName, kubernetesFromEnv, newInstanceId, type InterfaceAddress } from './identity.js';
 import { RequestLog, type LogFormat } from './log.js';
@@ -108,7 +108,7 @@ function scanHeaders(raw: string[]): void {
 
 class WhoamiServer {
   readonly servers: http.Server[] = [];
-  readonly sockets = new Set<ConnSocket>();
+  readonly open = new OpenConnections();
   readonly metrics = new Metrics();
   readonly waits = new Set<PendingWait>();
   state: 'serving' | 'draining' | 'closed' = 'serving';
@@ -143,7 +143,11 @@ class WhoamiServer {
 
   // ---- connections -------------------------------------------------------------------------
 
-  readonly onConnection = (socket: Socket): void => {
+  /**
+   * `local` is the listener's own address when it is bound to one (every connection it accepts
+   * has that local address: no getsockname system call per connection), null for a wildcard.
+   */
+  private accept(socket: Socket, local: { address: string; port: number } | null): void {
     const s = socket as ConnSocket;
     s[CONN] = {
       id: ++this.nextConnId,
@@ -153,10 +157,14 @@ class WhoamiServer {
       closedBy: null,
       remoteAddress: plainAddress(socket.remoteAddress),
       remotePort: socket.remotePort ?? 0,
-      localAddress: null,
-      localPort: 0,
+      localAddress: local ? local.address : null,
+      localPort: local ? local.port : 0,
+      addrLines: null,
+      socket: s,
+      prev: null,
+      next: null,
     };
-    this.sockets.add(s);
+    this.open.add(s[CONN]);
     this.metrics.accepted++;
     this.metrics.active++;
     s.on('close', this.onSocketClose);
@@ -164,13 +172,13 @@ class WhoamiServer {
 
   private connectionClosed(s: ConnSocket): void {
     const c = s[CONN];
-    this.sockets.delete(s);
+    this.open.remove(c);
     // Every close the server decides is labelled where it decides it; what is left is either the
     // peer's FIN (the readable side ended) or Node's keepAliveTimeout destroying an idle socket.
     const by: CloseReason = c.closedBy ?? (s.readableEnded ? 'client' : c.seq === c.done && c.done > 0 ? 'server-idle' : 'unknown');
     this.metrics.connectionClosed(c.done, by);
     if (this.log) this.log.close({ conn: c.id, requests: c.done, lifetimeMs: performance.now() - c.openedAt, closedBy: by, remoteAddress: c.remoteAddress, remotePort: c.remotePort });
-    if (this.sockets.size === 0 && this.allClosed.length > 0) {
+    if (this.open.size === 0 && this.allClosed.length > 0) {
       const waiting = this.allClosed;
       this.allClosed = [];
       for (const f of waiting) f();
@@ -178,17 +186,16 @@ class WhoamiServer {
   }
 
   private whenAllClosed(): Promise<void> {
-    if (this.sockets.size === 0) return Promise.resolve();
+    if (this.open.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.allClosed.push(resolve));
   }
 
   /** Closes connections with no request in flight. */
   private closeIdle(reason: CloseReason): void {
-    for (const s of this.sockets) {
-      const c = s[CONN];
+    for (const c of this.open.list()) {
       if (c.seq === c.done) {
         c.closedBy ??= reason;
-        s.destroy();
+        c.socket.destroy();
       }
     }
   }
@@ -287,29 +294,20 @@ class WhoamiServer {
     else closing = false;
     const noBody = STATUS_NO_BODY(status);
     const len = noBody ? 0 : Buffer.byteLength(body);
-    const conn = c.id + ';seq=' + seq;
-    if (closing) {
-      res.writeHead(status, {
-        'X-Lbdiag-Backend': this.identity.name,
-        'X-Lbdiag-Instance': this.identity.instance,
-        'X-Lbdiag-Conn': conn,
-        'X-Lbdiag-Pid': this.pidStr,
-        'Cache-Control': 'no-store',
-        'Content-Type': type,
-        'Content-Length': len,
-        Connection: 'close',
-      });
-    } else {
-      res.writeHead(status, {
-        'X-Lbdiag-Backend': this.identity.name,
-        'X-Lbdiag-Instance': this.identity.instance,
-        'X-Lbdiag-Conn': conn,
-        'X-Lbdiag-Pid': this.pidStr,
-        'Cache-Control': 'no-store',
-        'Content-Type': type,
-        'Content-Length': len,
-      });
-    }
+    // A flat [name, value, ...] list: node:http walks it by index (no object key iteration).
+    const id = this.identity;
+    const headers = [
+      'X-Lbdiag-Backend', id.name,
+      'X-Lbdiag-Instance', id.instance,
+      'X-Lbdiag-Conn', c.id + ';seq=' + seq,
+      'X-Lbdiag-Pid', this.pidStr,
+      'Cache-Control', 'no-store',
+      'Content-Type', type,
+      'Content-Length', String(len),
+    ];
+    // When the client asked to close (or spoke HTTP/1.0), node:http writes `Connection: close` itself.
+    if (closing && res.shouldKeepAlive) headers.push('Connection', 'close');
+    res.writeHead(status, headers);
     if (noBody) res.end();
     else res.end(body);
     c.done++;
@@ -460,7 +458,9 @@ class WhoamiServer {
           this.onRequest,
         );
         server.keepAliveTimeout = s.idleTimeoutMs;
-        server.on('connection', this.onConnection);
+        // One listener per server (not per connection); `local` is known once listening.
+        let local: { address: string; port: number } | null = null;
+        server.on('connection', (socket: Socket) => this.accept(socket, local));
         server.on('clientError', this.onClientError);
         this.servers.push(server);
         // With `::` next to an IPv4 address, `::` must be IPv6-only or the two would collide.
@@ -474,6 +474,8 @@ class WhoamiServer {
           } else throw e;
         }
         port = addr.port;
+        const bound = boundLocal(addr.address);
+        local = bound === null ? null : { address: bound, port: addr.port };
         out.push(addr);
       }
     } catch (e) {
@@ -492,11 +494,11 @@ class WhoamiServer {
       this.drainTimer = setTimeout(() => {
         this.drainTimer = null;
         for (const srv of this.servers) srv.close();
-        for (const s of this.sockets) s[CONN].closedBy ??= 'drain';
+        for (const c of this.open.list()) c.closedBy ??= 'drain';
         this.closeIdle('drain');
         // In-flight requests finish (each answers Connection: close); bounded by the wait cap.
         const cap = setTimeout(() => {
-          for (const s of this.sockets) s.destroy();
+          for (const c of this.open.list()) c.socket.destroy();
         }, WAIT_CAP_MS + 5000);
         cap.unref();
         void this.whenAllClosed().then(() => {
@@ -519,9 +521,9 @@ class WhoamiServer {
     for (const w of this.waits) if (w.timer) clearTimeout(w.timer);
     this.waits.clear();
     for (const srv of this.servers) srv.close();
-    for (const s of this.sockets) {
-      s[CONN].closedBy ??= 'shutdown';
-      s.destroy();
+    for (const c of this.open.list()) {
+      c.closedBy ??= 'shutdown';
+      c.socket.destroy();
     }
     await this.whenAllClosed();
     this.finishDrain?.();
