@@ -38,7 +38,17 @@ Colour follows NO_COLOR / FORCE_COLOR and is off when the output is not a termin
   return program;
 }
 
+/** `lbdiag ... | head`: the reader went away; stop quietly like any Unix filter, no stack trace. */
+function exitQuietlyOnEpipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
+
 export async function main(argv: string[]): Promise<void> {
+  exitQuietlyOnEpipe(process.stdout);
+  exitQuietlyOnEpipe(process.stderr);
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
