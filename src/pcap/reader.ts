@@ -17,6 +17,7 @@ export class NotACaptureError extends Error {}
 export class CorruptCaptureError extends Error {}
 
 const MAX_RECORD = 64 * 1024 * 1024;
+const SPACE_HEADROOM = 256 * 1024;
 
 interface Iface {
   linkType: number;
@@ -80,7 +81,9 @@ export class CaptureReader {
     const left = this.limit - this.pos;
     let own = this.own;
     if (!own || own.length < left + chunk) {
-      const n = Buffer.allocUnsafe(Math.max(left + chunk, own ? own.length : 0));
+      // Headroom for the partial record carried over, so the buffer is allocated once per input
+      // (a record larger than that grows it once more).
+      const n = Buffer.allocUnsafe(Math.max(left + chunk + SPACE_HEADROOM, own ? own.length : 0));
       this.data.copy(n, 0, this.pos, this.limit);
       own = this.own = n;
     } else if (left > 0) this.data.copy(own, 0, this.pos, this.limit);
