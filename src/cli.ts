@@ -1,15 +1,25 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
-import { registerWhoami } from './whoami/command.js';
-import { registerProbe } from './probe/command.js';
-import { registerPcap } from './pcap/command.js';
-import { registerLab } from './lab/command.js';
 import { EXIT_USAGE, reportError } from './report/errors.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
 
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Subcommands are imported only when needed: `lbdiag pcap ...` does not load the probe's HTTP
+ * client or the lab, which saves start-up time (it counts in the pcap throughput end to end).
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  whoami: async () => (await import('./whoami/command.js')).registerWhoami,
+  probe: async () => (await import('./probe/command.js')).registerProbe,
+  pcap: async () => (await import('./pcap/command.js')).registerPcap,
+  lab: async () => (await import('./lab/command.js')).registerLab,
+};
+
+/** The program with every subcommand, or only `only` when given (the one the command line names). */
+export async function buildProgram(only?: string): Promise<Command> {
   const program = new Command('lbdiag');
   program
     .description('Why does my load balancer not balance? Evidence and the fix.')
@@ -31,10 +41,9 @@ Examples:
 Exit codes: 0 no finding at --fail-on, 1 a finding at or above --fail-on, 2 usage or input error.
 Colour follows NO_COLOR / FORCE_COLOR and is off when the output is not a terminal.`,
     );
-  registerWhoami(program);
-  registerProbe(program);
-  registerPcap(program);
-  registerLab(program);
+  const names = only !== undefined && Object.hasOwn(COMMANDS, only) ? [only] : Object.keys(COMMANDS);
+  const registers = await Promise.all(names.map((n) => COMMANDS[n]()));
+  for (const register of registers) register(program);
   return program;
 }
 
@@ -49,7 +58,16 @@ function exitQuietlyOnEpipe(stream: NodeJS.WriteStream): void {
 export async function main(argv: string[]): Promise<void> {
   exitQuietlyOnEpipe(process.stdout);
   exitQuietlyOnEpipe(process.stderr);
-  const program = buildProgram();
+  // The first argument that is not an option names the subcommand (lbdiag has no global
+  // options that take a value); anything else (help, a typo, none) loads them all.
+  const first = argv.slice(2).find((a) => !a.startsWith('-'));
+  let program: Command;
+  try {
+    program = await buildProgram(first);
+  } catch (e) {
+    process.exitCode = reportError(e);
+    return;
+  }
   try {
     await program.parseAsync(argv);
   } catch (e) {

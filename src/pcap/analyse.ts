@@ -7,7 +7,8 @@ import type { Finding } from '../report/finding.js';
 import { UsageError } from '../report/errors.js';
 import { CaptureReader, CorruptCaptureError, NotACaptureError, PACKET, type CaptureFormat } from './reader.js';
 import { CHUNK_SIZE, openInput, type Input } from './source.js';
-import { Decoded, OUTCOME_NAMES, TCP, UNKNOWN_LINK, decode, linkName } from './decode.js';
+import { OUTCOME_NAMES, UNKNOWN_LINK, linkName } from './decode.js';
+import { PacketLoop, earlier } from './packet-loop.js';
 import { Tracker } from './tracker.js';
 import { serverOf, type Conn } from './connection.js';
 import { DETECTORS } from './detectors/index.js';
@@ -87,12 +88,6 @@ interface Entry {
 
 const SERVERS_SHOWN = 100;
 
-function earlier(a: CaptureReader, ai: number, b: CaptureReader, bi: number): boolean {
-  if (a.sec !== b.sec) return a.sec < b.sec;
-  if (a.nsec !== b.nsec) return a.nsec < b.nsec;
-  return ai < bi;
-}
-
 export async function analyse(paths: string[], opts: AnalyseOptions): Promise<AnalysisResult> {
   if (paths.filter((p) => p === '-').length > 1) throw new UsageError('stdin (-) can be given only once');
   const warnings: string[] = [];
@@ -116,7 +111,7 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     }
   };
   const tracker = new Tracker({ stallThresholdS: opts.stallThresholdS, onFinished });
-  const dec = new Decoded();
+  const loop = new PacketLoop(tracker, ctx, opts.onTcpPacket);
 
   // Open every input and read up to its first packet, so a non-capture fails before any output.
   const entries: Entry[] = [];
@@ -163,67 +158,26 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   };
   for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(i);
 
-  let frame = 0;
-  let bytes = 0;
-  let captured = 0;
-  let baseSec = -1;
-  let firstSec = 0;
-  let firstNsec = 0;
-  let lastSec = 0;
-  let lastNsec = 0;
-  let minT = Infinity;
-  let maxT = -Infinity;
-  const outcomes = new Float64Array(OUTCOME_NAMES.length);
-  const linkCounts = new Map<number, number>();
-  const unknownLinks = new Map<number, number>();
-  let curLink = -1;
-  let curLinkCount = 0;
   let interrupted = openInterrupted;
-  const onTcp = opts.onTcpPacket;
   const totalBytes = all.every((e) => e.input.size !== null) ? all.reduce((n, e) => n + (e.input.size ?? 0), 0) : null;
   const progress = (): void => {
     if (!opts.onProgress) return;
-    opts.onProgress({ packets: frame, bytesRead: all.reduce((n, e) => n + e.input.bytesRead(), 0), totalBytes });
+    opts.onProgress({ packets: loop.frame, bytesRead: all.reduce((n, e) => n + e.input.bytesRead(), 0), totalBytes });
   };
 
   while (heap.length > 0) {
     const e = heap[0];
-    const r = e.reader;
-    // ---- hot path: one record ----
-    frame++;
-    e.report.packets++;
-    bytes += r.origlen;
-    captured += r.caplen;
-    if (baseSec < 0) {
-      baseSec = r.sec;
-      firstSec = r.sec;
-      firstNsec = r.nsec;
-      ctx.origin = r.nsec * 1e-9;
-    }
-    const t = r.sec - baseSec + r.nsec * 1e-9;
-    if (t < minT) (minT = t), (firstSec = r.sec), (firstNsec = r.nsec);
-    if (t > maxT) (maxT = t), (lastSec = r.sec), (lastNsec = r.nsec);
-    if (r.linkType !== curLink) {
-      if (curLink >= 0) linkCounts.set(curLink, (linkCounts.get(curLink) ?? 0) + curLinkCount);
-      curLink = r.linkType;
-      curLinkCount = 0;
-    }
-    curLinkCount++;
-    const out = decode(r.buf, r.offset, r.caplen, r.linkType, dec);
-    outcomes[out]++;
-    if (out === TCP) {
-      dec.t = t;
-      const ta = tracker.process(dec, frame);
-      if (onTcp !== undefined) onTcp(frame, tracker.lastStream, ta);
-    }
-    else if (out === UNKNOWN_LINK) unknownLinks.set(r.linkType, (unknownLinks.get(r.linkType) ?? 0) + 1);
-    // ---- next record of this input ----
+    // The runner-up input bounds how far this one may run ahead.
+    let bound: Entry | null = null;
+    if (heap.length > 1) bound = heap.length > 2 && less(heap[2], heap[1]) ? heap[2] : heap[1];
+    const before = loop.frame;
     let ok = false;
     try {
-      ok = r.next() === PACKET;
+      ok = loop.run(e.reader, e.index, bound === null ? null : bound.reader, bound === null ? 0 : bound.index);
     } catch (err) {
       corrupt(e, err, warnings);
     }
+    e.report.packets += loop.frame - before;
     if (!ok && !e.done) {
       progress();
       try {
@@ -243,7 +197,6 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
       }
     }
   }
-  if (curLink >= 0) linkCounts.set(curLink, (linkCounts.get(curLink) ?? 0) + curLinkCount);
   for (const e of all) e.input.close();
   tracker.flush();
 
@@ -253,17 +206,18 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     if (e.report.warning) warnings.push(`${e.report.path}: ${e.report.warning}`);
   }
   const linkTypes: Record<string, number> = {};
-  for (const [k, v] of [...linkCounts].sort((a, b) => b[1] - a[1])) linkTypes[linkName(k)] = (linkTypes[linkName(k)] ?? 0) + v;
+  for (const [k, v] of [...loop.links()].sort((a, b) => b[1] - a[1])) linkTypes[linkName(k)] = (linkTypes[linkName(k)] ?? 0) + v;
   const protocols: Record<string, number> = {};
   const skipped: Record<string, number> = {};
   for (let i = 0; i < OUTCOME_NAMES.length; i++) {
+    const outcomes = loop.outcomes;
     if (!outcomes[i]) continue;
     const name = OUTCOME_NAMES[i];
     if (i === UNKNOWN_LINK) continue;
     if (name === 'tcp' || name === 'udp' || name === 'icmp' || name === 'other-ip-protocol' || name === 'non-ip') protocols[name] = outcomes[i];
     else skipped[name] = outcomes[i];
   }
-  for (const [k, v] of unknownLinks) skipped[`unsupported-link-type:${linkName(k)}`] = v;
+  for (const [k, v] of loop.unknownLinks) skipped[`unsupported-link-type:${linkName(k)}`] = v;
   const serverList = [...servers].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   const iso = (sec: number, nsec: number): string => {
     const ms = sec * 1000 + Math.floor(nsec / 1e6);
@@ -271,12 +225,13 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     if (!Number.isFinite(d.getTime())) return `${sec}.${String(nsec).padStart(9, '0')}`;
     return d.toISOString().replace(/\.\d{3}Z$/, `.${String(nsec).padStart(9, '0').slice(0, 6)}Z`);
   };
+  const { frame, minT, maxT } = loop;
   const summary: Summary = {
     packets: frame,
-    bytes,
-    capturedBytes: captured,
-    firstTime: frame ? iso(firstSec, firstNsec) : null,
-    lastTime: frame ? iso(lastSec, lastNsec) : null,
+    bytes: loop.bytes,
+    capturedBytes: loop.captured,
+    firstTime: frame ? iso(loop.firstSec, loop.firstNsec) : null,
+    lastTime: frame ? iso(loop.lastSec, loop.lastNsec) : null,
     durationS: frame ? Math.round((maxT - minT) * 1e6) / 1e6 : 0,
     linkTypes,
     protocols,

@@ -5,10 +5,9 @@ import { parseFailOn, reachesFailOn } from '../report/finding.js';
 import { onInterrupt } from '../report/interrupt.js';
 import { ProgressLine } from '../report/progress.js';
 import { renderJson } from '../report/render.js';
-import { makeChalk } from '../report/style.js';
 import { formatBytes, formatCount, parseDuration } from '../report/units.js';
 import { analyse } from './analyse.js';
-import { jsonDocument, renderHuman } from './report.js';
+import { jsonDocument } from './json.js';
 
 interface PcapOptions {
   json?: boolean;
@@ -66,6 +65,8 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
         }
         if (opts.json) process.stdout.write(renderJson(jsonDocument(res)));
         else {
+          // Loaded only for human output: chalk and the tables are start-up time --json does not need.
+          const [{ renderHuman }, { makeChalk }] = await Promise.all([import('./report.js'), import('../report/style.js')]);
           process.stdout.write(renderHuman(res, makeChalk(process.stdout), process.stdout.columns || 100));
         }
         if (opts.json) for (const w of res.warnings) process.stderr.write(`lbdiag: warning: ${w}\n`);

@@ -17,6 +17,7 @@ export class NotACaptureError extends Error {}
 export class CorruptCaptureError extends Error {}
 
 const MAX_RECORD = 64 * 1024 * 1024;
+const SPACE_HEADROOM = 256 * 1024;
 
 interface Iface {
   linkType: number;
@@ -29,6 +30,15 @@ interface Iface {
   hi: number;
   hiSec: number;
   hiRem: number;
+}
+
+/** Unsigned 32-bit reads without Buffer's argument checks (hot path; bounds are checked by the caller). */
+function u32le(d: Buffer, p: number): number {
+  return (d[p] | (d[p + 1] << 8) | (d[p + 2] << 16) | (d[p + 3] << 24)) >>> 0;
+}
+
+function u32be(d: Buffer, p: number): number {
+  return ((d[p] << 24) | (d[p + 1] << 16) | (d[p + 2] << 8) | d[p + 3]) >>> 0;
 }
 
 export class CaptureReader {
@@ -80,7 +90,9 @@ export class CaptureReader {
     const left = this.limit - this.pos;
     let own = this.own;
     if (!own || own.length < left + chunk) {
-      const n = Buffer.allocUnsafe(Math.max(left + chunk, own ? own.length : 0));
+      // Headroom for the partial record carried over, so the buffer is allocated once per input
+      // (a record larger than that grows it once more).
+      const n = Buffer.allocUnsafe(Math.max(left + chunk + SPACE_HEADROOM, own ? own.length : 0));
       this.data.copy(n, 0, this.pos, this.limit);
       own = this.own = n;
     } else if (left > 0) this.data.copy(own, 0, this.pos, this.limit);
@@ -146,16 +158,17 @@ export class CaptureReader {
       }
       // pcapng block
       if (avail < 12) return NEED_MORE;
-      let type = this.le ? d.readUInt32LE(p) : d.readUInt32BE(p);
-      if (d.readUInt32BE(p) === 0x0a0d0d0a) {
+      const le = this.le;
+      let type = le ? u32le(d, p) : u32be(d, p);
+      if (u32be(d, p) === 0x0a0d0d0a) {
         // A section header: its byte order magic decides the order of everything in it.
-        const bom = d.readUInt32LE(p + 8);
+        const bom = u32le(d, p + 8);
         if (bom === 0x1a2b3c4d) this.le = true;
         else if (bom === 0x4d3c2b1a) this.le = false;
         else throw new CorruptCaptureError(`bad pcapng byte-order magic at byte ${this.consumed}`);
         type = 0x0a0d0d0a;
       }
-      const len = this.le ? d.readUInt32LE(p + 4) : d.readUInt32BE(p + 4);
+      const len = this.le ? u32le(d, p + 4) : u32be(d, p + 4);
       if (len < 12 || len % 4 !== 0 || len > MAX_RECORD) throw new CorruptCaptureError(`pcapng block of ${len} bytes at byte ${this.consumed}`);
       if (avail < len) return NEED_MORE;
       this.pos = p + len;
@@ -171,13 +184,13 @@ export class CaptureReader {
         case 2: {
           if (len < 32) throw new CorruptCaptureError(`short packet block at byte ${this.consumed - len}`);
           const le = this.le;
-          const id = type === 6 ? (le ? d.readUInt32LE(p + 8) : d.readUInt32BE(p + 8)) : le ? d.readUInt16LE(p + 8) : d.readUInt16BE(p + 8);
+          const id = type === 6 ? (le ? u32le(d, p + 8) : u32be(d, p + 8)) : le ? d[p + 8] | (d[p + 9] << 8) : (d[p + 8] << 8) | d[p + 9];
           const iface = this.ifaces[id];
           if (!iface) throw new CorruptCaptureError(`packet on undeclared interface ${id} at byte ${this.consumed - len}`);
-          const hi = le ? d.readUInt32LE(p + 12) : d.readUInt32BE(p + 12);
-          const lo = le ? d.readUInt32LE(p + 16) : d.readUInt32BE(p + 16);
-          let cap = le ? d.readUInt32LE(p + 20) : d.readUInt32BE(p + 20);
-          const orig = le ? d.readUInt32LE(p + 24) : d.readUInt32BE(p + 24);
+          const hi = le ? u32le(d, p + 12) : u32be(d, p + 12);
+          const lo = le ? u32le(d, p + 16) : u32be(d, p + 16);
+          let cap = le ? u32le(d, p + 20) : u32be(d, p + 20);
+          const orig = le ? u32le(d, p + 24) : u32be(d, p + 24);
           if (cap > len - 32) cap = len - 32;
           this.setTime(iface, hi, lo);
           this.buf = d;

@@ -1,7 +1,6 @@
 /** The pcap command's human report (summary tables) and JSON document. */
 import type { ChalkInstance } from 'chalk';
 import { makeTable, renderFindings, renderFindingSummary } from '../report/render.js';
-import { sortFindings } from '../report/finding.js';
 import { bar } from '../report/style.js';
 import { formatBytes, formatCount, formatDuration } from '../report/units.js';
 import type { AnalysisResult } from './analyse.js';
@@ -42,14 +41,4 @@ export function renderHuman(res: AnalysisResult, chalk: ChalkInstance, width: nu
   out.push(renderFindings(res.findings, { chalk, width }).trimEnd());
   for (const w of res.warnings) out.push(chalk.yellow(`warning: ${w}`));
   return `${out.join('\n\n')}\n`;
-}
-
-export function jsonDocument(res: AnalysisResult): unknown {
-  return {
-    command: 'pcap',
-    files: res.files,
-    summary: res.summary,
-    findings: sortFindings(res.findings),
-    warnings: res.warnings,
-  };
 }

@@ -19,7 +19,7 @@
  * keep memory flat, so a straggler after that starts a new stream where Wireshark would not.
  */
 import { ACK, FIN, RST, SYN, type Decoded } from './decode.js';
-import { Conn, FRAME_CAP, clientIsA as isClientA, type Direction, type StallPhase } from './connection.js';
+import { Conn, FRAME_CAP, NO_FRAMES, clientIsA as isClientA, type Direction, type StallPhase } from './connection.js';
 
 export const TA_RETRANSMISSION = 0x0001;
 export const TA_FAST_RETRANSMISSION = 0x0002;
@@ -172,6 +172,7 @@ export class Tracker {
       if (fwd.synFrame === 0) (fwd.synFrame = frame), (fwd.synTime = t);
       else if (retrans) {
         fwd.synRetransCount++;
+        if (fwd.synRetransFrames === NO_FRAMES) (fwd.synRetransFrames = []), (fwd.synRetransTimes = []);
         push(fwd.synRetransFrames, frame);
         push(fwd.synRetransTimes, t);
       }
@@ -183,6 +184,7 @@ export class Tracker {
         fwd.finSeq = p.seglen > 0 ? (seq + p.seglen) >>> 0 : seq;
       } else if (retrans) {
         fwd.finRetransCount++;
+        if (fwd.finRetransFrames === NO_FRAMES) (fwd.finRetransFrames = []), (fwd.finRetransTimes = []);
         push(fwd.finRetransFrames, frame);
         push(fwd.finRetransTimes, t);
       }

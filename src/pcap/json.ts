@@ -1,0 +1,13 @@
+/** The pcap command's JSON document (kept apart from the human report so --json loads no chalk). */
+import { sortFindings } from '../report/finding.js';
+import type { AnalysisResult } from './analyse.js';
+
+export function jsonDocument(res: AnalysisResult): unknown {
+  return {
+    command: 'pcap',
+    files: res.files,
+    summary: res.summary,
+    findings: sortFindings(res.findings),
+    warnings: res.warnings,
+  };
+}

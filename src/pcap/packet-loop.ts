@@ -1,0 +1,121 @@
+/**
+ * The per-packet hot loop: capture record → decode → TCP tracker, plus the capture-wide counters.
+ * `run` takes records from one reader synchronously until its buffered input is used up or
+ * (several inputs) its next record is later than the runner-up input's, so the merge heap is
+ * touched once per run of packets, not once per packet. Counters live in locals inside the loop
+ * and are written back when it returns.
+ */
+import { PACKET, type CaptureReader } from './reader.js';
+import { Decoded, OUTCOME_NAMES, TCP, UNKNOWN_LINK, decode } from './decode.js';
+import type { Tracker } from './tracker.js';
+import type { DetectorContext } from './detectors/context.js';
+
+/** True when a's current record comes before b's (ties: the earlier input, like mergecap). */
+export function earlier(a: CaptureReader, ai: number, b: CaptureReader, bi: number): boolean {
+  if (a.sec !== b.sec) return a.sec < b.sec;
+  if (a.nsec !== b.nsec) return a.nsec < b.nsec;
+  return ai < bi;
+}
+
+export class PacketLoop {
+  frame = 0;
+  bytes = 0;
+  captured = 0;
+  /** Capture time origin (seconds of the first record); -1 before any record. */
+  baseSec = -1;
+  firstSec = 0;
+  firstNsec = 0;
+  lastSec = 0;
+  lastNsec = 0;
+  minT = Infinity;
+  maxT = -Infinity;
+  readonly outcomes = new Float64Array(OUTCOME_NAMES.length);
+  readonly linkCounts = new Map<number, number>();
+  readonly unknownLinks = new Map<number, number>();
+  private curLink = -1;
+  private curLinkCount = 0;
+  private readonly dec = new Decoded();
+
+  constructor(
+    private readonly tracker: Tracker,
+    private readonly ctx: DetectorContext,
+    private readonly onTcp: ((frame: number, stream: number, flags: number) => void) | undefined,
+  ) {}
+
+  /**
+   * Analyses r's current record and the following ones while they are not later than `bound`'s
+   * current record (null: no other input). Returns true when r holds a record that is later than
+   * `bound`'s, false when r needs more input. A corrupt record throws from `r.next()` after the
+   * records before it were counted.
+   */
+  run(r: CaptureReader, index: number, bound: CaptureReader | null, boundIndex: number): boolean {
+    const tracker = this.tracker;
+    const dec = this.dec;
+    const outcomes = this.outcomes;
+    const onTcp = this.onTcp;
+    let frame = this.frame;
+    let bytes = this.bytes;
+    let captured = this.captured;
+    let minT = this.minT;
+    let maxT = this.maxT;
+    let curLink = this.curLink;
+    let curLinkCount = this.curLinkCount;
+    let ready = false;
+    try {
+      if (this.baseSec < 0) {
+        this.baseSec = r.sec;
+        this.firstSec = r.sec;
+        this.firstNsec = r.nsec;
+        this.ctx.origin = r.nsec * 1e-9;
+      }
+      const baseSec = this.baseSec;
+      for (;;) {
+        frame++;
+        bytes += r.origlen;
+        captured += r.caplen;
+        const sec = r.sec;
+        const nsec = r.nsec;
+        const t = sec - baseSec + nsec * 1e-9;
+        if (t < minT) (minT = t), (this.firstSec = sec), (this.firstNsec = nsec);
+        if (t > maxT) (maxT = t), (this.lastSec = sec), (this.lastNsec = nsec);
+        const link = r.linkType;
+        if (link !== curLink) {
+          if (curLink >= 0) this.linkCounts.set(curLink, (this.linkCounts.get(curLink) ?? 0) + curLinkCount);
+          curLink = link;
+          curLinkCount = 0;
+        }
+        curLinkCount++;
+        const out = decode(r.buf, r.offset, r.caplen, link, dec);
+        outcomes[out]++;
+        if (out === TCP) {
+          dec.t = t;
+          const ta = tracker.process(dec, frame);
+          if (onTcp !== undefined) onTcp(frame, tracker.lastStream, ta);
+        } else if (out === UNKNOWN_LINK) this.unknownLinks.set(link, (this.unknownLinks.get(link) ?? 0) + 1);
+        if (r.next() !== PACKET) break;
+        if (bound !== null && !earlier(r, index, bound, boundIndex)) {
+          ready = true;
+          break;
+        }
+      }
+    } finally {
+      this.frame = frame;
+      this.bytes = bytes;
+      this.captured = captured;
+      this.minT = minT;
+      this.maxT = maxT;
+      this.curLink = curLink;
+      this.curLinkCount = curLinkCount;
+    }
+    return ready;
+  }
+
+  /** Link-type counts including the run in progress. */
+  links(): Map<number, number> {
+    if (this.curLink >= 0) {
+      this.linkCounts.set(this.curLink, (this.linkCounts.get(this.curLink) ?? 0) + this.curLinkCount);
+      this.curLinkCount = 0;
+    }
+    return this.linkCounts;
+  }
+}
