@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { errorKind } from '../report/errors.js';
 import { ResponseParser, type HttpResponse } from './http-response.js';
 import type { SocketOwner, SocketPool } from './socket-pool.js';
+import type { ExchangeTiming } from './record.js';
 
 export interface Endpoint {
   address: string;
@@ -20,13 +21,7 @@ export interface Endpoint {
   headRequest: boolean;
 }
 
-export interface Exchange {
-  reused: boolean;
-  seq: number;
-  idleMs?: number;
-  connectMs?: number;
-  ttfbMs?: number;
-  totalMs: number;
+export interface Exchange extends ExchangeTiming {
   response?: HttpResponse;
   error?: string;
   phase?: 'connect' | 'response';

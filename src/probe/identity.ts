@@ -31,12 +31,14 @@ export function parseBackendFrom(value: string): BackendFrom {
   throw new UsageError(`invalid --backend-from "${value}" (expected auto, body, header:NAME, json:PATH or regex:RE)`);
 }
 
+/** Which backend answered; for lbdiag whoami also its instance, pid and its view of the connection. */
 export interface Identity {
   backend?: string;
   instance?: string;
   pid?: number;
   serverConn?: string;
   serverSeq?: number;
+  /** Forwarding headers the backend received (X-Forwarded-For, Forwarded, Via, X-Real-IP). */
   forwarded?: string[];
 }
 
