@@ -5,12 +5,12 @@
  * (normal end, error, Ctrl-C). External processes are also in the process registry
  * (processes.ts), which kills them by pid if this process exits before the stack ran.
  */
-import net from 'node:net';
 import { runProbe, type ProbeOptions, type ProbeProgress } from '../probe/run.js';
 import type { ProbeReport } from '../probe/summary.js';
 import { startWhoami, type WhoamiHandle } from '../whoami/server.js';
 import { startBalancer, type Balancer, type BalancerKind, type BackendTarget } from './balancers/index.js';
 import type { BalancerFamily } from './scenario.js';
+import { freePort } from './processes.js';
 
 /** Backend names, in order; beyond the list, b13, b14, ... */
 export const BACKEND_NAMES = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliett', 'kilo', 'lima'];
@@ -80,7 +80,7 @@ export class LabContext {
   /** Checks once that the lab's loopback addresses can be bound; falls back to 127.0.0.1 (ports differ). */
   async checkAddresses(): Promise<void> {
     try {
-      await listenOnce(`${this.options.prefix}.2`);
+      await freePort(`${this.options.prefix}.2`);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'EADDRNOTAVAIL') throw e;
@@ -144,22 +144,6 @@ export class LabContext {
 export function targetOf(w: WhoamiHandle): BackendTarget {
   const a = w.addresses[0];
   return { host: a.address, port: a.port, name: w.name };
-}
-
-function listenOnce(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** A port free right now on host (the kernel picks it), for balancers that need an explicit one. */
-export function freePort(host: string): Promise<number> {
-  return listenOnce(host);
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

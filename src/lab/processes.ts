@@ -460,3 +460,15 @@ export function removeDir(dir: string): void {
 export function isRootUser(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
+
+/** A port free right now on host (the kernel picks it), for programs that need an explicit one. */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}

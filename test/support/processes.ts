@@ -93,17 +93,7 @@ export async function waitForPort(host: string, port: number, timeoutMs = 10_000
   }
 }
 
-/** A port that is free right now on `host` (the kernel picks it). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../src/lab/processes.js';
 
 /** True when `cmd` is on PATH (or in /usr/sbin, where Debian puts haproxy, nginx, tcpdump). */
 export function hasCommand(cmd: string): boolean {
