@@ -1,0 +1,32 @@
+/** What every section gets: the settings of this run, the pinning, where to record, how to log. */
+import type { Pinning } from './host.js';
+import type { Results } from './results.js';
+
+export interface Settings {
+  sections: string[];
+  durationS: number;
+  warmupS: number;
+  concurrency: number;
+  rounds: number;
+  /** Requests for the memory runs (whoami RSS, probe RSS). */
+  requests: number;
+  /** Packets in the 1× capture. */
+  packets: number;
+  /** Size factor of the big capture for the flat-memory check. */
+  scale: number;
+  freshCapture: boolean;
+  workDir: string;
+}
+
+export interface Ctx {
+  settings: Settings;
+  pinning: Pinning;
+  results: Results;
+  log(msg: string): void;
+  skip(what: string, reason: string): void;
+}
+
+/** Best of the rounds: on a shared machine other load only ever slows a run down. */
+export function best<T extends { rps: number }>(runs: T[]): T | undefined {
+  return runs.reduce<T | undefined>((a, b) => (a === undefined || b.rps > a.rps ? b : a), undefined);
+}

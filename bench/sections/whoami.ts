@@ -1,0 +1,134 @@
+/**
+ * 1. whoami throughput and memory: lbdiag whoami against the bare node:http floor and the nginx
+ * `return 200` ceiling, same load tool (wrk), same concurrency, keep-alive and a new connection per
+ * request; then peak and steady RSS over `--requests` requests (ab, alternating keep-alive and not).
+ */
+import { type Ctx, best } from '../context.js';
+import { ab } from '../load/ab.js';
+import { hey } from '../load/hey.js';
+import { type LoadResult, runLoad } from '../load/run.js';
+import type { LoadTool } from '../load/tool.js';
+import { wrk } from '../load/wrk.js';
+import { mib } from '../memory.js';
+import { compare } from '../results.js';
+import { startTarget, type Target, type TargetKind } from '../servers/targets.js';
+
+const HOSTS: Record<TargetKind, string> = { nginx: '127.0.60.1', 'bare-node': '127.0.60.2', whoami: '127.0.60.3' };
+
+interface Throughput extends LoadResult {
+  target: TargetKind;
+}
+
+interface MemoryRun {
+  target: TargetKind;
+  tool: string;
+  steps: { afterRequests: number; keepAlive: boolean; rssMiB?: number }[];
+  peakMiB?: number;
+  errors: number;
+}
+
+function pickTool(keepAlive: boolean, requests?: number): LoadTool | undefined {
+  const order = requests !== undefined ? [ab, hey] : [wrk, hey, ab];
+  return order.find((t) => t.unavailable({ keepAlive, requests }) === undefined);
+}
+
+async function memoryRun(ctx: Ctx, target: Target): Promise<MemoryRun> {
+  const { settings, pinning } = ctx;
+  const per = Math.max(1, Math.floor(settings.requests / 4));
+  const run: MemoryRun = { target: target.kind, tool: '', steps: [], errors: 0 };
+  let done = 0;
+  for (let i = 0; i < 4; i++) {
+    const keepAlive = i % 2 === 0;
+    const tool = pickTool(keepAlive, per);
+    if (!tool) throw new Error('neither ab nor hey is available for a fixed-count run');
+    run.tool = tool.name;
+    const r = await runLoad(tool, { url: target.url, host: target.host, port: target.port, keepAlive, concurrency: settings.concurrency, durationS: 0, requests: per }, pinning.loadCpu);
+    done += r.requests;
+    run.errors += r.errors;
+    run.steps.push({ afterRequests: done, keepAlive, rssMiB: mib(target.rssKb()) });
+    ctx.log(`  ${target.kind}: ${done} requests, RSS ${mib(target.rssKb())} MiB`);
+  }
+  run.peakMiB = mib(target.peakKb());
+  return run;
+}
+
+export async function benchWhoami(ctx: Ctx): Promise<void> {
+  const { settings, pinning } = ctx;
+  const targets = new Map<TargetKind, Target>();
+  const throughput: Throughput[] = [];
+  const memory: MemoryRun[] = [];
+  try {
+    for (const kind of ['whoami', 'bare-node', 'nginx'] as TargetKind[]) {
+      try {
+        targets.set(kind, await startTarget(kind, HOSTS[kind], pinning.serverCpu));
+      } catch (e) {
+        ctx.skip(`whoami section: ${kind}`, (e as Error).message);
+      }
+    }
+    for (const keepAlive of [true, false]) {
+      const tool = pickTool(keepAlive);
+      if (!tool) {
+        ctx.skip(`whoami ${keepAlive ? 'keep-alive' : 'short'}`, 'no load tool available (wrk, hey, ab)');
+        continue;
+      }
+      const runs = new Map<TargetKind, Throughput[]>();
+      for (const t of targets.values()) {
+        // Warm-up (JIT, connection setup), not counted.
+        if (settings.warmupS > 0) await runLoad(tool, { url: t.url, host: t.host, port: t.port, keepAlive, concurrency: settings.concurrency, durationS: settings.warmupS }, pinning.loadCpu).catch(() => undefined);
+      }
+      for (let round = 0; round < settings.rounds; round++) {
+        // Interleaved, so drift from other load on the machine hits every target alike.
+        for (const t of targets.values()) {
+          try {
+            const r = await runLoad(tool, { url: t.url, host: t.host, port: t.port, keepAlive, concurrency: settings.concurrency, durationS: settings.durationS }, pinning.loadCpu);
+            ctx.log(`  ${tool.name} ${keepAlive ? 'keep-alive' : 'short'} → ${t.kind}: ${r.rps} req/s${r.errors ? ` (${r.errors} errors)` : ''}`);
+            runs.set(t.kind, [...(runs.get(t.kind) ?? []), { ...r, target: t.kind }]);
+          } catch (e) {
+            ctx.skip(`${tool.name} → ${t.kind}`, (e as Error).message);
+          }
+        }
+      }
+      const b = (k: TargetKind) => best(runs.get(k) ?? []);
+      for (const k of targets.keys()) {
+        const r = b(k);
+        if (r) throughput.push(r);
+      }
+      const mode = keepAlive ? 'keepalive' : 'short';
+      const label = `${tool.name} ${keepAlive ? 'keep-alive' : 'Connection: close'}`;
+      const w = b('whoami');
+      ctx.results.comparisons.push(
+        compare('whoami', `whoami.${mode}.vs-bare-node`, { name: `whoami (${label})`, value: w?.rps }, { name: 'bare node:http', value: b('bare-node')?.rps }, 'req/s', { op: '>=', value: 0.85 }),
+        compare('whoami', `whoami.${mode}.vs-nginx`, { name: `whoami (${label})`, value: w?.rps }, { name: 'nginx return 200', value: b('nginx')?.rps }, 'req/s'),
+      );
+    }
+    for (const kind of ['whoami', 'bare-node'] as TargetKind[]) {
+      const t = targets.get(kind);
+      if (!t) continue;
+      try {
+        ctx.log(`memory: ${settings.requests} requests against ${kind}`);
+        memory.push(await memoryRun(ctx, t));
+      } catch (e) {
+        ctx.skip(`memory run against ${kind}`, (e as Error).message);
+      }
+    }
+    const mw = memory.find((m) => m.target === 'whoami');
+    const mb = memory.find((m) => m.target === 'bare-node');
+    const half = (m?: MemoryRun) => m?.steps[1]?.rssMiB;
+    const end = (m?: MemoryRun) => m?.steps[3]?.rssMiB;
+    ctx.results.comparisons.push(
+      compare('whoami', 'whoami.memory.peak.vs-bare-node', { name: `whoami peak RSS, ${settings.requests} req`, value: mw?.peakMiB }, { name: 'bare node:http peak RSS', value: mb?.peakMiB }, 'MiB'),
+      compare(
+        'whoami',
+        'whoami.memory.growth',
+        { name: `whoami RSS after ${settings.requests} req`, value: end(mw) },
+        { name: `after ${Math.floor(settings.requests / 2)} req`, value: half(mw) },
+        'MiB',
+        { op: '<=', value: 1.1 },
+        'same workload twice (keep-alive then new connections); > 1.1 would mean memory grows with requests',
+      ),
+    );
+  } finally {
+    for (const t of targets.values()) await t.stop();
+  }
+  ctx.results.measurements.whoami = [...throughput, ...memory];
+}
