@@ -1,15 +1,87 @@
+/** `lbdiag whoami`: commander wiring, a thin layer over startWhoami (server.ts). */
 import type { Command } from 'commander';
-import { action } from '../report/action.js';
+import { action, collect } from '../report/action.js';
 import { UsageError } from '../report/errors.js';
+import { parseCount, parseDuration } from '../report/units.js';
+import { runSingle } from './run.js';
+import { DEFAULT_PORT, type WhoamiOptions } from './server.js';
+import { isWorker, runPrimary, runWorker } from './workers.js';
 
-// Placeholder wiring until the whoami subcommand lands (tracked in its issue).
+interface Flags {
+  port: string;
+  host?: string[];
+  name?: string;
+  idleTimeout?: string;
+  maxRequestsPerConn?: string;
+  headersTimeout?: string;
+  drainDelay: string;
+  workers: string;
+  log?: boolean;
+  logFormat?: string;
+}
+
+export function whoamiOptions(f: Flags): { opts: WhoamiOptions; workers: number } {
+  const logFormat = f.logFormat;
+  if (logFormat !== undefined && logFormat !== 'text' && logFormat !== 'json') throw new UsageError(`invalid --log-format "${logFormat}" (expected text or json)`);
+  const opts: WhoamiOptions = {
+    port: parseCount(f.port, '--port', 0, 65535),
+    host: f.host,
+    name: f.name,
+    idleTimeoutMs: f.idleTimeout === undefined ? undefined : parseDuration(f.idleTimeout, '--idle-timeout', 's'),
+    maxRequestsPerConn: f.maxRequestsPerConn === undefined ? undefined : parseCount(f.maxRequestsPerConn, '--max-requests-per-conn', 0),
+    headersTimeoutMs: f.headersTimeout === undefined ? undefined : parseDuration(f.headersTimeout, '--headers-timeout', 's'),
+    drainDelayMs: parseDuration(f.drainDelay, '--drain-delay', 's'),
+    log: f.log || logFormat !== undefined ? ((logFormat ?? 'text') as 'text' | 'json') : false,
+  };
+  if (opts.headersTimeoutMs === 0) throw new UsageError('invalid --headers-timeout "0" (must be above zero)');
+  return { opts, workers: parseCount(f.workers, '--workers', 1, 256) };
+}
+
 export function registerWhoami(program: Command): void {
   program
     .command('whoami')
-    .description('(not built yet)')
+    .description('backend echo server: names the backend, process and connection (id;seq) in every answer')
+    .option('-p, --port <port>', 'TCP port to listen on (0 picks a free one)', String(DEFAULT_PORT))
+    .option('-H, --host <address>', 'address to listen on, repeatable (default :: = every IPv4 and IPv6 address)', collect)
+    .option('--name <name>', 'backend name in X-Lbdiag-Backend and the answers (default $POD_NAME, else the hostname)')
+    .option('--idle-timeout <duration>', 'close a keep-alive connection idle this long (server.keepAliveTimeout; 0 = never; default Node\'s 5s)')
+    .option('--max-requests-per-conn <n>', 'the n-th response on a connection carries Connection: close (0 = unlimited)')
+    .option('--headers-timeout <duration>', 'answer 408 and close when request headers take longer (default Node\'s 60s)')
+    .option('--drain-delay <duration>', 'on SIGTERM/SIGINT keep answering this long with /health 503 and Connection: close', '5s')
+    .option('-w, --workers <n>', 'processes sharing the port (node:cluster); each has its own pid and instance', '1')
+    .option('--log', 'one line per request and per closed connection (with who closed it) on stdout')
+    .option('--log-format <format>', 'text or json (NDJSON; implies --log)')
+    .addHelpText(
+      'after',
+      `
+Every response carries X-Lbdiag-Backend (name), X-Lbdiag-Instance (random per process start),
+X-Lbdiag-Conn (<connection id>;seq=<n-th request on it>) and X-Lbdiag-Pid.
+
+Paths:  /            short text (JSON with Accept: application/json or ?format=json); any unknown path echoes too
+        /api         JSON: name, pid, instance, ips, request, connection {id, seq, ageMs, local, remote},
+                     forwarded (X-Forwarded-For, Forwarded, Via, X-Real-IP), server {state, idleTimeoutMs, ...}
+        /health      200 ok; POST a status code (e.g. 503) to change it; 503 while draining
+        /metrics     Prometheus text: requests by status, connections accepted/active/closed by whom,
+                     requests per connection histogram, drain state
+Query:  ?wait=250ms (delay, capped at 30s)  ?status=503  ?size=16k (pad the body)  ?close=1 (Connection: close)
+Durations: 250ms, 1.5s, 2m; a bare number is seconds.
+
+Examples:
+  lbdiag whoami                                  listen on :18088, IPv4 and IPv6
+  lbdiag whoami --name web-1 --port 8080 --log   name this backend, log each request and closed connection
+  lbdiag whoami --idle-timeout 75s --max-requests-per-conn 100
+                                                 outlive the balancer's idle timeout; rotate connections
+  lbdiag whoami -H 127.0.0.2 -H ::1 --workers 4  two addresses, four processes on one port
+  curl -si http://127.0.0.1:18088/api            the JSON answer
+  curl -s -X POST -d 503 http://127.0.0.1:18088/health
+                                                 fail the health check without stopping the server`,
+    )
     .action(
-      action(() => {
-        throw new UsageError('whoami is not built yet');
+      action(async (flags: Flags) => {
+        const { opts, workers } = whoamiOptions(flags);
+        if (isWorker()) return runWorker(opts);
+        if (workers > 1) return runPrimary(workers, opts);
+        return runSingle(opts);
       }),
     );
 }

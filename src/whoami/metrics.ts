@@ -1,0 +1,117 @@
+/**
+ * Plain counters updated on the hot path, rendered as Prometheus text on demand. Requests per
+ * connection go into a small fixed-bucket histogram when a connection closes.
+ */
+import { CLOSE_REASONS, type CloseReason } from './connections.js';
+
+export const REQUESTS_PER_CONN_BUCKETS = [1, 2, 3, 5, 10, 20, 50, 100, 1000, 10000] as const;
+
+export interface MetricsSnapshot {
+  requests: number;
+  requestsByStatus: Record<string, number>;
+  connectionsAccepted: number;
+  connectionsActive: number;
+  connectionsClosed: number;
+  closedBy: Partial<Record<CloseReason, number>>;
+  requestsPerConn: { buckets: Record<string, number>; sum: number; count: number };
+}
+
+export class Metrics {
+  /** Index = HTTP status code. */
+  readonly byStatus = new Float64Array(600);
+  requests = 0;
+  accepted = 0;
+  active = 0;
+  closed = 0;
+  readonly closedBy = new Float64Array(CLOSE_REASONS.length);
+  /** Non-cumulative counts; the last slot is +Inf. */
+  readonly rpcBuckets = new Float64Array(REQUESTS_PER_CONN_BUCKETS.length + 1);
+  rpcSum = 0;
+
+  countResponse(status: number): void {
+    this.requests++;
+    if (status >= 0 && status < 600) this.byStatus[status]++;
+  }
+
+  connectionClosed(requests: number, reason: CloseReason): void {
+    this.active--;
+    this.closed++;
+    this.closedBy[CLOSE_REASONS.indexOf(reason)]++;
+    let i = 0;
+    while (i < REQUESTS_PER_CONN_BUCKETS.length && requests > REQUESTS_PER_CONN_BUCKETS[i]) i++;
+    this.rpcBuckets[i]++;
+    this.rpcSum += requests;
+  }
+
+  snapshot(): MetricsSnapshot {
+    const requestsByStatus: Record<string, number> = {};
+    for (let s = 0; s < 600; s++) if (this.byStatus[s] > 0) requestsByStatus[String(s)] = this.byStatus[s];
+    const closedBy: Partial<Record<CloseReason, number>> = {};
+    CLOSE_REASONS.forEach((r, i) => {
+      if (this.closedBy[i] > 0) closedBy[r] = this.closedBy[i];
+    });
+    const buckets: Record<string, number> = {};
+    let cum = 0;
+    REQUESTS_PER_CONN_BUCKETS.forEach((le, i) => {
+      cum += this.rpcBuckets[i];
+      buckets[String(le)] = cum;
+    });
+    cum += this.rpcBuckets[REQUESTS_PER_CONN_BUCKETS.length];
+    buckets['+Inf'] = cum;
+    return {
+      requests: this.requests,
+      requestsByStatus,
+      connectionsAccepted: this.accepted,
+      connectionsActive: this.active,
+      connectionsClosed: this.closed,
+      closedBy,
+      requestsPerConn: { buckets, sum: this.rpcSum, count: cum },
+    };
+  }
+}
+
+export interface MetricsLabels {
+  name: string;
+  instance: string;
+  pid: number;
+  version: string;
+  draining: boolean;
+  healthStatus: number;
+  uptimeSeconds: number;
+}
+
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** Prometheus text exposition format 0.0.4. */
+export function renderPrometheus(m: Metrics, l: MetricsLabels): string {
+  const s = m.snapshot();
+  const out: string[] = [];
+  const family = (name: string, type: string, help: string): void => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  };
+  family('lbdiag_whoami_info', 'gauge', 'Identity of this lbdiag whoami process (always 1).');
+  out.push(`lbdiag_whoami_info{name="${esc(l.name)}",instance="${esc(l.instance)}",pid="${l.pid}",version="${esc(l.version)}"} 1`);
+  family('lbdiag_whoami_uptime_seconds', 'gauge', 'Seconds since this process started serving.');
+  out.push(`lbdiag_whoami_uptime_seconds ${l.uptimeSeconds.toFixed(3)}`);
+  family('lbdiag_whoami_requests_total', 'counter', 'HTTP responses sent, by status code (400/408/431 include requests the parser rejected).');
+  const statuses = Object.keys(s.requestsByStatus);
+  if (statuses.length === 0) out.push('lbdiag_whoami_requests_total{status="200"} 0');
+  for (const st of statuses) out.push(`lbdiag_whoami_requests_total{status="${st}"} ${s.requestsByStatus[st]}`);
+  family('lbdiag_whoami_connections_accepted_total', 'counter', 'TCP connections accepted.');
+  out.push(`lbdiag_whoami_connections_accepted_total ${s.connectionsAccepted}`);
+  family('lbdiag_whoami_connections_active', 'gauge', 'TCP connections open now.');
+  out.push(`lbdiag_whoami_connections_active ${s.connectionsActive}`);
+  family('lbdiag_whoami_connections_closed_total', 'counter', 'TCP connections closed, by who closed them.');
+  CLOSE_REASONS.forEach((r, i) => out.push(`lbdiag_whoami_connections_closed_total{by="${r}"} ${m.closedBy[i]}`));
+  family('lbdiag_whoami_requests_per_connection', 'histogram', 'Requests served per connection, observed when the connection closes.');
+  for (const [le, n] of Object.entries(s.requestsPerConn.buckets)) out.push(`lbdiag_whoami_requests_per_connection_bucket{le="${le}"} ${n}`);
+  out.push(`lbdiag_whoami_requests_per_connection_sum ${s.requestsPerConn.sum}`);
+  out.push(`lbdiag_whoami_requests_per_connection_count ${s.requestsPerConn.count}`);
+  family('lbdiag_whoami_draining', 'gauge', '1 while draining after SIGTERM/SIGINT, else 0.');
+  out.push(`lbdiag_whoami_draining ${l.draining ? 1 : 0}`);
+  family('lbdiag_whoami_health_status', 'gauge', 'HTTP status GET /health answers now.');
+  out.push(`lbdiag_whoami_health_status ${l.healthStatus}`);
+  return out.join('\n') + '\n';
+}

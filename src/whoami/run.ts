@@ -1,0 +1,54 @@
+/**
+ * Running whoami as a process: start, print the banner, drain on the first SIGTERM/SIGINT,
+ * exit at once on the second. With --workers the primary forks n workers (workers.ts).
+ */
+import { EXIT_OK } from '../report/errors.js';
+import { formatDuration } from '../report/units.js';
+import { bannerJson, bannerText, type BannerInput } from './banner.js';
+import { startWhoami, type WhoamiHandle, type WhoamiOptions } from './server.js';
+
+export const EXIT_INTERRUPTED = 130;
+
+function say(line: string): void {
+  process.stderr.write(`lbdiag whoami: ${line}\n`);
+}
+
+/** Resolves when drained (first signal); the second signal exits the process at once. */
+export function drainOnSignals(handle: WhoamiHandle, onSecond: () => void): Promise<void> {
+  return new Promise((resolve) => {
+    let count = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      count++;
+      if (count > 1) {
+        say(`${signal} again, exiting now`);
+        onSecond();
+        return;
+      }
+      say(`${signal}: draining for ${formatDuration(handle.settings.drainDelayMs)} (/health 503, Connection: close, idle connections closed); signal again to exit now`);
+      void handle.drain().then(() => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        say('drained, exiting');
+        resolve();
+      });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+export async function runSingle(opts: WhoamiOptions): Promise<number> {
+  const handle = await startWhoami(opts);
+  const log = opts.log === true ? 'text' : opts.log || 'off';
+  const input = {
+    name: handle.name,
+    version: handle.identity.version,
+    addresses: handle.addresses,
+    settings: handle.settings,
+    log: log as BannerInput['log'],
+    processes: [{ pid: handle.pid, instance: handle.instance }],
+  } satisfies BannerInput;
+  process.stdout.write(log === 'json' ? bannerJson(input) : bannerText(input));
+  await drainOnSignals(handle, () => process.exit(EXIT_INTERRUPTED));
+  return EXIT_OK;
+}
