@@ -1,15 +1,175 @@
-import type { Command } from 'commander';
-import { action } from '../report/action.js';
-import { UsageError } from '../report/errors.js';
+import fs from 'node:fs';
+import { Option, type Command } from 'commander';
+import { action, collect } from '../report/action.js';
+import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../report/errors.js';
+import { parseFailOn, reachesFailOn } from '../report/finding.js';
+import { onInterrupt } from '../report/interrupt.js';
+import { ProgressLine } from '../report/progress.js';
+import { renderJson } from '../report/render.js';
+import { makeChalk } from '../report/style.js';
+import { formatDuration, parseCount, parseDuration, parseRate } from '../report/units.js';
+import { parseBackendFrom } from './identity.js';
+import { renderProbeReport } from './report.js';
+import { parseHeader } from './request.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_REQUESTS, DEFAULT_TIMEOUT_MS, runProbe, type ProbeModeOption, type ProbeOptions } from './run.js';
 
-// Placeholder wiring until the probe subcommand lands (tracked in its issue).
+interface Flags {
+  mode: string;
+  requests?: string;
+  duration?: string;
+  concurrency?: string;
+  interval?: string;
+  rate?: string;
+  timeout?: string;
+  header?: string[];
+  method?: string;
+  data?: string;
+  backendFrom: string;
+  resolve: string;
+  maxConnRequests?: string;
+  maxConnAge?: string;
+  expect?: string;
+  expectBackends?: string;
+  weights?: string;
+  json?: boolean;
+  records?: string;
+  failOn: string;
+  insecure?: boolean;
+}
+
+export function parseWeights(text: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const eq = part.lastIndexOf('=');
+    const name = part.slice(0, eq).trim();
+    const w = Number(part.slice(eq + 1));
+    if (eq <= 0 || !name || !(w >= 0) || !Number.isFinite(w)) throw new UsageError(`invalid --weights "${text}" (example: a=3,b=1,c=1)`);
+    m.set(name, w);
+  }
+  if (m.size === 0 || [...m.values()].every((w) => w === 0)) throw new UsageError(`invalid --weights "${text}" (example: a=3,b=1,c=1)`);
+  return m;
+}
+
+export function optionsFromFlags(vip: string, f: Flags): ProbeOptions {
+  const mode = f.mode as ProbeModeOption;
+  if (f.interval !== undefined && f.rate !== undefined) throw new UsageError('--interval and --rate are exclusive (one paces each connection, the other the whole mode)');
+  if ((f.maxConnRequests !== undefined || f.maxConnAge !== undefined) && mode !== 'rotate') throw new UsageError('--max-conn-requests and --max-conn-age need --mode rotate');
+  const headers: [string, string][] = [];
+  for (const h of f.header ?? []) {
+    const p = parseHeader(h);
+    if (!p) throw new UsageError(`invalid header "${h}" (expected "Name: value")`);
+    headers.push(p);
+  }
+  let data = f.data;
+  if (data !== undefined && data.startsWith('@')) {
+    try {
+      data = fs.readFileSync(data.slice(1), 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read --data ${data}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  const method = (f.method ?? (data !== undefined ? 'POST' : 'GET')).toUpperCase();
+  if (!/^[A-Z]+$/.test(method)) throw new UsageError(`invalid method "${f.method}"`);
+  if (f.resolve !== 'first' && f.resolve !== 'all') throw new UsageError(`invalid --resolve "${f.resolve}" (first or all)`);
+  parseBackendFrom(f.backendFrom); // validate early
+  const expectBackends = f.expectBackends?.split(',').map((s) => s.trim()).filter(Boolean);
+  return {
+    target: vip,
+    mode,
+    requests: f.requests !== undefined ? parseCount(f.requests, '-n/--requests') : undefined,
+    durationMs: f.duration !== undefined ? positive(parseDuration(f.duration, '--duration'), '--duration') : undefined,
+    concurrency: f.concurrency !== undefined ? parseCount(f.concurrency, '-c/--concurrency', 1, 10_000) : undefined,
+    intervalMs: f.interval !== undefined ? positive(parseDuration(f.interval, '--interval'), '--interval') : undefined,
+    rate: f.rate !== undefined ? parseRate(f.rate, '--rate') : undefined,
+    timeoutMs: f.timeout !== undefined ? positive(parseDuration(f.timeout, '--timeout'), '--timeout') : undefined,
+    method,
+    headers,
+    data,
+    backendFrom: f.backendFrom,
+    resolve: f.resolve,
+    maxConnRequests: f.maxConnRequests !== undefined ? parseCount(f.maxConnRequests, '--max-conn-requests') : undefined,
+    maxConnAgeMs: f.maxConnAge !== undefined ? positive(parseDuration(f.maxConnAge, '--max-conn-age'), '--max-conn-age') : undefined,
+    expect: f.expect !== undefined ? parseCount(f.expect, '--expect') : undefined,
+    expectBackends: expectBackends?.length ? expectBackends : undefined,
+    weights: f.weights !== undefined ? parseWeights(f.weights) : undefined,
+    records: f.records,
+    insecure: f.insecure,
+  };
+}
+
+function positive(ms: number, what: string): number {
+  if (!(ms > 0)) throw new UsageError(`invalid ${what}: must be above zero`);
+  return ms;
+}
+
 export function registerProbe(program: Command): void {
   program
     .command('probe')
-    .description('(not built yet)')
+    .description('send keep-alive and short-lived traffic through a balancer, tally which backend answered, diagnose')
+    .argument('<vip>', 'host:port or URL of the virtual server (default scheme http, path /)')
+    .addOption(new Option('-m, --mode <mode>', 'both: keep-alive then short-lived; keepalive; short (new connection per request); rotate (keep-alive with retired connections)').choices(['both', 'keepalive', 'short', 'rotate']).default('both'))
+    .option('-n, --requests <n>', `requests per mode (default ${DEFAULT_REQUESTS} unless --duration)`)
+    .option('-d, --duration <dur>', 'run each mode for this long (e.g. 10s); with -n, whichever ends first')
+    .option('-c, --concurrency <n>', `concurrent connections (default ${DEFAULT_CONCURRENCY})`)
+    .option('--interval <dur>', 'one request per interval per connection (a slow poller), e.g. 500ms')
+    .option('--rate <n/s>', 'requests per second for the whole mode, spread over the connections')
+    .option('--timeout <dur>', `per request, connect included (default ${formatDuration(DEFAULT_TIMEOUT_MS)})`)
+    .option('-H, --header <header>', 'request header "Name: value" (repeatable)', collect)
+    .option('-X, --method <method>', 'request method (default GET, POST with --data)')
+    .option('--data <body>', 'request body; @file reads it from a file')
+    .option('--backend-from <how>', 'which backend answered: auto | header:NAME | json:PATH | regex:RE | body', 'auto')
+    .option('--resolve <first|all>', 'all: spread connections over every address the host resolves to, broken down per address', 'first')
+    .option('--max-conn-requests <n>', 'rotate mode: retire a connection after n requests (default 10 when no --max-conn-age)')
+    .option('--max-conn-age <dur>', 'rotate mode: retire a connection once it is this old')
+    .option('--expect <n>', 'backends that should answer: fewer is the backend-missing error')
+    .option('--expect-backends <names>', 'comma-separated backend names that should answer')
+    .option('--weights <name=w,...>', 'expected shares for the imbalance test (unnamed backends weigh 1)')
+    .option('--json', 'print one JSON document (stable schema) instead of tables')
+    .option('--records <file>', 'write one NDJSON line per request to file')
+    .option('--fail-on <severity>', 'exit 1 when a finding is at least this severe: info, warn, error, none', 'error')
+    .option('-k, --insecure', 'https: do not verify the certificate')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  lbdiag probe 10.0.0.10:80                          keep-alive vs short-lived, 200 requests each, diagnosed
+  lbdiag probe http://vip.example/health -c 8 -n 1000 --expect 3
+  lbdiag probe 10.0.0.10:80 --mode keepalive --interval 1s -d 2m   a slow poller, watch for late backends
+  lbdiag probe 10.0.0.10:80 --mode rotate --max-conn-age 5s       prove connection rotation spreads the load
+  lbdiag probe svc.ns.svc.cluster.local:8080 --resolve all --json > probe.json
+  lbdiag probe 10.0.0.10:443 --backend-from header:X-Served-By --records requests.ndjson --fail-on warn
+
+Findings (stable ids): keepalive-pinning, imbalance, single-backend, backend-missing, late-backend-starved,
+stale-instance, intermittent-errors, all-failing, idle-timeout-reset, stall-1s, l7-proxy, connection-churn,
+no-backend-identity.
+Exit codes: 0 no finding at --fail-on; 1 a finding at or above it; 2 usage error or unreachable target.`,
+    )
     .action(
-      action(() => {
-        throw new UsageError('probe is not built yet');
+      action(async (vip: string, flags: Flags) => {
+        const failOn = parseFailOn(flags.failOn);
+        const options = optionsFromFlags(vip, flags);
+        const controller = new AbortController();
+        const progress = new ProgressLine();
+        const off = onInterrupt(() => controller.abort());
+        let report;
+        try {
+          report = await runProbe(options, {
+            signal: controller.signal,
+            onProgress: progress.active
+              ? (p) =>
+                  progress.update(
+                    () =>
+                      `probe ${p.mode}: ${p.done}${p.total !== undefined ? `/${p.total}` : ''} requests, ${formatDuration(p.elapsedMs)}${p.durationMs ? `/${formatDuration(p.durationMs)}` : ''}, ${Math.round(p.rate)} req/s, ${p.backends} backends, ${p.errors} errors`,
+                  )
+              : undefined,
+          });
+        } finally {
+          progress.clear();
+          off();
+        }
+        if (flags.json) process.stdout.write(renderJson(report));
+        else process.stdout.write(renderProbeReport(report, { chalk: makeChalk(process.stdout), width: process.stdout.columns || 100 }));
+        return reachesFailOn(report.findings, failOn) ? EXIT_FINDINGS : EXIT_OK;
       }),
     );
 }

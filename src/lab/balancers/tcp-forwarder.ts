@@ -1,0 +1,110 @@
+/**
+ * The builtin layer-4 balancer: a round-robin TCP forwarder. It picks a backend per accepted
+ * connection and pipes bytes both ways, so every request on a keep-alive connection lands on the
+ * same backend (the field's "L4 pinning"). Half-close is forwarded (allowHalfOpen); an error on
+ * either side destroys both, never the process.
+ */
+import net from 'node:net';
+import type { Balancer, BackendTarget, BalancerOptions } from './types.js';
+import { namedBackends } from './types.js';
+
+export interface TcpForwarderOptions extends BalancerOptions {
+  /** Give up connecting to a backend after this long (default 5000 ms); the client is reset. */
+  connectTimeoutMs?: number;
+}
+
+export interface TcpForwarderStats {
+  /** Connections accepted so far. */
+  accepted: number;
+  /** Connections open now. */
+  open: number;
+  /** Connections sent to each backend name. */
+  perBackend: Record<string, number>;
+  /** Connections that failed to reach their backend. */
+  backendErrors: number;
+}
+
+export interface TcpForwarder extends Balancer {
+  kind: 'builtin-l4';
+  layer: 4;
+  stats(): TcpForwarderStats;
+}
+
+export async function startTcpForwarder(opts: TcpForwarderOptions): Promise<TcpForwarder> {
+  let backends = namedBackends(opts.backends);
+  let next = 0;
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
+  const sockets = new Set<net.Socket>();
+  const stats: TcpForwarderStats = { accepted: 0, open: 0, perBackend: {}, backendErrors: 0 };
+
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (client) => {
+    stats.accepted++;
+    if (backends.length === 0) {
+      client.on('error', () => {});
+      client.resetAndDestroy();
+      return;
+    }
+    const backend = backends[next % backends.length];
+    next = (next + 1) % backends.length;
+    stats.perBackend[backend.name] = (stats.perBackend[backend.name] ?? 0) + 1;
+    stats.open++;
+    const upstream = net.connect({ host: backend.host, port: backend.port, allowHalfOpen: true });
+    sockets.add(client);
+    sockets.add(upstream);
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
+    upstream.setTimeout(connectTimeoutMs, () => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })));
+    upstream.once('connect', () => upstream.setTimeout(0));
+    let connected = false;
+    upstream.once('connect', () => (connected = true));
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => {
+      if (!connected) stats.backendErrors++;
+      // Like a real L4 balancer whose backend refused or died: the client sees a reset.
+      if (!client.destroyed) client.resetAndDestroy();
+    });
+    let closed = 0;
+    const onClose = (s: net.Socket) => () => {
+      sockets.delete(s);
+      if (++closed === 2) stats.open--;
+    };
+    client.once('close', onClose(client));
+    upstream.once('close', onClose(upstream));
+    client.once('close', () => upstream.destroy());
+    upstream.once('close', () => {
+      // Upstream fully closed; if the client still has unsent data to us, let it end naturally.
+      if (!client.writableEnded) client.end();
+    });
+    // pipe() forwards end() as a half-close, both ways.
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  server.on('error', () => {});
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: opts.listen.host, port: opts.listen.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as net.AddressInfo;
+
+  let stopped: Promise<void> | undefined;
+  return {
+    kind: 'builtin-l4',
+    layer: 4,
+    address: { host: opts.listen.host, port: addr.port },
+    pids: [],
+    backends: () => backends.map((b) => ({ ...b })),
+    setBackends: async (list: BackendTarget[]) => {
+      backends = namedBackends(list);
+    },
+    stats: () => ({ ...stats, perBackend: { ...stats.perBackend } }),
+    stop: () =>
+      (stopped ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      })),
+  };
+}

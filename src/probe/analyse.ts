@@ -1,0 +1,563 @@
+/**
+ * The probe's diagnosis: tallies in, findings out. Pure (no I/O, no clock), so every finding is
+ * unit-tested on hand-made tallies. Finding ids are a stable contract (see the README).
+ */
+import type { Finding } from '../report/finding.js';
+import { formatDuration, formatPercent } from '../report/units.js';
+import { chiSquareGoodnessOfFit } from './chi-square.js';
+import type { ProbeMode } from './record.js';
+import type { BackendTally, ModeTally } from './tally.js';
+
+export interface AnalyseOptions {
+  /** `--expect N`: how many backends should answer. */
+  expect?: number;
+  /** `--expect-backends a,b,c`. */
+  expectBackends?: string[];
+  /** `--weights a=3,b=1`: expected shares (backends not named weigh 1). */
+  weights?: Map<string, number>;
+  /** Significance level for `imbalance` (default 0.001). */
+  alpha?: number;
+}
+
+const L4_FIELD =
+  'A layer-4 balancer (BIG-IP standard TCP virtual server, LVS/IPVS, a Kubernetes Service via kube-proxy, haproxy `mode tcp`, nginx `stream`) picks a backend once per TCP connection; every request a keep-alive client sends on that connection goes to the same backend. A layer-7 proxy (nginx `proxy_pass`, haproxy `mode http`, Envoy, an HTTP-aware BIG-IP virtual server) picks per request.';
+
+const POOL_FIELD =
+  'Connection pools opened before a scale-up keep their connections, and an L4 balancer never moves an established connection, so new backends only get the connections opened after they joined. Clients fix this with a maximum connection age or request count: fasthttp `MaxConnDuration`, gRPC `MAX_CONNECTION_AGE` (server side), Envoy `max_requests_per_connection` / `max_connection_duration`, or an L7 balancer.';
+
+const pct = (x: number): string => formatPercent(x, 1);
+
+function okBackends(t: ModeTally): BackendTally[] {
+  return [...t.backends.values()].filter((b) => b.ok > 0).sort((a, b) => b.ok - a.ok || a.name.localeCompare(b.name));
+}
+
+function shareList(t: ModeTally, limit = 6): string {
+  const bs = okBackends(t);
+  const total = bs.reduce((s, b) => s + b.ok, 0);
+  const shown = bs.slice(0, limit).map((b) => `${b.name} ${pct(b.ok / total)}`);
+  if (bs.length > limit) shown.push(`… ${bs.length - limit} more`);
+  return shown.join(', ');
+}
+
+function pooled(t: ModeTally): boolean {
+  return t.mode === 'keepalive' || t.mode === 'rotate';
+}
+
+/** Connections (with detail kept) that carried at least `min` successful, identified requests. */
+function connsWithOk(t: ModeTally, min: number) {
+  return [...t.conns.values()].filter((c) => [...c.backends.values()].reduce((a, b) => a + b, 0) >= min);
+}
+
+function allBackendNames(modes: readonly ModeTally[]): Set<string> {
+  const names = new Set<string>();
+  for (const m of modes) for (const b of m.backends.values()) if (b.ok > 0) names.add(b.name);
+  return names;
+}
+
+export function analyse(modes: readonly ModeTally[], options: AnalyseOptions = {}): Finding[] {
+  const findings: Finding[] = [];
+  const seen = allBackendNames(modes);
+  const pinned = new Set<ProbeMode>();
+  for (const m of modes) {
+    const f = keepalivePinning(m, modes, seen);
+    if (f) {
+      findings.push(f);
+      pinned.add(m.mode);
+    }
+  }
+  for (const m of modes) {
+    const f = imbalance(m, options, pinned.has(m.mode));
+    if (f) findings.push(f);
+  }
+  findings.push(...singleBackend(modes, seen, options));
+  findings.push(...backendMissing(modes, seen, options));
+  findings.push(...lateBackendStarved(modes));
+  findings.push(...staleInstance(modes));
+  for (const m of modes) findings.push(...errorsFindings(m));
+  for (const m of modes) {
+    const f = stall(m);
+    if (f) findings.push(f);
+  }
+  const l7 = l7Proxy(modes);
+  if (l7) findings.push(l7);
+  for (const m of modes) {
+    const f = connectionChurn(m);
+    if (f) findings.push(f);
+  }
+  const noId = noIdentity(modes);
+  if (noId) findings.push(noId);
+  return findings;
+}
+
+// keepalive-pinning -------------------------------------------------------------------------
+
+function keepalivePinning(m: ModeTally, modes: readonly ModeTally[], seen: Set<string>): Finding | null {
+  if (m.mode !== 'keepalive') return null;
+  const conns = connsWithOk(m, 2);
+  if (conns.length === 0) return null;
+  const single = conns.filter((c) => c.backends.size === 1);
+  const k = seen.size;
+  if (k < 2) return null; // one backend in the whole run: nothing to pin away from (single-backend says so)
+  if (single.length / conns.length < 0.9) return null;
+  // Under per-request balancing with k backends chosen at random, a connection with n requests
+  // stays on one backend with probability k^(1-n): require pinning to be far likelier than that.
+  let expectedSingle = 0;
+  for (const c of conns) {
+    const n = [...c.backends.values()].reduce((a, b) => a + b, 0);
+    expectedSingle += k ** (1 - n);
+  }
+  if (expectedSingle / conns.length > 0.5) return null;
+  const reqs = conns.reduce((s, c) => s + c.ok, 0);
+  const reached = new Set<string>();
+  for (const c of conns) for (const b of c.backends.keys()) reached.add(b);
+  const evidence = [
+    `keepalive: ${single.length} of ${conns.length} connections (${reqs} requests) each reached exactly one backend; ${reached.size} of ${k} backends reached in this mode (${shareList(m)})`,
+  ];
+  const others = modes.filter((o) => o.mode !== 'keepalive' && okBackends(o).length > 1);
+  for (const o of others) {
+    const note = o.mode === 'short' ? 'one new connection per request' : 'connections retired and reopened';
+    evidence.push(`${o.mode} (${note}): ${okBackends(o).length} backends answered ${o.ok} requests (${shareList(o)})`);
+  }
+  if (others.length === 0 && reached.size < 2) evidence.push(`other modes or runs saw ${[...seen].filter((s) => !reached.has(s)).join(', ')}`);
+  return {
+    id: 'keepalive-pinning',
+    severity: 'warn',
+    mode: 'keepalive',
+    title: `keep-alive connections stick to one backend each (${single.length}/${conns.length} connections) while ${k} backends exist`,
+    evidence,
+    explanation: `${L4_FIELD} So a client with a few long-lived connections loads a few backends, while \`curl\` in a loop (a new connection each time) looks perfectly balanced. One backend per connection is the layer-4 signature.`,
+    remedy:
+      'Balance per request: an HTTP-aware (L7) virtual server or proxy (BIG-IP HTTP profile / OneConnect, haproxy `mode http`, nginx `proxy_pass`, Envoy), or make clients rotate connections (maximum connection age or requests per connection; `lbdiag probe --mode rotate --max-conn-requests 20` shows the effect), or open more connections than there are backends.',
+    metrics: { connections: conns.length, pinnedConnections: single.length, backendsReached: reached.size, backendsSeen: k, requests: reqs },
+  };
+}
+
+// imbalance ---------------------------------------------------------------------------------
+
+function imbalance(m: ModeTally, o: AnalyseOptions, explainedByPinning: boolean): Finding | null {
+  const names = new Set<string>(okBackends(m).map((b) => b.name));
+  for (const n of o.weights?.keys() ?? []) names.add(n);
+  for (const n of o.expectBackends ?? []) names.add(n);
+  if (names.size < 2) return null;
+  const list = [...names].sort();
+  const observed = list.map((n) => m.backends.get(n)?.ok ?? 0);
+  const weights = list.map((n) => o.weights?.get(n) ?? 1);
+  const total = observed.reduce((a, b) => a + b, 0);
+  if (total === 0) return null;
+  const res = chiSquareGoodnessOfFit(observed, weights);
+  if (res.minExpected < 5) return null; // too few samples for the test to mean anything
+  const alpha = o.alpha ?? 0.001;
+  if (!(res.pValue < alpha)) return null;
+  const wsum = weights.reduce((a, b) => a + b, 0);
+  const ratios = observed.map((x, i) => x / ((total * weights[i]) / wsum));
+  const maxDev = Math.max(...ratios.map((r) => Math.abs(r - 1)));
+  if (maxDev < 0.2) return null; // significant but small: not what anyone means by "does not balance"
+  const hi = ratios.indexOf(Math.max(...ratios));
+  const lo = ratios.indexOf(Math.min(...ratios));
+  const maxMin = ratios[lo] > 0 ? ratios[hi] / ratios[lo] : Infinity;
+  const expected = o.weights ? `weights ${list.map((n, i) => `${n}=${weights[i]}`).join(',')}` : 'equal shares';
+  const evidence = [
+    `${m.mode}: ${list.map((n, i) => `${n} ${observed[i]} (expected ${((total * weights[i]) / wsum).toFixed(1)})`).join(', ')}`,
+    `chi-square ${res.statistic.toFixed(1)} on ${res.df} degrees of freedom, p = ${res.pValue < 1e-12 ? '< 1e-12' : res.pValue.toExponential(2)} (threshold ${alpha}); most/least loaded ratio ${Number.isFinite(maxMin) ? maxMin.toFixed(2) : '∞'} (${list[hi]} vs ${list[lo]}, relative to ${expected})`,
+  ];
+  let explanation = `The tally departs from ${expected} further than chance allows with ${total} requests.`;
+  if (explainedByPinning) explanation += ` In keep-alive mode requests follow connections: the shares are those of the few connections, see keepalive-pinning.`;
+  else if (pooled(m)) explanation += ` On pooled connections the shares follow how many connections each backend holds and how fast it answers (a slow backend's connection carries fewer requests in a timed run).`;
+  else explanation += ` With a new connection per request this is the balancer's own choice: weights, least-connections with uneven speed, source-IP hashing / persistence (all requests from one client to one backend), or backends failing health checks part of the time.`;
+  return {
+    id: 'imbalance',
+    severity: explainedByPinning ? 'info' : 'warn',
+    mode: m.mode,
+    title: `${m.mode}: backend shares depart from ${expected} (p ${res.pValue < 1e-12 ? '< 1e-12' : `= ${res.pValue.toExponential(1)}`}, max/min ${Number.isFinite(maxMin) ? maxMin.toFixed(2) : '∞'})`,
+    evidence,
+    explanation,
+    remedy: explainedByPinning
+      ? 'Fix the pinning (see keepalive-pinning); compare with --mode short.'
+      : 'Check the pool\'s algorithm, weights and persistence (source-address affinity, cookie persistence), and health-check flapping; pass --weights when unequal shares are intended.',
+    metrics: { statistic: res.statistic, df: res.df, pValue: res.pValue, maxMinRatio: Number.isFinite(maxMin) ? maxMin : null, backends: list, observed, requests: total },
+  };
+}
+
+// single-backend / backend-missing ------------------------------------------------------------
+
+function singleBackend(modes: readonly ModeTally[], seen: Set<string>, o: AnalyseOptions): Finding[] {
+  if (seen.size !== 1) return [];
+  if (o.expect === 1 || o.expectBackends?.length === 1) return [];
+  const ok = modes.reduce((s, m) => s + (okBackends(m)[0]?.ok ?? 0), 0);
+  if (ok < 10) return [];
+  const name = [...seen][0];
+  return [
+    {
+      id: 'single-backend',
+      severity: 'warn',
+      backend: name,
+      title: `one backend (${name}) answered all ${ok} identified requests`,
+      evidence: modes.filter((m) => m.requests > 0).map((m) => `${m.mode}: ${m.ok} ok of ${m.requests} requests over ${m.connectionsOpened} connections, all from ${name}`),
+      explanation:
+        'Either only one backend is in service (others failing health checks, drained, or not in the pool), or every connection and request is sent to the same one: source-address persistence/affinity (all probe connections come from one address), a hash on something constant, or a single keep-alive connection through a layer-4 balancer.',
+      remedy:
+        'Check the pool members\' health and state on the balancer; try --mode short with -c larger than the backend count; if persistence is configured, test from several client addresses. Pass --expect N to make a missing backend an error.',
+      metrics: { backend: name, requests: ok },
+    },
+  ];
+}
+
+function backendMissing(modes: readonly ModeTally[], seen: Set<string>, o: AnalyseOptions): Finding[] {
+  const out: Finding[] = [];
+  const perMode = modes.filter((m) => m.requests > 0).map((m) => `${m.mode}: ${okBackends(m).length} backends (${shareList(m) || 'none'})`);
+  if (o.expectBackends?.length) {
+    const missing = o.expectBackends.filter((n) => !seen.has(n));
+    for (const n of missing) {
+      out.push({
+        id: 'backend-missing',
+        severity: 'error',
+        backend: n,
+        title: `expected backend ${n} never answered`,
+        evidence: [`expected ${o.expectBackends.join(', ')}; seen ${[...seen].sort().join(', ') || 'none'}`, ...perMode],
+        explanation: `No request in any mode reached ${n}: it is out of the pool, failing the balancer's health checks, or its identity is reported differently (check --backend-from).`,
+        remedy: `Check ${n}'s state on the balancer (pool member enabled, health monitor up) and that it answers directly; if it only misses in keepalive mode, see keepalive-pinning.`,
+        metrics: { expected: o.expectBackends, seen: [...seen].sort() },
+      });
+    }
+  } else if (o.expect !== undefined && seen.size < o.expect) {
+    out.push({
+      id: 'backend-missing',
+      severity: 'error',
+      title: `${seen.size} of ${o.expect} expected backends answered`,
+      evidence: [`seen ${[...seen].sort().join(', ') || 'none'}`, ...perMode],
+      explanation: `Fewer backends answered than --expect ${o.expect}: some are out of the pool, failing health checks, or not reachable by this client's connections.`,
+      remedy: 'Check pool members and health monitors on the balancer; run with --mode short -n a few hundred so every member gets a chance.',
+      metrics: { expected: o.expect, seen: [...seen].sort() },
+    });
+  }
+  return out;
+}
+
+// late-backend-starved ------------------------------------------------------------------------
+
+function lateBackendStarved(modes: readonly ModeTally[]): Finding[] {
+  const out: Finding[] = [];
+  const reported = new Set<string>();
+  for (const m of modes) {
+    if (!pooled(m) || m.ok === 0) continue;
+    const dur = Math.max(1, m.endT - m.startT);
+    const bs = okBackends(m);
+    const earliest = Math.min(...bs.map((b) => b.firstT));
+    // (a) first answered part-way through the pooled phase, then starved on pooled connections.
+    for (const b of bs) {
+      if (b.firstT - earliest < Math.max(500, 0.2 * dur)) continue;
+      const after = bucketsFrom(m, b.firstT);
+      const kAfter = new Set<string>();
+      for (const bk of after) for (const n of bk.backends.keys()) kAfter.add(n);
+      const total = after.reduce((s, bk) => s + [...bk.backends.values()].reduce((a, c) => a + c, 0), 0);
+      const mine = after.reduce((s, bk) => s + (bk.backends.get(b.name) ?? 0), 0);
+      const fair = 1 / Math.max(2, kAfter.size);
+      if (total < 20 || mine / total >= 0.25 * fair) continue;
+      reported.add(b.name);
+      out.push(starved(m, b.name, [
+        `${b.name} first answered at ${formatDuration(b.firstT)} (${formatDuration(b.firstT - m.startT)} into ${m.mode}), the others from ${formatDuration(earliest)}`,
+        `after it appeared: ${mine} of ${total} requests on pooled connections (${pct(mine / total)}; a fair share is ${pct(fair)})`,
+      ], { firstSeenMs: b.firstT, share: mine / total, fairShare: fair }));
+    }
+    // (b) never on the pool, healthy on fresh connections opened later.
+    const poolReached = new Set(bs.map((b) => b.name));
+    if (m.connectionsOpened < 2 * (poolReached.size + 1)) continue; // a round-robin balancer would have reached it
+    for (const later of modes) {
+      if (later === m || later.startT < m.startT) continue;
+      const fresh = okBackends(later);
+      const k = fresh.length;
+      for (const b of fresh) {
+        if (poolReached.has(b.name) || reported.has(b.name)) continue;
+        const share = b.ok / later.ok;
+        if (share < 0.5 / k || later.ok < 10) continue;
+        reported.add(b.name);
+        out.push(starved(m, b.name, [
+          `${b.name} got none of the ${m.ok} requests on ${m.connectionsOpened} ${m.mode} connections opened from ${formatDuration(m.startT)}, which reached only ${[...poolReached].sort().join(', ')}`,
+          `${later.mode} from ${formatDuration(later.startT)}: ${b.name} answered ${b.ok} of ${later.ok} requests (${pct(share)}), first at ${formatDuration(b.firstT)}`,
+          `${m.connectionsOpened} connections spread round-robin would have reached it had it been in the pool when they were opened (or the balancer hashes connections unevenly)`,
+        ], { firstSeenMs: b.firstT, share: 0, fairShare: 1 / k }));
+      }
+    }
+  }
+  return out;
+}
+
+function bucketsFrom(m: ModeTally, t: number) {
+  const rel = t - m.startT;
+  return m.timeline.buckets.filter((bk) => bk.t + m.timeline.bucketMs > rel);
+}
+
+function starved(m: ModeTally, name: string, evidence: string[], metrics: Record<string, number>): Finding {
+  return {
+    id: 'late-backend-starved',
+    severity: 'warn',
+    mode: m.mode,
+    backend: name,
+    title: `${name} appeared late and gets almost nothing on ${m.mode} connections`,
+    evidence,
+    explanation: POOL_FIELD,
+    remedy:
+      'Give client connections a maximum age or request count (`lbdiag probe --mode rotate --max-conn-age 2s` shows the spread it restores), use an L7 balancer, or restart/recycle the client pools after scaling.',
+    metrics,
+  };
+}
+
+// stale-instance ------------------------------------------------------------------------------
+
+function staleInstance(modes: readonly ModeTally[]): Finding[] {
+  const merged = new Map<string, Map<string, { pid?: number; count: number; firstT: number; lastT: number }>>();
+  for (const m of modes)
+    for (const b of m.backends.values())
+      for (const i of b.instances.values()) {
+        let per = merged.get(b.name);
+        if (!per) merged.set(b.name, (per = new Map()));
+        const cur = per.get(i.instance);
+        if (cur) {
+          cur.count += i.count;
+          cur.firstT = Math.min(cur.firstT, i.firstT);
+          cur.lastT = Math.max(cur.lastT, i.lastT);
+        } else per.set(i.instance, { pid: i.pid, count: i.count, firstT: i.firstT, lastT: i.lastT });
+      }
+  const out: Finding[] = [];
+  for (const [name, per] of merged) {
+    if (per.size < 2) continue;
+    const list = [...per.entries()].sort((a, b) => b[1].count - a[1].count);
+    const overlap = list.some(([, a]) => list.some(([, b]) => a !== b && a.firstT < b.lastT && b.firstT < a.lastT));
+    out.push({
+      id: 'stale-instance',
+      severity: 'warn',
+      backend: name,
+      title: `${name} answered from ${per.size} different processes${overlap ? ' at the same time' : ''}`,
+      evidence: list.slice(0, 6).map(([inst, i]) => `instance ${inst}${i.pid !== undefined ? ` pid ${i.pid}` : ''}: ${i.count} responses, ${formatDuration(i.firstT)}–${formatDuration(i.lastT)}`),
+      explanation: overlap
+        ? 'Two processes with the same backend name served requests side by side: an old process survived a reload or restart (haproxy/nginx/your app with SO_REUSEPORT keep old listeners until their connections end, or a stuck old process never exits), or two deployments share the name. Old processes may run old code or config.'
+        : 'The backend was restarted during the probe (a new process took over); connections to the old one were cut.',
+      remedy: overlap
+        ? 'Find the old process (`ss -ltnp` shows every listener on the port, with pids) and stop it; make reloads finish old workers (haproxy `hard-stop-after`, nginx `worker_shutdown_timeout`).'
+        : 'Expected after a deploy; if not, check why the backend restarts (crash loop, OOM kill, liveness probe).',
+      metrics: { instances: list.map(([i]) => i), counts: list.map(([, i]) => i.count), overlap },
+    });
+  }
+  return out;
+}
+
+// intermittent-errors, all-failing, idle-timeout-reset ------------------------------------------
+
+function kindsOf(m: ModeTally): { kind: string; count: number; fresh: number; reused: number }[] {
+  const out: { kind: string; count: number; fresh: number; reused: number }[] = [];
+  for (const [k, v] of m.errorKinds) out.push({ kind: k, count: v.count, fresh: v.fresh, reused: v.reused });
+  for (const [status, count] of m.statuses) if (status >= 500) out.push({ kind: String(status), count, fresh: NaN, reused: NaN });
+  return out.sort((a, b) => b.count - a.count);
+}
+
+function errorsFindings(m: ModeTally): Finding[] {
+  if (m.errors === 0 || m.requests === 0) return [];
+  const kinds = kindsOf(m);
+  const kindText = kinds.map((k) => `${k.kind} ${k.count}`).join(', ');
+  const out: Finding[] = [];
+  if (m.ok === 0) {
+    out.push({
+      id: 'all-failing',
+      severity: 'error',
+      mode: m.mode,
+      title: `${m.mode}: every one of ${m.requests} requests failed (${kindText})`,
+      evidence: [`${m.mode}: ${kindText}`],
+      explanation: 'Nothing succeeded in this mode: the balancer has no healthy backend (503 from the balancer), the backends reject the request (check -X, -H, the path), or connections are refused or reset.',
+      remedy: 'Check the balancer\'s pool state and a direct request to a backend with the same path and headers.',
+      metrics: { requests: m.requests, errors: m.errors },
+    });
+    return out;
+  }
+  const rate = m.errors / m.requests;
+  const freshRate = m.fresh ? m.failedFresh / m.fresh : 0;
+  const reusedRate = m.reused ? m.failedReused / m.reused : 0;
+  const evidence = [`${m.mode}: ${m.errors} of ${m.requests} requests failed (${pct(rate)}): ${kindText}`];
+  if (m.fresh && m.reused) evidence.push(`on new connections ${m.failedFresh}/${m.fresh} (${pct(freshRate)}), on reused connections ${m.failedReused}/${m.reused} (${pct(reusedRate)})`);
+  // Which backends the failing responses named (5xx with identity).
+  const failingBackends = [...m.backends.values()].filter((b) => b.errors > 0).sort((a, b) => b.errors - a.errors);
+  if (failingBackends.length) evidence.push(`5xx by backend: ${failingBackends.map((b) => `${b.name} ${b.errors}/${b.responses}`).join(', ')}`);
+  // 1-in-N: strictly periodic gaps (round robin over N with one bad), or a rate near 1/N (hashing over N listeners).
+  const gaps = [...m.errorGaps.entries()].sort((a, b) => b[1] - a[1]);
+  const gapTotal = gaps.reduce((s, [, c]) => s + c, 0);
+  let pattern: string | undefined;
+  let oneInN: number | undefined;
+  if (gapTotal >= 4 && gaps[0][0] > 1 && gaps[0][1] / gapTotal >= 0.8) {
+    oneInN = gaps[0][0];
+    pattern = `strictly periodic: ${gaps[0][1]} of ${gapTotal} gaps between failures are exactly ${oneInN} requests (every ${oneInN}th request fails: a round-robin rotation of ${oneInN} with one bad member)`;
+  } else if (m.errors >= 5) {
+    const n = Math.round(1 / rate);
+    if (n >= 2 && n <= 10 && Math.abs(rate * n - 1) <= 0.25) {
+      oneInN = n;
+      pattern = `about 1 in ${n} (${pct(rate)}), not periodic: random spreading over ${n} places of which one fails, e.g. ${n} listeners sharing the port (SO_REUSEPORT) with one stale`;
+    }
+  }
+  if (pattern) evidence.push(pattern);
+  const concentratedFresh = m.fresh > 0 && m.reused > 0 && freshRate > 2 * reusedRate;
+  const concentratedReused = m.fresh > 0 && m.reused > 0 && reusedRate > 2 * freshRate;
+  let explanation = 'Some requests fail while the rest succeed: one backend or one listener is bad while the others are fine, or a middlebox drops some connections.';
+  if (m.mode === 'short' || concentratedFresh)
+    explanation += ' The failures hit new connections: the choice is made per connection — a bad pool member the health check does not catch, or several processes listening on the same port with SO_REUSEPORT (old haproxy/nginx processes left over by reloads: the kernel hashes new connections over all listeners, so about 1 in N fail when one of N is stale).';
+  if (concentratedReused) explanation += ' The failures hit reused connections: an idle timeout on the server or a middlebox shorter than the client\'s (see idle-timeout-reset), or a backend that restarts under established connections.';
+  const soReuse = oneInN !== undefined && pattern?.startsWith('about');
+  out.push({
+    id: 'intermittent-errors',
+    severity: rate >= 0.01 ? 'error' : 'warn',
+    mode: m.mode,
+    title: `${m.mode}: ${pct(rate)} of requests fail${oneInN ? ` (about 1 in ${oneInN})` : ''}: ${kinds.slice(0, 3).map((k) => k.kind).join(', ')}`,
+    evidence,
+    explanation,
+    remedy: soReuse
+      ? 'List every listener on the VIP port with `ss -ltnp \'sport = :PORT\'` on the balancer host: more processes than expected means stale ones from reloads; stop them (and configure `hard-stop-after` / master-worker reloads). Otherwise take the failing backend out of the pool and fix its health check so it catches this.'
+      : 'Find the failing backend (the per-backend table, or `--records` lines with an error) and take it out of the pool; make the health check exercise the same path; for resets on reused connections align idle timeouts.',
+    metrics: { requests: m.requests, errors: m.errors, rate, freshRate, reusedRate, oneInN: oneInN ?? null, kinds: kinds.map((k) => k.kind), kindCounts: kinds.map((k) => k.count) },
+  });
+  const idle = idleTimeoutReset(m);
+  if (idle) out.push(idle);
+  return out;
+}
+
+function idleTimeoutReset(m: ModeTally): Finding | null {
+  if (!pooled(m) || m.idleFailed.count === 0) return null;
+  let n = 0;
+  for (const k of ['reset', 'closed']) n += m.errorKinds.get(k)?.reused ?? 0;
+  if (n === 0) return null;
+  const reusedRate = m.failedReused / Math.max(1, m.reused);
+  const freshRate = m.failedFresh / Math.max(1, m.fresh);
+  if (m.fresh > 0 && reusedRate <= freshRate) return null;
+  const idleFailedP50 = m.idleFailed.quantile(0.5);
+  const idleAllP50 = m.idleAll.quantile(0.5);
+  return {
+    id: 'idle-timeout-reset',
+    severity: 'warn',
+    mode: m.mode,
+    title: `${m.mode}: ${n} requests on reused connections were reset or closed after sitting idle (median idle ${formatDuration(idleFailedP50)})`,
+    evidence: [
+      `${n} of ${m.reused} requests on reused connections failed with reset/closed; ${m.failedFresh} of ${m.fresh} on new connections failed`,
+      `idle before the failed ones: median ${formatDuration(idleFailedP50)}, max ${formatDuration(m.idleFailed.max)}; before all reused requests: median ${formatDuration(idleAllP50)}`,
+    ],
+    explanation:
+      'The server (or the balancer, or a NAT/firewall) closed the idle keep-alive connection just as the client sent on it: the client\'s idle timeout is longer than the other side\'s. Node.js servers close idle connections after 5 s by default (`server.keepAliveTimeout`); nginx `keepalive_timeout` 75 s; AWS ALB 60 s; many firewalls drop idle flows silently.',
+    remedy:
+      'Make the client\'s pool idle timeout shorter than every hop\'s idle timeout (or the server\'s longer), and retry idempotent requests once when a reused connection fails before any response byte.',
+    metrics: { failures: n, reused: m.reused, idleFailedP50Ms: idleFailedP50, idleAllP50Ms: idleAllP50 },
+  };
+}
+
+// stall-1s --------------------------------------------------------------------------------------
+
+function stall(m: ModeTally): Finding | null {
+  const c = m.connect;
+  if (c.count === 0) return null;
+  const near1 = c.countBetween(850, 1600);
+  const near3 = c.countBetween(2800, 3800);
+  const near7 = c.countBetween(6800, 7800);
+  const stalled = near1 + near3 + near7;
+  if (stalled === 0) return null;
+  const slow = c.countBetween(500, 1e9);
+  const fast = c.countBetween(0, 300);
+  if (stalled / Math.max(1, slow) < 0.6 || fast < stalled) return null; // a cluster among fast connects, not a slow network
+  const t = m.ttfb;
+  const serverNear1 = t.countBetween(850, 1600) + t.countBetween(2800, 3800);
+  const parts = [`${near1} near 1 s`];
+  if (near3) parts.push(`${near3} near 3 s`);
+  if (near7) parts.push(`${near7} near 7 s`);
+  return {
+    id: 'stall-1s',
+    severity: 'warn',
+    mode: m.mode,
+    title: `${m.mode}: ${stalled} of ${c.count} connects took ~1 s${near3 ? ' or ~3 s' : ''} (SYN retransmission)`,
+    evidence: [
+      `connect times: ${parts.join(', ')}; ${fast} under 300 ms (median ${formatDuration(c.quantile(0.5))})`,
+      `server time (first byte after the request) near 1 s or 3 s: ${serverNear1} of ${t.count}: the delay is in the TCP handshake, not the application`,
+    ],
+    explanation:
+      'A connect that takes almost exactly 1 s (Linux initial RTO; 3 s on older stacks, then 7 s) means the first SYN got no answer and was retransmitted. Something dropped it: a SYN flood protection or full accept queue, a conntrack/NAT entry for a reused source port still in TIME_WAIT, or IPVS with `net.ipv4.vs.conn_reuse_mode=1` dropping the first SYN of a reused port (kube-proxy IPVS mode), or an overloaded middlebox.',
+    remedy:
+      'Capture on the client and run `lbdiag pcap` on it to see the retransmitted SYN and which hop dropped it. On LVS/kube-proxy IPVS nodes check `net.ipv4.vs.conn_reuse_mode` and `net.ipv4.vs.expire_nodest_conn`; on NAT boxes `nf_conntrack_tcp_timeout_time_wait` and conntrack table usage (`conntrack -S`, insert_failed/drop); on servers the listen backlog (`ss -ltn` Recv-Q, `nstat TcpExtListenOverflows`).',
+    metrics: { connects: c.count, near1s: near1, near3s: near3, near7s: near7, serverStalls: serverNear1 },
+  };
+}
+
+// l7-proxy --------------------------------------------------------------------------------------
+
+function l7Proxy(modes: readonly ModeTally[]): Finding | null {
+  const evidence: string[] = [];
+  const metrics: Record<string, number | string[]> = {};
+  for (const m of modes) {
+    if (!pooled(m)) continue;
+    const conns = connsWithOk(m, 2);
+    const changed = conns.filter((c) => c.serverConns.size > 1).length;
+    const withIds = conns.filter((c) => c.serverConns.size > 0).length;
+    if (changed > 0) {
+      evidence.push(`${m.mode}: on ${changed} of ${withIds} client connections the backend saw a different connection across the requests (the client kept one: local port unchanged)`);
+      metrics[`${m.mode}ConnsChanged`] = changed;
+    }
+    const multi = conns.filter((c) => c.backends.size > 1).length;
+    if (multi > 0) {
+      evidence.push(`${m.mode}: ${multi} of ${conns.length} client connections reached more than one backend`);
+      metrics[`${m.mode}ConnsMultiBackend`] = multi;
+    }
+  }
+  for (const m of modes) {
+    if (m.seqChecked > 0 && m.seqMismatch > 0) {
+      evidence.push(`${m.mode}: on ${m.seqMismatch} of ${m.seqChecked} requests the backend's request count on its connection differed from the client's (the proxy pools or splits connections)`);
+      metrics[`${m.mode}SeqMismatch`] = m.seqMismatch;
+    }
+  }
+  const fwd = new Map<string, number>();
+  let checked = 0;
+  for (const m of modes) {
+    checked += m.forwardedChecked;
+    for (const [k, v] of m.forwarded) fwd.set(k, (fwd.get(k) ?? 0) + v);
+  }
+  if (fwd.size) {
+    evidence.push(`forwarding headers seen by the backend: ${[...fwd.entries()].map(([k, v]) => `${k} (${v}/${checked})`).join(', ')}`);
+    metrics.forwardingHeaders = [...fwd.keys()];
+  }
+  if (evidence.length === 0) return null;
+  return {
+    id: 'l7-proxy',
+    severity: 'info',
+    title: 'a layer-7 (HTTP) proxy is in the path: requests are balanced one by one',
+    evidence,
+    explanation: `${L4_FIELD} Here the backend's view of the connection does not match the client's, or forwarding headers were added: an HTTP proxy terminates the client connection and opens (or pools) its own. Keep-alive pinning cannot happen through it; client addresses reach the backend only through X-Forwarded-For / Forwarded.`,
+    remedy: 'Nothing to fix. If you expected a layer-4 path (client IP preserved, TLS passthrough), check the virtual server / Service type.',
+    metrics,
+  };
+}
+
+// connection-churn, no-backend-identity ------------------------------------------------------
+
+function connectionChurn(m: ModeTally): Finding | null {
+  if (m.mode !== 'keepalive' || m.requests === 0) return null;
+  const lanes = Math.max(1, m.lanes);
+  if (m.connectionsOpened <= 2 * lanes) return null;
+  const perConn = m.requests / Math.max(1, m.connectionsOpened);
+  return {
+    id: 'connection-churn',
+    severity: 'info',
+    mode: m.mode,
+    title: `keepalive: ${m.connectionsOpened} connections opened for ${lanes} concurrent (${perConn.toFixed(1)} requests per connection): the other side ends keep-alive connections`,
+    evidence: [`${m.requests} requests over ${m.connectionsOpened} connections; ${m.fresh} on new connections, ${m.reused} on reused ones`],
+    explanation:
+      'The server or balancer ends keep-alive connections (a `Connection: close` answer after a request limit — nginx `keepalive_requests` 1000, Envoy `max_requests_per_connection` — an idle timeout, or resets). This is a built-in connection rotation: it hides pinning over time, and costs a handshake per reconnect.',
+    remedy: "Usually fine. If latency matters, raise the server's keep-alive request limit and idle timeout; if balancing matters, this rotation is what spreads the load.",
+    metrics: { connections: m.connectionsOpened, requestsPerConnection: perConn },
+  };
+}
+
+function noIdentity(modes: readonly ModeTally[]): Finding | null {
+  let responses = 0;
+  for (const m of modes) for (const n of m.statuses.values()) responses += n;
+  const unidentified = modes.reduce((s, m) => s + m.unidentified, 0);
+  if (responses === 0 || unidentified < responses * 0.5) return null;
+  return {
+    id: 'no-backend-identity',
+    severity: 'info',
+    title: `${unidentified} of ${responses} responses did not say which backend answered`,
+    evidence: [`no X-Lbdiag-Backend header, lbdiag JSON, \`Hostname:\` line or short plain body in ${unidentified} responses`],
+    explanation: 'Without knowing which backend answered, the probe can count errors and latency but not balancing.',
+    remedy: 'Run `lbdiag whoami` on the backends, or point the probe at something backend-specific: --backend-from header:X-Served-By, json:path.to.name, regex:\'server=(\\w+)\' or body.',
+    metrics: { responses, unidentified },
+  };
+}

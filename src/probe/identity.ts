@@ -1,0 +1,169 @@
+/**
+ * Which backend answered: from lbdiag whoami's headers, lbdiag's JSON, traefik/whoami's
+ * `Hostname:` line, or a short plain body (`auto`), or as the user says (`--backend-from`).
+ */
+import { UsageError } from '../report/errors.js';
+import type { HttpResponse } from './http-response.js';
+
+export type BackendFrom =
+  | { kind: 'auto' }
+  | { kind: 'header'; name: string }
+  | { kind: 'json'; path: string[] }
+  | { kind: 'regex'; re: RegExp }
+  | { kind: 'body' };
+
+export function parseBackendFrom(value: string): BackendFrom {
+  const v = value.trim();
+  if (v === 'auto') return { kind: 'auto' };
+  if (v === 'body') return { kind: 'body' };
+  const colon = v.indexOf(':');
+  const kind = colon > 0 ? v.slice(0, colon) : v;
+  const arg = colon > 0 ? v.slice(colon + 1) : '';
+  if (kind === 'header' && arg) return { kind: 'header', name: arg.toLowerCase() };
+  if (kind === 'json' && arg) return { kind: 'json', path: arg.replace(/^\$?\.?/, '').split('.').filter(Boolean) };
+  if (kind === 'regex' && arg) {
+    try {
+      return { kind: 'regex', re: new RegExp(arg, 'm') };
+    } catch (e) {
+      throw new UsageError(`invalid --backend-from regex: ${(e as Error).message}`);
+    }
+  }
+  throw new UsageError(`invalid --backend-from "${value}" (expected auto, body, header:NAME, json:PATH or regex:RE)`);
+}
+
+export interface Identity {
+  backend?: string;
+  instance?: string;
+  pid?: number;
+  serverConn?: string;
+  serverSeq?: number;
+  forwarded?: string[];
+}
+
+const FORWARD_LINE = /^(x-forwarded-for|x-forwarded-proto|x-forwarded-host|forwarded|via|x-real-ip)\s*:/gim;
+
+function jsonAt(doc: unknown, path: readonly string[]): unknown {
+  let cur = doc;
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+function parseJson(body: Buffer): unknown {
+  if (body.length === 0 || body.length >= 256 * 1024) return undefined;
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Forwarding headers as lbdiag whoami's JSON reports them. */
+function forwardedFromLbdiagJson(doc: unknown): string[] {
+  const f = jsonAt(doc, ['forwarded']) as Record<string, unknown> | undefined;
+  if (!f || typeof f !== 'object') return [];
+  const out: string[] = [];
+  const xff = f.xForwardedFor;
+  if (Array.isArray(xff) ? xff.length > 0 : typeof xff === 'string' && xff) out.push('X-Forwarded-For');
+  if (f.forwarded) out.push('Forwarded');
+  if (f.via) out.push('Via');
+  if (f.xRealIp) out.push('X-Real-IP');
+  if (f.xForwardedProto) out.push('X-Forwarded-Proto');
+  return out;
+}
+
+/**
+ * Reads identity from a response. `deep` also parses bodies for forwarding headers
+ * (done on a sample of responses: the first on each connection).
+ */
+export function identify(res: HttpResponse, from: BackendFrom, deep: boolean): Identity {
+  const h = res.headers;
+  const id: Identity = {};
+  // lbdiag whoami's headers are read whatever --backend-from says: they carry the server's view.
+  const lb = h['x-lbdiag-backend'];
+  if (lb !== undefined) {
+    id.instance = h['x-lbdiag-instance'];
+    const pid = Number(h['x-lbdiag-pid']);
+    if (Number.isInteger(pid)) id.pid = pid;
+    const conn = h['x-lbdiag-conn'];
+    if (conn) {
+      const m = /^\s*([^;\s]+)\s*(?:;\s*seq=(\d+))?/.exec(conn);
+      if (m) {
+        id.serverConn = m[1];
+        if (m[2]) id.serverSeq = Number(m[2]);
+      }
+    }
+  }
+  const ctype = (h['content-type'] ?? '').toLowerCase();
+  let doc: unknown;
+  let docParsed = false;
+  const json = (): unknown => {
+    if (!docParsed) {
+      docParsed = true;
+      doc = ctype.includes('json') || res.body[0] === 0x7b ? parseJson(res.body) : undefined;
+    }
+    return doc;
+  };
+  switch (from.kind) {
+    case 'header':
+      id.backend = h[from.name];
+      break;
+    case 'json': {
+      const v = jsonAt(json(), from.path);
+      if (typeof v === 'string' || typeof v === 'number') id.backend = String(v);
+      break;
+    }
+    case 'regex': {
+      const m = from.re.exec(res.body.toString('utf8'));
+      if (m) id.backend = (m[1] ?? m[0]).trim();
+      break;
+    }
+    case 'body':
+      id.backend = shortBody(res.body, 200);
+      break;
+    case 'auto': {
+      if (lb) {
+        id.backend = lb;
+        break;
+      }
+      const d = json();
+      if (d && typeof d === 'object') {
+        const name = jsonAt(d, ['name']) ?? jsonAt(d, ['hostname']) ?? jsonAt(d, ['Hostname']);
+        if (typeof name === 'string' && name) id.backend = name;
+        break;
+      }
+      const text = res.body.length <= 64 * 1024 ? res.body.toString('utf8') : '';
+      const host = /^Hostname:\s*(\S+)/m.exec(text);
+      if (host) id.backend = host[1];
+      else if (!ctype.includes('html')) id.backend = shortBody(res.body, 64);
+    }
+  }
+  if (id.backend !== undefined && id.backend.length === 0) id.backend = undefined;
+  if (deep) {
+    const fwd = new Set<string>();
+    if (h.via) fwd.add('Via (response)');
+    const d = json();
+    if (d && typeof d === 'object') for (const f of forwardedFromLbdiagJson(d)) fwd.add(f);
+    else if (res.body.length && res.body.length <= 64 * 1024 && !ctype.includes('json')) {
+      for (const m of res.body.toString('utf8').matchAll(FORWARD_LINE)) fwd.add(canonical(m[1]));
+    }
+    if (fwd.size) id.forwarded = [...fwd];
+  }
+  return id;
+}
+
+function canonical(name: string): string {
+  const n = name.toLowerCase();
+  if (n === 'x-real-ip') return 'X-Real-IP';
+  return n.replace(/(^|-)([a-z])/g, (_, d: string, c: string) => d + c.toUpperCase());
+}
+
+/** A body short enough to be a name: one line, no markup. */
+function shortBody(body: Buffer, max: number): string | undefined {
+  if (body.length === 0 || body.length > max * 4) return undefined;
+  const text = body.toString('utf8').trim();
+  if (!text || text.length > max || text.includes('\n') || text.startsWith('<')) return undefined;
+  return text;
+}

@@ -1,0 +1,46 @@
+/** One request as the probe saw it: the unit streamed to `--records` and fed to the tallies. */
+export type ProbeMode = 'keepalive' | 'short' | 'rotate';
+
+export const MODES: readonly ProbeMode[] = ['keepalive', 'short', 'rotate'];
+
+export interface ProbeRecord {
+  mode: ProbeMode;
+  /** Request start, ms since the run started. */
+  t: number;
+  /** Client connection number, unique within the run (1-based). */
+  conn: number;
+  /** Client's local port (0 when the connect failed). */
+  port: number;
+  /** Remote address the connection went to. */
+  addr: string;
+  /** The connection had carried a request before this one. */
+  reused: boolean;
+  /** 1-based index of this request on the client connection. */
+  seq: number;
+  /** On a reused connection: ms it sat idle since the previous response. */
+  idleMs?: number;
+  /** TCP (and TLS) connect time, on a new connection only. */
+  connectMs?: number;
+  /** Request written to first response byte. */
+  ttfbMs?: number;
+  /** Request start (including any connect) to the end of the response or the error. */
+  totalMs: number;
+  status?: number;
+  /** Error kind (refused, reset, timeout, closed, bad-response, ...), when no response came. */
+  error?: string;
+  /** Where it failed: during connect, or after the request was written. */
+  phase?: 'connect' | 'response';
+  backend?: string;
+  /** lbdiag whoami only: instance id, pid, and the server's view of the connection. */
+  instance?: string;
+  pid?: number;
+  serverConn?: string;
+  serverSeq?: number;
+  /** Forwarding headers the backend received (X-Forwarded-For, Forwarded, Via, X-Real-IP). */
+  forwarded?: string[];
+}
+
+/** A record is a success when a response came with a status below 500. */
+export function isOk(r: ProbeRecord): boolean {
+  return r.error === undefined && r.status !== undefined && r.status < 500;
+}

@@ -1,0 +1,148 @@
+/**
+ * The probe's human report, rendered from the JSON document (so `lab` can render a stored one):
+ * per mode a backend table with bars, the per-connection view, a timeline, latency split into
+ * connect and server time, then the findings.
+ */
+import type { ChalkInstance } from 'chalk';
+import { makeTable as baseTable, renderFindings } from '../report/render.js';
+import { bar } from '../report/style.js';
+import { formatDuration, formatPercent } from '../report/units.js';
+import type { ProbeMode } from './record.js';
+import type { ModeReport, ProbeReport } from './summary.js';
+
+export interface ProbeRenderOptions {
+  chalk: ChalkInstance;
+  width?: number;
+  /** Unicode bars and sparklines (default true). */
+  unicode?: boolean;
+}
+
+/** lbdiag's tables, compact (no rule between rows): these reports have many rows. */
+function makeTable(head: string[], chalk: ChalkInstance, extra: Record<string, unknown> = {}) {
+  return baseTable(head, chalk, { style: { head: [], border: [], compact: true }, ...extra });
+}
+
+const MODE_TEXT: Record<ProbeMode, string> = {
+  keepalive: 'keep-alive connections',
+  short: 'a new connection per request',
+  rotate: 'keep-alive, connections rotated',
+};
+
+const ms = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : formatDuration(x));
+
+export function renderProbeReport(report: ProbeReport, opts: ProbeRenderOptions): string {
+  const { chalk } = opts;
+  const unicode = opts.unicode ?? true;
+  const out: string[] = [];
+  const c = report.config;
+  const load = c.durationMs !== null ? `${formatDuration(c.durationMs as number)} per mode` : `${c.requests} requests per mode`;
+  const pace = c.rate !== null ? `, ${c.rate}/s` : c.intervalMs !== null ? `, every ${formatDuration(c.intervalMs as number)} per connection` : '';
+  out.push(`${chalk.bold('lbdiag probe')} ${report.target.url}  (${report.target.addresses.join(', ')})  ${load}, ${c.concurrency} concurrent${pace}`);
+  if (report.interrupted) out.push(chalk.yellow('interrupted: the report covers what ran before Ctrl-C'));
+  for (const [mode, m] of Object.entries(report.modes) as [ProbeMode, ModeReport][]) {
+    out.push('');
+    out.push(renderMode(mode, m, report, opts, unicode));
+  }
+  out.push('');
+  out.push(chalk.bold('Findings'));
+  out.push(renderFindings(report.findings, { chalk, width: opts.width }));
+  return `${out.join('\n').replace(/\n+$/, '')}\n`;
+}
+
+function renderMode(mode: ProbeMode, m: ModeReport, report: ProbeReport, opts: ProbeRenderOptions, unicode: boolean): string {
+  const { chalk } = opts;
+  const lines: string[] = [];
+  const errs = m.errors ? chalk.red(`${m.errors} errors`) : '0 errors';
+  lines.push(
+    `${chalk.bold.underline(mode)} (${MODE_TEXT[mode]}): ${m.requests} requests, ${m.ok} ok, ${errs}, ${m.connections} connection${m.connections === 1 ? '' : 's'} opened, ${formatDuration(m.durationMs)} (${m.rate} req/s)`,
+  );
+  // Backends.
+  const t = makeTable(['backend', 'requests', 'share', '', 'p50', 'p99', 'errors'], chalk, { colAligns: ['left', 'right', 'right', 'left', 'right', 'right', 'right'] });
+  const okIdentified = m.backends.reduce((s, b) => s + b.count, 0);
+  for (const b of m.backends) {
+    const inst = b.instances.length > 1 ? chalk.yellow(` (${b.instances.length} instances)`) : '';
+    t.push([b.name + inst, String(b.count), formatPercent(b.share), bar(b.share, 20, unicode), ms(b.p50Ms), ms(b.p99Ms), b.errors ? chalk.red(String(b.errors)) : '0']);
+  }
+  if (m.unidentified) t.push([chalk.dim('(unidentified)'), String(m.unidentified), '', '', '', '', '']);
+  const failedNoBackend = m.errors - m.backends.reduce((s, b) => s + b.errors, 0);
+  if (failedNoBackend > 0) t.push([chalk.red('(failed, no backend)'), '', '', '', '', '', chalk.red(String(failedNoBackend))]);
+  t.push([chalk.bold('total'), String(okIdentified), okIdentified ? '100%' : '-', '', ms(m.latency.total.p50), ms(m.latency.total.p99), String(m.errors)]);
+  lines.push(t.toString());
+  // Errors by kind.
+  const kinds = Object.entries(m.errorKinds);
+  const statuses = Object.entries(m.statuses).filter(([s]) => Number(s) >= 500);
+  if (kinds.length || statuses.length) {
+    const parts = [
+      ...statuses.map(([s, n]) => `HTTP ${s}: ${n}`),
+      ...kinds.map(([k, v]) => `${k}: ${v.count} (${v.onNew} on new, ${v.onReused} on reused connections${v.inConnect ? `, ${v.inConnect} while connecting` : ''})`),
+    ];
+    lines.push(`${chalk.red('errors')}  ${parts.join('; ')}`);
+    lines.push(`        on new connections ${m.errorsOnNewConnections}/${m.requestsOnNewConnections}, on reused ${m.errorsOnReusedConnections}/${m.requestsOnReusedConnections}`);
+  }
+  if (report.target.addresses.length > 1 && m.addresses.length > 1) {
+    const at = makeTable(['address', 'requests', 'ok', 'errors', 'backends'], chalk);
+    for (const a of m.addresses) at.push([a.address, String(a.requests), String(a.ok), String(a.errors), backendsText(a.backends)]);
+    lines.push(at.toString());
+  }
+  if (mode !== 'short' && m.perConnection.length) lines.push(renderConnections(m, report, opts));
+  lines.push(renderTimeline(m, opts, unicode));
+  lines.push(renderLatency(m, opts));
+  return lines.join('\n');
+}
+
+function backendsText(b: Record<string, number>, limit = 4): string {
+  const e = Object.entries(b).sort((x, y) => y[1] - x[1]);
+  const shown = e.slice(0, limit).map(([n, c]) => `${n}×${c}`);
+  if (e.length > limit) shown.push(`+${e.length - limit} more`);
+  return shown.join(' ') || '-';
+}
+
+function renderConnections(m: ModeReport, report: ProbeReport, opts: ProbeRenderOptions): string {
+  const { chalk } = opts;
+  const conns = m.perConnection;
+  const withOk = conns.filter((c) => Object.keys(c.backends).length > 0);
+  const single = withOk.filter((c) => Object.keys(c.backends).length === 1).length;
+  const several = new Set<string>();
+  for (const c of withOk) for (const b of Object.keys(c.backends)) several.add(b);
+  const l4 = single === withOk.length && withOk.length > 0 && (several.size > 1 || Object.values(report.modes).some((x) => (x?.backends.length ?? 0) > 1));
+  const head = `per connection: ${conns.length + m.perConnectionOmitted} connections; ${single} of ${withOk.length} reached one backend only${l4 ? chalk.yellow(' (layer-4 signature)') : ''}, ${withOk.length - single} reached several${withOk.length - single > 0 ? ' (per-request balancing)' : ''}`;
+  const limit = 12;
+  const t = makeTable(['conn', 'local port', 'requests', 'errors', 'backends reached', 'server conns'], chalk, { colAligns: ['right', 'right', 'right', 'right', 'left', 'right'] });
+  const shown = conns.length > limit ? [...conns].sort((a, b) => b.requests - a.requests).slice(0, limit) : conns;
+  for (const c of shown.sort((a, b) => a.id - b.id)) {
+    t.push([`#${c.id}`, String(c.localPort || '-'), String(c.requests), c.errors ? chalk.red(String(c.errors)) : '0', backendsText(c.backends), c.serverConnections ? String(c.serverConnections) : '-']);
+  }
+  const more = conns.length > limit ? `\n${chalk.dim(`(${conns.length - limit} more connections not shown; all in --json)`)}` : '';
+  return `${head}\n${t.toString()}${more}`;
+}
+
+const SPARK = ' ▁▂▃▄▅▆▇█';
+
+function renderTimeline(m: ModeReport, opts: ProbeRenderOptions, unicode: boolean): string {
+  const { chalk } = opts;
+  const buckets = m.timeline.buckets;
+  if (buckets.length < 2) return '';
+  const names = m.backends.map((b) => b.name).slice(0, 12);
+  const max = Math.max(1, ...buckets.map((b) => Math.max(b.errors, ...Object.values(b.backends))));
+  const cell = (n: number): string => {
+    if (n === 0) return unicode ? '·' : '.';
+    if (!unicode) return n >= max / 2 ? '#' : '+';
+    return SPARK[Math.max(1, Math.round((n / max) * 8))];
+  };
+  const width = Math.max(...names.map((n) => n.length), 6);
+  const rows = names.map((n) => `  ${n.padEnd(width)} ${buckets.map((b) => cell(b.backends[n] ?? 0)).join('')}`);
+  if (m.errors) rows.push(`  ${chalk.red('errors'.padEnd(width))} ${buckets.map((b) => cell(b.errors)).join('')}`);
+  const span = buckets.length * m.timeline.bucketMs;
+  return `timeline: one column per ${formatDuration(m.timeline.bucketMs)}, 0 → ${formatDuration(span)} (height = requests in the column)\n${rows.join('\n')}`;
+}
+
+function renderLatency(m: ModeReport, opts: ProbeRenderOptions): string {
+  const t = makeTable(['latency', 'count', 'p50', 'p90', 'p99', 'max'], opts.chalk, { colAligns: ['left', 'right', 'right', 'right', 'right', 'right'] });
+  const rows: [string, ModeReport['latency']['connect']][] = [
+    ['connect (TCP handshake)', m.latency.connect],
+    ['server (request → first byte)', m.latency.server],
+    ['total', m.latency.total],
+  ];
+  for (const [name, h] of rows) if (h.count) t.push([name, String(h.count), ms(h.p50), ms(h.p90), ms(h.p99), ms(h.max)]);
+  return t.toString();
+}

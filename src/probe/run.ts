@@ -1,0 +1,285 @@
+/**
+ * `runProbe`: resolve the target, run each mode's traffic, stream records, tally, analyse.
+ * Used by the `probe` command and by `lab`. Throws UsageError when the target is unreachable
+ * (nothing listening, DNS failure) before any connection succeeded.
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+import { UsageError } from '../report/errors.js';
+import { sortFindings } from '../report/finding.js';
+import { analyse } from './analyse.js';
+import type { Exchange } from './connection.js';
+import { runEngine } from './engine.js';
+import { identify, parseBackendFrom, type BackendFrom } from './identity.js';
+import type { ProbeMode, ProbeRecord } from './record.js';
+import { buildRequest } from './request.js';
+import { summarizeMode, type ProbeReport } from './summary.js';
+import { ModeTally } from './tally.js';
+import { parseTarget, resolveTarget } from './target.js';
+
+const require = createRequire(import.meta.url);
+const { version } = require('../../../package.json') as { version: string };
+
+export type ProbeModeOption = 'both' | ProbeMode;
+
+export interface ProbeOptions {
+  /** `host:port` or URL. */
+  target: string;
+  mode?: ProbeModeOption;
+  /** Requests per mode (default 200 unless durationMs is set). */
+  requests?: number;
+  /** Duration per mode. */
+  durationMs?: number;
+  /** Concurrent connections (default 4). */
+  concurrency?: number;
+  intervalMs?: number;
+  /** Requests per second, whole mode. */
+  rate?: number;
+  /** Per request (default 5 s). */
+  timeoutMs?: number;
+  method?: string;
+  headers?: [string, string][];
+  data?: string;
+  backendFrom?: BackendFrom | string;
+  /** `all`: spread connections over every address the host resolves to. */
+  resolve?: 'first' | 'all';
+  maxConnRequests?: number;
+  maxConnAgeMs?: number;
+  expect?: number;
+  expectBackends?: string[];
+  weights?: Map<string, number>;
+  /** NDJSON file, one line per request. */
+  records?: string;
+  /** https: skip certificate verification. */
+  insecure?: boolean;
+}
+
+export interface ProbeProgress {
+  mode: ProbeMode;
+  done: number;
+  /** Planned requests in this mode (undefined when running for a duration). */
+  total?: number;
+  elapsedMs: number;
+  durationMs?: number;
+  rate: number;
+  errors: number;
+  backends: number;
+}
+
+export interface ProbeHooks {
+  onProgress?: (p: ProbeProgress) => void;
+  signal?: AbortSignal;
+}
+
+export const DEFAULT_REQUESTS = 200;
+export const DEFAULT_CONCURRENCY = 4;
+export const DEFAULT_TIMEOUT_MS = 5000;
+export const DEFAULT_ROTATE_REQUESTS = 10;
+
+const UNREACHABLE = new Set(['refused', 'unreachable', 'dns', 'timeout', 'no-local-port']);
+
+function describeKind(kind: string): string {
+  switch (kind) {
+    case 'refused':
+      return 'connection refused (nothing listening?)';
+    case 'timeout':
+      return 'connect timed out (filtered, or no route?)';
+    case 'unreachable':
+      return 'host or network unreachable';
+    default:
+      return kind;
+  }
+}
+
+export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): Promise<ProbeReport> {
+  const target = parseTarget(options.target);
+  const all = await resolveTarget(target);
+  const addresses = options.resolve === 'all' ? all : [all[0]];
+  const modeOpt = options.mode ?? 'both';
+  const modes: ProbeMode[] = modeOpt === 'both' ? ['keepalive', 'short'] : [modeOpt];
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  const requests = options.durationMs === undefined ? (options.requests ?? DEFAULT_REQUESTS) : options.requests;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const backendFrom = typeof options.backendFrom === 'string' ? parseBackendFrom(options.backendFrom) : (options.backendFrom ?? { kind: 'auto' as const });
+  let maxConnRequests = options.maxConnRequests;
+  if (modes.includes('rotate') && maxConnRequests === undefined && options.maxConnAgeMs === undefined) maxConnRequests = DEFAULT_ROTATE_REQUESTS;
+  const method = (options.method ?? 'GET').toUpperCase();
+  const spec = { method, headers: options.headers ?? [], data: options.data, userAgent: `lbdiag-probe/${version}` };
+  const payload = buildRequest(target, spec, false);
+  const payloadClose = buildRequest(target, spec, true);
+
+  const config = {
+    mode: modeOpt,
+    requests: requests ?? null,
+    durationMs: options.durationMs ?? null,
+    concurrency,
+    intervalMs: options.intervalMs ?? null,
+    rate: options.rate ?? null,
+    timeoutMs,
+    method,
+    headers: spec.headers.map(([n, v]) => `${n}: ${v}`),
+    backendFrom: typeof options.backendFrom === 'string' ? options.backendFrom : backendFrom.kind,
+    resolve: options.resolve ?? 'first',
+    maxConnRequests: maxConnRequests ?? null,
+    maxConnAgeMs: options.maxConnAgeMs ?? null,
+    expect: options.expect ?? null,
+    expectBackends: options.expectBackends ?? null,
+    weights: options.weights ? Object.fromEntries(options.weights) : null,
+  };
+
+  let out: fs.WriteStream | undefined;
+  let pendingOut = '';
+  if (options.records) {
+    try {
+      fs.writeFileSync(options.records, '');
+    } catch (e) {
+      throw new UsageError(`cannot write --records ${options.records}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    out = fs.createWriteStream(options.records, { flags: 'a' });
+    out.on('error', () => undefined);
+  }
+  const flush = (): void => {
+    if (out && pendingOut) {
+      out.write(pendingOut);
+      pendingOut = '';
+    }
+  };
+
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const tallies: ModeTally[] = [];
+  let connectedOnce = false;
+  let connectFailures = 0;
+  let unreachableKind: string | undefined;
+  const internal = new AbortController();
+  const onOuterAbort = (): void => internal.abort();
+  hooks.signal?.addEventListener('abort', onOuterAbort);
+  let nextConnId = 1;
+  const deepSeen = new Set<number>();
+
+  try {
+    for (const mode of modes) {
+      if (internal.signal.aborted) break;
+      const tally = new ModeTally(mode, timelineBucket(options, requests, concurrency));
+      tally.lanes = concurrency;
+      tally.startT = performance.now() - t0;
+      tallies.push(tally);
+      let lastProgress = 0;
+      const onExchange = (ex: Exchange, conn: { id: number; localPort: number; endpoint: { address: string } }, started: number): void => {
+        const rec: ProbeRecord = {
+          mode,
+          t: round(started - t0),
+          conn: conn.id,
+          port: conn.localPort,
+          addr: conn.endpoint.address,
+          reused: ex.reused,
+          seq: ex.seq,
+          totalMs: round(ex.totalMs),
+        };
+        if (ex.idleMs !== undefined) rec.idleMs = round(ex.idleMs);
+        if (ex.connectMs !== undefined) rec.connectMs = round(ex.connectMs);
+        if (ex.ttfbMs !== undefined) rec.ttfbMs = round(ex.ttfbMs);
+        if (ex.response) {
+          connectedOnce = true;
+          rec.status = ex.response.status;
+          const deep = !deepSeen.has(conn.id);
+          if (deep && mode !== 'short') deepSeen.add(conn.id);
+          const id = identify(ex.response, backendFrom, deep);
+          if (id.backend !== undefined) rec.backend = id.backend;
+          if (id.instance !== undefined) rec.instance = id.instance;
+          if (id.pid !== undefined) rec.pid = id.pid;
+          if (id.serverConn !== undefined) rec.serverConn = id.serverConn;
+          if (id.serverSeq !== undefined) rec.serverSeq = id.serverSeq;
+          if (id.forwarded) rec.forwarded = id.forwarded;
+        } else {
+          rec.error = ex.error ?? 'error';
+          rec.phase = ex.phase;
+          if (ex.phase !== 'connect') connectedOnce = true;
+          else if (!connectedOnce && UNREACHABLE.has(rec.error)) {
+            connectFailures++;
+            unreachableKind = rec.error;
+            if (connectFailures >= Math.min(concurrency, 3)) internal.abort();
+          }
+        }
+        tally.add(rec);
+        if (out) {
+          pendingOut += `${JSON.stringify(rec)}\n`;
+          if (pendingOut.length > 65536) flush();
+        }
+        if (hooks.onProgress) {
+          const now = performance.now();
+          if (now - lastProgress > 100) {
+            lastProgress = now;
+            const elapsed = now - t0 - tally.startT;
+            hooks.onProgress({ mode, done: tally.requests, total: requests, elapsedMs: elapsed, durationMs: options.durationMs, rate: elapsed > 0 ? (tally.requests * 1000) / elapsed : 0, errors: tally.errors, backends: tally.backends.size });
+          }
+        }
+      };
+      const res = await runEngine({
+        mode,
+        addresses,
+        endpoint: {
+          port: target.port,
+          timeoutMs,
+          headRequest: method === 'HEAD',
+          tls: target.scheme === 'https' ? { servername: target.host, rejectUnauthorized: !options.insecure } : undefined,
+        },
+        payload,
+        payloadClose,
+        concurrency,
+        requests,
+        durationMs: options.durationMs,
+        intervalMs: options.intervalMs,
+        rate: options.rate,
+        maxConnRequests: mode === 'rotate' ? maxConnRequests : undefined,
+        maxConnAgeMs: mode === 'rotate' ? options.maxConnAgeMs : undefined,
+        signal: internal.signal,
+        firstConnId: nextConnId,
+        onExchange,
+      });
+      nextConnId = res.nextConnId;
+      tally.connectionsOpened = res.connections;
+      tally.durationMs = res.endedAt - res.startedAt;
+      if (!connectedOnce && unreachableKind) {
+        throw new UsageError(`cannot reach ${target.hostHeader}${addresses.length > 1 || addresses[0] !== target.host ? ` (${addresses.join(', ')})` : ''}: ${describeKind(unreachableKind)}`);
+      }
+    }
+  } finally {
+    hooks.signal?.removeEventListener('abort', onOuterAbort);
+    flush();
+    if (out) await new Promise<void>((r) => out!.end(r));
+  }
+
+  const analysed = analyse(tallies, { expect: options.expect, expectBackends: options.expectBackends, weights: options.weights });
+  const report: ProbeReport = {
+    command: 'probe',
+    version,
+    target: { url: target.url, host: target.host, port: target.port, path: target.path, addresses },
+    config,
+    startedAt: startedAt.toISOString(),
+    durationMs: round(performance.now() - t0),
+    interrupted: Boolean(hooks.signal?.aborted),
+    modes: {},
+    findings: sortFindings(analysed),
+  };
+  for (const t of tallies) report.modes[t.mode] = summarizeMode(t);
+  return report;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+/** Timeline bucket: aim at ~30 buckets over the planned mode length. */
+function timelineBucket(o: ProbeOptions, requests: number | undefined, c: number): number {
+  let planned = o.durationMs;
+  if (planned === undefined && requests !== undefined) {
+    if (o.rate) planned = (requests * 1000) / o.rate;
+    else if (o.intervalMs) planned = (requests / c) * o.intervalMs;
+  }
+  if (!planned) return 50;
+  const raw = planned / 30;
+  const steps = [10, 20, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 30000, 60000];
+  return steps.find((s) => s >= raw) ?? 60000;
+}

@@ -1,0 +1,154 @@
+/**
+ * The probe's JSON document (`--json`, and what `lab` reads): built from the tallies once the run
+ * ends. A stable schema: add fields, never rename them.
+ */
+import type { Finding } from '../report/finding.js';
+import type { HistogramSummary } from '../report/histogram.js';
+import type { ProbeMode } from './record.js';
+import type { ModeTally } from './tally.js';
+
+export interface BackendReport {
+  name: string;
+  /** Successful responses (status < 500) from this backend. */
+  count: number;
+  /** count / all successful identified responses in the mode. */
+  share: number;
+  /** 5xx responses that named this backend. */
+  errors: number;
+  onNewConnections: number;
+  onReusedConnections: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  instances: { instance: string; pid: number | null; count: number }[];
+  /** Per remote address (with --resolve all). */
+  addresses: Record<string, number>;
+}
+
+export interface ConnectionReport {
+  id: number;
+  localPort: number;
+  address: string;
+  requests: number;
+  errors: number;
+  backends: Record<string, number>;
+  /** Distinct connections the backend(s) saw on it (lbdiag whoami only). */
+  serverConnections: number;
+  firstMs: number;
+  lastMs: number;
+}
+
+export interface LatencyReport {
+  connect: HistogramSummaryJson;
+  server: HistogramSummaryJson;
+  total: HistogramSummaryJson;
+}
+
+export type HistogramSummaryJson = { [K in keyof HistogramSummary]: number | null };
+
+export interface ModeReport {
+  requests: number;
+  ok: number;
+  errors: number;
+  /** Responses without backend identity. */
+  unidentified: number;
+  /** Connections opened in this mode. */
+  connections: number;
+  requestsOnNewConnections: number;
+  requestsOnReusedConnections: number;
+  errorsOnNewConnections: number;
+  errorsOnReusedConnections: number;
+  startMs: number;
+  durationMs: number;
+  /** Requests per second over the mode. */
+  rate: number;
+  statuses: Record<string, number>;
+  errorKinds: Record<string, { count: number; onNew: number; onReused: number; inConnect: number }>;
+  backends: BackendReport[];
+  perConnection: ConnectionReport[];
+  /** Connections beyond the detail cap (counted, not listed). */
+  perConnectionOmitted: number;
+  addresses: { address: string; requests: number; ok: number; errors: number; backends: Record<string, number> }[];
+  latency: LatencyReport;
+  timeline: { bucketMs: number; buckets: { t: number; requests: number; errors: number; backends: Record<string, number> }[] };
+}
+
+export interface ProbeReport {
+  command: 'probe';
+  version: string;
+  target: { url: string; host: string; port: number; path: string; addresses: string[] };
+  config: Record<string, unknown>;
+  startedAt: string;
+  durationMs: number;
+  interrupted: boolean;
+  modes: Partial<Record<ProbeMode, ModeReport>>;
+  findings: Finding[];
+}
+
+const num = (x: number): number | null => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null);
+
+function hist(h: HistogramSummary): HistogramSummaryJson {
+  return { count: h.count, min: num(h.min), mean: num(h.mean), p50: num(h.p50), p90: num(h.p90), p99: num(h.p99), max: num(h.max) };
+}
+
+const obj = <V>(m: Map<string | number, V>): Record<string, V> => Object.fromEntries([...m.entries()].map(([k, v]) => [String(k), v]));
+
+export function summarizeMode(t: ModeTally): ModeReport {
+  const okIdentified = [...t.backends.values()].reduce((s, b) => s + b.ok, 0);
+  const backends: BackendReport[] = [...t.backends.values()]
+    .sort((a, b) => b.ok - a.ok || a.name.localeCompare(b.name))
+    .map((b) => ({
+      name: b.name,
+      count: b.ok,
+      share: okIdentified ? Math.round((b.ok / okIdentified) * 10000) / 10000 : 0,
+      errors: b.errors,
+      onNewConnections: b.onFresh,
+      onReusedConnections: b.onReused,
+      p50Ms: num(b.total.quantile(0.5)),
+      p99Ms: num(b.total.quantile(0.99)),
+      firstSeenMs: num(b.firstT) ?? 0,
+      lastSeenMs: num(b.lastT) ?? 0,
+      instances: [...b.instances.values()].map((i) => ({ instance: i.instance, pid: i.pid ?? null, count: i.count })),
+      addresses: obj(b.addresses),
+    }));
+  const perConnection: ConnectionReport[] = [...t.conns.values()].map((c) => ({
+    id: c.id,
+    localPort: c.port,
+    address: c.addr,
+    requests: c.requests,
+    errors: c.errors,
+    backends: obj(c.backends),
+    serverConnections: c.serverConns.size,
+    firstMs: num(c.firstT) ?? 0,
+    lastMs: num(c.lastT) ?? 0,
+  }));
+  const errorKinds: ModeReport['errorKinds'] = {};
+  for (const [k, v] of t.errorKinds) errorKinds[k] = { count: v.count, onNew: v.fresh, onReused: v.reused, inConnect: v.connectPhase };
+  const dur = t.durationMs || Math.max(0, t.endT - t.startT);
+  return {
+    requests: t.requests,
+    ok: t.ok,
+    errors: t.errors,
+    unidentified: t.unidentified,
+    connections: t.connectionsOpened,
+    requestsOnNewConnections: t.fresh,
+    requestsOnReusedConnections: t.reused,
+    errorsOnNewConnections: t.failedFresh,
+    errorsOnReusedConnections: t.failedReused,
+    startMs: num(t.startT) ?? 0,
+    durationMs: num(dur) ?? 0,
+    rate: dur > 0 ? Math.round((t.requests * 1000 * 10) / dur) / 10 : 0,
+    statuses: obj(t.statuses),
+    errorKinds,
+    backends,
+    perConnection,
+    perConnectionOmitted: t.connsDropped,
+    addresses: [...t.addresses.entries()].map(([address, a]) => ({ address, requests: a.requests, ok: a.ok, errors: a.errors, backends: obj(a.backends) })),
+    latency: { connect: hist(t.connect.summary()), server: hist(t.ttfb.summary()), total: hist(t.total.summary()) },
+    timeline: {
+      bucketMs: t.timeline.bucketMs,
+      buckets: t.timeline.buckets.map((b) => ({ t: b.t, requests: b.requests, errors: b.errors, backends: obj(b.backends) })),
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { canUseNetns, createStallTopology } from '../src/lab/netns.js';
+import { pidAlive, runSync } from '../src/lab/processes.js';
+
+function connectMs(host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const s = net.connect({ host, port });
+    s.setTimeout(5000, () => {
+      s.destroy();
+      reject(new Error('connect timeout'));
+    });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(performance.now() - t0);
+    });
+    s.once('error', reject);
+  });
+}
+
+test('netns stall: every connect to the namespace backend waits for the SYN retransmission (~1 s)', async (t) => {
+  const can = canUseNetns();
+  if (!can.ok) return t.skip(can.reason);
+  const topo = await createStallTopology({ backendName: 'stalled' });
+  const { name, rootIface } = topo.ns;
+  try {
+    assert.match(name, /^lbd-\d+-\d+$/);
+    assert.match(topo.ns.subnet, /^10\.213\.\d+\.\d+\/30$/);
+    // Two stalled connects, in parallel (each ~1 s): the drop is per connection, not a global toggle.
+    const stalled = await Promise.all([connectMs(topo.backend.host, topo.backend.port), connectMs(topo.backend.host, topo.backend.port)]);
+    for (const ms of stalled) assert.ok(ms >= 900 && ms < 2500, `connect took ${ms.toFixed(0)} ms, expected ~1000`);
+    // The HTTP backend answers once connected.
+    const r = await fetch(`http://${topo.backend.host}:${topo.backend.port}/`);
+    assert.equal((await r.text()).trim(), 'stalled');
+    // Without the rule the same connect is immediate: the stall is the rule, not the link.
+    topo.setStall(false);
+    const fast = await connectMs(topo.backend.host, topo.backend.port);
+    assert.ok(fast < 200, `unstalled connect took ${fast.toFixed(0)} ms`);
+    // The rule lives inside the namespace only.
+    assert.doesNotMatch(runSync('iptables', ['-S', 'INPUT']).stdout, /lbdiag lab/);
+  } finally {
+    await topo.teardown();
+  }
+  assert.doesNotMatch(runSync('ip', ['netns', 'list']).stdout, new RegExp(`^${name}\\b`, 'm'));
+  assert.notEqual(runSync('ip', ['link', 'show', rootIface]).status, 0, 'the veth is gone');
+  assert.equal(pidAlive(topo.backendPid), false, 'the backend is gone');
+});
+
+test('netns unavailable: canUseNetns gives a reason instead of throwing', (t) => {
+  const can = canUseNetns();
+  if (can.ok) return t.skip('netns available here; the reason path is for non-root machines');
+  assert.ok(can.reason.length > 0);
+});
