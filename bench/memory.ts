@@ -35,3 +35,15 @@ export class PeakSampler {
 }
 
 export const mib = (kb: number | undefined): number | undefined => (kb === undefined ? undefined : Number((kb / 1024).toFixed(1)));
+
+/** CPU time (user + system, seconds) a live process has used so far, from /proc/<pid>/stat. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[11] = utime, fields[12] = stime (fields 14 and 15 of stat(5)), in clock ticks (100/s on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}

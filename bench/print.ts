@@ -23,13 +23,14 @@ function status(c: Comparison, chalk: ChalkInstance): string {
 }
 
 export function renderComparisons(results: Results, chalk: ChalkInstance): string {
-  const t = makeTable(['comparison', 'lbdiag', 'anchor', 'ratio', 'goal', ''], chalk);
+  const t = makeTable(['comparison', 'lbdiag', 'anchor', 'ratio', 'per CPU-s', 'goal', ''], chalk);
   for (const c of results.comparisons) {
     t.push([
       `${c.id}\n${chalk.dim(c.subject)}`,
       fmt(c.subjectValue, c.unit),
       `${fmt(c.anchorValue, c.unit)}\n${chalk.dim(c.anchor)}`,
       c.ratio === undefined ? '-' : `${c.ratio.toFixed(2)}×`,
+      c.cpuRatio === undefined ? '' : `${c.cpuRatio.toFixed(2)}×`,
       c.goal ? `${c.goal.op} ${c.goal.value}` : '',
       status(c, chalk),
     ]);
@@ -41,10 +42,10 @@ export function renderComparisons(results: Results, chalk: ChalkInstance): strin
 
 /** Markdown version of the comparison table, for pasting into bench/README.md. */
 export function renderMarkdown(results: Results): string {
-  const rows = ['| comparison | lbdiag | anchor | ratio | goal | |', '|---|---|---|---|---|---|'];
+  const rows = ['| comparison | lbdiag | anchor | ratio | per CPU-s | goal | |', '|---|---|---|---|---|---|---|'];
   for (const c of results.comparisons) {
     rows.push(
-      `| ${c.id} | ${c.subject}: ${fmt(c.subjectValue, c.unit)} | ${c.anchor}: ${fmt(c.anchorValue, c.unit)} | ${c.ratio === undefined ? '-' : `${c.ratio.toFixed(2)}×`} | ${c.goal ? `${c.goal.op} ${c.goal.value}` : ''} | ${c.status === 'info' ? '' : c.status} |`,
+      `| ${c.id} | ${c.subject}: ${fmt(c.subjectValue, c.unit)} | ${c.anchor}: ${fmt(c.anchorValue, c.unit)} | ${c.ratio === undefined ? '-' : `${c.ratio.toFixed(2)}×`} | ${c.cpuRatio === undefined ? '' : `${c.cpuRatio.toFixed(2)}×`} | ${c.goal ? `${c.goal.op} ${c.goal.value}` : ''} | ${c.status === 'info' ? '' : c.status} |`,
     );
   }
   return rows.join('\n') + '\n';

@@ -20,6 +20,8 @@ export interface Comparison {
   subjectValue?: number;
   anchorValue?: number;
   ratio?: number;
+  /** The same ratio per CPU-second of the side measured (client or server): steadier on a busy machine. */
+  cpuRatio?: number;
   goal?: Goal;
   status: 'met' | 'missed' | 'info' | 'skipped';
   note?: string;
@@ -38,8 +40,8 @@ export interface Results {
 export function compare(
   section: Section,
   id: string,
-  subject: { name: string; value?: number },
-  anchor: { name: string; value?: number },
+  subject: { name: string; value?: number; perCpu?: number },
+  anchor: { name: string; value?: number; perCpu?: number },
   unit: string,
   goal?: Goal,
   note?: string,
@@ -47,6 +49,7 @@ export function compare(
   const c: Comparison = { section, id, subject: subject.name, anchor: anchor.name, unit, subjectValue: subject.value, anchorValue: anchor.value, goal, status: 'skipped', note };
   if (subject.value !== undefined && anchor.value !== undefined && anchor.value > 0) {
     c.ratio = Number((subject.value / anchor.value).toFixed(3));
+    if (subject.perCpu && anchor.perCpu) c.cpuRatio = Number((subject.perCpu / anchor.perCpu).toFixed(3));
     c.status = !goal ? 'info' : (goal.op === '>=' ? c.ratio >= goal.value : c.ratio <= goal.value) ? 'met' : 'missed';
   }
   return c;

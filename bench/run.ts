@@ -4,6 +4,7 @@
  * Never fails on a goal: exit 0 unless the bench itself breaks (bad flag: exit 2).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../test/support/processes.js';
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
   mkdirSync(settings.workDir, { recursive: true });
   ctx.log(`pinning: ${pinning.note}; concurrency ${settings.concurrency}, ${settings.durationS} s per measurement, best of ${settings.rounds}`);
   for (const s of sections) {
-    ctx.log(`== ${s}`);
+    ctx.log(`== ${s} (load average ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} CPUs)`);
     try {
       await SECTIONS[s as keyof typeof SECTIONS](ctx);
     } catch (e) {
@@ -119,6 +120,7 @@ async function main(): Promise<void> {
     writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
   }
   results.settings.elapsedS = Math.round((Date.now() - t0) / 1000);
+  results.machine.loadAverageAtEnd = os.loadavg().map((l) => Number(l.toFixed(2)));
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
   const chalk = makeChalk(process.stdout);
   process.stdout.write(`\nlbdiag bench (${pinning.note}; concurrency ${settings.concurrency}; ${settings.durationS} s per measurement, best of ${settings.rounds})\n`);

@@ -14,6 +14,8 @@ export interface LoadResult {
   /** Peak RSS of the load tool itself (kB). */
   maxRssKb?: number;
   cpuS?: number;
+  /** Requests per CPU-second of the load tool (user + system). */
+  perCpuS?: number;
   note?: string;
 }
 
@@ -33,6 +35,7 @@ export async function runLoad(tool: LoadTool, spec: LoadSpec, cpu: string | unde
   }
   const elapsedS = parsed.elapsedS && parsed.elapsedS > 0 ? parsed.elapsedS : done.wallS;
   const rps = parsed.rps && Number.isFinite(parsed.rps) ? parsed.rps : parsed.requests / elapsedS;
+  const cpuS = done.userS !== undefined && done.sysS !== undefined ? done.userS + done.sysS : undefined;
   return {
     tool: tool.name,
     keepAlive: spec.keepAlive,
@@ -43,7 +46,8 @@ export async function runLoad(tool: LoadTool, spec: LoadSpec, cpu: string | unde
     non2xx: parsed.non2xx || 0,
     elapsedS: Number(elapsedS.toFixed(2)),
     maxRssKb: done.maxRssKb,
-    cpuS: done.userS !== undefined && done.sysS !== undefined ? Number((done.userS + done.sysS).toFixed(2)) : undefined,
+    cpuS: cpuS === undefined ? undefined : Number(cpuS.toFixed(2)),
+    perCpuS: cpuS ? Math.round(parsed.requests / cpuS) : undefined,
     note: parsed.note,
   };
 }

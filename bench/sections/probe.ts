@@ -10,6 +10,7 @@ import { type Ctx, best } from '../context.js';
 import { ab } from '../load/ab.js';
 import { autocannon } from '../load/autocannon.js';
 import { hey } from '../load/hey.js';
+import { netShort, undiciPool } from '../load/node-floor.js';
 import { probeTool } from '../load/probe.js';
 import { type LoadResult, runLoad } from '../load/run.js';
 import type { LoadTool } from '../load/tool.js';
@@ -23,7 +24,7 @@ const NGINX = '127.0.60.11';
 export async function benchProbe(ctx: Ctx): Promise<void> {
   const { settings, pinning } = ctx;
   const probe = probeTool();
-  const tools: LoadTool[] = [probe, autocannon, hey, wrk, ab];
+  const tools: LoadTool[] = [probe, autocannon, undiciPool, netShort, hey, wrk, ab];
   const measured: LoadResult[] = [];
   ctx.results.measurements.probe = measured;
   const nginx = await startTarget('nginx', NGINX, pinning.serverCpu);
@@ -34,7 +35,7 @@ export async function benchProbe(ctx: Ctx): Promise<void> {
     for (const keepAlive of [true, false]) {
       const usable = tools.filter((t) => {
         const why = t.unavailable({ keepAlive });
-        if (why) ctx.skip(`${t.name} ${keepAlive ? 'keep-alive' : 'short'}`, why);
+        if (why && !(t === undiciPool || t === netShort)) ctx.skip(`${t.name} ${keepAlive ? 'keep-alive' : 'short'}`, why);
         return !why;
       });
       for (let round = 0; round < settings.rounds; round++) {
@@ -55,29 +56,31 @@ export async function benchProbe(ctx: Ctx): Promise<void> {
       if (b) measured.push(b);
     }
     const rps = (tool: string, ka: boolean) => best(byKey.get(key(tool, ka)) ?? [])?.rps;
+    const perCpu = (tool: string, ka: boolean) => best(byKey.get(key(tool, ka)) ?? [])?.perCpuS;
     const c = `same concurrency (${settings.concurrency}) and duration`;
     ctx.results.comparisons.push(
-      compare('probe', 'probe.keepalive.vs-autocannon', { name: 'lbdiag probe --mode keepalive', value: rps(probe.name, true) }, { name: 'autocannon (Node)', value: rps('autocannon', true) }, 'req/s', { op: '>=', value: 1 }, c),
-      compare('probe', 'probe.keepalive.vs-hey', { name: 'lbdiag probe --mode keepalive', value: rps(probe.name, true) }, { name: 'hey (Go)', value: rps('hey', true) }, 'req/s'),
-      compare('probe', 'probe.keepalive.vs-wrk', { name: 'lbdiag probe --mode keepalive', value: rps(probe.name, true) }, { name: 'wrk (C)', value: rps('wrk', true) }, 'req/s'),
-      compare('probe', 'probe.keepalive.vs-ab-k', { name: 'lbdiag probe --mode keepalive', value: rps(probe.name, true) }, { name: 'ab -k (C)', value: rps('ab', true) }, 'req/s'),
-      compare('probe', 'probe.short.vs-hey', { name: 'lbdiag probe --mode short', value: rps(probe.name, false) }, { name: 'hey -disable-keepalive (Go)', value: rps('hey', false) }, 'req/s', { op: '>=', value: 1 }),
-      compare('probe', 'probe.short.vs-wrk', { name: 'lbdiag probe --mode short', value: rps(probe.name, false) }, { name: "wrk -H 'Connection: close'", value: rps('wrk', false) }, 'req/s'),
-      compare('probe', 'probe.short.vs-ab', { name: 'lbdiag probe --mode short', value: rps(probe.name, false) }, { name: 'ab without -k (C)', value: rps('ab', false) }, 'req/s'),
+      compare('probe', 'probe.keepalive.vs-autocannon', { name: 'lbdiag probe --mode keepalive', value: rps(probe.name, true), perCpu: perCpu(probe.name, true) }, { name: 'autocannon (Node)', value: rps('autocannon', true), perCpu: perCpu('autocannon', true) }, 'req/s', { op: '>=', value: 1 }, c),
+      compare('probe', 'probe.keepalive.vs-undici-pool', { name: 'lbdiag probe --mode keepalive', value: rps(probe.name, true), perCpu: perCpu(probe.name, true) }, { name: 'undici Pool (Node floor)', value: rps(undiciPool.name, true), perCpu: perCpu(undiciPool.name, true) }, 'req/s'),
+      compare('probe', 'probe.keepalive.vs-hey', { name: 'lbdiag probe --mode keepalive', value: rps(probe.name, true), perCpu: perCpu(probe.name, true) }, { name: 'hey (Go)', value: rps('hey', true), perCpu: perCpu('hey', true) }, 'req/s'),
+      compare('probe', 'probe.keepalive.vs-wrk', { name: 'lbdiag probe --mode keepalive', value: rps(probe.name, true), perCpu: perCpu(probe.name, true) }, { name: 'wrk (C)', value: rps('wrk', true), perCpu: perCpu('wrk', true) }, 'req/s'),
+      compare('probe', 'probe.keepalive.vs-ab-k', { name: 'lbdiag probe --mode keepalive', value: rps(probe.name, true), perCpu: perCpu(probe.name, true) }, { name: 'ab -k (C)', value: rps('ab', true), perCpu: perCpu('ab', true) }, 'req/s'),
+      compare('probe', 'probe.short.vs-hey', { name: 'lbdiag probe --mode short', value: rps(probe.name, false), perCpu: perCpu(probe.name, false) }, { name: 'hey -disable-keepalive (Go)', value: rps('hey', false), perCpu: perCpu('hey', false) }, 'req/s', { op: '>=', value: 1 }),
+      compare('probe', 'probe.short.vs-net-socket', { name: 'lbdiag probe --mode short', value: rps(probe.name, false), perCpu: perCpu(probe.name, false) }, { name: 'raw net socket per request (Node floor)', value: rps(netShort.name, false), perCpu: perCpu(netShort.name, false) }, 'req/s'),
+      compare('probe', 'probe.short.vs-wrk', { name: 'lbdiag probe --mode short', value: rps(probe.name, false), perCpu: perCpu(probe.name, false) }, { name: "wrk -H 'Connection: close'", value: rps('wrk', false), perCpu: perCpu('wrk', false) }, 'req/s'),
+      compare('probe', 'probe.short.vs-ab', { name: 'lbdiag probe --mode short', value: rps(probe.name, false), perCpu: perCpu(probe.name, false) }, { name: 'ab without -k (C)', value: rps('ab', false), perCpu: perCpu('ab', false) }, 'req/s'),
     );
 
-    // Memory: a long keep-alive run sized to --requests at the rate just measured, records to disk.
+    // Memory: a long keep-alive run of --requests requests, records streamed to disk.
     const short = best(byKey.get(key(probe.name, true)) ?? []);
     if (!short) {
       ctx.skip('probe memory run', 'the keep-alive probe measurement failed');
       return;
     }
-    const durationS = Math.min(600, Math.max(settings.durationS, Math.ceil(settings.requests / short.rps)));
-    const records = path.join(settings.workDir, 'probe-records');
+    const records = path.join(settings.workDir, 'probe-records.ndjson');
     rmSync(records, { force: true });
-    ctx.log(`probe memory: ~${settings.requests} requests (${durationS} s keep-alive, --records ${path.relative(process.cwd(), records)})`);
+    ctx.log(`probe memory: -n ${settings.requests} keep-alive, --records ${path.relative(process.cwd(), records)}`);
     try {
-      const long = await runLoad(probeTool(records), spec(true, durationS), pinning.loadCpu);
+      const long = await runLoad(probeTool(records), { ...spec(true, 0), requests: settings.requests }, pinning.loadCpu);
       let recordsBytes: number | undefined;
       try {
         recordsBytes = statSync(records).size;

@@ -9,7 +9,7 @@ import { hey } from '../load/hey.js';
 import { type LoadResult, runLoad } from '../load/run.js';
 import type { LoadTool } from '../load/tool.js';
 import { wrk } from '../load/wrk.js';
-import { mib } from '../memory.js';
+import { cpuSeconds, mib } from '../memory.js';
 import { compare } from '../results.js';
 import { startTarget, type Target, type TargetKind } from '../servers/targets.js';
 
@@ -17,6 +17,9 @@ const HOSTS: Record<TargetKind, string> = { nginx: '127.0.60.1', 'bare-node': '1
 
 interface Throughput extends LoadResult {
   target: TargetKind;
+  /** CPU time the server used during the run, and requests per server CPU-second. */
+  serverCpuS?: number;
+  serverPerCpuS?: number;
 }
 
 interface MemoryRun {
@@ -80,9 +83,13 @@ export async function benchWhoami(ctx: Ctx): Promise<void> {
         // Interleaved, so drift from other load on the machine hits every target alike.
         for (const t of targets.values()) {
           try {
+            const cpu0 = cpuSeconds(t.pid);
             const r = await runLoad(tool, { url: t.url, host: t.host, port: t.port, keepAlive, concurrency: settings.concurrency, durationS: settings.durationS }, pinning.loadCpu);
-            ctx.log(`  ${tool.name} ${keepAlive ? 'keep-alive' : 'short'} → ${t.kind}: ${r.rps} req/s${r.errors ? ` (${r.errors} errors)` : ''}`);
-            runs.set(t.kind, [...(runs.get(t.kind) ?? []), { ...r, target: t.kind }]);
+            const cpu1 = cpuSeconds(t.pid);
+            const serverCpuS = cpu0 !== undefined && cpu1 !== undefined ? Number((cpu1 - cpu0).toFixed(2)) : undefined;
+            const serverPerCpuS = serverCpuS ? Math.round(r.requests / serverCpuS) : undefined;
+            ctx.log(`  ${tool.name} ${keepAlive ? 'keep-alive' : 'short'} → ${t.kind}: ${r.rps} req/s, ${serverPerCpuS ?? '?'} req per server CPU-s${r.errors ? ` (${r.errors} errors)` : ''}`);
+            runs.set(t.kind, [...(runs.get(t.kind) ?? []), { ...r, target: t.kind, serverCpuS, serverPerCpuS }]);
           } catch (e) {
             ctx.skip(`${tool.name} → ${t.kind}`, (e as Error).message);
           }
@@ -97,8 +104,8 @@ export async function benchWhoami(ctx: Ctx): Promise<void> {
       const label = `${tool.name} ${keepAlive ? 'keep-alive' : 'Connection: close'}`;
       const w = b('whoami');
       ctx.results.comparisons.push(
-        compare('whoami', `whoami.${mode}.vs-bare-node`, { name: `whoami (${label})`, value: w?.rps }, { name: 'bare node:http', value: b('bare-node')?.rps }, 'req/s', { op: '>=', value: 0.85 }),
-        compare('whoami', `whoami.${mode}.vs-nginx`, { name: `whoami (${label})`, value: w?.rps }, { name: 'nginx return 200', value: b('nginx')?.rps }, 'req/s'),
+        compare('whoami', `whoami.${mode}.vs-bare-node`, { name: `whoami (${label})`, value: w?.rps, perCpu: w?.serverPerCpuS }, { name: 'bare node:http', value: b('bare-node')?.rps, perCpu: b('bare-node')?.serverPerCpuS }, 'req/s', { op: '>=', value: 0.85 }),
+        compare('whoami', `whoami.${mode}.vs-nginx`, { name: `whoami (${label})`, value: w?.rps, perCpu: w?.serverPerCpuS }, { name: 'nginx return 200', value: b('nginx')?.rps, perCpu: b('nginx')?.serverPerCpuS }, 'req/s'),
       );
     }
     for (const kind of ['whoami', 'bare-node'] as TargetKind[]) {

@@ -31,7 +31,7 @@ export async function startTarget(kind: TargetKind, host: string, cpu: string | 
   let proc: Started;
   let cleanup = (): void => {};
   if (kind === 'whoami') {
-    const [c, a] = onCpu(cpu, process.execPath, [LBDIAG, 'whoami', '--host', host, '--port', String(port), '--name', 'bench']);
+    const [c, a] = onCpu(cpu, process.execPath, [LBDIAG, 'whoami', '--host', host, '--port', String(port), '--name', 'bench', '--drain-delay', '0']);
     proc = start(c, a);
   } else if (kind === 'bare-node') {
     const [c, a] = onCpu(cpu, process.execPath, [path.join(here, 'bare-node.js'), '--host', host, '--port', String(port)]);
