@@ -1,15 +1,77 @@
 import type { Command } from 'commander';
 import { action } from '../report/action.js';
-import { UsageError } from '../report/errors.js';
+import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../report/errors.js';
+import { parseFailOn, reachesFailOn } from '../report/finding.js';
+import { onInterrupt } from '../report/interrupt.js';
+import { ProgressLine } from '../report/progress.js';
+import { renderJson } from '../report/render.js';
+import { makeChalk } from '../report/style.js';
+import { formatBytes, formatCount, parseDuration } from '../report/units.js';
+import { analyse } from './analyse.js';
+import { jsonDocument, renderHuman } from './report.js';
 
-// Placeholder wiring until the pcap subcommand lands (tracked in its issue).
+interface PcapOptions {
+  json?: boolean;
+  failOn: string;
+  stallThreshold: string;
+}
+
 export function registerPcap(program: Command): void {
   program
     .command('pcap')
-    .description('(not built yet)')
+    .description('Analyse packet captures: FIN retransmits, port-reuse SYN drops, SYN retransmits and 1-second stalls, with Wireshark filters')
+    .argument('<files...>', 'pcap or pcapng files (gzip is detected), merged in time order; - reads stdin')
+    .option('--json', 'print one JSON document { command, files, summary, findings, warnings }')
+    .option('--fail-on <severity>', 'exit 1 when a finding is at or above: info, warn, error or none', 'warn')
+    .option('--stall-threshold <duration>', 'a gap at least this long while waiting on the network is a stall', '0.9s')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  lbdiag pcap capture.pcapng                       findings with the Wireshark filter that opens each one
+  lbdiag pcap a.pcap b.pcap.gz                     several captures, merged in time order (like mergecap)
+  tcpdump -i any -w - port 80 | lbdiag pcap -      read a live capture from stdin (Ctrl-C reports)
+  lbdiag pcap --json big.pcap | jq '.findings[].id'
+  lbdiag pcap --stall-threshold 300ms --fail-on error lb.pcap
+
+Finding ids: fin-retransmit, syn-port-reuse-drop, syn-retransmit, stall-1s (see README).
+Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unreadable input.`,
+    )
     .action(
-      action(() => {
-        throw new UsageError('pcap is not built yet');
+      action(async (files: string[], opts: PcapOptions) => {
+        const failOn = parseFailOn(opts.failOn);
+        const stallMs = parseDuration(opts.stallThreshold, '--stall-threshold', 's');
+        if (!(stallMs > 0)) throw new UsageError('--stall-threshold must be above zero');
+        const progress = new ProgressLine();
+        const started = Date.now();
+        let stop = false;
+        const off = onInterrupt(() => {
+          stop = true;
+        });
+        let res;
+        try {
+          res = await analyse(files, {
+            stallThresholdS: stallMs / 1000,
+            shouldStop: () => stop,
+            onProgress: (p) => {
+              const el = (Date.now() - started) / 1000;
+              if (el < 1) return;
+              progress.update(() => {
+                const pct = p.totalBytes ? ` ${((100 * p.bytesRead) / p.totalBytes).toFixed(0)}% of ${formatBytes(p.totalBytes)},` : ` ${formatBytes(p.bytesRead)},`;
+                return `lbdiag pcap:${pct} ${formatCount(p.packets)} packets, ${formatCount(p.packets / el)}/s`;
+              });
+            },
+          });
+        } finally {
+          progress.clear();
+          off();
+        }
+        if (opts.json) process.stdout.write(renderJson(jsonDocument(res)));
+        else {
+          process.stdout.write(renderHuman(res, makeChalk(process.stdout), process.stdout.columns || 100));
+        }
+        if (opts.json) for (const w of res.warnings) process.stderr.write(`lbdiag: warning: ${w}\n`);
+        return reachesFailOn(res.findings, failOn) ? EXIT_FINDINGS : EXIT_OK;
       }),
     );
 }

@@ -1,0 +1,161 @@
+/**
+ * Per-connection state kept by the tracker: small, fixed-size except for capped frame lists.
+ * One `Direction` per way (A→B and B→A, A being the lower endpoint) carries Wireshark's
+ * per-flow sequence analysis state plus what the detectors need (SYN/FIN/RST frames and times).
+ */
+
+/** Frame lists in a connection are capped; counters keep the true totals. */
+export const FRAME_CAP = 64;
+
+export class Direction {
+  // Wireshark's tcp_flow_t / tcp_analyze_seq_flow_info_t, the fields that decide the flags.
+  baseSeq = 0;
+  baseSet = false;
+  nextseq = 0;
+  nextseqTime = 0;
+  nextseqFrame = 0;
+  lastack = 0;
+  lastackTime = 0;
+  window = 0;
+  dupacknum = 0;
+  lastnondupack = 0;
+  lastsegflags = 0;
+
+  packets = 0;
+  payloadBytes = 0;
+  retransmissions = 0;
+
+  /** First pure SYN sent this way (0: none). */
+  synFrame = 0;
+  synTime = 0;
+  synRetransFrames: number[] = [];
+  synRetransTimes: number[] = [];
+  synRetransCount = 0;
+
+  /** First FIN sent this way and the sequence number it occupies. */
+  finFrame = 0;
+  finTime = 0;
+  finSeq = 0;
+  finRetransFrames: number[] = [];
+  finRetransTimes: number[] = [];
+  finRetransCount = 0;
+  /** Frame where the peer acknowledged this way's FIN (0: never). */
+  finAckedFrame = 0;
+  finAckedTime = 0;
+
+  /** First RST sent this way (0: none). */
+  rstFrame = 0;
+  rstTime = 0;
+}
+
+export type StallPhase = 'handshake' | 'retransmission' | 'unacknowledged-data' | 'awaiting-response';
+
+export class Conn {
+  /** Next connection in the same hash bucket. */
+  next: Conn | null = null;
+  hash = 0;
+  v6 = false;
+  a0 = 0;
+  a1 = 0;
+  a2 = 0;
+  a3 = 0;
+  b0 = 0;
+  b1 = 0;
+  b2 = 0;
+  b3 = 0;
+  ap = 0;
+  bp = 0;
+
+  stream = 0;
+  ab = new Direction();
+  ba = new Direction();
+  /** 1: A is the client (sent the SYN), 0: B is, -1: not seen (guessed from ports at report time). */
+  clientIsA = -1;
+
+  firstFrame = 0;
+  firstTime = 0;
+  lastFrame = 0;
+  lastTime = 0;
+  packets = 0;
+
+  /** Wireshark's ts_mru_syn / ts_first_rtt (seconds; 0 = unset). */
+  mruSyn = 0;
+  mruSynSet = false;
+  firstRtt = 0;
+
+  /** Created by a SYN with a new ISN on a 4-tuple already in use (Wireshark: reused_ports). */
+  reusedPorts = false;
+  reusedFrame = 0;
+  /** How the previous connection on this 4-tuple had ended: 'fin', 'rst', 'open'. */
+  previousState: '' | 'fin' | 'rst' | 'open' = '';
+  previousStream = -1;
+  previousLastTime = 0;
+
+  synAckFrame = 0;
+  synAckTime = 0;
+  established = false;
+  sawSyn = false;
+  /** Direction of the last segment that carried payload: 1 A→B, 0 B→A, -1 none. */
+  lastPayloadFromA = -1;
+
+  stallCount = 0;
+  stallGap = 0;
+  stallFromFrame = 0;
+  stallToFrame = 0;
+  stallAt = 0;
+  stallPhase: StallPhase | '' = '';
+  stallFromA = false;
+}
+
+export function ipv4String(w: number): string {
+  return `${w >>> 24}.${(w >>> 16) & 255}.${(w >>> 8) & 255}.${w & 255}`;
+}
+
+export function ipv6String(w0: number, w1: number, w2: number, w3: number): string {
+  const g = [w0 >>> 16, w0 & 0xffff, w1 >>> 16, w1 & 0xffff, w2 >>> 16, w2 & 0xffff, w3 >>> 16, w3 & 0xffff];
+  // IPv4-mapped addresses read best in dotted form.
+  if (w0 === 0 && w1 === 0 && w2 === 0xffff) return `::ffff:${ipv4String(w3)}`;
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen && j - i > 1) (best = i), (bestLen = j - i);
+    i = j;
+  }
+  const hex = g.map((x) => x.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+export function endpointA(c: Conn): string {
+  return c.v6 ? `[${ipv6String(c.a0, c.a1, c.a2, c.a3)}]:${c.ap}` : `${ipv4String(c.a0)}:${c.ap}`;
+}
+
+export function endpointB(c: Conn): string {
+  return c.v6 ? `[${ipv6String(c.b0, c.b1, c.b2, c.b3)}]:${c.bp}` : `${ipv4String(c.b0)}:${c.bp}`;
+}
+
+/** True when A is the client: the SYN sender, else the side with the higher (ephemeral) port. */
+export function clientIsA(c: Conn): boolean {
+  if (c.clientIsA >= 0) return c.clientIsA === 1;
+  if (c.ap !== c.bp) return c.ap > c.bp;
+  return true;
+}
+
+export function clientOf(c: Conn): string {
+  return clientIsA(c) ? endpointA(c) : endpointB(c);
+}
+
+export function serverOf(c: Conn): string {
+  return clientIsA(c) ? endpointB(c) : endpointA(c);
+}
+
+/** The client's and the server's directions. */
+export function sides(c: Conn): { client: Direction; server: Direction } {
+  return clientIsA(c) ? { client: c.ab, server: c.ba } : { client: c.ba, server: c.ab };
+}

@@ -1,0 +1,14 @@
+/** The detectors, run once per finished connection, in a fixed order. */
+import type { Finding } from '../../report/finding.js';
+import type { Conn } from '../connection.js';
+import type { DetectorContext } from './context.js';
+import { detectFinRetransmit } from './fin-retransmit.js';
+import { detectStall } from './stall.js';
+import { detectSynPortReuseDrop } from './syn-port-reuse-drop.js';
+import { detectSynRetransmit } from './syn-retransmit.js';
+
+export type Detector = (c: Conn, ctx: DetectorContext) => Finding | null;
+
+export const DETECTORS: readonly Detector[] = [detectFinRetransmit, detectSynPortReuseDrop, detectSynRetransmit, detectStall];
+
+export const PCAP_FINDING_IDS = ['fin-retransmit', 'syn-port-reuse-drop', 'syn-retransmit', 'stall-1s'] as const;

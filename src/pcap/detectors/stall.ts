@@ -1,0 +1,71 @@
+/**
+ * `stall-1s`: a gap of at least --stall-threshold inside a connection while it was waiting on
+ * the network (handshake, unacknowledged data, a retransmission, a request without its answer),
+ * not idle between requests. SYN and FIN retransmissions are left to their own findings.
+ */
+import type { Finding } from '../../report/finding.js';
+import { clientIsA, clientOf, serverOf, type Conn } from '../connection.js';
+import { round6, secs, type DetectorContext } from './context.js';
+
+export const STALL = 'stall-1s';
+
+const WHERE: Record<string, string> = {
+  handshake: 'during the handshake (SYN sent, connection not yet established)',
+  retransmission: 'before a retransmission (a segment was lost and resent after a timeout)',
+  'unacknowledged-data': 'while data was in flight and unacknowledged',
+  'awaiting-response': 'between a request and its response (the server answered late)',
+};
+
+const MEANING: Record<string, string> = {
+  handshake:
+    'The handshake took longer than the threshold: the SYN/ACK or the final ACK was lost and resent, or the server accepted late.',
+  retransmission:
+    'A segment was lost and only resent after the retransmission timeout (at least 200 ms on Linux, often about a second once ' +
+    'the RTO has backed off). Behind a balancer this is often a NAT/conntrack entry that vanished or a backend that went away.',
+  'unacknowledged-data':
+    'Data sat unacknowledged for the whole gap: the peer, or something between the peers (balancer, firewall, a NAT entry that ' +
+    'expired), stopped passing packets for that long.',
+  'awaiting-response':
+    'The request was delivered (acknowledged) but the answer came late: the backend was slow, or it was waiting on something ' +
+    'itself (a downstream call, a lock, a full thread pool). Not a network loss.',
+};
+
+const FIX: Record<string, string> = {
+  handshake: 'See whether the SYN/ACK left the server (capture on the backend); check the backend\'s listen queue and the balancer\'s conntrack table.',
+  retransmission: 'Find where the segment was lost: capture on both sides of the balancer; check interface drops (ip -s link), conntrack and firewall drops (nstat, dmesg).',
+  'unacknowledged-data': 'Capture on both sides of the balancer to see which hop holds the packets; check conntrack/IPVS timeouts against the connection\'s idle time.',
+  'awaiting-response': 'Look at the backend\'s own latency (its logs for this request, CPU, downstream calls); the network delivered the request in time.',
+};
+
+export function detectStall(c: Conn, ctx: DetectorContext): Finding | null {
+  if (c.stallCount === 0 || c.stallPhase === '') return null;
+  const phase = c.stallPhase;
+  const fromClient = c.stallFromA === clientIsA(c);
+  const evidence = [
+    `no packet for ${secs(c.stallGap)} between frames ${c.stallFromFrame} and ${c.stallToFrame}, ${secs(c.stallAt)} into the connection, ${WHERE[phase]}`,
+    `the gap ended with a packet from the ${fromClient ? 'client' : 'server'}`,
+  ];
+  if (c.stallCount > 1) evidence.push(`${c.stallCount} gaps of at least ${secs(ctx.stallThresholdS)} in this connection; the longest is shown`);
+  return {
+    id: STALL,
+    severity: 'warn',
+    title: `${secs(c.stallGap)} stall ${WHERE[phase].replace(/ \(.*\)$/, '')}`,
+    evidence,
+    explanation: MEANING[phase],
+    remedy: FIX[phase],
+    metrics: {
+      gapS: round6(c.stallGap),
+      phase,
+      fromFrame: c.stallFromFrame,
+      toFrame: c.stallToFrame,
+      intoConnectionS: round6(c.stallAt),
+      stalls: c.stallCount,
+      thresholdS: ctx.stallThresholdS,
+    },
+    stream: c.stream,
+    frames: [c.stallFromFrame, c.stallToFrame],
+    client: clientOf(c),
+    server: serverOf(c),
+    filter: `tcp.stream eq ${c.stream}`,
+  };
+}

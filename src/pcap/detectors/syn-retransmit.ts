@@ -1,0 +1,78 @@
+/**
+ * `syn-retransmit`: a pure SYN sent again (tshark: `tcp.flags.syn==1 && tcp.flags.ack==0 &&
+ * tcp.analysis.retransmission`) on a connection that is not a reused port (those are
+ * `syn-port-reuse-drop`). One finding per connection.
+ */
+import type { Finding } from '../../report/finding.js';
+import { clientOf, serverOf, type Conn, type Direction } from '../connection.js';
+import { at, round6, secs, type DetectorContext } from './context.js';
+
+export const SYN_RETRANSMIT = 'syn-retransmit';
+
+export interface SynRetransmission {
+  dir: Direction;
+  frames: number[];
+  count: number;
+  answered: boolean;
+  /** Time from the first SYN until the SYN that got through (or the last one sent). */
+  delayS: number;
+  evidence: string[];
+}
+
+/** The SYN retransmissions of a connection, or null. Shared with syn-port-reuse-drop. */
+export function synRetransmission(c: Conn, ctx: DetectorContext): SynRetransmission | null {
+  const dir = c.ab.synRetransCount >= c.ba.synRetransCount ? c.ab : c.ba;
+  if (dir.synRetransCount === 0) return null;
+  const last = dir.synRetransTimes[dir.synRetransTimes.length - 1];
+  const answered = c.synAckFrame !== 0 && c.synAckTime >= dir.synTime;
+  const delay = (answered ? Math.min(c.synAckTime, last) : last) - dir.synTime;
+  const gaps = dir.synRetransTimes.map((t, i) => secs(t - (i === 0 ? dir.synTime : dir.synRetransTimes[i - 1])));
+  const evidence = [
+    `SYN in frame ${dir.synFrame} at ${at(ctx, dir.synTime)}, sent again ${dir.synRetransCount} time(s) (frames ${dir.synRetransFrames.join(', ')}), intervals ${gaps.join(', ')}`,
+    answered
+      ? `answered by the SYN/ACK in frame ${c.synAckFrame}, ${secs(c.synAckTime - dir.synTime)} after the first SYN: the connection started ${secs(delay)} late`
+      : 'never answered by a SYN/ACK in the capture',
+  ];
+  return { dir, frames: [dir.synFrame, ...dir.synRetransFrames], count: dir.synRetransCount, answered, delayS: delay, evidence };
+}
+
+export function synMetrics(c: Conn, s: SynRetransmission): Record<string, number | boolean | number[] | null> {
+  return {
+    retransmissions: s.count,
+    firstSynFrame: s.dir.synFrame,
+    retransmittedFrames: s.dir.synRetransFrames,
+    answered: s.answered,
+    synAckFrame: c.synAckFrame || null,
+    addedDelayS: round6(s.delayS),
+    firstIntervalS: round6(s.dir.synRetransTimes[0] - s.dir.synTime),
+  };
+}
+
+export function detectSynRetransmit(c: Conn, ctx: DetectorContext): Finding | null {
+  if (c.reusedPorts) return null;
+  const s = synRetransmission(c, ctx);
+  if (!s) return null;
+  const first = s.dir.synRetransTimes[0] - s.dir.synTime;
+  return {
+    id: SYN_RETRANSMIT,
+    severity: s.answered ? 'warn' : 'error',
+    title: s.answered ? `SYN retransmitted ${s.count} time(s): connection set up ${secs(s.delayS)} late` : `SYN retransmitted ${s.count} time(s) and never answered`,
+    evidence: s.evidence,
+    explanation:
+      `The first SYN got no SYN/ACK, so the client's stack sent it again after its initial retransmission timeout ` +
+      `(${secs(first)} here; 1 s on Linux, 3 s on older stacks per RFC 2988, doubling each time). The SYN or its answer was lost ` +
+      'or dropped: a backend that is down or unreachable behind the balancer, a full listen queue on an overloaded backend ' +
+      '(SYNs are dropped when the accept backlog overflows), a full conntrack table on the balancer, or a firewall.',
+    remedy:
+      'On the backend: `nstat -az TcpExtListenOverflows TcpExtListenDrops` and raise the listen backlog (net.core.somaxconn, ' +
+      'the server\'s backlog setting, net.ipv4.tcp_max_syn_backlog) if they grow. On the balancer: health checks that remove ' +
+      'dead backends quickly, `dmesg | grep "table full"` and net.netfilter.nf_conntrack_max. Capture on both sides of the ' +
+      'balancer to see where the SYN disappears.',
+    metrics: synMetrics(c, s),
+    stream: c.stream,
+    frames: s.frames,
+    client: clientOf(c),
+    server: serverOf(c),
+    filter: `tcp.stream eq ${c.stream}`,
+  };
+}

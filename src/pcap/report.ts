@@ -1,0 +1,55 @@
+/** The pcap command's human report (summary tables) and JSON document. */
+import type { ChalkInstance } from 'chalk';
+import { makeTable, renderFindings, renderFindingSummary } from '../report/render.js';
+import { sortFindings } from '../report/finding.js';
+import { bar } from '../report/style.js';
+import { formatBytes, formatCount, formatDuration } from '../report/units.js';
+import type { AnalysisResult } from './analyse.js';
+
+const SERVERS_IN_TABLE = 15;
+
+function counts(rec: Record<string, number>): string {
+  const parts = Object.entries(rec).map(([k, v]) => `${k} ${formatCount(v)}`);
+  return parts.length ? parts.join(', ') : '-';
+}
+
+export function renderHuman(res: AnalysisResult, chalk: ChalkInstance, width: number): string {
+  const s = res.summary;
+  const out: string[] = [];
+  const t = makeTable(['capture', ''], chalk);
+  const files = res.files.map((f) => `${f.path} (${f.format ?? '?'}${f.gzip ? ', gzip' : ''}; ${f.linkTypes.join(', ') || 'no interfaces'}; ${formatCount(f.packets)} packets)`);
+  t.push(['files', files.join('\n')]);
+  t.push(['packets', `${formatCount(s.packets)} (${formatBytes(s.bytes)} on the wire, ${formatBytes(s.capturedBytes)} captured)`]);
+  t.push(['time', s.firstTime ? `${s.firstTime} → ${s.lastTime} (${formatDuration(s.durationS * 1000)})` : '-']);
+  t.push(['link types', counts(s.linkTypes)]);
+  t.push(['protocols', counts(s.protocols)]);
+  t.push(['skipped', counts(s.skipped)]);
+  t.push([
+    'tcp',
+    `${formatCount(s.tcp.connections)} connections, ${formatCount(s.tcp.packets)} packets, ${formatCount(s.tcp.retransmissions)} retransmissions, ` +
+      `${formatCount(s.tcp.resets)} resets, ${formatCount(s.tcp.reusedPorts)} reused ports`,
+  ]);
+  out.push(t.toString());
+  if (s.servers.length) {
+    const st = makeTable(['server endpoint', 'connections', 'share'], chalk);
+    const total = s.servers.reduce((n, x) => n + x.connections, 0) + 0;
+    const all = s.tcp.connections || total;
+    for (const x of s.servers.slice(0, SERVERS_IN_TABLE)) st.push([x.server, String(x.connections), `${bar(x.connections / all, 20)} ${((100 * x.connections) / all).toFixed(1)}%`]);
+    if (s.serversTotal > SERVERS_IN_TABLE) st.push([chalk.dim(`… ${s.serversTotal - SERVERS_IN_TABLE} more`), '', '']);
+    out.push(st.toString());
+  }
+  if (res.findings.length) out.push(renderFindingSummary(res.findings, { chalk }).trimEnd());
+  out.push(renderFindings(res.findings, { chalk, width }).trimEnd());
+  for (const w of res.warnings) out.push(chalk.yellow(`warning: ${w}`));
+  return `${out.join('\n\n')}\n`;
+}
+
+export function jsonDocument(res: AnalysisResult): unknown {
+  return {
+    command: 'pcap',
+    files: res.files,
+    summary: res.summary,
+    findings: sortFindings(res.findings),
+    warnings: res.warnings,
+  };
+}

@@ -1,0 +1,360 @@
+/**
+ * TCP conversation tracker modelled on Wireshark 4.0's packet-tcp.c, so that stream numbers
+ * equal `tcp.stream` and the retransmission flags equal `tcp.analysis.retransmission`:
+ *
+ * - A conversation is the unordered 4-tuple. Streams are numbered 0, 1, ... in the order their
+ *   first packet appears. A pure SYN whose sequence number differs from the base sequence number
+ *   already known for its direction starts a new conversation on the same 4-tuple, flagged
+ *   `reused_ports` (Wireshark's port-reuse rule); every later packet belongs to the new one.
+ * - Per direction, the flags are decided in Wireshark's order (tcp_analyze_sequence_number):
+ *   zero-window probe, keep-alive, keep-alive ACK, zero-window-probe ACK, duplicate ACK, then
+ *   for segments carrying data, SYN or FIN: keep-alives are never retransmissions; spurious
+ *   (already acknowledged); if the sequence number does not advance: fast retransmission
+ *   (≥ 2 duplicate ACKs within 20 ms), out-of-order (within the first RTT, 3 ms by default, and
+ *   not ending where the highest segment ended), else retransmission.
+ *
+ * Differences, on purpose: the unacknowledged-segment list (10 000 entries max in Wireshark) is
+ * not kept, so its cap is not modelled; IP fragments are not reassembled; a connection that is
+ * closed and quiet for `closedLingerS` (or idle for `idleLingerS`) of capture time is released to
+ * keep memory flat, so a straggler after that starts a new stream where Wireshark would not.
+ */
+import { ACK, FIN, RST, SYN, type Decoded } from './decode.js';
+import { Conn, FRAME_CAP, clientIsA as isClientA, type Direction, type StallPhase } from './connection.js';
+
+export const TA_RETRANSMISSION = 0x0001;
+export const TA_FAST_RETRANSMISSION = 0x0002;
+export const TA_SPURIOUS_RETRANSMISSION = 0x0004;
+export const TA_OUT_OF_ORDER = 0x0008;
+export const TA_KEEP_ALIVE = 0x0010;
+export const TA_KEEP_ALIVE_ACK = 0x0020;
+export const TA_ZERO_WINDOW_PROBE = 0x0040;
+export const TA_ZERO_WINDOW_PROBE_ACK = 0x0080;
+export const TA_DUPLICATE_ACK = 0x0100;
+export const TA_REUSED_PORTS = 0x0200;
+/** Everything tshark's `tcp.analysis.retransmission` matches. */
+export const TA_ANY_RETRANSMISSION = TA_RETRANSMISSION | TA_FAST_RETRANSMISSION | TA_SPURIOUS_RETRANSMISSION;
+
+export interface TrackerOptions {
+  /** Gaps at least this long (seconds) are candidate stalls. */
+  stallThresholdS: number;
+  /** Called once per connection when it is released or at the end. */
+  onFinished: (c: Conn) => void;
+  closedLingerS?: number;
+  idleLingerS?: number;
+}
+
+const lt = (a: number, b: number): boolean => ((a - b) | 0) < 0;
+const le = (a: number, b: number): boolean => ((a - b) | 0) <= 0;
+const gt = (a: number, b: number): boolean => ((a - b) | 0) > 0;
+
+function push(list: number[], v: number): void {
+  if (list.length < FRAME_CAP) list.push(v);
+}
+
+export class Tracker {
+  streams = 0;
+  tcpPackets = 0;
+  retransmissions = 0;
+  resets = 0;
+  reusedPorts = 0;
+  live = 0;
+  released = 0;
+  /** Stream of the packet `process` saw last. */
+  lastStream = -1;
+  /** Most connections alive at once (memory high-water mark). */
+  peakLive = 0;
+
+  private readonly buckets = new Map<number, Conn>();
+  private readonly stallS: number;
+  private readonly onFinished: (c: Conn) => void;
+  private readonly closedLingerS: number;
+  private readonly idleLingerS: number;
+  private lastSweep = 0;
+  private sinceSweep = 0;
+
+  constructor(opts: TrackerOptions) {
+    this.stallS = opts.stallThresholdS;
+    this.onFinished = opts.onFinished;
+    this.closedLingerS = opts.closedLingerS ?? 240;
+    this.idleLingerS = opts.idleLingerS ?? 3600;
+  }
+
+  /** Analyses one TCP segment (already decoded in `p`); returns its analysis flags. */
+  process(p: Decoded, frame: number, t: number): number {
+    this.tcpPackets++;
+    // Canonical order: A is the lower (address, port) endpoint.
+    let sIsA: boolean;
+    if (p.s0 !== p.d0) sIsA = p.s0 >>> 0 < p.d0 >>> 0;
+    else if (p.s1 !== p.d1) sIsA = p.s1 >>> 0 < p.d1 >>> 0;
+    else if (p.s2 !== p.d2) sIsA = p.s2 >>> 0 < p.d2 >>> 0;
+    else if (p.s3 !== p.d3) sIsA = p.s3 >>> 0 < p.d3 >>> 0;
+    else sIsA = p.sport <= p.dport;
+    let a0, a1, a2, a3, b0, b1, b2, b3, ap, bp;
+    if (sIsA) {
+      (a0 = p.s0), (a1 = p.s1), (a2 = p.s2), (a3 = p.s3), (ap = p.sport);
+      (b0 = p.d0), (b1 = p.d1), (b2 = p.d2), (b3 = p.d3), (bp = p.dport);
+    } else {
+      (a0 = p.d0), (a1 = p.d1), (a2 = p.d2), (a3 = p.d3), (ap = p.dport);
+      (b0 = p.s0), (b1 = p.s1), (b2 = p.s2), (b3 = p.s3), (bp = p.sport);
+    }
+    let h = Math.imul(a0 ^ (b0 >>> 7), 0x9e3779b1) ^ Math.imul(ap | (bp << 16), 0x85ebca6b);
+    if (p.v6) h ^= Math.imul(a1 ^ a2 ^ a3, 0xc2b2ae35) ^ Math.imul(b1 ^ b2 ^ b3, 0x27d4eb2f);
+    h = (h ^ (h >>> 15)) & 0x3fffffff;
+
+    let c: Conn | null = this.buckets.get(h) ?? null;
+    while (c !== null) {
+      if (c.a0 === a0 && c.b0 === b0 && c.ap === ap && c.bp === bp && c.v6 === p.v6 && c.a1 === a1 && c.a2 === a2 && c.a3 === a3 && c.b1 === b1 && c.b2 === b2 && c.b3 === b3) break;
+      c = c.next;
+    }
+    const flags = p.flags;
+    let ta = 0;
+    if (c === null) {
+      c = this.create(h, p.v6, a0, a1, a2, a3, b0, b1, b2, b3, ap, bp, frame, t);
+    } else if ((flags & (SYN | ACK)) === SYN) {
+      const fwd0 = sIsA ? c.ab : c.ba;
+      if (fwd0.baseSet && p.seq >>> 0 !== fwd0.baseSeq) {
+        // Port reuse: a new conversation on the same 4-tuple replaces the old one.
+        const old = c;
+        this.unlink(old);
+        c = this.create(h, p.v6, a0, a1, a2, a3, b0, b1, b2, b3, ap, bp, frame, t);
+        c.reusedPorts = true;
+        c.reusedFrame = frame;
+        c.previousStream = old.stream;
+        c.previousLastTime = old.lastTime;
+        c.previousState = old.ab.rstFrame || old.ba.rstFrame ? 'rst' : old.ab.finFrame || old.ba.finFrame ? 'fin' : 'open';
+        ta |= TA_REUSED_PORTS;
+        this.reusedPorts++;
+        this.finish(old);
+      }
+    }
+    this.lastStream = c.stream;
+    const fwd = sIsA ? c.ab : c.ba;
+    const rev = sIsA ? c.ba : c.ab;
+    const seq = p.seq >>> 0;
+    const ack = p.ack >>> 0;
+
+    // Stall candidate: state at the start of the gap, before this packet changes it.
+    let outstanding = false;
+    const gap = c.packets > 0 ? t - c.lastTime : 0;
+    if (gap >= this.stallS) {
+      outstanding = (c.ab.nextseq !== 0 && c.ba.baseSet && gt(c.ab.nextseq, c.ba.lastack)) || (c.ba.nextseq !== 0 && c.ab.baseSet && gt(c.ba.nextseq, c.ab.lastack));
+    }
+
+    const wasEstablished = c.established;
+    // SYN bookkeeping that Wireshark does while dissecting the flags (before the analysis).
+    if (flags & SYN) {
+      if (flags & ACK) {
+        if (c.synAckFrame === 0) (c.synAckFrame = frame), (c.synAckTime = t);
+        if (c.clientIsA < 0) c.clientIsA = sIsA ? 0 : 1;
+      } else {
+        c.mruSyn = t;
+        c.mruSynSet = true;
+        c.sawSyn = true;
+        if (c.clientIsA < 0) c.clientIsA = sIsA ? 1 : 0;
+      }
+    } else if (flags & ACK) {
+      if (c.mruSynSet && c.firstRtt === 0) c.firstRtt = t - c.mruSyn;
+      c.established = true;
+    }
+
+    if (p.seglen >= 0) ta |= this.analyze(c, fwd, rev, seq, ack, p.seglen, flags, p.win, frame, t);
+
+    // What the detectors need.
+    fwd.packets++;
+    if (p.seglen > 0) fwd.payloadBytes += p.seglen;
+    const retrans = (ta & TA_ANY_RETRANSMISSION) !== 0;
+    if (retrans) {
+      fwd.retransmissions++;
+      this.retransmissions++;
+    }
+    if ((flags & (SYN | ACK)) === SYN) {
+      if (fwd.synFrame === 0) (fwd.synFrame = frame), (fwd.synTime = t);
+      else if (retrans) {
+        fwd.synRetransCount++;
+        push(fwd.synRetransFrames, frame);
+        push(fwd.synRetransTimes, t);
+      }
+    }
+    if (flags & FIN) {
+      if (fwd.finFrame === 0) {
+        fwd.finFrame = frame;
+        fwd.finTime = t;
+        fwd.finSeq = p.seglen > 0 ? (seq + p.seglen) >>> 0 : seq;
+      } else if (retrans) {
+        fwd.finRetransCount++;
+        push(fwd.finRetransFrames, frame);
+        push(fwd.finRetransTimes, t);
+      }
+    }
+    if (flags & ACK && rev.finFrame !== 0 && rev.finAckedFrame === 0 && gt(ack, rev.finSeq)) {
+      rev.finAckedFrame = frame;
+      rev.finAckedTime = t;
+    }
+    if (flags & RST) {
+      this.resets++;
+      if (fwd.rstFrame === 0) (fwd.rstFrame = frame), (fwd.rstTime = t);
+    }
+
+    if (gap >= this.stallS) {
+      const fromA = sIsA ? 1 : 0;
+      let phase: StallPhase | '' = '';
+      if (c.sawSyn && !wasEstablished) phase = 'handshake';
+      else if (retrans) phase = 'retransmission';
+      else if (outstanding) phase = 'unacknowledged-data';
+      else if (p.seglen > 0 && sIsA !== isClientA(c) && c.lastPayloadFromA >= 0 && c.lastPayloadFromA !== fromA) phase = 'awaiting-response';
+      // SYN and FIN retransmissions have findings of their own.
+      const covered = retrans && ((flags & (SYN | ACK)) === SYN || (flags & FIN) !== 0);
+      if (phase !== '' && !covered) {
+        c.stallCount++;
+        if (gap > c.stallGap) {
+          c.stallGap = gap;
+          c.stallFromFrame = c.lastFrame;
+          c.stallToFrame = frame;
+          c.stallAt = c.lastTime - c.firstTime;
+          c.stallPhase = phase;
+          c.stallFromA = sIsA;
+        }
+      }
+    }
+    if (p.seglen > 0) c.lastPayloadFromA = sIsA ? 1 : 0;
+    c.packets++;
+    c.lastFrame = frame;
+    c.lastTime = t;
+
+    if (++this.sinceSweep >= 65536) {
+      this.sinceSweep = 0;
+      if (t - this.lastSweep >= 10) this.sweep(t);
+    }
+    return ta;
+  }
+
+  private analyze(c: Conn, fwd: Direction, rev: Direction, seq: number, ack: number, seglen: number, flags: number, win: number, frame: number, t: number): number {
+    let ta = 0;
+    if (!fwd.baseSet) {
+      fwd.baseSeq = flags & SYN ? seq : (seq - 1) >>> 0;
+      fwd.baseSet = true;
+    }
+    if (!rev.baseSet && flags & ACK) {
+      rev.baseSeq = (ack - 1) >>> 0;
+      rev.baseSet = true;
+    }
+    const nextseq = fwd.nextseq;
+    checks: {
+      // Zero window probe: 1 byte at the next expected sequence number into a zero window.
+      if (seglen === 1 && seq === nextseq && rev.window === 0) {
+        ta |= TA_ZERO_WINDOW_PROBE;
+        break checks;
+      }
+      const plain = (flags & (SYN | FIN | RST)) === 0;
+      // Keep-alive: 0 or 1 byte, one byte before the next expected sequence number.
+      if ((seglen === 0 || seglen === 1) && seq === ((nextseq - 1) >>> 0) && plain) ta |= TA_KEEP_ALIVE;
+      if (seglen === 0 && win !== 0 && win === fwd.window && seq === nextseq && ack === fwd.lastack && rev.lastsegflags & TA_KEEP_ALIVE && plain) {
+        ta |= TA_KEEP_ALIVE_ACK;
+        break checks;
+      }
+      if (seglen === 0 && win === 0 && win === fwd.window && seq === nextseq && ack === fwd.lastack && rev.lastsegflags & TA_ZERO_WINDOW_PROBE && plain) {
+        ta |= TA_ZERO_WINDOW_PROBE_ACK;
+        break checks;
+      }
+      if (seglen === 0 && win !== 0 && win === fwd.window && seq === nextseq && ack === fwd.lastack && plain) {
+        fwd.dupacknum++;
+        ta |= TA_DUPLICATE_ACK;
+      }
+    }
+    if (ack !== fwd.lastack) {
+      fwd.lastnondupack = frame;
+      fwd.dupacknum = 0;
+    }
+    const synfin = (flags & (SYN | FIN)) !== 0;
+    if ((seglen > 0 || synfin) && !(ta & TA_KEEP_ALIVE)) {
+      let notAdvanced = nextseq !== 0 && lt(seq, nextseq);
+      if (seglen > 1 && ((nextseq - 1) >>> 0) === seq) notAdvanced = false;
+      if (seglen > 0 && rev.lastack !== 0 && le((seq + seglen) >>> 0, rev.lastack)) {
+        ta |= TA_SPURIOUS_RETRANSMISSION;
+      } else if (notAdvanced) {
+        const sinceAck = t - rev.lastackTime;
+        const sinceNext = t - fwd.nextseqTime;
+        const ooo = c.firstRtt > 0 ? c.firstRtt : 0.003;
+        if (rev.dupacknum >= 2 && rev.lastack === seq && sinceAck >= 0 && sinceAck < 0.02) ta |= TA_FAST_RETRANSMISSION;
+        else if (sinceNext >= 0 && sinceNext < ooo && nextseq !== ((seq + seglen + (synfin ? 1 : 0)) >>> 0)) ta |= TA_OUT_OF_ORDER;
+        else ta |= TA_RETRANSMISSION;
+      }
+    }
+    let nxt = (seq + seglen) >>> 0;
+    if (synfin) nxt = (nxt + 1) >>> 0;
+    if ((gt(nxt, nextseq) || nextseq === 0) && !(ta & TA_ZERO_WINDOW_PROBE)) {
+      fwd.nextseq = nxt;
+      fwd.nextseqFrame = frame;
+      fwd.nextseqTime = t;
+    }
+    fwd.window = win;
+    fwd.lastack = ack;
+    fwd.lastackTime = t;
+    fwd.lastsegflags = ta;
+    return ta;
+  }
+
+  private create(h: number, v6: boolean, a0: number, a1: number, a2: number, a3: number, b0: number, b1: number, b2: number, b3: number, ap: number, bp: number, frame: number, t: number): Conn {
+    const c = new Conn();
+    c.hash = h;
+    c.v6 = v6;
+    (c.a0 = a0), (c.a1 = a1), (c.a2 = a2), (c.a3 = a3), (c.ap = ap);
+    (c.b0 = b0), (c.b1 = b1), (c.b2 = b2), (c.b3 = b3), (c.bp = bp);
+    c.stream = this.streams++;
+    c.firstFrame = frame;
+    c.firstTime = t;
+    c.next = this.buckets.get(h) ?? null;
+    this.buckets.set(h, c);
+    this.live++;
+    if (this.live > this.peakLive) this.peakLive = this.live;
+    return c;
+  }
+
+  private unlink(c: Conn): void {
+    const head = this.buckets.get(c.hash);
+    if (head === c) {
+      if (c.next) this.buckets.set(c.hash, c.next);
+      else this.buckets.delete(c.hash);
+    } else {
+      let x = head ?? null;
+      while (x && x.next !== c) x = x.next;
+      if (x) x.next = c.next;
+    }
+    c.next = null;
+    this.live--;
+  }
+
+  private finish(c: Conn): void {
+    this.onFinished(c);
+  }
+
+  /** Releases connections that are closed and quiet, or idle for long, as of capture time `now`. */
+  sweep(now: number): void {
+    this.lastSweep = now;
+    const done: Conn[] = [];
+    for (const head of this.buckets.values()) {
+      for (let c: Conn | null = head; c; c = c.next) {
+        const quiet = now - c.lastTime;
+        const closed = c.ab.rstFrame !== 0 || c.ba.rstFrame !== 0 || (c.ab.finFrame !== 0 && c.ba.finFrame !== 0);
+        if ((closed && quiet > this.closedLingerS) || quiet > this.idleLingerS) done.push(c);
+      }
+    }
+    // Release in stream order so that findings come out in a stable order.
+    done.sort((x, y) => x.stream - y.stream);
+    for (const c of done) {
+      this.unlink(c);
+      this.released++;
+      this.finish(c);
+    }
+  }
+
+  /** End of input: every connection still tracked is finished, in stream order. */
+  flush(): void {
+    const all: Conn[] = [];
+    for (const head of this.buckets.values()) for (let c: Conn | null = head; c; c = c.next) all.push(c);
+    this.buckets.clear();
+    this.live = 0;
+    all.sort((x, y) => x.stream - y.stream);
+    for (const c of all) this.finish(c);
+  }
+}
