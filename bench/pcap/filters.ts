@@ -1,7 +1,8 @@
 /**
  * The tshark display filter equivalent to lbdiag pcap's detectors, evaluated in one pass like lbdiag
- * does: FIN retransmissions, SYN retransmissions/reused ports (port-reuse SYN drops) and 1-second
- * stalls (tcp.time_delta needs tcp.calculate_timestamps).
+ * does: FIN retransmissions (fin-retransmit), SYN retransmissions and reused ports (syn-retransmit,
+ * syn-port-reuse-drop) and gaps of at least 0.9 s (stall-1s, lbdiag's default --stall-threshold;
+ * tcp.time_delta needs tcp.calculate_timestamps). tshark runs its full TCP analysis to answer them.
  */
 export const TSHARK_FILTERS = [
   'tcp.flags.fin == 1 && tcp.analysis.retransmission',
