@@ -30,3 +30,9 @@ export interface Ctx {
 export function best<T extends { rps: number }>(runs: T[]): T | undefined {
   return runs.reduce<T | undefined>((a, b) => (a === undefined || b.rps > a.rps ? b : a), undefined);
 }
+
+/** Best requests per CPU-second over the rounds (taken separately from the best req/s). */
+export function bestPerCpu(runs: { perCpuS?: number }[]): number | undefined {
+  const v = runs.map((r) => r.perCpuS).filter((x): x is number => x !== undefined);
+  return v.length ? Math.max(...v) : undefined;
+}

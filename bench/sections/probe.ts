@@ -6,7 +6,7 @@
  */
 import { rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { type Ctx, best } from '../context.js';
+import { type Ctx, best, bestPerCpu } from '../context.js';
 import { ab } from '../load/ab.js';
 import { autocannon } from '../load/autocannon.js';
 import { hey } from '../load/hey.js';
@@ -56,7 +56,7 @@ export async function benchProbe(ctx: Ctx): Promise<void> {
       if (b) measured.push(b);
     }
     const rps = (tool: string, ka: boolean) => best(byKey.get(key(tool, ka)) ?? [])?.rps;
-    const perCpu = (tool: string, ka: boolean) => best(byKey.get(key(tool, ka)) ?? [])?.perCpuS;
+    const perCpu = (tool: string, ka: boolean) => bestPerCpu(byKey.get(key(tool, ka)) ?? []);
     const c = `same concurrency (${settings.concurrency}) and duration`;
     ctx.results.comparisons.push(
       compare('probe', 'probe.keepalive.vs-autocannon', { name: 'lbdiag probe --mode keepalive', value: rps(probe.name, true), perCpu: perCpu(probe.name, true) }, { name: 'autocannon (Node)', value: rps('autocannon', true), perCpu: perCpu('autocannon', true) }, 'req/s', { op: '>=', value: 1 }, c),

@@ -3,7 +3,7 @@
  * `return 200` ceiling, same load tool (wrk), same concurrency, keep-alive and a new connection per
  * request; then peak and steady RSS over `--requests` requests (ab, alternating keep-alive and not).
  */
-import { type Ctx, best } from '../context.js';
+import { type Ctx, best, bestPerCpu } from '../context.js';
 import { ab } from '../load/ab.js';
 import { hey } from '../load/hey.js';
 import { type LoadResult, runLoad } from '../load/run.js';
@@ -103,9 +103,10 @@ export async function benchWhoami(ctx: Ctx): Promise<void> {
       const mode = keepAlive ? 'keepalive' : 'short';
       const label = `${tool.name} ${keepAlive ? 'keep-alive' : 'Connection: close'}`;
       const w = b('whoami');
+      const pc = (k: TargetKind) => bestPerCpu((runs.get(k) ?? []).map((r) => ({ perCpuS: r.serverPerCpuS })));
       ctx.results.comparisons.push(
-        compare('whoami', `whoami.${mode}.vs-bare-node`, { name: `whoami (${label})`, value: w?.rps, perCpu: w?.serverPerCpuS }, { name: 'bare node:http', value: b('bare-node')?.rps, perCpu: b('bare-node')?.serverPerCpuS }, 'req/s', { op: '>=', value: 0.85 }),
-        compare('whoami', `whoami.${mode}.vs-nginx`, { name: `whoami (${label})`, value: w?.rps, perCpu: w?.serverPerCpuS }, { name: 'nginx return 200', value: b('nginx')?.rps, perCpu: b('nginx')?.serverPerCpuS }, 'req/s'),
+        compare('whoami', `whoami.${mode}.vs-bare-node`, { name: `whoami (${label})`, value: w?.rps, perCpu: pc('whoami') }, { name: 'bare node:http', value: b('bare-node')?.rps, perCpu: pc('bare-node') }, 'req/s', { op: '>=', value: 0.85 }),
+        compare('whoami', `whoami.${mode}.vs-nginx`, { name: `whoami (${label})`, value: w?.rps, perCpu: pc('whoami') }, { name: 'nginx return 200', value: b('nginx')?.rps, perCpu: pc('nginx') }, 'req/s'),
       );
     }
     for (const kind of ['whoami', 'bare-node'] as TargetKind[]) {
