@@ -14,6 +14,8 @@ export interface Settings {
   packets: number;
   /** Size factor of the big capture for the flat-memory check. */
   scale: number;
+  /** Seconds of silence between the copies of the big capture (0: back to back, same traffic rate). */
+  copyGapS: number;
   freshCapture: boolean;
   workDir: string;
 }

@@ -24,10 +24,11 @@ const USAGE = `usage: npm run bench -- [options]
   --duration S       seconds per throughput measurement (default 5)
   --warmup S         seconds of unmeasured warm-up per target and mode (default 1)
   --concurrency N    connections for every tool (default 50)
-  --rounds N         measurements per cell, best kept (default 1)
+  --rounds N         measurements per cell, interleaved, best kept (default 3)
   --requests N       requests in the memory runs of whoami and probe (default 200000; 1000000 for the full check)
   --packets N        packets in the capture for pcap (default 1000000)
   --scale N          size factor of the big capture for the flat-memory check (default 10)
+  --copy-gap S       seconds of silence between the copies in the big capture (default 0: back to back)
   --fresh-capture    remake the captures under bench/work even when they exist
   --no-pin           do not pin servers and clients to different CPUs
   --out FILE         results JSON (default bench/results.json)
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
         requests: { type: 'string' },
         packets: { type: 'string' },
         scale: { type: 'string' },
+        'copy-gap': { type: 'string' },
         'fresh-capture': { type: 'boolean', default: false },
         'no-pin': { type: 'boolean', default: false },
         out: { type: 'string' },
@@ -79,10 +81,11 @@ async function main(): Promise<void> {
     durationS: positive(values.duration, 'duration', 5),
     warmupS: positive(values.warmup, 'warmup', 1, true),
     concurrency: Math.round(positive(values.concurrency, 'concurrency', 50)),
-    rounds: Math.round(positive(values.rounds, 'rounds', 1)),
+    rounds: Math.round(positive(values.rounds, 'rounds', 3)),
     requests: Math.round(positive(values.requests, 'requests', 200_000)),
     packets: Math.round(positive(values.packets, 'packets', 1_000_000)),
     scale: Math.round(positive(values.scale, 'scale', 10)),
+    copyGapS: positive(values['copy-gap'], 'copy-gap', 0, true),
     freshCapture: values['fresh-capture'] ?? false,
     workDir: path.join(ROOT, 'bench', 'work'),
   };

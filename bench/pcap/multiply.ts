@@ -1,6 +1,7 @@
 /**
  * Makes an N× capture out of a 1× one for the flat-memory check, without new traffic: copy k of the
- * file is shifted in time to after copy k-1 (so the whole is one capture N× as long) and, from copy 1
+ * file is shifted in time to after copy k-1, plus `extraGapS` of silence (so the whole is one capture
+ * N× as long, or longer) and, from copy 1
  * on, its client address is rewritten to 127.0.60.(100+k) (so connections are new 4-tuples, not
  * port reuse), with the IPv4 and TCP checksums updated incrementally (RFC 1624). Classic pcap files
  * (what tcpdump -w writes), Ethernet link type (what tcpdump -i lo records); other link types get
@@ -111,10 +112,10 @@ function eachRecord(fd: number, h: Header, fn: (buf: Buffer, off: number, len: n
   }
 }
 
-export function multiplyCapture(input: string, output: string, copies: number, serverIp: string): MultiplyResult {
+export function multiplyCapture(input: string, output: string, copies: number, serverIp: string, extraGapS = 0): MultiplyResult {
   const server = ipv4(...(serverIp.split('.').map(Number) as [number, number, number, number]));
   const { packets, spanS } = scanCapture(input);
-  const gap = Math.ceil(spanS) + 2;
+  const gap = Math.ceil(spanS) + 2 + Math.max(0, Math.round(extraGapS));
   const fd = openSync(input, 'r');
   const out = openSync(output, 'w');
   const h = readHeader(fd);

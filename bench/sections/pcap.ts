@@ -68,7 +68,7 @@ export async function benchPcap(ctx: Ctx): Promise<void> {
 
   // The 1× capture: reused when an earlier run made one of the size asked for.
   let packets = 0;
-  let previous: { packets?: number; requested?: number; bigPackets?: number; scale?: number } = {};
+  let previous: { packets?: number; requested?: number; bigPackets?: number; scale?: number; copyGapS?: number } = {};
   try {
     previous = JSON.parse(readFileSync(meta, 'utf8')) as typeof previous;
   } catch { /* first run */ }
@@ -89,10 +89,10 @@ export async function benchPcap(ctx: Ctx): Promise<void> {
 
   // The N× capture for the flat-memory check.
   const bigPackets = packets * settings.scale;
-  if (settings.freshCapture || !existsSync(big) || previous.bigPackets !== bigPackets) {
-    ctx.log(`making ${rel(big)}: ${settings.scale} copies, each shifted in time after the previous one, client address rewritten per copy`);
-    const m = multiplyCapture(one, big, settings.scale, CAPTURE_SERVER);
-    previous = { ...previous, bigPackets: m.packetsOut, scale: settings.scale };
+  if (settings.freshCapture || !existsSync(big) || previous.bigPackets !== bigPackets || (previous.copyGapS ?? 0) !== settings.copyGapS) {
+    ctx.log(`making ${rel(big)}: ${settings.scale} copies, each shifted in time after the previous one${settings.copyGapS ? ` + ${settings.copyGapS} s` : ''}, client address rewritten per copy`);
+    const m = multiplyCapture(one, big, settings.scale, CAPTURE_SERVER, settings.copyGapS);
+    previous = { ...previous, bigPackets: m.packetsOut, scale: settings.scale, copyGapS: settings.copyGapS };
     info.big = { file: rel(big), ...m, bytes: statSync(big).size };
   } else ctx.log(`reusing ${rel(big)} (${bigPackets} packets)`);
   writeFileSync(meta, `${JSON.stringify(previous)}\n`);
