@@ -3,6 +3,13 @@ import type { ChalkInstance } from 'chalk';
 import { makeTable } from '../src/report/render.js';
 import type { Comparison, Results } from './results.js';
 
+/** Two decimals, three when two would round onto the goal and hide which side of it the ratio is. */
+export function ratioText(c: Comparison): string {
+  if (c.ratio === undefined) return '-';
+  const near = c.goal !== undefined && Math.abs(c.ratio - c.goal.value) < 0.005;
+  return `${c.ratio.toFixed(near ? 3 : 2)}×`;
+}
+
 const fmt = (v: number | undefined, unit: string): string => {
   if (v === undefined) return '-';
   if (unit === 'MiB') return `${v.toFixed(1)} MiB`;
@@ -29,7 +36,7 @@ export function renderComparisons(results: Results, chalk: ChalkInstance): strin
       `${c.id}\n${chalk.dim(c.subject)}`,
       fmt(c.subjectValue, c.unit),
       `${fmt(c.anchorValue, c.unit)}\n${chalk.dim(c.anchor)}`,
-      c.ratio === undefined ? '-' : `${c.ratio.toFixed(2)}×`,
+      ratioText(c),
       c.cpuRatio === undefined ? '' : `${c.cpuRatio.toFixed(2)}×`,
       c.goal ? `${c.goal.op} ${c.goal.value}` : '',
       status(c, chalk),
@@ -45,7 +52,7 @@ export function renderMarkdown(results: Results): string {
   const rows = ['| comparison | lbdiag | anchor | ratio | per CPU-s | goal | |', '|---|---|---|---|---|---|---|'];
   for (const c of results.comparisons) {
     rows.push(
-      `| ${c.id} | ${c.subject}: ${fmt(c.subjectValue, c.unit)} | ${c.anchor}: ${fmt(c.anchorValue, c.unit)} | ${c.ratio === undefined ? '-' : `${c.ratio.toFixed(2)}×`} | ${c.cpuRatio === undefined ? '' : `${c.cpuRatio.toFixed(2)}×`} | ${c.goal ? `${c.goal.op} ${c.goal.value}` : ''} | ${c.status === 'info' ? '' : c.status} |`,
+      `| ${c.id} | ${c.subject}: ${fmt(c.subjectValue, c.unit)} | ${c.anchor}: ${fmt(c.anchorValue, c.unit)} | ${ratioText(c)} | ${c.cpuRatio === undefined ? '' : `${c.cpuRatio.toFixed(2)}×`} | ${c.goal ? `${c.goal.op} ${c.goal.value}` : ''} | ${c.status === 'info' ? '' : c.status} |`,
     );
   }
   return rows.join('\n') + '\n';
