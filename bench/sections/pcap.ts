@@ -106,40 +106,43 @@ export async function benchPcap(ctx: Ctx): Promise<void> {
   ctx.log(`  raw record walk (in-process, no analysis): ${walkPps} packets/s`);
 
   const lbdiag = (file: string) => analyse(ctx, 'lbdiag pcap', process.execPath, [LBDIAG, 'pcap', file, '--json', '--fail-on', 'none'], file, file === one ? packets : bigPackets);
-  let l1: PcapRun | undefined;
-  let lN: PcapRun | undefined;
-  let ts: PcapRun | undefined;
-  try {
-    l1 = await lbdiag(one);
-    runs.push(l1);
-  } catch (e) {
-    ctx.skip('lbdiag pcap (1×)', (e as Error).message);
-  }
   const noTshark = ensureCommand('tshark', 'tshark');
   if (noTshark) ctx.skip('tshark', noTshark);
-  else {
+  // Rounds interleaved like the other sections: fastest run kept for packets/s, highest peak RSS for memory.
+  const r1: PcapRun[] = [];
+  const rN: PcapRun[] = [];
+  const rT: PcapRun[] = [];
+  const attempt = async (what: string, into: PcapRun[], fn: () => Promise<PcapRun>): Promise<void> => {
     try {
-      ts = await analyse(ctx, 'tshark', 'tshark', tsharkArgs(one), one, packets);
-      runs.push(ts);
+      const r = await fn();
+      into.push(r);
+      runs.push(r);
     } catch (e) {
-      ctx.skip('tshark', (e as Error).message);
+      ctx.skip(what, (e as Error).message);
     }
+  };
+  for (let round = 0; round < settings.rounds; round++) {
+    await attempt('lbdiag pcap (1×)', r1, () => lbdiag(one));
+    if (!noTshark) await attempt('tshark', rT, () => analyse(ctx, 'tshark', 'tshark', tsharkArgs(one), one, packets));
+    if (r1.length) await attempt(`lbdiag pcap (${settings.scale}×)`, rN, () => lbdiag(big));
   }
-  if (l1) {
-    try {
-      lN = await lbdiag(big);
-      runs.push(lN);
-    } catch (e) {
-      ctx.skip(`lbdiag pcap (${settings.scale}×)`, (e as Error).message);
-    }
-  }
+  const fold = (rs: PcapRun[]): PcapRun | undefined => {
+    if (!rs.length) return undefined;
+    const fastest = rs.reduce((a, b) => (b.packetsPerS > a.packetsPerS ? b : a));
+    const perCpu = rs.map((r) => r.packetsPerCpuS ?? 0);
+    const rss = rs.map((r) => r.maxRssMiB ?? 0);
+    return { ...fastest, packetsPerCpuS: Math.max(...perCpu) || undefined, maxRssMiB: Math.max(...rss) || undefined };
+  };
+  const l1 = fold(r1);
+  const lN = fold(rN);
+  const ts = fold(rT);
   if (ts) {
     ctx.skip(`tshark on the ${settings.scale}× capture`, `not run: at the rate measured it would take ~${Math.round((bigPackets / ts.packetsPerS) / 60)} min`);
   }
   const mp = (n: number) => `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)} M packets`;
   ctx.results.comparisons.push(
     compare('pcap', 'pcap.throughput.vs-tshark', { name: `lbdiag pcap, ${mp(packets)}`, value: l1?.packetsPerS, perCpu: l1?.packetsPerCpuS }, { name: 'tshark -Y (same analyses)', value: ts?.packetsPerS, perCpu: ts?.packetsPerCpuS }, 'packets/s', { op: '>=', value: 50 }, 'end to end, process start to exit'),
-    compare('pcap', 'pcap.throughput.vs-goal', { name: `lbdiag pcap, ${mp(packets)}`, value: l1?.packetsPerS }, { name: 'the 2 M packets/s goal', value: 2_000_000 }, 'packets/s', { op: '>=', value: 1 }, 'an absolute goal from the issue, not an anchor measured here'),
+    compare('pcap', 'pcap.throughput.vs-goal', { name: `lbdiag pcap, ${mp(packets)}`, value: l1?.packetsPerS, perCpu: l1?.packetsPerCpuS }, { name: 'the 2 M packets/s goal', value: 2_000_000, perCpu: 2_000_000 }, 'packets/s', { op: '>=', value: 1 }, 'an absolute goal from the issue, not an anchor measured here'),
     compare('pcap', 'pcap.throughput.vs-raw-walk', { name: `lbdiag pcap, ${mp(packets)}`, value: l1?.packetsPerS }, { name: 'raw pcap record walk (Node)', value: walkPps }, 'packets/s', undefined, 'in-process loop over the records, no decoding or analysis'),
     compare('pcap', 'pcap.memory.vs-tshark', { name: `lbdiag pcap peak RSS, ${mp(packets)}`, value: l1?.maxRssMiB }, { name: 'tshark peak RSS', value: ts?.maxRssMiB }, 'MiB'),
     compare('pcap', `pcap.memory.${settings.scale}x-vs-1x`, { name: `lbdiag pcap peak RSS, ${mp(bigPackets)}`, value: lN?.maxRssMiB }, { name: `same, ${mp(packets)}`, value: l1?.maxRssMiB }, 'MiB', { op: '<=', value: 1.5 }),
