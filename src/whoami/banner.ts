@@ -4,8 +4,7 @@
  */
 import type { ServerSettings } from './answers.js';
 import { hostPort } from './connections.js';
-import { describeSetting } from './server.js';
-import { formatDuration } from '../report/units.js';
+import { describeSetting, settingDuration } from './server.js';
 
 export interface BannerInput {
   name: string;
@@ -46,7 +45,11 @@ export function bannerText(b: BannerInput): string {
       ` · max-requests-per-conn ${s.maxRequestsPerConn ?? 'unlimited'}` +
       ` · headers-timeout ${describeSetting(s.headersTimeoutMs, s.headersTimeoutIsDefault)}`,
   );
-  lines.push(`  drain       ${formatDuration(s.drainDelayMs)} on SIGTERM/SIGINT (/health 503, Connection: close); a second signal exits at once`);
+  lines.push(
+    s.drainDelayMs > 0
+      ? `  drain       ${settingDuration(s.drainDelayMs)} on SIGTERM/SIGINT (/health 503, Connection: close), then in-flight requests finish; a second signal exits at once`
+      : '  drain       no delay on SIGTERM/SIGINT: stop listening, in-flight requests finish; a second signal exits at once',
+  );
   lines.push(`  log         ${b.log === 'off' ? 'off (--log for one line per request and per closed connection)' : b.log}`);
   lines.push(`  try         curl -si ${tryUrl(b.addresses[0])}   · /api (JSON) · /health · /metrics · ?wait=250ms&status=503&size=16k&close=1`);
   return lines.join('\n') + '\n';

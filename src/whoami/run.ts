@@ -3,9 +3,9 @@
  * exit at once on the second. With --workers the primary forks n workers (workers.ts).
  */
 import { EXIT_OK } from '../report/errors.js';
-import { formatDuration } from '../report/units.js';
 import { bannerJson, bannerText, type BannerInput } from './banner.js';
 import { startWhoami, type WhoamiHandle, type WhoamiOptions } from './server.js';
+import { settingDuration } from './server.js';
 
 export const EXIT_INTERRUPTED = 130;
 
@@ -24,7 +24,11 @@ export function drainOnSignals(handle: WhoamiHandle, onSecond: () => void): Prom
         onSecond();
         return;
       }
-      say(`${signal}: draining for ${formatDuration(handle.settings.drainDelayMs)} (/health 503, Connection: close, idle connections closed); signal again to exit now`);
+      say(
+        handle.settings.drainDelayMs > 0
+          ? `${signal}: draining for ${settingDuration(handle.settings.drainDelayMs)} (/health 503, Connection: close, idle connections closed); signal again to exit now`
+          : `${signal}: stopping (idle connections closed, in-flight requests finish); signal again to exit now`,
+      );
       void handle.drain().then(() => {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);

@@ -11,7 +11,6 @@ import type { Socket } from 'node:net';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { UsageError } from '../report/errors.js';
-import { formatDuration } from '../report/units.js';
 import { forwardedOf, jsonBody, padText, textAnswer, textHead, type Identity, type ServerSettings, type WhoamiAnswer } from './answers.js';
 import { CONN, localOf, plainAddress, type CloseReason, type ConnSocket, type ConnState } from './connections.js';
 import { NO_CONTROLS, parseControls, WAIT_CAP_MS, type Controls } from './controls.js';
@@ -161,14 +160,14 @@ class WhoamiServer {
     this.metrics.accepted++;
     this.metrics.active++;
     s.on('close', this.onSocketClose);
-    s.on('end', onSocketEnd);
-    s.on('timeout', onSocketTimeout);
   };
 
   private connectionClosed(s: ConnSocket): void {
     const c = s[CONN];
     this.sockets.delete(s);
-    const by: CloseReason = c.closedBy ?? 'unknown';
+    // Every close the server decides is labelled where it decides it; what is left is either the
+    // peer's FIN (the readable side ended) or Node's keepAliveTimeout destroying an idle socket.
+    const by: CloseReason = c.closedBy ?? (s.readableEnded ? 'client' : c.seq === c.done && c.done > 0 ? 'server-idle' : 'unknown');
     this.metrics.connectionClosed(c.done, by);
     if (this.log) this.log.close({ conn: c.id, requests: c.done, lifetimeMs: performance.now() - c.openedAt, closedBy: by, remoteAddress: c.remoteAddress, remotePort: c.remotePort });
     if (this.sockets.size === 0 && this.allClosed.length > 0) {
@@ -410,6 +409,12 @@ class WhoamiServer {
       socket.destroy();
       return;
     }
+    if (code === 'ERR_HTTP_REQUEST_TIMEOUT' && s.bytesRead === 0) {
+      // Connected but never sent a byte (a pre-opened or health-check connection): close quietly.
+      c.closedBy ??= 'server-headers-timeout';
+      socket.destroy();
+      return;
+    }
     let status = 400;
     let reason = 'Bad Request';
     let by: CloseReason = 'server-bad-request';
@@ -523,17 +528,6 @@ class WhoamiServer {
   }
 }
 
-function onSocketEnd(this: ConnSocket): void {
-  const c = this[CONN];
-  if (c) c.closedBy ??= 'client';
-}
-
-function onSocketTimeout(this: ConnSocket): void {
-  // Node arms the socket timeout with keepAliveTimeout once a response is done.
-  const c = this[CONN];
-  if (c && c.seq === c.done) c.closedBy ??= 'server-idle';
-}
-
 function destroySocket(socket: Duplex): void {
   socket.destroy();
 }
@@ -621,7 +615,15 @@ export async function startWhoami(opts: WhoamiOptions): Promise<WhoamiHandle> {
   };
 }
 
+/** Compact duration for settings: `5s`, `400ms`, `1.5s`, `2m`. */
+export function settingDuration(ms: number): string {
+  if (ms >= 600_000 && ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms >= 1000 && ms % 1000 === 0) return `${ms / 1000}s`;
+  if (ms < 1000) return `${ms}ms`;
+  return `${Number((ms / 1000).toFixed(3))}s`;
+}
+
 /** `5s (Node default)` style text for the banner. */
 export function describeSetting(ms: number, isDefault: boolean, zero = 'off'): string {
-  return `${ms === 0 ? zero : formatDuration(ms)}${isDefault ? ' (Node default)' : ''}`;
+  return `${ms === 0 ? zero : settingDuration(ms)}${isDefault ? ' (Node default)' : ''}`;
 }

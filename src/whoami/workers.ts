@@ -6,10 +6,10 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { EXIT_OK, EXIT_USAGE, UsageError } from '../report/errors.js';
-import { formatDuration } from '../report/units.js';
 import { bannerJson, bannerText, type BannerInput } from './banner.js';
 import { EXIT_INTERRUPTED } from './run.js';
 import { startWhoami, type WhoamiOptions } from './server.js';
+import { settingDuration } from './server.js';
 
 type ToPrimary =
   | { lbdiag: 'ready'; pid: number; instance: string; addresses: { address: string; port: number }[]; settings: import('./answers.js').ServerSettings; name: string; version: string }
@@ -115,7 +115,7 @@ export async function runPrimary(n: number, opts: WhoamiOptions): Promise<number
     signals++;
     if (signals === 1) {
       draining = true;
-      say(`${signal}: draining ${n} workers for ${formatDuration(first.settings.drainDelayMs)}; signal again to exit now`);
+      say(`${signal}: draining ${n} workers for ${settingDuration(first.settings.drainDelayMs)}; signal again to exit now`);
       for (const w of workers) if (!w.isDead()) w.send({ lbdiag: 'drain' } satisfies ToWorker);
       return;
     }
