@@ -99,14 +99,11 @@ function keepalivePinning(m: ModeTally, modes: readonly ModeTally[], seen: Set<s
   const k = seen.size;
   if (k < 2) return null; // one backend in the whole run: nothing to pin away from (single-backend says so)
   if (single.length / conns.length < 0.9) return null;
-  // Under per-request balancing with k backends chosen at random, a connection with n requests
-  // stays on one backend with probability k^(1-n): require pinning to be far likelier than that.
-  let expectedSingle = 0;
-  for (const c of conns) {
-    const n = [...c.backends.values()].reduce((a, b) => a + b, 0);
-    expectedSingle += k ** (1 - n);
-  }
-  if (expectedSingle / conns.length > 0.5) return null;
+  // Under per-request balancing over k backends, a connection carrying n requests stays on one
+  // backend by chance with probability k^(1-n): the pinned connections must be far from chance.
+  let logChance = 0;
+  for (const c of single) logChance += (1 - [...c.backends.values()].reduce((a, b) => a + b, 0)) * Math.log(k);
+  if (logChance > Math.log(1e-3)) return null;
   const reqs = conns.reduce((s, c) => s + c.ok, 0);
   const reached = new Set<string>();
   for (const c of conns) for (const b of c.backends.keys()) reached.add(b);
@@ -455,8 +452,11 @@ function stall(m: ModeTally): Finding | null {
   if (stalled === 0) return null;
   const slow = c.countBetween(500, 1e9);
   const fast = c.countBetween(0, 300);
-  if (stalled / Math.max(1, slow) < 0.6 || fast < stalled) return null; // a cluster among fast connects, not a slow network
   const t = m.ttfb;
+  // A cluster at the retransmission times, not a spread of slow connects; and the path itself is
+  // fast (the request/response round trip takes well under the stall), so it is not a long RTT.
+  if (stalled / Math.max(1, slow) < 0.6) return null;
+  if (t.count > 0 && !(t.quantile(0.5) < 300)) return null;
   const serverNear1 = t.countBetween(850, 1600) + t.countBetween(2800, 3800);
   const parts = [`${near1} near 1 s`];
   if (near3) parts.push(`${near3} near 3 s`);

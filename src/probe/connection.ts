@@ -71,7 +71,8 @@ export class ProbeConnection {
       return;
     }
     this.tWrite = this.t0;
-    this.socket.setTimeout(this.endpoint.timeoutMs);
+    // The socket's inactivity timeout (set once at open, re-armed by every read and write) bounds
+    // each request; an idle connection's timeout is ignored (see open()).
     this.socket.write(payload);
   }
 
@@ -86,7 +87,7 @@ export class ProbeConnection {
     this.openedAt = this.t0;
     const s = ep.tls
       ? tls.connect({ host: ep.address, port: ep.port, servername: ep.tls.servername, rejectUnauthorized: ep.tls.rejectUnauthorized, timeout: ep.timeoutMs })
-      : net.connect({ host: ep.address, port: ep.port, timeout: ep.timeoutMs, noDelay: true });
+      : net.connect({ host: ep.address, port: ep.port, timeout: ep.timeoutMs });
     this.socket = s;
     s.on(ep.tls ? 'secureConnect' : 'connect', () => {
       this.connected = true;
@@ -157,8 +158,9 @@ export class ProbeConnection {
     else if (result.phase === 'connect') ex.connectMs = undefined;
     if (this.tFirst) ex.ttfbMs = this.tFirst - this.tWrite;
     this.lastEnd = now;
-    if (this.usable) this.socket?.setTimeout(0);
-    else if (this.socket && !this.socket.destroyed) {
+    if (this.usable) {
+      /* keep the inactivity timeout armed: it only acts while a request is in flight */
+    } else if (this.socket && !this.socket.destroyed) {
       // Closing (short-lived, or the server said close): give the server's FIN a moment, then drop it.
       this.socket.setTimeout(Math.min(this.endpoint.timeoutMs, 2000));
       this.socket.unref();

@@ -278,7 +278,7 @@ function timelineBucket(o: ProbeOptions, requests: number | undefined, c: number
     if (o.rate) planned = (requests * 1000) / o.rate;
     else if (o.intervalMs) planned = (requests / c) * o.intervalMs;
   }
-  if (!planned) return 50;
+  if (!planned) return 10; // the timeline doubles its buckets as the run goes on
   const raw = planned / 30;
   const steps = [10, 20, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 30000, 60000];
   return steps.find((s) => s >= raw) ?? 60000;

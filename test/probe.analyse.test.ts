@@ -1,0 +1,178 @@
+/** analyse() on hand-made records: each finding fires on its signature and stays quiet otherwise. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { analyse } from '../src/probe/analyse.js';
+import { ModeTally } from '../src/probe/tally.js';
+import type { ProbeMode, ProbeRecord } from '../src/probe/record.js';
+
+function rec(mode: ProbeMode, o: Partial<ProbeRecord>): ProbeRecord {
+  return { mode, t: 0, conn: 1, port: 40000, addr: '10.0.0.10', reused: false, seq: 1, totalMs: 2, status: 200, ttfbMs: 1, ...o };
+}
+
+/** keep-alive: `conns` connections, `per` requests each; backendOf(conn, seq) names the backend. */
+function keepalive(conns: number, per: number, backendOf: (c: number, s: number) => string, extra: (c: number, s: number) => Partial<ProbeRecord> = () => ({})): ModeTally {
+  const t = new ModeTally('keepalive');
+  t.startT = 0;
+  t.lanes = conns;
+  let clock = 0;
+  for (let s = 1; s <= per; s++)
+    for (let c = 1; c <= conns; c++) {
+      clock += 1;
+      t.add(rec('keepalive', { t: clock, conn: c, port: 40000 + c, reused: s > 1, seq: s, connectMs: s === 1 ? 0.3 : undefined, idleMs: s > 1 ? 1 : undefined, backend: backendOf(c, s), serverConn: `${c}`, serverSeq: s, ...extra(c, s) }));
+    }
+  t.connectionsOpened = conns;
+  t.endT = clock;
+  return t;
+}
+
+function short(n: number, backendOf: (i: number) => string | undefined, extra: (i: number) => Partial<ProbeRecord> = () => ({}), t0 = 1000): ModeTally {
+  const t = new ModeTally('short');
+  t.startT = t0;
+  for (let i = 0; i < n; i++) t.add(rec('short', { t: t0 + i, conn: 1000 + i, port: 50000 + i, connectMs: 0.3, backend: backendOf(i), serverConn: `${i}`, serverSeq: 1, ...extra(i) }));
+  t.connectionsOpened = n;
+  t.endT = t0 + n;
+  return t;
+}
+
+const names = ['a', 'b', 'c'];
+const ids = (f: { id: string }[]) => f.map((x) => x.id).sort();
+
+test('keepalive-pinning: one backend per connection while fresh connections reach three', () => {
+  const f = analyse([keepalive(4, 50, (c) => names[(c - 1) % 3]), short(150, (i) => names[i % 3])]);
+  const pin = f.find((x) => x.id === 'keepalive-pinning');
+  assert.ok(pin, ids(f).join(','));
+  assert.equal(pin.metrics?.pinnedConnections, 4);
+  assert.match(pin.evidence.join('\n'), /short .*3 backends answered 150/);
+  // keep-alive shares follow connections (2:1:1): imbalance, but explained by pinning (info).
+  const imb = f.find((x) => x.id === 'imbalance' && x.mode === 'keepalive');
+  assert.equal(imb?.severity, 'info');
+  assert.ok(!f.some((x) => x.id === 'imbalance' && x.mode === 'short'));
+  assert.ok(!f.some((x) => x.id === 'l7-proxy'));
+});
+
+test('no pinning under per-request balancing, and l7-proxy from the server-side connection view', () => {
+  let sc = 0;
+  const ka = keepalive(4, 30, (c, s) => names[(c + s) % 3], () => ({ serverConn: String(++sc), serverSeq: 1 }));
+  const f = analyse([ka, short(90, (i) => names[i % 3], () => ({ forwarded: ['X-Forwarded-For'] }))]);
+  assert.ok(!f.some((x) => x.id === 'keepalive-pinning'));
+  const l7 = f.find((x) => x.id === 'l7-proxy');
+  assert.ok(l7);
+  assert.equal(l7.severity, 'info');
+  assert.match(l7.evidence.join('\n'), /different connection/);
+  assert.match(l7.evidence.join('\n'), /X-Forwarded-For \(90\/94\)/);
+});
+
+test('pinning needs enough requests per connection to tell L4 from chance', () => {
+  // 2 requests per connection over 2 backends: a per-request balancer stays put half the time.
+  const f = analyse([keepalive(4, 2, (c) => names[c % 2]), short(40, (i) => names[i % 2])]);
+  assert.ok(!f.some((x) => x.id === 'keepalive-pinning'), ids(f).join(','));
+});
+
+test('imbalance: chi-square with p-value; quiet on fair tallies, small samples, and with matching --weights', () => {
+  const skew = short(300, (i) => (i % 10 < 6 ? 'a' : i % 10 < 8 ? 'b' : 'c'));
+  const f = analyse([skew]).find((x) => x.id === 'imbalance');
+  assert.ok(f);
+  assert.ok((f.metrics!.pValue as number) < 1e-6);
+  assert.equal(f.metrics!.df, 2);
+  assert.equal(f.metrics!.maxMinRatio, 3);
+  assert.ok(!analyse([short(300, (i) => names[i % 3])]).some((x) => x.id === 'imbalance'));
+  // 9 requests over 3 backends (expected 3 per cell < 5): never raised.
+  assert.ok(!analyse([short(9, (i) => (i < 7 ? 'a' : i === 7 ? 'b' : 'c'))]).some((x) => x.id === 'imbalance'));
+  const weights = new Map([['a', 3], ['b', 1], ['c', 1]]);
+  assert.ok(!analyse([skew], { weights }).some((x) => x.id === 'imbalance'));
+  assert.ok(analyse([short(300, (i) => names[i % 3])], { weights }).some((x) => x.id === 'imbalance'));
+});
+
+test('single-backend and backend-missing', () => {
+  const one = [short(50, () => 'a')];
+  assert.deepEqual(ids(analyse(one)), ['single-backend']);
+  assert.deepEqual(ids(analyse(one, { expect: 1 })), []);
+  const miss = analyse([short(60, (i) => names[i % 2])], { expectBackends: ['a', 'b', 'c'] });
+  const m = miss.find((x) => x.id === 'backend-missing');
+  assert.equal(m?.backend, 'c');
+  assert.equal(m?.severity, 'error');
+  assert.ok(analyse([short(60, (i) => names[i % 2])], { expect: 3 }).some((x) => x.id === 'backend-missing'));
+  assert.ok(!analyse([short(60, (i) => names[i % 3])], { expect: 3 }).some((x) => x.id === 'backend-missing'));
+});
+
+test('late-backend-starved: appears part-way through and gets almost nothing on the pool', () => {
+  // 8 pooled connections on a/b; from t=600 one reconnect lands on c, which then carries 1 in 40.
+  const t = new ModeTally('keepalive');
+  t.startT = 0;
+  for (let i = 0; i < 1000; i++) {
+    const late = i >= 600 && i % 40 === 0;
+    t.add(rec('keepalive', { t: i, conn: (i % 8) + 1, reused: i >= 8, seq: Math.floor(i / 8) + 1, backend: late ? 'c' : names[i % 2] }));
+  }
+  t.connectionsOpened = 9;
+  t.endT = 1000;
+  const f = analyse([t]).find((x) => x.id === 'late-backend-starved');
+  assert.ok(f);
+  assert.equal(f.backend, 'c');
+  // Present from the start with a fair share: nothing.
+  assert.ok(!analyse([keepalive(6, 50, (c) => names[c % 3])]).some((x) => x.id === 'late-backend-starved'));
+});
+
+test('late-backend-starved: never on a large pool, healthy on fresh connections afterwards', () => {
+  const f = analyse([keepalive(8, 20, (c) => names[c % 2]), short(90, (i) => names[i % 3], undefined, 5000)]);
+  const late = f.find((x) => x.id === 'late-backend-starved');
+  assert.equal(late?.backend, 'c');
+  // A pool of 2 connections could miss a backend by itself: not claimed.
+  assert.ok(!analyse([keepalive(2, 20, (c) => names[c % 2]), short(90, (i) => names[i % 3], undefined, 5000)]).some((x) => x.id === 'late-backend-starved'));
+});
+
+test('stale-instance: one name, two processes at once', () => {
+  const f = analyse([short(40, () => 'a', (i) => ({ instance: i % 2 ? 'old1' : 'new2', pid: i % 2 ? 100 : 200 }))]).find((x) => x.id === 'stale-instance');
+  assert.ok(f);
+  assert.equal(f.backend, 'a');
+  assert.match(f.title, /2 different processes at the same time/);
+  assert.ok(!analyse([short(40, () => 'a', () => ({ instance: 'x', pid: 1 }))]).some((x) => x.id === 'stale-instance'));
+});
+
+test('intermittent-errors: rate, fresh vs reused, 1-in-N (random) and every-Nth (periodic)', () => {
+  // Random-looking half: SO_REUSEPORT over two listeners.
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const half = short(200, (i) => (i % 2 ? 'a' : 'b'), () => (rnd() < 0.5 ? { status: 503, backend: undefined } : {}));
+  const f = analyse([half]).find((x) => x.id === 'intermittent-errors');
+  assert.ok(f);
+  assert.equal(f.severity, 'error');
+  assert.equal(f.metrics!.oneInN, 2);
+  assert.match(f.evidence.join('\n'), /about 1 in 2/);
+  // Every third request fails: round robin with one bad member.
+  const third = short(90, (i) => names[i % 3], (i) => (i % 3 === 2 ? { status: 502 } : {}));
+  const g = analyse([third]).find((x) => x.id === 'intermittent-errors');
+  assert.equal(g?.metrics!.oneInN, 3);
+  assert.match(g!.evidence.join('\n'), /every 3th request fails|strictly periodic/);
+  assert.match(g!.evidence.join('\n'), /5xx by backend: c 30\/30/);
+  // Everything failing is another finding.
+  const all = analyse([short(20, () => undefined, () => ({ status: undefined, error: 'refused', phase: 'connect' }))]);
+  assert.deepEqual(ids(all), ['all-failing']);
+});
+
+test('idle-timeout-reset: failures on reused connections after idling', () => {
+  const ka = keepalive(2, 30, (c) => names[c - 1], (c, s) => (s > 1 && s % 10 === 0 ? { status: undefined, backend: undefined, error: 'reset', phase: 'response', idleMs: 5000 } : {}));
+  const f = analyse([ka]);
+  const idle = f.find((x) => x.id === 'idle-timeout-reset');
+  assert.ok(idle, ids(f).join(','));
+  assert.match(idle.evidence.join('\n'), /median 5\.00s/);
+  assert.ok(f.some((x) => x.id === 'intermittent-errors'));
+});
+
+test('stall-1s: connects clustered near 1 s and 3 s while the server answers fast', () => {
+  const s = short(100, (i) => names[i % 3], (i) => (i % 10 === 0 ? { connectMs: 1003 + i, totalMs: 1006 + i } : i === 5 ? { connectMs: 3010, totalMs: 3012 } : {}));
+  const f = analyse([s]).find((x) => x.id === 'stall-1s');
+  assert.ok(f);
+  assert.equal(f.metrics!.near1s, 10);
+  assert.equal(f.metrics!.near3s, 1);
+  // A uniformly slow path (1 s round trips everywhere) is not a SYN retransmission.
+  const slow = short(30, () => 'a', () => ({ connectMs: 1000, ttfbMs: 1000, totalMs: 2000 }));
+  assert.ok(!analyse([slow]).some((x) => x.id === 'stall-1s'));
+});
+
+test('connection-churn and no-backend-identity', () => {
+  const t = keepalive(2, 10, () => 'a');
+  t.connectionsOpened = 10;
+  assert.ok(analyse([t]).some((x) => x.id === 'connection-churn'));
+  const anon = analyse([short(30, () => undefined)]);
+  assert.deepEqual(ids(anon), ['no-backend-identity']);
+});
