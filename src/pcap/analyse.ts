@@ -6,7 +6,7 @@
 import type { Finding } from '../report/finding.js';
 import { UsageError } from '../report/errors.js';
 import { CaptureReader, CorruptCaptureError, NotACaptureError, PACKET, type CaptureFormat } from './reader.js';
-import { openInput, type Input } from './source.js';
+import { CHUNK_SIZE, openInput, type Input } from './source.js';
 import { Decoded, OUTCOME_NAMES, TCP, UNKNOWN_LINK, decode, linkName } from './decode.js';
 import { Tracker } from './tracker.js';
 import { serverOf, type Conn } from './connection.js';
@@ -207,7 +207,8 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     const out = decode(r.buf, r.offset, r.caplen, r.linkType, dec);
     outcomes[out]++;
     if (out === TCP) {
-      const ta = tracker.process(dec, frame, t);
+      dec.t = t;
+      const ta = tracker.process(dec, frame);
       if (onTcp !== undefined) onTcp(frame, tracker.lastStream, ta);
     }
     else if (out === UNKNOWN_LINK) unknownLinks.set(r.linkType, (unknownLinks.get(r.linkType) ?? 0) + 1);
@@ -313,7 +314,15 @@ async function fill(e: Entry, warnings: string[]): Promise<boolean> {
     if (r === PACKET) return true;
     let chunk: IteratorResult<Buffer>;
     try {
-      chunk = await e.iter.next();
+      if (e.input.readInto) {
+        const { buf, offset } = e.reader.space(CHUNK_SIZE);
+        const n = await e.input.readInto(buf, offset, buf.length - offset);
+        if (n > 0) {
+          e.reader.commit(n);
+          continue;
+        }
+        chunk = { done: true, value: undefined };
+      } else chunk = await e.iter.next();
     } catch (err) {
       // A gzip stream cut short, or a read error: analyse what came before.
       e.done = true;

@@ -72,12 +72,19 @@ export class Decoded {
   win = 0;
   /** TCP payload length as the IP header reports it (Wireshark's tcp.len); -1 when unknown. */
   seglen = 0;
+  /** Capture time in seconds (set by the caller; kept here so the hot path passes no boxed doubles). */
+  t = 0.5;
 }
 
 export const FIN = 0x01;
 export const SYN = 0x02;
 export const RST = 0x04;
 export const ACK = 0x10;
+
+/** Big-endian u32 without Buffer's argument checks (hot path). */
+function u32(b: Buffer, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+}
 
 const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;
@@ -128,10 +135,10 @@ export function decode(b: Buffer, off: number, caplen: number, linkType: number,
     case 108: {
       if (caplen < 4) return TRUNCATED;
       let fam: number;
-      if (linkType === 108) fam = b.readUInt32BE(p);
+      if (linkType === 108) fam = u32(b, p);
       else {
         fam = b.readUInt32LE(p);
-        if (fam & 0xffff0000) fam = b.readUInt32BE(p);
+        if (fam & 0xffff0000) fam = u32(b, p);
       }
       p += 4;
       etype = fam === 2 ? ETH_IPV4 : fam === 24 || fam === 28 || fam === 30 ? ETH_IPV6 : 0;
@@ -163,8 +170,8 @@ function ipv4(b: Buffer, p: number, end: number, out: Decoded, depth: number): n
   const payLen = total - ihl;
   if (proto === 6) {
     out.v6 = false;
-    out.s0 = b.readUInt32BE(p + 12);
-    out.d0 = b.readUInt32BE(p + 16);
+    out.s0 = u32(b, p + 12);
+    out.d0 = u32(b, p + 16);
     out.s1 = out.s2 = out.s3 = out.d1 = out.d2 = out.d3 = 0;
     return tcp(b, pay, end, payLen, out);
   }
@@ -206,14 +213,14 @@ function ipv6(b: Buffer, p: number, end: number, out: Decoded, depth: number): n
   }
   if (next === 6) {
     out.v6 = true;
-    out.s0 = b.readUInt32BE(hdr + 8);
-    out.s1 = b.readUInt32BE(hdr + 12);
-    out.s2 = b.readUInt32BE(hdr + 16);
-    out.s3 = b.readUInt32BE(hdr + 20);
-    out.d0 = b.readUInt32BE(hdr + 24);
-    out.d1 = b.readUInt32BE(hdr + 28);
-    out.d2 = b.readUInt32BE(hdr + 32);
-    out.d3 = b.readUInt32BE(hdr + 36);
+    out.s0 = u32(b, hdr + 8);
+    out.s1 = u32(b, hdr + 12);
+    out.s2 = u32(b, hdr + 16);
+    out.s3 = u32(b, hdr + 20);
+    out.d0 = u32(b, hdr + 24);
+    out.d1 = u32(b, hdr + 28);
+    out.d2 = u32(b, hdr + 32);
+    out.d3 = u32(b, hdr + 36);
     return tcp(b, q, end, left, out);
   }
   return other(b, q, end, out, next, depth);
@@ -237,8 +244,8 @@ function tcp(b: Buffer, p: number, end: number, len: number, out: Decoded): numb
   if (hlen < 20) return BAD_TCP;
   out.sport = (b[p] << 8) | b[p + 1];
   out.dport = (b[p + 2] << 8) | b[p + 3];
-  out.seq = b.readUInt32BE(p + 4);
-  out.ack = b.readUInt32BE(p + 8);
+  out.seq = u32(b, p + 4);
+  out.ack = u32(b, p + 8);
   out.flags = b[p + 13];
   out.win = (b[p + 14] << 8) | b[p + 15];
   // Shorter than its own header: Wireshark still numbers the stream but skips the analysis.

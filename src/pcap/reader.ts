@@ -51,7 +51,11 @@ export class CaptureReader {
   truncatedAt: number | null = null;
 
   private data: Buffer = Buffer.alloc(0);
+  /** End of the valid bytes in `data`. */
+  private limit = 0;
   private pos = 0;
+  /** A buffer owned by the reader that files are read into (no allocation per chunk). */
+  private own: Buffer | null = null;
   private le = true;
   private nsRes = false;
   private modified = false;
@@ -61,15 +65,39 @@ export class CaptureReader {
 
   /** Appends a chunk. The previous record stays valid only until the next `next()`. */
   push(chunk: Buffer): void {
-    if (this.pos >= this.data.length) this.data = chunk;
-    else this.data = Buffer.concat([this.data.subarray(this.pos), chunk]);
+    if (this.pos >= this.limit) this.data = chunk;
+    else this.data = Buffer.concat([this.data.subarray(this.pos, this.limit), chunk]);
     this.pos = 0;
+    this.limit = this.data.length;
+  }
+
+  /**
+   * For readers that fill a buffer themselves: moves the unread bytes to the front of the
+   * reader's own buffer (grown when a record needs it) and returns that buffer and the offset
+   * to read into. Call `commit(n)` with the number of bytes read.
+   */
+  space(chunk: number): { buf: Buffer; offset: number } {
+    const left = this.limit - this.pos;
+    let own = this.own;
+    if (!own || own.length < left + chunk) {
+      const n = Buffer.allocUnsafe(Math.max(left + chunk, own ? own.length : 0));
+      this.data.copy(n, 0, this.pos, this.limit);
+      own = this.own = n;
+    } else if (left > 0) this.data.copy(own, 0, this.pos, this.limit);
+    this.data = own;
+    this.pos = 0;
+    this.limit = left;
+    return { buf: own, offset: left };
+  }
+
+  commit(n: number): void {
+    this.limit += n;
   }
 
   /** No more input: a partial record left over means the file was cut. */
   end(): void {
     this.ended = true;
-    const left = this.data.length - this.pos;
+    const left = this.limit - this.pos;
     if (left > 0 && this.truncatedAt === null) this.truncatedAt = this.consumed;
   }
 
@@ -78,7 +106,7 @@ export class CaptureReader {
     for (;;) {
       const d = this.data;
       const p = this.pos;
-      const avail = d.length - p;
+      const avail = this.limit - p;
       if (this.format === null) {
         if (!this.readHeader()) return NEED_MORE;
         continue;
@@ -86,11 +114,18 @@ export class CaptureReader {
       if (this.format !== 'pcapng') {
         const hdr = this.modified ? 24 : 16;
         if (avail < hdr) return NEED_MORE;
-        const le = this.le;
-        const tsSec = le ? d.readUInt32LE(p) : d.readUInt32BE(p);
-        const tsFrac = le ? d.readUInt32LE(p + 4) : d.readUInt32BE(p + 4);
-        const incl = le ? d.readUInt32LE(p + 8) : d.readUInt32BE(p + 8);
-        const orig = le ? d.readUInt32LE(p + 12) : d.readUInt32BE(p + 12);
+        let tsSec, tsFrac, incl, orig;
+        if (this.le) {
+          tsSec = (d[p] | (d[p + 1] << 8) | (d[p + 2] << 16) | (d[p + 3] << 24)) >>> 0;
+          tsFrac = (d[p + 4] | (d[p + 5] << 8) | (d[p + 6] << 16) | (d[p + 7] << 24)) >>> 0;
+          incl = (d[p + 8] | (d[p + 9] << 8) | (d[p + 10] << 16) | (d[p + 11] << 24)) >>> 0;
+          orig = (d[p + 12] | (d[p + 13] << 8) | (d[p + 14] << 16) | (d[p + 15] << 24)) >>> 0;
+        } else {
+          tsSec = ((d[p] << 24) | (d[p + 1] << 16) | (d[p + 2] << 8) | d[p + 3]) >>> 0;
+          tsFrac = ((d[p + 4] << 24) | (d[p + 5] << 16) | (d[p + 6] << 8) | d[p + 7]) >>> 0;
+          incl = ((d[p + 8] << 24) | (d[p + 9] << 16) | (d[p + 10] << 8) | d[p + 11]) >>> 0;
+          orig = ((d[p + 12] << 24) | (d[p + 13] << 16) | (d[p + 14] << 8) | d[p + 15]) >>> 0;
+        }
         if (incl > MAX_RECORD) throw new CorruptCaptureError(`record of ${incl} bytes at byte ${this.consumed}`);
         if (avail < hdr + incl) return NEED_MORE;
         this.buf = d;
@@ -176,7 +211,7 @@ export class CaptureReader {
   private readHeader(): boolean {
     const d = this.data;
     const p = this.pos;
-    const avail = d.length - p;
+    const avail = this.limit - p;
     if (avail < 4) {
       if (this.ended) throw new NotACaptureError('not a capture file (too short)');
       return false;

@@ -18,6 +18,8 @@ export interface Input {
   /** Raw bytes read so far (compressed bytes for gzip). */
   bytesRead: () => number;
   chunks: AsyncIterable<Buffer>;
+  /** Plain files: reads straight into the caller's buffer (0 at the end), instead of `chunks`. */
+  readInto?: (buf: Buffer, offset: number, length: number) => Promise<number>;
   close: () => void;
 }
 
@@ -73,7 +75,31 @@ export async function openInput(name: string, stdin: NodeJS.ReadableStream = pro
   const magic = Buffer.alloc(2);
   const n = fs.readSync(fd, magic, 0, 2, 0);
   const gz = n === 2 && isGzip(magic);
-  const stream = fs.createReadStream(name, { fd, highWaterMark: gz ? 1024 * 1024 : CHUNK_SIZE, autoClose: true, start: 0 });
+  if (!gz) {
+    let read = 0;
+    let closed = false;
+    const readInto = (buf: Buffer, offset: number, length: number): Promise<number> =>
+      new Promise((resolve, reject) => {
+        if (closed) return resolve(0);
+        fs.read(fd, buf, offset, length, read, (err, n) => {
+          if (err) return reject(err);
+          read += n;
+          resolve(n);
+        });
+      });
+    return {
+      name,
+      size: st.isFile() ? st.size : null,
+      gzip: false,
+      bytesRead: () => read,
+      chunks: (async function* () {})(),
+      readInto,
+      close: () => {
+        if (!closed) (closed = true), fs.closeSync(fd);
+      },
+    };
+  }
+  const stream = fs.createReadStream(name, { fd, highWaterMark: 1024 * 1024, autoClose: true, start: 0 });
   return {
     name,
     size: st.isFile() ? st.size : null,

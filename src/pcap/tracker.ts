@@ -80,8 +80,9 @@ export class Tracker {
   }
 
   /** Analyses one TCP segment (already decoded in `p`); returns its analysis flags. */
-  process(p: Decoded, frame: number, t: number): number {
+  process(p: Decoded, frame: number): number {
     this.tcpPackets++;
+    const t = p.t;
     // Canonical order: A is the lower (address, port) endpoint.
     let sIsA: boolean;
     if (p.s0 !== p.d0) sIsA = p.s0 >>> 0 < p.d0 >>> 0;
@@ -157,7 +158,7 @@ export class Tracker {
       c.established = true;
     }
 
-    if (p.seglen >= 0) ta |= this.analyze(c, fwd, rev, seq, ack, p.seglen, flags, p.win, frame, t);
+    if (p.seglen >= 0) ta |= this.analyze(c, fwd, rev, p, frame);
 
     // What the detectors need.
     fwd.packets++;
@@ -201,7 +202,9 @@ export class Tracker {
       if (c.sawSyn && !wasEstablished) phase = 'handshake';
       else if (retrans) phase = 'retransmission';
       else if (outstanding) phase = 'unacknowledged-data';
-      else if (p.seglen > 0 && sIsA !== isClientA(c) && c.lastPayloadFromA >= 0 && c.lastPayloadFromA !== fromA) phase = 'awaiting-response';
+      // A late answer to the client's last payload. Past 30 s it is more likely a server-initiated
+      // message after an idle period (OpenFlow, SMTP...) than a request still waiting.
+      else if (p.seglen > 0 && gap < 30 && sIsA !== isClientA(c) && c.lastPayloadFromA >= 0 && c.lastPayloadFromA !== fromA) phase = 'awaiting-response';
       // SYN and FIN retransmissions have findings of their own.
       const covered = retrans && ((flags & (SYN | ACK)) === SYN || (flags & FIN) !== 0);
       if (phase !== '' && !covered) {
@@ -228,7 +231,13 @@ export class Tracker {
     return ta;
   }
 
-  private analyze(c: Conn, fwd: Direction, rev: Direction, seq: number, ack: number, seglen: number, flags: number, win: number, frame: number, t: number): number {
+  private analyze(c: Conn, fwd: Direction, rev: Direction, p: Decoded, frame: number): number {
+    const seq = p.seq;
+    const ack = p.ack;
+    const seglen = p.seglen;
+    const flags = p.flags;
+    const win = p.win;
+    const t = p.t;
     let ta = 0;
     if (!fwd.baseSet) {
       fwd.baseSeq = flags & SYN ? seq : (seq - 1) >>> 0;
