@@ -132,6 +132,15 @@ async function main(): Promise<void> {
   process.stdout.write(`results: ${path.relative(process.cwd(), out)} (${results.settings.elapsedS} s)\n`);
 }
 
+// Ctrl-C / SIGTERM: exit through process.exit so the exit hook of test/support/processes.ts kills
+// every server and load generator started so far (by pid).
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    process.stderr.write(`bench: ${sig}, stopping what it started\n`);
+    process.exit(130);
+  });
+}
+
 main().catch((e: unknown) => {
   process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
   process.exit(1);

@@ -4,6 +4,7 @@
  * lbdiag's peak memory on a `--scale`× capture made from it, to show memory stays flat.
  */
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { LBDIAG } from '../../test/support/processes.js';
 import type { Ctx } from '../context.js';
@@ -105,6 +106,26 @@ export async function benchPcap(ctx: Ctx): Promise<void> {
   info.rawWalk = { packetsPerS: walkPps, seconds: Number(walkS.toFixed(2)) };
   ctx.log(`  raw record walk (in-process, no analysis): ${walkPps} packets/s`);
 
+  // Anchor 1: pcap-parser (the npm library people reach for), iterating packets in-process, no decoding.
+  let parserPps: number | undefined;
+  try {
+    const pp = createRequire(import.meta.url)('pcap-parser') as { parse: (f: string) => NodeJS.EventEmitter };
+    const t1 = process.hrtime.bigint();
+    let n = 0;
+    await new Promise<void>((resolve, reject) => {
+      const it = pp.parse(one);
+      it.on('packet', () => void n++);
+      it.on('end', () => resolve());
+      it.on('error', reject);
+    });
+    const s = Number(process.hrtime.bigint() - t1) / 1e9;
+    parserPps = Math.round(n / s);
+    info.pcapParser = { packets: n, packetsPerS: parserPps, seconds: Number(s.toFixed(2)) };
+    ctx.log(`  pcap-parser iteration (in-process, no decoding): ${parserPps} packets/s`);
+  } catch (e) {
+    ctx.skip('pcap-parser anchor', `pcap-parser not usable (npm install): ${(e as Error).message}`);
+  }
+
   const lbdiag = (file: string) => analyse(ctx, 'lbdiag pcap', process.execPath, [LBDIAG, 'pcap', file, '--json', '--fail-on', 'none'], file, file === one ? packets : bigPackets);
   const noTshark = ensureCommand('tshark', 'tshark');
   if (noTshark) ctx.skip('tshark', noTshark);
@@ -143,6 +164,7 @@ export async function benchPcap(ctx: Ctx): Promise<void> {
   ctx.results.comparisons.push(
     compare('pcap', 'pcap.throughput.vs-tshark', { name: `lbdiag pcap, ${mp(packets)}`, value: l1?.packetsPerS, perCpu: l1?.packetsPerCpuS }, { name: 'tshark -Y (same analyses)', value: ts?.packetsPerS, perCpu: ts?.packetsPerCpuS }, 'packets/s', { op: '>=', value: 50 }, 'end to end, process start to exit'),
     compare('pcap', 'pcap.throughput.vs-goal', { name: `lbdiag pcap, ${mp(packets)}`, value: l1?.packetsPerS, perCpu: l1?.packetsPerCpuS }, { name: 'the 2 M packets/s goal', value: 2_000_000, perCpu: 2_000_000 }, 'packets/s', { op: '>=', value: 1 }, 'an absolute goal from the issue, not an anchor measured here'),
+    compare('pcap', 'pcap.throughput.vs-pcap-parser', { name: `lbdiag pcap, ${mp(packets)}`, value: l1?.packetsPerS }, { name: 'pcap-parser iteration (Node)', value: parserPps }, 'packets/s', undefined, 'lbdiag end to end (decode + TCP analysis) against iterating the same file with pcap-parser in-process'),
     compare('pcap', 'pcap.throughput.vs-raw-walk', { name: `lbdiag pcap, ${mp(packets)}`, value: l1?.packetsPerS }, { name: 'raw pcap record walk (Node)', value: walkPps }, 'packets/s', undefined, 'in-process loop over the records, no decoding or analysis'),
     compare('pcap', 'pcap.memory.vs-tshark', { name: `lbdiag pcap peak RSS, ${mp(packets)}`, value: l1?.maxRssMiB }, { name: 'tshark peak RSS', value: ts?.maxRssMiB }, 'MiB'),
     compare('pcap', `pcap.memory.${settings.scale}x-vs-1x`, { name: `lbdiag pcap peak RSS, ${mp(bigPackets)}`, value: lN?.maxRssMiB }, { name: `same, ${mp(packets)}`, value: l1?.maxRssMiB }, 'MiB', { op: '<=', value: 1.5 }),
