@@ -1,0 +1,41 @@
+/** autocannon (Node, its own HTTP/1.1 client): keep-alive only, it has no new-connection-per-request mode. */
+import { createRequire } from 'node:module';
+import { num, type LoadTool } from './tool.js';
+
+const require = createRequire(import.meta.url);
+
+function bin(): string | undefined {
+  try {
+    return require.resolve('autocannon/autocannon.js');
+  } catch {
+    return undefined;
+  }
+}
+
+export const autocannon: LoadTool = {
+  name: 'autocannon',
+  lang: 'Node',
+  unavailable: (spec) =>
+    !spec.keepAlive ? 'autocannon has no new-connection-per-request mode' : bin() ? undefined : 'autocannon not installed (npm install)',
+  command: (spec) => [
+    process.execPath,
+    [
+      bin() as string,
+      '-j',
+      '-c', String(spec.concurrency),
+      '-t', '5',
+      ...(spec.requests !== undefined ? ['-a', String(spec.requests)] : ['-d', String(spec.durationS)]),
+      spec.url,
+    ],
+  ],
+  parse(stdout) {
+    const r = JSON.parse(stdout.slice(stdout.indexOf('{'))) as {
+      requests: { total: number; average: number };
+      duration: number;
+      errors: number;
+      timeouts: number;
+      non2xx: number;
+    };
+    return { requests: r.requests.total, elapsedS: r.duration, rps: r.requests.total / r.duration, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+  },
+};
