@@ -20,6 +20,7 @@
  */
 import { ACK, FIN, RST, SYN, type Decoded } from './decode.js';
 import { Conn, FRAME_CAP, NO_FRAMES, clientIsA as isClientA, type Direction, type StallPhase } from './connection.js';
+import { TombStore, tombstoneable } from './tombstone.js';
 
 export const TA_RETRANSMISSION = 0x0001;
 export const TA_FAST_RETRANSMISSION = 0x0002;
@@ -65,6 +66,8 @@ export class Tracker {
   peakLive = 0;
 
   private readonly buckets = new Map<number, Conn>();
+  /** Cleanly finished connections, compact until released (counted in `live`). */
+  private readonly tombs = new TombStore();
   private readonly stallS: number;
   private readonly onFinished: (c: Conn) => void;
   private readonly closedLingerS: number;
@@ -106,6 +109,10 @@ export class Tracker {
     while (c !== null) {
       if (c.a0 === a0 && c.b0 === b0 && c.ap === ap && c.bp === bp && c.v6 === p.v6 && c.a1 === a1 && c.a2 === a2 && c.a3 === a3 && c.b1 === b1 && c.b2 === b2 && c.b3 === b3) break;
       c = c.next;
+    }
+    if (c === null && this.tombs.count > 0) {
+      c = this.tombs.take(h, p.v6, a0, a1, a2, a3, b0, b1, b2, b3, ap, bp);
+      if (c !== null) this.link(c);
     }
     const flags = p.flags;
     let ta = 0;
@@ -225,6 +232,12 @@ export class Tracker {
     c.packets++;
     c.lastFrame = frame;
     c.lastTime = t;
+    // Cleanly finished: kept compact for the linger window (revived by a later packet).
+    if ((c.ab.rstFrame !== 0 || c.ba.rstFrame !== 0 || (c.ab.finAckedFrame !== 0 && c.ba.finAckedFrame !== 0)) && tombstoneable(c)) {
+      this.unlink(c);
+      this.live++;
+      this.tombs.put(c);
+    }
 
     if (++this.sinceSweep >= 65536) {
       this.sinceSweep = 0;
@@ -314,11 +327,15 @@ export class Tracker {
     c.stream = this.streams++;
     c.firstFrame = frame;
     c.firstTime = t;
-    c.next = this.buckets.get(h) ?? null;
-    this.buckets.set(h, c);
+    this.link(c);
     this.live++;
     if (this.live > this.peakLive) this.peakLive = this.live;
     return c;
+  }
+
+  private link(c: Conn): void {
+    c.next = this.buckets.get(c.hash) ?? null;
+    this.buckets.set(c.hash, c);
   }
 
   private unlink(c: Conn): void {
@@ -350,13 +367,27 @@ export class Tracker {
         if ((closed && quiet > this.closedLingerS) || quiet > this.idleLingerS) done.push(c);
       }
     }
-    // Release in stream order so that findings come out in a stable order.
-    done.sort((x, y) => x.stream - y.stream);
-    for (const c of done) {
-      this.unlink(c);
-      this.released++;
-      this.finish(c);
+    for (const c of done) this.unlink(c);
+    const offsets: number[] = [];
+    const hashes: number[] = [];
+    const streams: number[] = [];
+    // Every tombstone is closed (RST or both FINs): released like a closed live connection.
+    this.tombs.expire(now, Math.min(this.closedLingerS, this.idleLingerS), offsets, hashes, streams);
+    this.live -= offsets.length;
+    this.released += done.length + offsets.length;
+    this.finishInOrder(done, offsets, hashes, streams);
+  }
+
+  /** Finishes live and tombstoned connections together, in stream order (stable findings order). */
+  private finishInOrder(conns: Conn[], offsets: number[], hashes: number[], streams: number[]): void {
+    conns.sort((x, y) => x.stream - y.stream);
+    const order = Array.from(offsets.keys()).sort((x, y) => streams[x] - streams[y]);
+    let i = 0;
+    for (const k of order) {
+      while (i < conns.length && conns[i].stream < streams[k]) this.finish(conns[i++]);
+      this.finish(this.tombs.decode(offsets[k], hashes[k]));
     }
+    while (i < conns.length) this.finish(conns[i++]);
   }
 
   /** End of input: every connection still tracked is finished, in stream order. */
@@ -364,8 +395,11 @@ export class Tracker {
     const all: Conn[] = [];
     for (const head of this.buckets.values()) for (let c: Conn | null = head; c; c = c.next) all.push(c);
     this.buckets.clear();
+    const offsets: number[] = [];
+    const hashes: number[] = [];
+    const streams: number[] = [];
+    this.tombs.drain(offsets, hashes, streams);
     this.live = 0;
-    all.sort((x, y) => x.stream - y.stream);
-    for (const c of all) this.finish(c);
+    this.finishInOrder(all, offsets, hashes, streams);
   }
 }

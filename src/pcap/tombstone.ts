@@ -1,0 +1,418 @@
+/**
+ * Closed connections, kept compact for the linger window.
+ *
+ * A connection that is cleanly finished (both FINs acknowledged, or a RST) usually sees no more
+ * packets, but it must stay known for `closedLingerS` of capture time: a later SYN on its 4-tuple
+ * is Wireshark's `reused_ports`, and a late retransmission belongs to it. Its `Conn` (three
+ * objects, ~20 boxed doubles, about 1.2 KB of heap) is therefore serialized, field by field and
+ * losslessly, into one shared byte arena: varints for counters, frame numbers as offsets from the
+ * first frame, sequence numbers relative to the direction's base, times as raw doubles with
+ * repeats coded as back-references. A finished wrk connection takes about 90 bytes. A packet for a
+ * tombstoned connection revives it as an identical `Conn`, and the detectors run on the decoded
+ * `Conn` when it is released, so nothing about the analysis changes.
+ *
+ * Record at offset o: u32 next record in the hash chain (0: none), u32 length, f64 lastTime,
+ * f64 stream, u32 a0, u32 b0, u16 ap, u16 bp, u8 v6, [6 × u32 a1 a2 a3 b1 b2 b3 when v6], payload.
+ */
+import { Conn, NO_FRAMES, type Direction, type StallPhase } from './connection.js';
+
+const PREVIOUS: Conn['previousState'][] = ['', 'fin', 'rst', 'open'];
+const PHASES: (StallPhase | '')[] = ['', 'handshake', 'retransmission', 'unacknowledged-data', 'awaiting-response'];
+const HEADER = 37;
+const HEADER_V6 = HEADER + 24;
+/** Enough for any record: header plus ~100 fields of at most 9 bytes. */
+const MAX_RECORD = 1536;
+
+/** Integer nanoseconds (|ns| < 1e15) back to a time in seconds, the way the packet loop makes them. */
+function nsTime(ns: number): number {
+  const sec = Math.floor(ns / 1e9);
+  return sec + (ns - sec * 1e9) * 1e-9;
+}
+
+/** True when `c` holds nothing a tombstone cannot (frame lists beyond the shared empty one). */
+export function tombstoneable(c: Conn): boolean {
+  const x = c.ab;
+  const y = c.ba;
+  return x.synRetransFrames === NO_FRAMES && x.finRetransFrames === NO_FRAMES && y.synRetransFrames === NO_FRAMES && y.finRetransFrames === NO_FRAMES;
+}
+
+export class TombStore {
+  /** Hash → offset of the first record of its chain. */
+  private readonly heads = new Map<number, number>();
+  private buf = new Uint8Array(1 << 16);
+  private dv = new DataView(this.buf.buffer);
+  private end = 8;
+  private dead = 0;
+  private pos = 0;
+  /** Distinct times of the record being written or read (back-references). */
+  private readonly times = new Float64Array(128);
+  private nTimes = 0;
+  /** Last nanosecond-coded time of the record being written or read. */
+  private prevNs = 0;
+  count = 0;
+
+  /** Bytes held by the arena (for tests and measurements). */
+  get arenaBytes(): number {
+    return this.buf.length;
+  }
+
+  /** Stores `c` (already unlinked from the live table). */
+  put(c: Conn): void {
+    if (this.end + MAX_RECORD > this.buf.length) this.makeRoom();
+    const o = this.end;
+    const dv = this.dv;
+    dv.setUint32(o, this.heads.get(c.hash) ?? 0, true);
+    dv.setFloat64(o + 8, c.lastTime, true);
+    dv.setFloat64(o + 16, c.stream, true);
+    dv.setUint32(o + 24, c.a0 >>> 0, true);
+    dv.setUint32(o + 28, c.b0 >>> 0, true);
+    dv.setUint16(o + 32, c.ap, true);
+    dv.setUint16(o + 34, c.bp, true);
+    this.buf[o + 36] = c.v6 ? 1 : 0;
+    if (c.v6) {
+      dv.setUint32(o + 37, c.a1 >>> 0, true);
+      dv.setUint32(o + 41, c.a2 >>> 0, true);
+      dv.setUint32(o + 45, c.a3 >>> 0, true);
+      dv.setUint32(o + 49, c.b1 >>> 0, true);
+      dv.setUint32(o + 53, c.b2 >>> 0, true);
+      dv.setUint32(o + 57, c.b3 >>> 0, true);
+    }
+    this.pos = o + (c.v6 ? HEADER_V6 : HEADER);
+    this.times[0] = 0;
+    this.nTimes = 1;
+    this.prevNs = 0;
+    this.u(c.firstFrame);
+    const ff = c.firstFrame;
+    this.s(c.clientIsA);
+    this.t(c.firstTime);
+    this.f(c.lastFrame, ff);
+    this.u(c.packets);
+    this.t(c.mruSyn);
+    this.t(c.firstRtt);
+    this.u((c.mruSynSet ? 1 : 0) | (c.reusedPorts ? 2 : 0) | (c.established ? 4 : 0) | (c.sawSyn ? 8 : 0) | (c.stallFromA ? 16 : 0) | (c.ab.baseSet ? 32 : 0) | (c.ba.baseSet ? 64 : 0));
+    this.f(c.reusedFrame, ff);
+    this.u(PREVIOUS.indexOf(c.previousState));
+    this.s(c.previousStream);
+    this.t(c.previousLastTime);
+    this.f(c.synAckFrame, ff);
+    this.t(c.synAckTime);
+    this.s(c.lastPayloadFromA);
+    this.u(c.stallCount);
+    this.t(c.stallGap);
+    this.f(c.stallFromFrame, ff);
+    this.f(c.stallToFrame, ff);
+    this.t(c.stallAt);
+    this.u(PHASES.indexOf(c.stallPhase));
+    this.u(c.ab.baseSeq);
+    this.u(c.ba.baseSeq);
+    this.putDir(c.ab, c.ba.baseSeq, ff);
+    this.putDir(c.ba, c.ab.baseSeq, ff);
+    const len = this.pos - o;
+    dv.setUint32(o + 4, len, true);
+    this.end = this.pos;
+    this.heads.set(c.hash, o);
+    this.count++;
+  }
+
+  /** Removes and returns the connection on this 4-tuple, or null. */
+  take(h: number, v6: boolean, a0: number, a1: number, a2: number, a3: number, b0: number, b1: number, b2: number, b3: number, ap: number, bp: number): Conn | null {
+    const head = this.heads.get(h);
+    if (head === undefined) return null;
+    const dv = this.dv;
+    let prev = 0;
+    for (let o = head; o !== 0; prev = o, o = dv.getUint32(o, true)) {
+      if (dv.getUint32(o + 24, true) !== a0 >>> 0 || dv.getUint32(o + 28, true) !== b0 >>> 0 || dv.getUint16(o + 32, true) !== ap || dv.getUint16(o + 34, true) !== bp) continue;
+      if ((this.buf[o + 36] === 1) !== v6) continue;
+      if (v6 && (dv.getUint32(o + 37, true) !== a1 >>> 0 || dv.getUint32(o + 41, true) !== a2 >>> 0 || dv.getUint32(o + 45, true) !== a3 >>> 0)) continue;
+      if (v6 && (dv.getUint32(o + 49, true) !== b1 >>> 0 || dv.getUint32(o + 53, true) !== b2 >>> 0 || dv.getUint32(o + 57, true) !== b3 >>> 0)) continue;
+      this.unchain(h, prev, o);
+      return this.decode(o, h);
+    }
+    return null;
+  }
+
+  /**
+   * Removes the records quiet for more than `linger` seconds at capture time `now` (the tracker's
+   * own test, to the bit) and returns their offsets, hashes and streams; decode them with `decode`
+   * before the next `put`.
+   */
+  expire(now: number, linger: number, offsets: number[], hashes: number[], streams: number[]): void {
+    const dv = this.dv;
+    for (const [h, head] of this.heads) {
+      let prev = 0;
+      for (let o = head; o !== 0; ) {
+        const next = dv.getUint32(o, true);
+        if (now - dv.getFloat64(o + 8, true) > linger) {
+          this.unchain(h, prev, o);
+          offsets.push(o);
+          hashes.push(h);
+          streams.push(dv.getFloat64(o + 16, true));
+        } else prev = o;
+        o = next;
+      }
+    }
+  }
+
+  /** Everything, for the end of input (same contract as `expire`). */
+  drain(offsets: number[], hashes: number[], streams: number[]): void {
+    this.expire(Infinity, -1, offsets, hashes, streams);
+  }
+
+  /** The connection stored at `o` (a record just removed by `take`, `expire` or `drain`). */
+  decode(o: number, h: number): Conn {
+    const dv = this.dv;
+    const c = new Conn();
+    c.hash = h;
+    c.lastTime = dv.getFloat64(o + 8, true);
+    c.stream = dv.getFloat64(o + 16, true);
+    c.a0 = dv.getUint32(o + 24, true);
+    c.b0 = dv.getUint32(o + 28, true);
+    c.ap = dv.getUint16(o + 32, true);
+    c.bp = dv.getUint16(o + 34, true);
+    c.v6 = this.buf[o + 36] === 1;
+    if (c.v6) {
+      c.a1 = dv.getUint32(o + 37, true);
+      c.a2 = dv.getUint32(o + 41, true);
+      c.a3 = dv.getUint32(o + 45, true);
+      c.b1 = dv.getUint32(o + 49, true);
+      c.b2 = dv.getUint32(o + 53, true);
+      c.b3 = dv.getUint32(o + 57, true);
+    }
+    this.pos = o + (c.v6 ? HEADER_V6 : HEADER);
+    this.times[0] = 0;
+    this.nTimes = 1;
+    this.prevNs = 0;
+    const ff = this.ru();
+    c.firstFrame = ff;
+    c.clientIsA = this.rs();
+    c.firstTime = this.rt();
+    c.lastFrame = this.rf(ff);
+    c.packets = this.ru();
+    c.mruSyn = this.rt();
+    c.firstRtt = this.rt();
+    const bits = this.ru();
+    c.mruSynSet = (bits & 1) !== 0;
+    c.reusedPorts = (bits & 2) !== 0;
+    c.established = (bits & 4) !== 0;
+    c.sawSyn = (bits & 8) !== 0;
+    c.stallFromA = (bits & 16) !== 0;
+    c.ab.baseSet = (bits & 32) !== 0;
+    c.ba.baseSet = (bits & 64) !== 0;
+    c.reusedFrame = this.rf(ff);
+    c.previousState = PREVIOUS[this.ru()];
+    c.previousStream = this.rs();
+    c.previousLastTime = this.rt();
+    c.synAckFrame = this.rf(ff);
+    c.synAckTime = this.rt();
+    c.lastPayloadFromA = this.rs();
+    c.stallCount = this.ru();
+    c.stallGap = this.rt();
+    c.stallFromFrame = this.rf(ff);
+    c.stallToFrame = this.rf(ff);
+    c.stallAt = this.rt();
+    c.stallPhase = PHASES[this.ru()];
+    c.ab.baseSeq = this.ru();
+    c.ba.baseSeq = this.ru();
+    this.readDir(c.ab, c.ba.baseSeq, ff);
+    this.readDir(c.ba, c.ab.baseSeq, ff);
+    return c;
+  }
+
+  private putDir(d: Direction, revBase: number, ff: number): void {
+    const base = d.baseSeq;
+    this.u((d.nextseq - base) >>> 0);
+    this.t(d.nextseqTime);
+    this.f(d.nextseqFrame, ff);
+    this.u((d.lastack - revBase) >>> 0);
+    this.t(d.lastackTime);
+    this.u(d.window);
+    this.u(d.dupacknum);
+    this.f(d.lastnondupack, ff);
+    this.u(d.lastsegflags);
+    this.u(d.packets);
+    this.u(d.payloadBytes);
+    this.u(d.retransmissions);
+    this.f(d.synFrame, ff);
+    this.t(d.synTime);
+    this.u(d.synRetransCount);
+    this.f(d.finFrame, ff);
+    this.t(d.finTime);
+    this.u((d.finSeq - base) >>> 0);
+    this.u(d.finRetransCount);
+    this.f(d.finAckedFrame, ff);
+    this.t(d.finAckedTime);
+    this.f(d.rstFrame, ff);
+    this.t(d.rstTime);
+  }
+
+  private readDir(d: Direction, revBase: number, ff: number): void {
+    const base = d.baseSeq;
+    d.nextseq = (base + this.ru()) >>> 0;
+    d.nextseqTime = this.rt();
+    d.nextseqFrame = this.rf(ff);
+    d.lastack = (revBase + this.ru()) >>> 0;
+    d.lastackTime = this.rt();
+    d.window = this.ru();
+    d.dupacknum = this.ru();
+    d.lastnondupack = this.rf(ff);
+    d.lastsegflags = this.ru();
+    d.packets = this.ru();
+    d.payloadBytes = this.ru();
+    d.retransmissions = this.ru();
+    d.synFrame = this.rf(ff);
+    d.synTime = this.rt();
+    d.synRetransCount = this.ru();
+    d.finFrame = this.rf(ff);
+    d.finTime = this.rt();
+    d.finSeq = (base + this.ru()) >>> 0;
+    d.finRetransCount = this.ru();
+    d.finAckedFrame = this.rf(ff);
+    d.finAckedTime = this.rt();
+    d.rstFrame = this.rf(ff);
+    d.rstTime = this.rt();
+  }
+
+  private unchain(h: number, prev: number, o: number): void {
+    const next = this.dv.getUint32(o, true);
+    if (prev === 0) {
+      if (next === 0) this.heads.delete(h);
+      else this.heads.set(h, next);
+    } else this.dv.setUint32(prev, next, true);
+    this.dead += this.dv.getUint32(o + 4, true);
+    this.count--;
+  }
+
+  /**
+   * Copies the live records into a new arena with room for half as many again: dead records
+   * (revived or released) are dropped, and the copy's cost is paid back by the appends it allows.
+   */
+  private makeRoom(): void {
+    const live = this.end - 8 - this.dead;
+    const nb = new Uint8Array(Math.max(1 << 16, 8 + Math.ceil(live * 1.5) + 2 * MAX_RECORD));
+    const ndv = new DataView(nb.buffer);
+    let end = 8;
+    for (const [h, head] of this.heads) {
+      let prevNew = 0;
+      for (let o = head; o !== 0; o = this.dv.getUint32(o, true)) {
+        const len = this.dv.getUint32(o + 4, true);
+        nb.set(this.buf.subarray(o, o + len), end);
+        ndv.setUint32(end, 0, true);
+        if (prevNew === 0) this.heads.set(h, end);
+        else ndv.setUint32(prevNew, end, true);
+        prevNew = end;
+        end += len;
+      }
+    }
+    this.buf = nb;
+    this.dv = ndv;
+    this.end = end;
+    this.dead = 0;
+  }
+
+  // --- encoding ---------------------------------------------------------------------------
+
+  /** Unsigned integer (up to 2^53) as a little-endian base-128 varint. */
+  private u(n: number): void {
+    const b = this.buf;
+    let p = this.pos;
+    if (n <= 0x7fffffff) {
+      while (n >= 128) {
+        b[p++] = (n & 127) | 128;
+        n >>>= 7;
+      }
+    } else {
+      while (n >= 128) {
+        b[p++] = (n % 128) | 128;
+        n = Math.floor(n / 128);
+      }
+    }
+    b[p++] = n;
+    this.pos = p;
+  }
+
+  private s(n: number): void {
+    this.u(n >= 0 ? n * 2 : -n * 2 - 1);
+  }
+
+  /** A frame number: 0 (unset) or its offset from the connection's first frame. */
+  private f(frame: number, ff: number): void {
+    this.u(frame === 0 ? 0 : 1 + (frame >= ff ? (frame - ff) * 2 : (ff - frame) * 2 - 1));
+  }
+
+  /**
+   * A time, one of: 0 + raw double; 1 + integer nanoseconds as a difference from the previous
+   * such time in this record, when the double is exactly `seconds + ns * 1e-9` (how packet times
+   * are made, see packet-loop.ts; checked, not assumed); k >= 2: the same as the (k-2)th distinct
+   * time of this record.
+   */
+  private t(x: number): void {
+    const times = this.times;
+    const n = this.nTimes;
+    for (let i = 0; i < n; i++) {
+      if (times[i] === x && (x !== 0 || 1 / x > 0)) {
+        this.u(i + 2);
+        return;
+      }
+    }
+    if (n < times.length) times[this.nTimes++] = x;
+    if (x > -1e6 && x < 1e6 && (x !== 0 || 1 / x > 0)) {
+      const sec = Math.floor(x);
+      const ns = sec * 1e9 + Math.round((x - sec) * 1e9);
+      if (nsTime(ns) === x) {
+        this.buf[this.pos++] = 1;
+        const d = ns - this.prevNs;
+        this.u(d >= 0 ? d * 2 : -d * 2 - 1);
+        this.prevNs = ns;
+        return;
+      }
+    }
+    this.buf[this.pos++] = 0;
+    this.dv.setFloat64(this.pos, x, true);
+    this.pos += 8;
+  }
+
+  private ru(): number {
+    const b = this.buf;
+    let p = this.pos;
+    let n = 0;
+    let mul = 1;
+    for (;;) {
+      const x = b[p++];
+      n += (x & 127) * mul;
+      if (x < 128) break;
+      mul *= 128;
+    }
+    this.pos = p;
+    return n;
+  }
+
+  private rs(): number {
+    const z = this.ru();
+    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  }
+
+  private rf(ff: number): number {
+    const z = this.ru();
+    if (z === 0) return 0;
+    const d = z - 1;
+    return d % 2 === 0 ? ff + d / 2 : ff - (d + 1) / 2;
+  }
+
+  private rt(): number {
+    const k = this.ru();
+    if (k >= 2) return this.times[k - 2];
+    let x: number;
+    if (k === 1) {
+      const z = this.ru();
+      const ns = this.prevNs + (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
+      this.prevNs = ns;
+      x = nsTime(ns);
+    } else {
+      x = this.dv.getFloat64(this.pos, true);
+      this.pos += 8;
+    }
+    if (this.nTimes < this.times.length) this.times[this.nTimes++] = x;
+    return x;
+  }
+
+}
