@@ -98,9 +98,22 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   const servers = new Map<string, number>();
   const ctx: DetectorContext = { stallThresholdS: opts.stallThresholdS, origin: 0 };
 
-  const onFinished = (c: Conn): void => {
+  const count = (c: Conn, n: number): void => {
     const s = serverOf(c);
-    servers.set(s, (servers.get(s) ?? 0) + 1);
+    const v = (servers.get(s) ?? 0) + n;
+    if (v !== 0) servers.set(s, v);
+    else servers.delete(s);
+  };
+  // A cleanly finished connection no detector reports on is counted now and kept compact by the
+  // tracker; detectors are pure functions of the connection, and any later packet revives it.
+  const onSettle = (c: Conn): boolean => {
+    for (const d of DETECTORS) if (d(c, ctx) !== null) return false;
+    count(c, 1);
+    return true;
+  };
+  const onRevive = (c: Conn): void => count(c, -1);
+  const onFinished = (c: Conn): void => {
+    count(c, 1);
     for (const d of DETECTORS) {
       const f = d(c, ctx);
       if (!f) continue;
@@ -110,7 +123,7 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
       else omitted++;
     }
   };
-  const tracker = new Tracker({ stallThresholdS: opts.stallThresholdS, onFinished });
+  const tracker = new Tracker({ stallThresholdS: opts.stallThresholdS, onFinished, onSettle, onRevive });
   const loop = new PacketLoop(tracker, ctx, opts.onTcpPacket);
 
   // Open every input and read up to its first packet, so a non-capture fails before any output.

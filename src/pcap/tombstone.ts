@@ -12,14 +12,20 @@
  * `Conn` when it is released, so nothing about the analysis changes.
  *
  * Record at offset o: u32 next record in the hash chain (0: none), u32 length, f64 lastTime,
- * f64 stream, u32 a0, u32 b0, u16 ap, u16 bp, u8 v6, [6 × u32 a1 a2 a3 b1 b2 b3 when v6], payload.
+ * f64 stream, u32 a0, u32 b0, u16 ap, u16 bp, u8 flags (1 v6, 2/4 A→B/B→A base sequence number
+ * set, 8 closed by a RST), u32 A→B base seq, u32 B→A base seq, [6 × u32 a1 a2 a3 b1 b2 b3 when
+ * v6], payload. The header answers the port-reuse question without decoding.
  */
 import { Conn, NO_FRAMES, type Direction, type StallPhase } from './connection.js';
 
 const PREVIOUS: Conn['previousState'][] = ['', 'fin', 'rst', 'open'];
 const PHASES: (StallPhase | '')[] = ['', 'handshake', 'retransmission', 'unacknowledged-data', 'awaiting-response'];
-const HEADER = 37;
+const HEADER = 45;
 const HEADER_V6 = HEADER + 24;
+const V6 = 1;
+const AB_BASE = 2;
+const BA_BASE = 4;
+const RST = 8;
 /** Enough for any record: header plus ~100 fields of at most 9 bytes. */
 const MAX_RECORD = 1536;
 
@@ -47,6 +53,7 @@ export class TombStore {
   /** Distinct times of the record being written or read (back-references). */
   private readonly times = new Float64Array(128);
   private nTimes = 0;
+  private foundPrev = 0;
   /** Last nanosecond-coded time of the record being written or read. */
   private prevNs = 0;
   count = 0;
@@ -68,14 +75,16 @@ export class TombStore {
     dv.setUint32(o + 28, c.b0 >>> 0, true);
     dv.setUint16(o + 32, c.ap, true);
     dv.setUint16(o + 34, c.bp, true);
-    this.buf[o + 36] = c.v6 ? 1 : 0;
+    this.buf[o + 36] = (c.v6 ? V6 : 0) | (c.ab.baseSet ? AB_BASE : 0) | (c.ba.baseSet ? BA_BASE : 0) | (c.ab.rstFrame !== 0 || c.ba.rstFrame !== 0 ? RST : 0);
+    dv.setUint32(o + 37, c.ab.baseSeq, true);
+    dv.setUint32(o + 41, c.ba.baseSeq, true);
     if (c.v6) {
-      dv.setUint32(o + 37, c.a1 >>> 0, true);
-      dv.setUint32(o + 41, c.a2 >>> 0, true);
-      dv.setUint32(o + 45, c.a3 >>> 0, true);
-      dv.setUint32(o + 49, c.b1 >>> 0, true);
-      dv.setUint32(o + 53, c.b2 >>> 0, true);
-      dv.setUint32(o + 57, c.b3 >>> 0, true);
+      dv.setUint32(o + 45, c.a1 >>> 0, true);
+      dv.setUint32(o + 49, c.a2 >>> 0, true);
+      dv.setUint32(o + 53, c.a3 >>> 0, true);
+      dv.setUint32(o + 57, c.b1 >>> 0, true);
+      dv.setUint32(o + 61, c.b2 >>> 0, true);
+      dv.setUint32(o + 65, c.b3 >>> 0, true);
     }
     this.pos = o + (c.v6 ? HEADER_V6 : HEADER);
     this.times[0] = 0;
@@ -89,7 +98,7 @@ export class TombStore {
     this.u(c.packets);
     this.t(c.mruSyn);
     this.t(c.firstRtt);
-    this.u((c.mruSynSet ? 1 : 0) | (c.reusedPorts ? 2 : 0) | (c.established ? 4 : 0) | (c.sawSyn ? 8 : 0) | (c.stallFromA ? 16 : 0) | (c.ab.baseSet ? 32 : 0) | (c.ba.baseSet ? 64 : 0));
+    this.u((c.mruSynSet ? 1 : 0) | (c.reusedPorts ? 2 : 0) | (c.established ? 4 : 0) | (c.sawSyn ? 8 : 0) | (c.stallFromA ? 16 : 0));
     this.f(c.reusedFrame, ff);
     this.u(PREVIOUS.indexOf(c.previousState));
     this.s(c.previousStream);
@@ -103,8 +112,6 @@ export class TombStore {
     this.f(c.stallToFrame, ff);
     this.t(c.stallAt);
     this.u(PHASES.indexOf(c.stallPhase));
-    this.u(c.ab.baseSeq);
-    this.u(c.ba.baseSeq);
     this.putDir(c.ab, c.ba.baseSeq, ff);
     this.putDir(c.ba, c.ab.baseSeq, ff);
     const len = this.pos - o;
@@ -114,51 +121,79 @@ export class TombStore {
     this.count++;
   }
 
-  /** Removes and returns the connection on this 4-tuple, or null. */
-  take(h: number, v6: boolean, a0: number, a1: number, a2: number, a3: number, b0: number, b1: number, b2: number, b3: number, ap: number, bp: number): Conn | null {
+  /** Offset of the record for this 4-tuple (0: none); `remove` it before the next `find`. */
+  find(h: number, v6: boolean, a0: number, a1: number, a2: number, a3: number, b0: number, b1: number, b2: number, b3: number, ap: number, bp: number): number {
     const head = this.heads.get(h);
-    if (head === undefined) return null;
+    if (head === undefined) return 0;
     const dv = this.dv;
     let prev = 0;
     for (let o = head; o !== 0; prev = o, o = dv.getUint32(o, true)) {
       if (dv.getUint32(o + 24, true) !== a0 >>> 0 || dv.getUint32(o + 28, true) !== b0 >>> 0 || dv.getUint16(o + 32, true) !== ap || dv.getUint16(o + 34, true) !== bp) continue;
-      if ((this.buf[o + 36] === 1) !== v6) continue;
-      if (v6 && (dv.getUint32(o + 37, true) !== a1 >>> 0 || dv.getUint32(o + 41, true) !== a2 >>> 0 || dv.getUint32(o + 45, true) !== a3 >>> 0)) continue;
-      if (v6 && (dv.getUint32(o + 49, true) !== b1 >>> 0 || dv.getUint32(o + 53, true) !== b2 >>> 0 || dv.getUint32(o + 57, true) !== b3 >>> 0)) continue;
-      this.unchain(h, prev, o);
-      return this.decode(o, h);
+      if (((this.buf[o + 36] & V6) !== 0) !== v6) continue;
+      if (v6 && (dv.getUint32(o + 45, true) !== a1 >>> 0 || dv.getUint32(o + 49, true) !== a2 >>> 0 || dv.getUint32(o + 53, true) !== a3 >>> 0)) continue;
+      if (v6 && (dv.getUint32(o + 57, true) !== b1 >>> 0 || dv.getUint32(o + 61, true) !== b2 >>> 0 || dv.getUint32(o + 65, true) !== b3 >>> 0)) continue;
+      this.foundPrev = prev;
+      return o;
     }
-    return null;
+    return 0;
   }
 
-  /**
-   * Removes the records quiet for more than `linger` seconds at capture time `now` (the tracker's
-   * own test, to the bit) and returns their offsets, hashes and streams; decode them with `decode`
-   * before the next `put`.
-   */
-  expire(now: number, linger: number, offsets: number[], hashes: number[], streams: number[]): void {
+  /** Unlinks the record `find` just returned (its bytes stay readable until the next `put`). */
+  remove(h: number, o: number): void {
+    this.unchain(h, this.foundPrev, o);
+  }
+
+  /** Whether the record's A→B (fromA) or B→A direction has a base sequence number, and which. */
+  baseSet(o: number, fromA: boolean): boolean {
+    return (this.buf[o + 36] & (fromA ? AB_BASE : BA_BASE)) !== 0;
+  }
+
+  baseSeq(o: number, fromA: boolean): number {
+    return this.dv.getUint32(o + (fromA ? 37 : 41), true);
+  }
+
+  lastTime(o: number): number {
+    return this.dv.getFloat64(o + 8, true);
+  }
+
+  stream(o: number): number {
+    return this.dv.getFloat64(o + 16, true);
+  }
+
+  /** True when the connection ended with a RST (else with both FINs acknowledged). */
+  endedByRst(o: number): boolean {
+    return (this.buf[o + 36] & RST) !== 0;
+  }
+
+  /** Drops the records quiet for more than `linger` seconds at capture time `now`; returns how many. */
+  expire(now: number, linger: number): number {
     const dv = this.dv;
+    let n = 0;
     for (const [h, head] of this.heads) {
       let prev = 0;
       for (let o = head; o !== 0; ) {
         const next = dv.getUint32(o, true);
         if (now - dv.getFloat64(o + 8, true) > linger) {
           this.unchain(h, prev, o);
-          offsets.push(o);
-          hashes.push(h);
-          streams.push(dv.getFloat64(o + 16, true));
+          n++;
         } else prev = o;
         o = next;
       }
     }
+    return n;
   }
 
-  /** Everything, for the end of input (same contract as `expire`). */
-  drain(offsets: number[], hashes: number[], streams: number[]): void {
-    this.expire(Infinity, -1, offsets, hashes, streams);
+  /** Drops everything. */
+  clear(): void {
+    this.heads.clear();
+    this.buf = new Uint8Array(1 << 16);
+    this.dv = new DataView(this.buf.buffer);
+    this.end = 8;
+    this.dead = 0;
+    this.count = 0;
   }
 
-  /** The connection stored at `o` (a record just removed by `take`, `expire` or `drain`). */
+  /** The connection stored at `o` (found by `find`, before the next `put`). */
   decode(o: number, h: number): Conn {
     const dv = this.dv;
     const c = new Conn();
@@ -169,14 +204,19 @@ export class TombStore {
     c.b0 = dv.getUint32(o + 28, true);
     c.ap = dv.getUint16(o + 32, true);
     c.bp = dv.getUint16(o + 34, true);
-    c.v6 = this.buf[o + 36] === 1;
+    const hf = this.buf[o + 36];
+    c.v6 = (hf & V6) !== 0;
+    c.ab.baseSet = (hf & AB_BASE) !== 0;
+    c.ba.baseSet = (hf & BA_BASE) !== 0;
+    c.ab.baseSeq = dv.getUint32(o + 37, true);
+    c.ba.baseSeq = dv.getUint32(o + 41, true);
     if (c.v6) {
-      c.a1 = dv.getUint32(o + 37, true);
-      c.a2 = dv.getUint32(o + 41, true);
-      c.a3 = dv.getUint32(o + 45, true);
-      c.b1 = dv.getUint32(o + 49, true);
-      c.b2 = dv.getUint32(o + 53, true);
-      c.b3 = dv.getUint32(o + 57, true);
+      c.a1 = dv.getUint32(o + 45, true);
+      c.a2 = dv.getUint32(o + 49, true);
+      c.a3 = dv.getUint32(o + 53, true);
+      c.b1 = dv.getUint32(o + 57, true);
+      c.b2 = dv.getUint32(o + 61, true);
+      c.b3 = dv.getUint32(o + 65, true);
     }
     this.pos = o + (c.v6 ? HEADER_V6 : HEADER);
     this.times[0] = 0;
@@ -196,8 +236,6 @@ export class TombStore {
     c.established = (bits & 4) !== 0;
     c.sawSyn = (bits & 8) !== 0;
     c.stallFromA = (bits & 16) !== 0;
-    c.ab.baseSet = (bits & 32) !== 0;
-    c.ba.baseSet = (bits & 64) !== 0;
     c.reusedFrame = this.rf(ff);
     c.previousState = PREVIOUS[this.ru()];
     c.previousStream = this.rs();
@@ -211,8 +249,6 @@ export class TombStore {
     c.stallToFrame = this.rf(ff);
     c.stallAt = this.rt();
     c.stallPhase = PHASES[this.ru()];
-    c.ab.baseSeq = this.ru();
-    c.ba.baseSeq = this.ru();
     this.readDir(c.ab, c.ba.baseSeq, ff);
     this.readDir(c.ba, c.ab.baseSeq, ff);
     return c;
@@ -283,11 +319,19 @@ export class TombStore {
   }
 
   /**
-   * Copies the live records into a new arena with room for half as many again: dead records
-   * (revived or released) are dropped, and the copy's cost is paid back by the appends it allows.
+   * Makes room for one more record: grows the arena by half when it is mostly live (one bulk
+   * copy, offsets unchanged), else copies the live records into a new arena with room for half as
+   * many again, dropping the dead ones (revived or released).
    */
   private makeRoom(): void {
     const live = this.end - 8 - this.dead;
+    if (this.dead * 4 < live) {
+      const grown = new Uint8Array(this.buf.length + (this.buf.length >> 1) + MAX_RECORD);
+      grown.set(this.buf.subarray(0, this.end));
+      this.buf = grown;
+      this.dv = new DataView(grown.buffer);
+      return;
+    }
     const nb = new Uint8Array(Math.max(1 << 16, 8 + Math.ceil(live * 1.5) + 2 * MAX_RECORD));
     const ndv = new DataView(nb.buffer);
     let end = 8;
@@ -295,7 +339,7 @@ export class TombStore {
       let prevNew = 0;
       for (let o = head; o !== 0; o = this.dv.getUint32(o, true)) {
         const len = this.dv.getUint32(o + 4, true);
-        nb.set(this.buf.subarray(o, o + len), end);
+        nb.set(this.buf.subarray(o, o + len), end); // rare: only when a quarter is dead
         ndv.setUint32(end, 0, true);
         if (prevNew === 0) this.heads.set(h, end);
         else ndv.setUint32(prevNew, end, true);

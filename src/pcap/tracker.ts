@@ -42,6 +42,15 @@ export interface TrackerOptions {
   onFinished: (c: Conn) => void;
   closedLingerS?: number;
   idleLingerS?: number;
+  /**
+   * Called when a connection is cleanly finished (both FINs acknowledged, or a RST). Returning
+   * true settles it: the caller has accounted for it as finished (it has nothing to report), so
+   * the tracker keeps only a compact tombstone for the linger window and will not call
+   * `onFinished` for it. Without this option every connection stays a full `Conn`.
+   */
+  onSettle?: (c: Conn) => boolean;
+  /** A packet arrived for a settled connection: it is a full `Conn` again, finished later as usual. */
+  onRevive?: (c: Conn) => void;
 }
 
 const lt = (a: number, b: number): boolean => ((a - b) | 0) < 0;
@@ -66,8 +75,10 @@ export class Tracker {
   peakLive = 0;
 
   private readonly buckets = new Map<number, Conn>();
-  /** Cleanly finished connections, compact until released (counted in `live`). */
+  /** Settled connections, compact until released (counted in `live`). */
   private readonly tombs = new TombStore();
+  private readonly onSettle: ((c: Conn) => boolean) | undefined;
+  private readonly onRevive: ((c: Conn) => void) | undefined;
   private readonly stallS: number;
   private readonly onFinished: (c: Conn) => void;
   private readonly closedLingerS: number;
@@ -80,6 +91,8 @@ export class Tracker {
     this.onFinished = opts.onFinished;
     this.closedLingerS = opts.closedLingerS ?? 240;
     this.idleLingerS = opts.idleLingerS ?? 3600;
+    this.onSettle = opts.onSettle;
+    this.onRevive = opts.onRevive;
   }
 
   /** Analyses one TCP segment (already decoded in `p`); returns its analysis flags. */
@@ -110,12 +123,35 @@ export class Tracker {
       if (c.a0 === a0 && c.b0 === b0 && c.ap === ap && c.bp === bp && c.v6 === p.v6 && c.a1 === a1 && c.a2 === a2 && c.a3 === a3 && c.b1 === b1 && c.b2 === b2 && c.b3 === b3) break;
       c = c.next;
     }
-    if (c === null && this.tombs.count > 0) {
-      c = this.tombs.take(h, p.v6, a0, a1, a2, a3, b0, b1, b2, b3, ap, bp);
-      if (c !== null) this.link(c);
-    }
     const flags = p.flags;
     let ta = 0;
+    if (c === null && this.tombs.count > 0) {
+      const tombs = this.tombs;
+      const o = tombs.find(h, p.v6, a0, a1, a2, a3, b0, b1, b2, b3, ap, bp);
+      if (o !== 0) {
+        if ((flags & (SYN | ACK)) === SYN && tombs.baseSet(o, sIsA) && p.seq >>> 0 !== tombs.baseSeq(o, sIsA)) {
+          // Port reuse on a settled connection: the same as below, without decoding the old one.
+          const previousStream = tombs.stream(o);
+          const previousLastTime = tombs.lastTime(o);
+          const previousState = tombs.endedByRst(o) ? 'rst' : 'fin';
+          tombs.remove(h, o);
+          this.live--;
+          c = this.create(h, p.v6, a0, a1, a2, a3, b0, b1, b2, b3, ap, bp, frame, t);
+          c.reusedPorts = true;
+          c.reusedFrame = frame;
+          c.previousStream = previousStream;
+          c.previousLastTime = previousLastTime;
+          c.previousState = previousState;
+          ta |= TA_REUSED_PORTS;
+          this.reusedPorts++;
+        } else {
+          c = tombs.decode(o, h);
+          tombs.remove(h, o);
+          this.link(c);
+          this.onRevive?.(c);
+        }
+      }
+    }
     if (c === null) {
       c = this.create(h, p.v6, a0, a1, a2, a3, b0, b1, b2, b3, ap, bp, frame, t);
     } else if ((flags & (SYN | ACK)) === SYN) {
@@ -232,8 +268,8 @@ export class Tracker {
     c.packets++;
     c.lastFrame = frame;
     c.lastTime = t;
-    // Cleanly finished: kept compact for the linger window (revived by a later packet).
-    if ((c.ab.rstFrame !== 0 || c.ba.rstFrame !== 0 || (c.ab.finAckedFrame !== 0 && c.ba.finAckedFrame !== 0)) && tombstoneable(c)) {
+    // Cleanly finished and nothing to report: kept compact for the linger window.
+    if ((c.ab.rstFrame !== 0 || c.ba.rstFrame !== 0 || (c.ab.finAckedFrame !== 0 && c.ba.finAckedFrame !== 0)) && this.onSettle !== undefined && tombstoneable(c) && this.onSettle(c)) {
       this.unlink(c);
       this.live++;
       this.tombs.put(c);
@@ -367,27 +403,17 @@ export class Tracker {
         if ((closed && quiet > this.closedLingerS) || quiet > this.idleLingerS) done.push(c);
       }
     }
-    for (const c of done) this.unlink(c);
-    const offsets: number[] = [];
-    const hashes: number[] = [];
-    const streams: number[] = [];
-    // Every tombstone is closed (RST or both FINs): released like a closed live connection.
-    this.tombs.expire(now, Math.min(this.closedLingerS, this.idleLingerS), offsets, hashes, streams);
-    this.live -= offsets.length;
-    this.released += done.length + offsets.length;
-    this.finishInOrder(done, offsets, hashes, streams);
-  }
-
-  /** Finishes live and tombstoned connections together, in stream order (stable findings order). */
-  private finishInOrder(conns: Conn[], offsets: number[], hashes: number[], streams: number[]): void {
-    conns.sort((x, y) => x.stream - y.stream);
-    const order = Array.from(offsets.keys()).sort((x, y) => streams[x] - streams[y]);
-    let i = 0;
-    for (const k of order) {
-      while (i < conns.length && conns[i].stream < streams[k]) this.finish(conns[i++]);
-      this.finish(this.tombs.decode(offsets[k], hashes[k]));
+    // Settled connections are closed: released like closed ones (their findings were none).
+    const settled = this.tombs.expire(now, Math.min(this.closedLingerS, this.idleLingerS));
+    this.live -= settled;
+    this.released += settled;
+    // Release in stream order so that findings come out in a stable order.
+    done.sort((x, y) => x.stream - y.stream);
+    for (const c of done) {
+      this.unlink(c);
+      this.released++;
+      this.finish(c);
     }
-    while (i < conns.length) this.finish(conns[i++]);
   }
 
   /** End of input: every connection still tracked is finished, in stream order. */
@@ -395,11 +421,9 @@ export class Tracker {
     const all: Conn[] = [];
     for (const head of this.buckets.values()) for (let c: Conn | null = head; c; c = c.next) all.push(c);
     this.buckets.clear();
-    const offsets: number[] = [];
-    const hashes: number[] = [];
-    const streams: number[] = [];
-    this.tombs.drain(offsets, hashes, streams);
+    this.tombs.clear();
     this.live = 0;
-    this.finishInOrder(all, offsets, hashes, streams);
+    all.sort((x, y) => x.stream - y.stream);
+    for (const c of all) this.finish(c);
   }
 }
