@@ -13,19 +13,21 @@
  *
  * Record at offset o: u32 next record in the hash chain (0: none), u32 length, f64 lastTime,
  * f64 stream, u32 a0, u32 b0, u16 ap, u16 bp, u8 flags (1 v6, 2/4 A→B/B→A base sequence number
- * set, 8 closed by a RST), u32 A→B base seq, u32 B→A base seq, [6 × u32 a1 a2 a3 b1 b2 b3 when
+ * set, 8 closed by a RST, 16 dead), u32 A→B base seq, u32 B→A base seq, u32 hash, [6 × u32 a1 a2 a3 b1 b2 b3 when
  * v6], payload. The header answers the port-reuse question without decoding.
  */
 import { Conn, NO_FRAMES, type Direction, type StallPhase } from './connection.js';
 
 const PREVIOUS: Conn['previousState'][] = ['', 'fin', 'rst', 'open'];
 const PHASES: (StallPhase | '')[] = ['', 'handshake', 'retransmission', 'unacknowledged-data', 'awaiting-response'];
-const HEADER = 45;
+const HEADER = 49;
 const HEADER_V6 = HEADER + 24;
 const V6 = 1;
 const AB_BASE = 2;
 const BA_BASE = 4;
 const RST = 8;
+/** Set when the record is unlinked; compaction drops it. */
+const DEAD = 16;
 /** Enough for any record: header plus ~100 fields of at most 9 bytes. */
 const MAX_RECORD = 1536;
 
@@ -43,8 +45,9 @@ export function tombstoneable(c: Conn): boolean {
 }
 
 export class TombStore {
-  /** Hash → offset of the first record of its chain. */
-  private readonly heads = new Map<number, number>();
+  /** (hash & mask) → offset of the first record of its chain (0: none); at most 2 records per slot on average. */
+  private heads = new Uint32Array(1 << 12);
+  private mask = (1 << 12) - 1;
   private buf = new Uint8Array(1 << 16);
   private dv = new DataView(this.buf.buffer);
   private end = 8;
@@ -68,7 +71,8 @@ export class TombStore {
     if (this.end + MAX_RECORD > this.buf.length) this.makeRoom();
     const o = this.end;
     const dv = this.dv;
-    dv.setUint32(o, this.heads.get(c.hash) ?? 0, true);
+    const slot = c.hash & this.mask;
+    dv.setUint32(o, this.heads[slot], true);
     dv.setFloat64(o + 8, c.lastTime, true);
     dv.setFloat64(o + 16, c.stream, true);
     dv.setUint32(o + 24, c.a0 >>> 0, true);
@@ -78,13 +82,14 @@ export class TombStore {
     this.buf[o + 36] = (c.v6 ? V6 : 0) | (c.ab.baseSet ? AB_BASE : 0) | (c.ba.baseSet ? BA_BASE : 0) | (c.ab.rstFrame !== 0 || c.ba.rstFrame !== 0 ? RST : 0);
     dv.setUint32(o + 37, c.ab.baseSeq, true);
     dv.setUint32(o + 41, c.ba.baseSeq, true);
+    dv.setUint32(o + 45, c.hash, true);
     if (c.v6) {
-      dv.setUint32(o + 45, c.a1 >>> 0, true);
-      dv.setUint32(o + 49, c.a2 >>> 0, true);
-      dv.setUint32(o + 53, c.a3 >>> 0, true);
-      dv.setUint32(o + 57, c.b1 >>> 0, true);
-      dv.setUint32(o + 61, c.b2 >>> 0, true);
-      dv.setUint32(o + 65, c.b3 >>> 0, true);
+      dv.setUint32(o + 49, c.a1 >>> 0, true);
+      dv.setUint32(o + 53, c.a2 >>> 0, true);
+      dv.setUint32(o + 57, c.a3 >>> 0, true);
+      dv.setUint32(o + 61, c.b1 >>> 0, true);
+      dv.setUint32(o + 65, c.b2 >>> 0, true);
+      dv.setUint32(o + 69, c.b3 >>> 0, true);
     }
     this.pos = o + (c.v6 ? HEADER_V6 : HEADER);
     this.times[0] = 0;
@@ -117,21 +122,19 @@ export class TombStore {
     const len = this.pos - o;
     dv.setUint32(o + 4, len, true);
     this.end = this.pos;
-    this.heads.set(c.hash, o);
-    this.count++;
+    this.heads[slot] = o;
+    if (++this.count > 2 * this.heads.length) this.rechain(this.heads.length * 4);
   }
 
   /** Offset of the record for this 4-tuple (0: none); `remove` it before the next `find`. */
   find(h: number, v6: boolean, a0: number, a1: number, a2: number, a3: number, b0: number, b1: number, b2: number, b3: number, ap: number, bp: number): number {
-    const head = this.heads.get(h);
-    if (head === undefined) return 0;
     const dv = this.dv;
     let prev = 0;
-    for (let o = head; o !== 0; prev = o, o = dv.getUint32(o, true)) {
+    for (let o = this.heads[h & this.mask]; o !== 0; prev = o, o = dv.getUint32(o, true)) {
       if (dv.getUint32(o + 24, true) !== a0 >>> 0 || dv.getUint32(o + 28, true) !== b0 >>> 0 || dv.getUint16(o + 32, true) !== ap || dv.getUint16(o + 34, true) !== bp) continue;
       if (((this.buf[o + 36] & V6) !== 0) !== v6) continue;
-      if (v6 && (dv.getUint32(o + 45, true) !== a1 >>> 0 || dv.getUint32(o + 49, true) !== a2 >>> 0 || dv.getUint32(o + 53, true) !== a3 >>> 0)) continue;
-      if (v6 && (dv.getUint32(o + 57, true) !== b1 >>> 0 || dv.getUint32(o + 61, true) !== b2 >>> 0 || dv.getUint32(o + 65, true) !== b3 >>> 0)) continue;
+      if (v6 && (dv.getUint32(o + 49, true) !== a1 >>> 0 || dv.getUint32(o + 53, true) !== a2 >>> 0 || dv.getUint32(o + 57, true) !== a3 >>> 0)) continue;
+      if (v6 && (dv.getUint32(o + 61, true) !== b1 >>> 0 || dv.getUint32(o + 65, true) !== b2 >>> 0 || dv.getUint32(o + 69, true) !== b3 >>> 0)) continue;
       this.foundPrev = prev;
       return o;
     }
@@ -168,13 +171,14 @@ export class TombStore {
   /** Drops the records quiet for more than `linger` seconds at capture time `now`; returns how many. */
   expire(now: number, linger: number): number {
     const dv = this.dv;
+    const heads = this.heads;
     let n = 0;
-    for (const [h, head] of this.heads) {
+    for (let slot = 0; slot < heads.length; slot++) {
       let prev = 0;
-      for (let o = head; o !== 0; ) {
+      for (let o = heads[slot]; o !== 0; ) {
         const next = dv.getUint32(o, true);
         if (now - dv.getFloat64(o + 8, true) > linger) {
-          this.unchain(h, prev, o);
+          this.unchain(slot, prev, o);
           n++;
         } else prev = o;
         o = next;
@@ -185,7 +189,8 @@ export class TombStore {
 
   /** Drops everything. */
   clear(): void {
-    this.heads.clear();
+    this.heads = new Uint32Array(1 << 12);
+    this.mask = (1 << 12) - 1;
     this.buf = new Uint8Array(1 << 16);
     this.dv = new DataView(this.buf.buffer);
     this.end = 8;
@@ -211,12 +216,12 @@ export class TombStore {
     c.ab.baseSeq = dv.getUint32(o + 37, true);
     c.ba.baseSeq = dv.getUint32(o + 41, true);
     if (c.v6) {
-      c.a1 = dv.getUint32(o + 45, true);
-      c.a2 = dv.getUint32(o + 49, true);
-      c.a3 = dv.getUint32(o + 53, true);
-      c.b1 = dv.getUint32(o + 57, true);
-      c.b2 = dv.getUint32(o + 61, true);
-      c.b3 = dv.getUint32(o + 65, true);
+      c.a1 = dv.getUint32(o + 49, true);
+      c.a2 = dv.getUint32(o + 53, true);
+      c.a3 = dv.getUint32(o + 57, true);
+      c.b1 = dv.getUint32(o + 61, true);
+      c.b2 = dv.getUint32(o + 65, true);
+      c.b3 = dv.getUint32(o + 69, true);
     }
     this.pos = o + (c.v6 ? HEADER_V6 : HEADER);
     this.times[0] = 0;
@@ -310,47 +315,58 @@ export class TombStore {
 
   private unchain(h: number, prev: number, o: number): void {
     const next = this.dv.getUint32(o, true);
-    if (prev === 0) {
-      if (next === 0) this.heads.delete(h);
-      else this.heads.set(h, next);
-    } else this.dv.setUint32(prev, next, true);
+    if (prev === 0) this.heads[h & this.mask] = next;
+    else this.dv.setUint32(prev, next, true);
     this.dead += this.dv.getUint32(o + 4, true);
+    this.buf[o + 36] |= DEAD;
     this.count--;
   }
 
   /**
-   * Makes room for one more record: grows the arena by half when it is mostly live (one bulk
-   * copy, offsets unchanged), else copies the live records into a new arena with room for half as
-   * many again, dropping the dead ones (revived or released).
+   * Makes room for one more record: when a quarter of the arena is dead (revived or released
+   * records), slides the live records down in place and rebuilds the hash chains; else grows the
+   * arena by half (one bulk copy, offsets unchanged).
    */
   private makeRoom(): void {
-    const live = this.end - 8 - this.dead;
-    if (this.dead * 4 < live) {
+    const used = this.end - 8;
+    if (this.dead * 4 < used) {
       const grown = new Uint8Array(this.buf.length + (this.buf.length >> 1) + MAX_RECORD);
       grown.set(this.buf.subarray(0, this.end));
       this.buf = grown;
       this.dv = new DataView(grown.buffer);
       return;
     }
-    const nb = new Uint8Array(Math.max(1 << 16, 8 + Math.ceil(live * 1.5) + 2 * MAX_RECORD));
-    const ndv = new DataView(nb.buffer);
-    let end = 8;
-    for (const [h, head] of this.heads) {
-      let prevNew = 0;
-      for (let o = head; o !== 0; o = this.dv.getUint32(o, true)) {
-        const len = this.dv.getUint32(o + 4, true);
-        nb.set(this.buf.subarray(o, o + len), end); // rare: only when a quarter is dead
-        ndv.setUint32(end, 0, true);
-        if (prevNew === 0) this.heads.set(h, end);
-        else ndv.setUint32(prevNew, end, true);
-        prevNew = end;
-        end += len;
+    this.compact();
+  }
+
+  /** Slides the live records down over the dead ones and rebuilds the chains. */
+  private compact(): void {
+    const b = this.buf;
+    const dv = this.dv;
+    const heads = this.heads;
+    const mask = this.mask;
+    heads.fill(0);
+    let w = 8;
+    for (let o = 8; o < this.end; ) {
+      const len = dv.getUint32(o + 4, true);
+      if ((b[o + 36] & DEAD) === 0) {
+        if (w !== o) b.copyWithin(w, o, o + len);
+        const slot = dv.getUint32(w + 45, true) & mask;
+        dv.setUint32(w, heads[slot], true);
+        heads[slot] = w;
+        w += len;
       }
+      o += len;
     }
-    this.buf = nb;
-    this.dv = ndv;
-    this.end = end;
+    this.end = w;
     this.dead = 0;
+  }
+
+  /** A larger chain table (by compacting into it). */
+  private rechain(size: number): void {
+    this.heads = new Uint32Array(size);
+    this.mask = size - 1;
+    this.compact();
   }
 
   // --- encoding ---------------------------------------------------------------------------
