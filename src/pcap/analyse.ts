@@ -10,7 +10,7 @@ import { CHUNK_SIZE, openInput, type Input } from './source.js';
 import { OUTCOME_NAMES, UNKNOWN_LINK, linkName } from './decode.js';
 import { PacketLoop, earlier } from './packet-loop.js';
 import { Tracker } from './tracker.js';
-import { serverOf, type Conn } from './connection.js';
+import { clientIsA, serverOf, type Conn } from './connection.js';
 import { DETECTORS } from './detectors/index.js';
 import type { DetectorContext } from './detectors/context.js';
 import { Interrupted, abortable } from '../report/interrupt.js';
@@ -98,8 +98,18 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   const servers = new Map<string, number>();
   const ctx: DetectorContext = { stallThresholdS: opts.stallThresholdS, origin: 0 };
 
+  // IPv4 server endpoints by address * 65536 + port: formatted once, not once per connection.
+  const names = new Map<number, string>();
+  const serverName = (c: Conn): string => {
+    if (c.v6) return serverOf(c);
+    const a = clientIsA(c);
+    const key = (a ? c.b0 >>> 0 : c.a0 >>> 0) * 65536 + (a ? c.bp : c.ap);
+    let s = names.get(key);
+    if (s === undefined) names.set(key, (s = serverOf(c)));
+    return s;
+  };
   const count = (c: Conn, n: number): void => {
-    const s = serverOf(c);
+    const s = serverName(c);
     const v = (servers.get(s) ?? 0) + n;
     if (v !== 0) servers.set(s, v);
     else servers.delete(s);
