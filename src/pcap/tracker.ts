@@ -74,7 +74,10 @@ export class Tracker {
   /** Most connections alive at once (memory high-water mark). */
   peakLive = 0;
 
-  private readonly buckets = new Map<number, Conn>();
+  /** Live connections chained by (hash & mask); grown 4x when they outnumber the slots twice. */
+  private table: (Conn | null)[] = new Array<Conn | null>(4096).fill(null);
+  private mask = 4095;
+  private inTable = 0;
   /** Settled connections, compact until released (counted in `live`). */
   private readonly tombs = new TombStore();
   private readonly onSettle: ((c: Conn) => boolean) | undefined;
@@ -118,9 +121,9 @@ export class Tracker {
     if (p.v6) h ^= Math.imul(a1 ^ a2 ^ a3, 0xc2b2ae35) ^ Math.imul(b1 ^ b2 ^ b3, 0x27d4eb2f);
     h = (h ^ (h >>> 15)) & 0x3fffffff;
 
-    let c: Conn | null = this.buckets.get(h) ?? null;
+    let c: Conn | null = this.table[h & this.mask];
     while (c !== null) {
-      if (c.a0 === a0 && c.b0 === b0 && c.ap === ap && c.bp === bp && c.v6 === p.v6 && c.a1 === a1 && c.a2 === a2 && c.a3 === a3 && c.b1 === b1 && c.b2 === b2 && c.b3 === b3) break;
+      if (c.hash === h && c.a0 === a0 && c.b0 === b0 && c.ap === ap && c.bp === bp && c.v6 === p.v6 && c.a1 === a1 && c.a2 === a2 && c.a3 === a3 && c.b1 === b1 && c.b2 === b2 && c.b3 === b3) break;
       c = c.next;
     }
     const flags = p.flags;
@@ -370,20 +373,37 @@ export class Tracker {
   }
 
   private link(c: Conn): void {
-    c.next = this.buckets.get(c.hash) ?? null;
-    this.buckets.set(c.hash, c);
+    const i = c.hash & this.mask;
+    c.next = this.table[i];
+    this.table[i] = c;
+    if (++this.inTable > 2 * this.table.length) this.grow();
+  }
+
+  private grow(): void {
+    const old = this.table;
+    this.table = new Array<Conn | null>(old.length * 4).fill(null);
+    this.mask = this.table.length - 1;
+    for (let head of old) {
+      while (head !== null) {
+        const next = head.next;
+        const i = head.hash & this.mask;
+        head.next = this.table[i];
+        this.table[i] = head;
+        head = next;
+      }
+    }
   }
 
   private unlink(c: Conn): void {
-    const head = this.buckets.get(c.hash);
-    if (head === c) {
-      if (c.next) this.buckets.set(c.hash, c.next);
-      else this.buckets.delete(c.hash);
-    } else {
-      let x = head ?? null;
-      while (x && x.next !== c) x = x.next;
-      if (x) x.next = c.next;
+    const i = c.hash & this.mask;
+    const head = this.table[i];
+    if (head === c) this.table[i] = c.next;
+    else {
+      let x = head;
+      while (x !== null && x.next !== c) x = x.next;
+      if (x !== null) x.next = c.next;
     }
+    this.inTable--;
     c.next = null;
     this.live--;
   }
@@ -396,7 +416,7 @@ export class Tracker {
   sweep(now: number): void {
     this.lastSweep = now;
     const done: Conn[] = [];
-    for (const head of this.buckets.values()) {
+    for (const head of this.table) {
       for (let c: Conn | null = head; c; c = c.next) {
         const quiet = now - c.lastTime;
         const closed = c.ab.rstFrame !== 0 || c.ba.rstFrame !== 0 || (c.ab.finFrame !== 0 && c.ba.finFrame !== 0);
@@ -419,8 +439,9 @@ export class Tracker {
   /** End of input: every connection still tracked is finished, in stream order. */
   flush(): void {
     const all: Conn[] = [];
-    for (const head of this.buckets.values()) for (let c: Conn | null = head; c; c = c.next) all.push(c);
-    this.buckets.clear();
+    for (const head of this.table) for (let c: Conn | null = head; c; c = c.next) all.push(c);
+    this.table.fill(null);
+    this.inTable = 0;
     this.tombs.clear();
     this.live = 0;
     all.sort((x, y) => x.stream - y.stream);
