@@ -3,13 +3,13 @@
  *
  * A connection that is cleanly finished (both FINs acknowledged, or a RST) usually sees no more
  * packets, but it must stay known for `closedLingerS` of capture time: a later SYN on its 4-tuple
- * is Wireshark's `reused_ports`, and a late retransmission belongs to it. Its `Conn` (three
- * objects, ~20 boxed doubles, about 1.2 KB of heap) is therefore serialized, field by field and
- * losslessly, into one shared byte arena: varints for counters, frame numbers as offsets from the
- * first frame, sequence numbers relative to the direction's base, times as raw doubles with
- * repeats coded as back-references. A finished wrk connection takes about 90 bytes. A packet for a
- * tombstoned connection revives it as an identical `Conn`, and the detectors run on the decoded
- * `Conn` when it is released, so nothing about the analysis changes.
+ * is Wireshark's `reused_ports`, and a late retransmission belongs to it. When no detector reports
+ * on it (analyse.ts settles it), its `Conn` (three objects, ~20 boxed doubles, about 1.2 KB of
+ * heap) is serialized, field by field and losslessly, into one shared byte arena: varints for
+ * counters, frame numbers as offsets from the first frame, sequence numbers relative to the
+ * direction's base, times as nanosecond deltas (when exactly representable, else raw doubles)
+ * with repeats coded as back-references. A wrk connection takes about 165 bytes with its header.
+ * A new SYN is answered from the header; any other packet revives an identical `Conn`.
  *
  * Record at offset o: u32 next record in the hash chain (0: none), u32 length, f64 lastTime,
  * u32 stream, u32 a0, u32 b0, u16 ap, u16 bp, u8 flags (1 v6, 2/4 A→B/B→A base sequence number
