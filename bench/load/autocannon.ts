@@ -1,6 +1,6 @@
 /** autocannon (Node, its own HTTP/1.1 client): keep-alive only, it has no new-connection-per-request mode. */
 import { createRequire } from 'node:module';
-import { num, type LoadTool } from './tool.js';
+import type { LoadTool } from './tool.js';
 
 const require = createRequire(import.meta.url);
 

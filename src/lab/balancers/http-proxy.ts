@@ -6,8 +6,9 @@
  */
 import http from 'node:http';
 import type net from 'node:net';
-import type { Balancer, BackendTarget, BalancerOptions } from './types.js';
-import { namedBackends, formatEndpoint } from './types.js';
+import type { Balancer, BalancerOptions } from './types.js';
+import { formatEndpoint } from './types.js';
+import { RoundRobin, builtinHandle, listenOn } from './builtin.js';
 import { errorKind } from '../../report/errors.js';
 
 export interface HttpProxyOptions extends BalancerOptions {
@@ -61,8 +62,7 @@ function clientIp(socket: net.Socket): string {
 }
 
 export async function startHttpProxy(opts: HttpProxyOptions): Promise<HttpProxy> {
-  let backends = namedBackends(opts.backends);
-  let next = 0;
+  const roundRobin = new RoundRobin(opts.backends);
   const via = opts.via ?? 'lbdiag';
   const stats: HttpProxyStats = { requests: 0, perBackend: {}, proxyErrors: 0 };
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: opts.backendIdleTimeoutMs ?? 4000 });
@@ -81,14 +81,12 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<HttpProxy>
       res.end(body);
     };
     req.on('error', () => res.destroy());
-    if (backends.length === 0) {
+    const backend = roundRobin.pick(stats.perBackend);
+    if (!backend) {
       req.resume();
       fail(503, 'no backend');
       return;
     }
-    const backend = backends[next % backends.length];
-    next = (next + 1) % backends.length;
-    stats.perBackend[backend.name] = (stats.perBackend[backend.name] ?? 0) + 1;
 
     const extra = connectionTokens(req.headers.connection);
     const headers = forwardHeaders(req.rawHeaders, extra).filter(([k]) => !/^(x-forwarded-for|x-forwarded-proto|via)$/i.test(k));
@@ -142,32 +140,17 @@ export async function startHttpProxy(opts: HttpProxyOptions): Promise<HttpProxy>
     else socket.destroy();
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: opts.listen.host, port: opts.listen.port }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  server.on('error', () => {});
-  const addr = server.address() as net.AddressInfo;
-
-  let stopped: Promise<void> | undefined;
-  return {
+  const address = await listenOn(server, opts.listen);
+  return builtinHandle({
     kind: 'builtin-l7',
     layer: 7,
-    address: { host: opts.listen.host, port: addr.port },
-    pids: [],
-    backends: () => backends.map((b) => ({ ...b })),
-    setBackends: async (list: BackendTarget[]) => {
-      backends = namedBackends(list);
+    address,
+    server,
+    roundRobin,
+    stats,
+    dropConnections: () => {
+      server.closeAllConnections();
+      agent.destroy();
     },
-    stats: () => ({ ...stats, perBackend: { ...stats.perBackend } }),
-    stop: () =>
-      (stopped ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-        agent.destroy();
-      })),
-  };
+  });
 }

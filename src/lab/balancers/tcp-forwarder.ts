@@ -5,8 +5,8 @@
  * either side destroys both, never the process.
  */
 import net from 'node:net';
-import type { Balancer, BackendTarget, BalancerOptions } from './types.js';
-import { namedBackends } from './types.js';
+import type { Balancer, BalancerOptions } from './types.js';
+import { RoundRobin, builtinHandle, listenOn } from './builtin.js';
 
 export interface TcpForwarderOptions extends BalancerOptions {
   /** Give up connecting to a backend after this long (default 5000 ms); the client is reset. */
@@ -31,22 +31,19 @@ export interface TcpForwarder extends Balancer {
 }
 
 export async function startTcpForwarder(opts: TcpForwarderOptions): Promise<TcpForwarder> {
-  let backends = namedBackends(opts.backends);
-  let next = 0;
+  const roundRobin = new RoundRobin(opts.backends);
   const connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
   const sockets = new Set<net.Socket>();
   const stats: TcpForwarderStats = { accepted: 0, open: 0, perBackend: {}, backendErrors: 0 };
 
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (client) => {
     stats.accepted++;
-    if (backends.length === 0) {
+    const backend = roundRobin.pick(stats.perBackend);
+    if (!backend) {
       client.on('error', () => {});
       client.resetAndDestroy();
       return;
     }
-    const backend = backends[next % backends.length];
-    next = (next + 1) % backends.length;
-    stats.perBackend[backend.name] = (stats.perBackend[backend.name] ?? 0) + 1;
     stats.open++;
     const upstream = net.connect({ host: backend.host, port: backend.port, allowHalfOpen: true });
     sockets.add(client);
@@ -79,32 +76,16 @@ export async function startTcpForwarder(opts: TcpForwarderOptions): Promise<TcpF
     client.pipe(upstream);
     upstream.pipe(client);
   });
-  server.on('error', () => {});
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: opts.listen.host, port: opts.listen.port }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address() as net.AddressInfo;
-
-  let stopped: Promise<void> | undefined;
-  return {
+  const address = await listenOn(server, opts.listen);
+  return builtinHandle({
     kind: 'builtin-l4',
     layer: 4,
-    address: { host: opts.listen.host, port: addr.port },
-    pids: [],
-    backends: () => backends.map((b) => ({ ...b })),
-    setBackends: async (list: BackendTarget[]) => {
-      backends = namedBackends(list);
+    address,
+    server,
+    roundRobin,
+    stats,
+    dropConnections: () => {
+      for (const s of sockets) s.destroy();
     },
-    stats: () => ({ ...stats, perBackend: { ...stats.perBackend } }),
-    stop: () =>
-      (stopped ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      })),
-  };
+  });
 }

@@ -19,7 +19,7 @@ import type { Finding } from '../../report/finding.js';
 import type { ProbeReport } from '../../probe/summary.js';
 import type { LabContext } from '../context.js';
 import { canUseNetns, createStallTopology } from '../netns.js';
-import { findBinary, runSync, sleep, spawnProcess, type SpawnedProcess } from '../processes.js';
+import { findBinary, runSync, sleep, type SpawnedProcess } from '../processes.js';
 import { ms, pct } from '../phrases.js';
 import { judge, type PcapOutcome, type Scenario, type ScenarioResult } from '../scenario.js';
 
