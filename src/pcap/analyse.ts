@@ -284,18 +284,25 @@ function corrupt(e: Entry, err: unknown, _warnings: string[]): void {
   e.report.warning = `corrupt record (${err.message}); analysed the ${e.report.packets} packets before it`;
 }
 
+const CORRUPT = -1;
+
+/** The reader's next step (PACKET, NEED_MORE), or CORRUPT once a damaged input has been reported; a non-capture is a usage error. */
+function nextRecord(e: Entry, warnings: string[]): number {
+  try {
+    return e.reader.next();
+  } catch (err) {
+    if (err instanceof NotACaptureError) throw new UsageError(`${e.input.name}: ${err.message}`);
+    corrupt(e, err, warnings);
+    return CORRUPT;
+  }
+}
+
 /** Reads until the input has a packet ready (true) or is exhausted (false). */
 async function fill(e: Entry, warnings: string[], signal?: AbortSignal): Promise<boolean> {
   for (;;) {
     if (e.done) return false;
-    let r: number;
-    try {
-      r = e.reader.next();
-    } catch (err) {
-      if (err instanceof NotACaptureError) throw new UsageError(`${e.input.name}: ${err.message}`);
-      corrupt(e, err, warnings);
-      return false;
-    }
+    let r = nextRecord(e, warnings);
+    if (r === CORRUPT) return false;
     if (r === PACKET) return true;
     let chunk: IteratorResult<Buffer>;
     try {
@@ -318,13 +325,8 @@ async function fill(e: Entry, warnings: string[], signal?: AbortSignal): Promise
     }
     if (chunk.done) {
       e.reader.end();
-      try {
-        r = e.reader.next();
-      } catch (err) {
-        if (err instanceof NotACaptureError) throw new UsageError(`${e.input.name}: ${err.message}`);
-        corrupt(e, err, warnings);
-        return false;
-      }
+      r = nextRecord(e, warnings);
+      if (r === CORRUPT) return false;
       e.done = true;
       if (r === PACKET) {
         e.done = false; // unreachable in practice: end() adds no bytes
