@@ -9,7 +9,8 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { ROOT, corpusDir } from './support/processes.js';
 import { readPackets } from './support/pcap-files.js';
-import { ACK, Decoded, FIN, SYN } from '../src/pcap/decode.js';
+import { ACK, FIN, SYN, type Decoded } from '../src/pcap/decode.js';
+import { feed, segmentBuilder } from './support/tcp-segments.js';
 import { Tracker, TA_ANY_RETRANSMISSION, TA_KEEP_ALIVE, TA_OUT_OF_ORDER, TA_REUSED_PORTS } from '../src/pcap/tracker.js';
 import type { Conn } from '../src/pcap/connection.js';
 
@@ -59,32 +60,12 @@ for (const file of CLASSIC) {
 }
 
 // Hand-built segments: client 10.0.0.1:40000, server 10.0.0.2:80.
-function seg(client: boolean, flags: number, seq: number, ack: number, len: number, t: number, win = 1000): Decoded {
-  const d = new Decoded();
-  d.s0 = client ? 0x0a000001 : 0x0a000002;
-  d.d0 = client ? 0x0a000002 : 0x0a000001;
-  d.sport = client ? 40000 : 80;
-  d.dport = client ? 80 : 40000;
-  d.flags = flags;
-  d.seq = seq >>> 0;
-  d.ack = ack >>> 0;
-  d.seglen = len;
-  d.win = win;
-  d.t = t;
-  return d;
-}
+const seg = segmentBuilder({ client: 0x0a000001, server: 0x0a000002 });
 
 function run(segs: Decoded[]): { flags: number[]; streams: number[]; done: Conn[]; tracker: Tracker } {
   const done: Conn[] = [];
   const tracker = new Tracker({ stallThresholdS: 0.9, onFinished: (c) => done.push(c) });
-  const flags: number[] = [];
-  const streams: number[] = [];
-  segs.forEach((s, i) => {
-    flags.push(tracker.process(s, i + 1));
-    streams.push(tracker.lastStream);
-  });
-  tracker.flush();
-  return { flags, streams, done, tracker };
+  return { ...feed(tracker, segs), done, tracker };
 }
 
 const ISN = 0xfffffff0; // sequence numbers wrap inside the connection

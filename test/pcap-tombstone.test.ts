@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conn } from '../src/pcap/connection.js';
 import { TombStore } from '../src/pcap/tombstone.js';
-import { ACK, Decoded, FIN, SYN } from '../src/pcap/decode.js';
+import { ACK, FIN, SYN, type Decoded } from '../src/pcap/decode.js';
+import { feed, segmentBuilder } from './support/tcp-segments.js';
 import { Tracker, TA_REUSED_PORTS } from '../src/pcap/tracker.js';
 
 /** Every field set to something unusual: large, negative, fractional, -0-free doubles, IPv6. */
@@ -91,14 +92,7 @@ test('tombstone: every field of a connection comes back exactly, through growth 
   assert.equal(store.count, 0);
 });
 
-function seg(fromClient: boolean, flags: number, seq: number, ack: number, len: number, t: number): Decoded {
-  const d = new Decoded();
-  d.v6 = false;
-  (d.s0 = fromClient ? 0x7f003201 : 0x7f003202), (d.d0 = fromClient ? 0x7f003202 : 0x7f003201);
-  (d.sport = fromClient ? 40000 : 80), (d.dport = fromClient ? 80 : 40000);
-  (d.flags = flags), (d.seq = seq >>> 0), (d.ack = ack >>> 0), (d.seglen = len), (d.win = 100), (d.t = t);
-  return d;
-}
+const seg = segmentBuilder({ client: 0x7f003201, server: 0x7f003202, win: 100 });
 
 test('tracker: a settled connection is revived by a late packet and replaced by a new SYN like a live one', () => {
   const handshakeAndClose = (isn: number, t: number): Decoded[] => [
@@ -126,14 +120,7 @@ test('tracker: a settled connection is revived by a late packet and replaced by 
       seg(true, SYN, 1000, 0, 0, 0.6), // the old SYN again: a retransmission on the old stream
       ...handshakeAndClose(5000, 2), // new ISN: port reuse
     ];
-    const flags: number[] = [];
-    const streams: number[] = [];
-    segs.forEach((s, i) => {
-      flags.push(tracker.process(s, i + 1));
-      streams.push(tracker.lastStream);
-    });
-    tracker.flush();
-    return { flags, streams, finished, revived };
+    return { ...feed(tracker, segs), finished, revived };
   };
   const full = run(false);
   const compact = run(true);
