@@ -18,7 +18,7 @@ function keepalive(conns: number, per: number, backendOf: (c: number, s: number)
   for (let s = 1; s <= per; s++)
     for (let c = 1; c <= conns; c++) {
       clock += 1;
-      t.add(rec('keepalive', { t: clock, conn: c, port: 40000 + c, reused: s > 1, seq: s, connectMs: s === 1 ? 0.3 : undefined, idleMs: s > 1 ? 1 : undefined, backend: backendOf(c, s), serverConn: `${c}`, serverSeq: s, ...extra(c, s) }));
+      t.add(rec('keepalive', { t: clock, order: clock - 1, conn: c, port: 40000 + c, reused: s > 1, seq: s, connectMs: s === 1 ? 0.3 : undefined, idleMs: s > 1 ? 1 : undefined, backend: backendOf(c, s), serverConn: `${c}`, serverSeq: s, ...extra(c, s) }));
     }
   t.connectionsOpened = conns;
   t.endT = clock;
@@ -28,7 +28,7 @@ function keepalive(conns: number, per: number, backendOf: (c: number, s: number)
 function short(n: number, backendOf: (i: number) => string | undefined, extra: (i: number) => Partial<ProbeRecord> = () => ({}), t0 = 1000): ModeTally {
   const t = new ModeTally('short');
   t.startT = t0;
-  for (let i = 0; i < n; i++) t.add(rec('short', { t: t0 + i, conn: 1000 + i, port: 50000 + i, connectMs: 0.3, backend: backendOf(i), serverConn: `${i}`, serverSeq: 1, ...extra(i) }));
+  for (let i = 0; i < n; i++) t.add(rec('short', { t: t0 + i, order: i, conn: 1000 + i, port: 50000 + i, connectMs: 0.3, backend: backendOf(i), serverConn: `${i}`, serverSeq: 1, ...extra(i) }));
   t.connectionsOpened = n;
   t.endT = t0 + n;
   return t;
@@ -120,12 +120,89 @@ test('late-backend-starved: never on a large pool, healthy on fresh connections 
   assert.ok(!analyse([keepalive(2, 20, (c) => names[c % 2]), short(90, (i) => names[i % 3], undefined, 5000)]).some((x) => x.id === 'late-backend-starved'));
 });
 
-test('stale-instance: one name, two processes at once', () => {
-  const f = analyse([short(40, () => 'a', (i) => ({ instance: i % 2 ? 'old1' : 'new2', pid: i % 2 ? 100 : 200 }))]).find((x) => x.id === 'stale-instance');
+test('stale-instance: an older generation (X-Lbdiag-Started) still taking new connections beside a newer one', () => {
+  const f = analyse([short(40, () => 'a', (i) => (i % 2 ? { instance: 'old1', pid: 100, started: 1_700_000_000_000 } : { instance: 'new2', pid: 200, started: 1_700_000_060_000 }))]).find((x) => x.id === 'stale-instance');
   assert.ok(f);
   assert.equal(f.backend, 'a');
-  assert.match(f.title, /2 different processes at the same time/);
+  assert.equal(f.severity, 'warn');
+  assert.equal(f.metrics!.staleInstance, 'old1');
+  assert.match(f.title, /older generation \(old1, started 1\.0min earlier\) still takes new connections beside new2/);
+  // One generation served by two worker pids (lbdiag whoami --workers 2): never stale.
+  const workers = analyse([short(40, () => 'a', (i) => ({ instance: 'gen1', pid: 100 + (i % 2), started: 1_700_000_000_000 }))]);
+  assert.ok(!workers.some((x) => x.id === 'stale-instance' || x.id === 'backend-restarted'), ids(workers).join(','));
   assert.ok(!analyse([short(40, () => 'a', () => ({ instance: 'x', pid: 1 }))]).some((x) => x.id === 'stale-instance'));
+});
+
+test('stale-instance: a clean handover is backend-restarted (info); without X-Lbdiag-Started both causes, info', () => {
+  const handover = analyse([short(40, () => 'a', (i) => (i < 20 ? { instance: 'old1', pid: 100, started: 1000 } : { instance: 'new2', pid: 200, started: 5000 }))]);
+  assert.ok(!handover.some((x) => x.id === 'stale-instance'), ids(handover).join(','));
+  assert.equal(handover.find((x) => x.id === 'backend-restarted')?.severity, 'info');
+  // Old drains its keep-alive connections after the new one appeared: not stale either.
+  const t = keepalive(2, 20, () => 'a', (c, s) => ({ instance: c === 1 || s < 5 ? 'old1' : 'new2', started: c === 1 || s < 5 ? 1000 : 5000 }));
+  assert.ok(!analyse([t]).some((x) => x.id === 'stale-instance'), ids(analyse([t])).join(','));
+  const unknown = analyse([short(40, () => 'a', (i) => ({ instance: i % 2 ? 'w1' : 'w2', pid: 100 + (i % 2) }))]).find((x) => x.id === 'stale-instance');
+  assert.equal(unknown?.severity, 'info');
+  assert.match(unknown!.evidence.join('\n'), /no X-Lbdiag-Started/);
+});
+
+/** keep-alive with requests sent to `conns` connections in a random order (the engine's schedule). */
+function randomSchedule(conns: number, n: number, backendOf: (conn: number, order: number) => string, seed = 1): ModeTally {
+  let x = seed;
+  const rnd = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const t = new ModeTally('keepalive');
+  t.startT = 0;
+  t.lanes = conns;
+  const seq = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const c = 1 + Math.floor(rnd() * conns);
+    const s = (seq.get(c) ?? 0) + 1;
+    seq.set(c, s);
+    t.add(rec('keepalive', { t: i, order: i, conn: c, port: 40000 + c, reused: s > 1, seq: s, backend: backendOf(c, i) }));
+  }
+  t.connectionsOpened = seq.size;
+  t.endT = n;
+  return t;
+}
+
+test('keepalive-pinning considers per-request balancing: lockstep round robin is undecided, a random schedule decides both ways', () => {
+  // The false alarm of issue 9: 4 connections in lockstep through per-request round robin over 2.
+  const lock = analyse([keepalive(4, 30, (_c, s) => names[0], (c) => ({ backend: names[(c - 1) % 2] })), short(60, (i) => names[i % 2])]);
+  assert.ok(!lock.some((x) => x.id === 'keepalive-pinning'), ids(lock).join(','));
+  const few = lock.find((x) => x.id === 'insufficient-data');
+  assert.ok(few, ids(lock).join(','));
+  assert.match(few.evidence.join('\n'), /strict round robin over 2 backends would also have sent to one backend/);
+  // The engine's random schedule through round robin: connections spread, no pinning, no doubt.
+  for (const k of [2, 3]) {
+    for (const c of [2, 3, 4, 6]) {
+      const rr = analyse([randomSchedule(c, 40 * c, (_c, order) => names[order % k], c * 7 + k)]);
+      assert.ok(!rr.some((x) => x.id === 'keepalive-pinning' || x.id === 'insufficient-data'), `k=${k} c=${c}: ${ids(rr).join(',')}`);
+    }
+  }
+  // The same schedule through an L4 balancer: pinned, with the chance under the alternative.
+  const l4 = analyse([randomSchedule(4, 120, (conn) => names[conn % 2], 3)]).find((x) => x.id === 'keepalive-pinning');
+  assert.ok(l4);
+  assert.ok((l4.metrics!.chance as number) < 1e-3);
+  assert.match(l4.evidence.join('\n'), /per-request balancing ruled out/);
+});
+
+test('insufficient-data: -n 4 / -n 8 on a pinned VIP say what they cannot decide and the count needed', () => {
+  for (const n of [4, 8]) {
+    const ka = randomSchedule(4, n, (conn) => names[conn % 2], n);
+    const sh = short(n, (i) => names[i % 2]);
+    const f = analyse([ka, sh]);
+    assert.ok(!f.some((x) => x.id === 'keepalive-pinning'), ids(f).join(','));
+    const few = f.find((x) => x.id === 'insufficient-data');
+    assert.ok(few, `-n ${n}: ${ids(f).join(',')}`);
+    assert.equal(few.severity, 'info');
+    // Needed = connections + ceil(ln(1000)/ln 2) = up to 4 + 10, and chi-square's 5 per backend over 2 = 10.
+    assert.ok((few.metrics!.requestsNeeded as number) > n);
+    assert.ok((few.metrics!.tests as string[]).includes('keepalive-pinning') || (few.metrics!.tests as string[]).includes('imbalance'));
+  }
+  // Enough data: no insufficient-data.
+  assert.ok(!analyse([randomSchedule(4, 200, (conn) => names[conn % 2]), short(200, (i) => names[i % 2])]).some((x) => x.id === 'insufficient-data'));
+  // single-backend needs 1 + log2(1000) -> 11 answers.
+  const one = analyse([short(6, () => 'a')]).find((x) => x.id === 'insufficient-data');
+  assert.deepEqual(one?.metrics!.needed, [11]);
 });
 
 test('intermittent-errors: rate, fresh vs reused, 1-in-N (random) and every-Nth (periodic)', () => {
@@ -142,7 +219,7 @@ test('intermittent-errors: rate, fresh vs reused, 1-in-N (random) and every-Nth 
   const third = short(90, (i) => names[i % 3], (i) => (i % 3 === 2 ? { status: 502 } : {}));
   const g = analyse([third]).find((x) => x.id === 'intermittent-errors');
   assert.equal(g?.metrics!.oneInN, 3);
-  assert.match(g!.evidence.join('\n'), /every 3th request fails|strictly periodic/);
+  assert.match(g!.evidence.join('\n'), /every 3rd request fails/);
   assert.match(g!.evidence.join('\n'), /5xx by backend: c 30\/30/);
   // Everything failing is another finding.
   const all = analyse([short(20, () => undefined, () => ({ status: undefined, error: 'refused', phase: 'connect' }))]);
@@ -175,4 +252,22 @@ test('connection-churn and no-backend-identity', () => {
   assert.ok(analyse([t]).some((x) => x.id === 'connection-churn'));
   const anon = analyse([short(30, () => undefined)]);
   assert.deepEqual(ids(anon), ['no-backend-identity']);
+});
+
+test('intermittent-errors ranks the causes: slow periodic failures = a dead member, fast random 503s = a stale listener', () => {
+  // haproxy mode tcp, 4 servers, one dead, no health check: every 4th connection is closed after ~3 s of retries.
+  const dead = short(200, (i) => (i % 4 === 3 ? undefined : names[i % 3]), (i) => (i % 4 === 3 ? { status: undefined, error: 'closed', phase: 'response', totalMs: 3005, ttfbMs: undefined } : {}));
+  const d = analyse([dead]).find((x) => x.id === 'intermittent-errors');
+  assert.ok(d);
+  assert.equal(d.metrics!.likelyCause, 'dead-member');
+  assert.match(d.title, /every 4th.*most likely a dead pool member/);
+  assert.match(d.evidence.join('\n'), /failed requests took 3\.0\ds/);
+  assert.doesNotMatch(d.title, /SO_REUSEPORT|stale/);
+  // A stale listener: 503 at once from the balancer itself, randomly about 1 in 2.
+  let seed = 11;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const stale = short(200, (i) => names[i % 3], () => (rnd() < 0.5 ? { status: 503, backend: undefined } : {}));
+  const st = analyse([stale]).find((x) => x.id === 'intermittent-errors');
+  assert.equal(st?.metrics!.likelyCause, 'stale-listener');
+  assert.match(st!.remedy, /ss -ltnp/);
 });

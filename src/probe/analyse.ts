@@ -58,18 +58,19 @@ export function analyse(modes: readonly ModeTally[], options: AnalyseOptions = {
   const findings: Finding[] = [];
   const seen = allBackendNames(modes);
   const pinned = new Set<ProbeMode>();
+  const undecided: Undecided[] = [];
   for (const m of modes) {
-    const f = keepalivePinning(m, modes, seen);
+    const f = keepalivePinning(m, modes, seen, undecided);
     if (f) {
       findings.push(f);
       pinned.add(m.mode);
     }
   }
   for (const m of modes) {
-    const f = imbalance(m, options, pinned.has(m.mode));
+    const f = imbalance(m, options, pinned.has(m.mode), undecided);
     if (f) findings.push(f);
   }
-  findings.push(...singleBackend(modes, seen, options));
+  findings.push(...singleBackend(modes, seen, options, undecided));
   findings.push(...backendMissing(modes, seen, options));
   findings.push(...lateBackendStarved(modes));
   findings.push(...staleInstance(modes));
@@ -86,29 +87,63 @@ export function analyse(modes: readonly ModeTally[], options: AnalyseOptions = {
   }
   const noId = noIdentity(modes);
   if (noId) findings.push(noId);
+  const few = insufficientData(undecided);
+  if (few) findings.push(few);
   return findings;
 }
 
 // keepalive-pinning -------------------------------------------------------------------------
 
-function keepalivePinning(m: ModeTally, modes: readonly ModeTally[], seen: Set<string>): Finding | null {
+/** Evidence threshold shared by the pinning and single-backend tests: chance under the alternative. */
+const CHANCE_THRESHOLD = 1e-3;
+
+/** A test the sample was too small to decide: what it would need. Gathered into `insufficient-data`. */
+interface Undecided {
+  test: string;
+  mode?: ProbeMode;
+  /** Requests (in the mode) the test needs at least. */
+  needed: number;
+  have: number;
+  why: string;
+}
+
+function keepalivePinning(m: ModeTally, modes: readonly ModeTally[], seen: Set<string>, undecided: Undecided[]): Finding | null {
   if (m.mode !== 'keepalive') return null;
-  const conns = connsWithOk(m, 2);
+  const conns = connsWithOk(m, 1);
   if (conns.length === 0) return null;
-  const single = conns.filter((c) => c.backends.size === 1);
   const k = seen.size;
   if (k < 2) return null; // one backend in the whole run: nothing to pin away from (single-backend says so)
-  if (single.length / conns.length < 0.9) return null;
-  // Under per-request balancing over k backends, a connection carrying n requests stays on one
-  // backend by chance with probability k^(1-n): the pinned connections must be far from chance.
+  const single = conns.filter((c) => c.backends.size === 1);
+  if (single.length / conns.length < 0.9) return null; // connections reach several backends: per-request
+  // The alternative, explicitly: a per-request balancer. With the probe's random spread of requests
+  // over its connections, a connection carrying n requests stays on one of k backends by chance with
+  // probability about k^(1-n) (uniform or random choice per request). Strict round robin is
+  // deterministic: it keeps a connection on one backend exactly when all its requests fall in the
+  // same round-robin slot (k divides the gcd of their dispatch-order differences). Those
+  // connections prove nothing, so only the others count as evidence.
+  const okOf = (c: (typeof conns)[number]) => [...c.backends.values()].reduce((a, b) => a + b, 0);
+  const multiReq = single.filter((c) => okOf(c) >= 2);
+  const rrWouldPin = multiReq.filter((c) => c.orderGcd % k === 0);
+  const informative = multiReq.filter((c) => c.orderGcd % k !== 0);
   let logChance = 0;
-  for (const c of single) logChance += (1 - [...c.backends.values()].reduce((a, b) => a + b, 0)) * Math.log(k);
-  if (logChance > Math.log(1e-3)) return null;
-  const reqs = conns.reduce((s, c) => s + c.ok, 0);
+  for (const c of informative) logChance += (1 - okOf(c)) * Math.log(k);
+  const reqs = conns.reduce((s, c) => s + okOf(c), 0);
+  const chance = Math.exp(logChance);
+  if (logChance > Math.log(CHANCE_THRESHOLD)) {
+    // Looks pinned, but per-request balancing could give this sample: say so, with what it needs.
+    const needed = conns.length + Math.ceil(Math.log(1 / CHANCE_THRESHOLD) / Math.log(k)) + rrWouldPin.reduce((s, c) => s + okOf(c) - 1, 0);
+    const why =
+      rrWouldPin.length > 0
+        ? `${single.length} of ${conns.length} keep-alive connections stayed on one backend, but ${rrWouldPin.length} of them carried requests that strict round robin over ${k} backends would also have sent to one backend (their place in the send order repeats every ${k}), and per-request balancing could give the rest by chance (p ≈ ${fmtP(chance)}, needs < ${CHANCE_THRESHOLD})`
+        : `${single.length} of ${conns.length} keep-alive connections stayed on one backend over ${reqs} requests, which per-request balancing over ${k} backends also gives by chance (p ≈ ${fmtP(chance)}, needs < ${CHANCE_THRESHOLD})`;
+    undecided.push({ test: 'keepalive-pinning', mode: 'keepalive', needed: Math.max(needed, m.requests + 1), have: m.requests, why });
+    return null;
+  }
   const reached = new Set<string>();
   for (const c of conns) for (const b of c.backends.keys()) reached.add(b);
   const evidence = [
     `keepalive: ${single.length} of ${conns.length} connections (${reqs} requests) each reached exactly one backend; ${reached.size} of ${k} backends reached in this mode (${shareList(m)})`,
+    `per-request balancing ruled out: requests went to the connections in a random order, so a per-request balancer would have spread each connection over several backends; ${informative.length} connections carrying ${informative.reduce((s, c) => s + okOf(c), 0)} requests stayed on one backend each, which it does by chance with probability ${fmtP(chance)} (threshold ${CHANCE_THRESHOLD})${rrWouldPin.length ? `; ${rrWouldPin.length} more connection(s) not counted (round robin would have kept them on one backend too)` : ''}`,
   ];
   const others = modes.filter((o) => o.mode !== 'keepalive' && okBackends(o).length > 1);
   for (const o of others) {
@@ -122,16 +157,41 @@ function keepalivePinning(m: ModeTally, modes: readonly ModeTally[], seen: Set<s
     mode: 'keepalive',
     title: `keep-alive connections stick to one backend each (${single.length}/${conns.length} connections) while ${k} backends exist`,
     evidence,
-    explanation: `${L4_FIELD} So a client with a few long-lived connections loads a few backends, while \`curl\` in a loop (a new connection each time) looks perfectly balanced. One backend per connection is the layer-4 signature.`,
+    explanation: `${L4_FIELD} So a client with a few long-lived connections loads a few backends, while \`curl\` in a loop (a new connection each time) looks perfectly balanced. One backend per connection, when requests reach the connections in an irregular order, is the layer-4 signature.`,
     remedy:
       'Balance per request: an HTTP-aware (L7) virtual server or proxy (BIG-IP HTTP profile / OneConnect, haproxy `mode http`, nginx `proxy_pass`, Envoy), or make clients rotate connections (maximum connection age or requests per connection; `lbdiag probe --mode rotate --max-conn-requests 20` shows the effect), or open more connections than there are backends.',
-    metrics: { connections: conns.length, pinnedConnections: single.length, backendsReached: reached.size, backendsSeen: k, requests: reqs },
+    metrics: { connections: conns.length, pinnedConnections: single.length, backendsReached: reached.size, backendsSeen: k, requests: reqs, chance, informativeConnections: informative.length, roundRobinAlike: rrWouldPin.length },
+  };
+}
+
+function fmtP(p: number): string {
+  return p < 1e-12 ? '< 1e-12' : p >= 0.01 ? p.toFixed(2) : p.toExponential(1);
+}
+
+// insufficient-data ---------------------------------------------------------------------------
+
+function insufficientData(undecided: readonly Undecided[]): Finding | null {
+  if (undecided.length === 0) return null;
+  const needed = Math.max(...undecided.map((u) => u.needed));
+  const tests = [...new Set(undecided.map((u) => u.test))];
+  return {
+    id: 'insufficient-data',
+    severity: 'info',
+    title: `too few requests to decide ${tests.join(', ')}: run at least -n ${needed}`,
+    evidence: undecided.map((u) => `${u.test}${u.mode ? ` (${u.mode})` : ''}: ${u.have} requests, needs at least ${u.needed}: ${u.why}`),
+    explanation:
+      'No finding is not the same as no problem: with this sample the test cannot tell the fault from chance, so lbdiag draws no conclusion either way. Each number needed is the smallest count at which the test could reach its own threshold, had every request gone the worst way.',
+    remedy: `Run again with -n ${needed} or more (or a --duration long enough), keeping -c as it is.`,
+    metrics: { tests, needed: undecided.map((u) => u.needed), have: undecided.map((u) => u.have), requestsNeeded: needed },
   };
 }
 
 // imbalance ---------------------------------------------------------------------------------
 
-function imbalance(m: ModeTally, o: AnalyseOptions, explainedByPinning: boolean): Finding | null {
+/** Chi-square is trusted only when every backend's expected count reaches this. */
+const MIN_EXPECTED = 5;
+
+function imbalance(m: ModeTally, o: AnalyseOptions, explainedByPinning: boolean, undecided: Undecided[]): Finding | null {
   const names = new Set<string>(okBackends(m).map((b) => b.name));
   for (const n of o.weights?.keys() ?? []) names.add(n);
   for (const n of o.expectBackends ?? []) names.add(n);
@@ -142,7 +202,13 @@ function imbalance(m: ModeTally, o: AnalyseOptions, explainedByPinning: boolean)
   const total = observed.reduce((a, b) => a + b, 0);
   if (total === 0) return null;
   const res = chiSquareGoodnessOfFit(observed, weights);
-  if (res.minExpected < 5) return null; // too few samples for the test to mean anything
+  if (res.minExpected < MIN_EXPECTED) {
+    // The chi-square approximation holds only with >= 5 expected per backend: say what that takes.
+    const wsum = weights.reduce((a, b) => a + b, 0);
+    const needed = Math.ceil((MIN_EXPECTED * wsum) / Math.min(...weights));
+    undecided.push({ test: 'imbalance', mode: m.mode, needed, have: total, why: `${list.length} backends: the chi-square test needs at least ${MIN_EXPECTED} expected answers from each (${total} answers give ${res.minExpected.toFixed(1)} for the smallest share)` });
+    return null;
+  }
   const alpha = o.alpha ?? 0.001;
   if (!(res.pValue < alpha)) return null;
   const wsum = weights.reduce((a, b) => a + b, 0);
@@ -177,12 +243,18 @@ function imbalance(m: ModeTally, o: AnalyseOptions, explainedByPinning: boolean)
 
 // single-backend / backend-missing ------------------------------------------------------------
 
-function singleBackend(modes: readonly ModeTally[], seen: Set<string>, o: AnalyseOptions): Finding[] {
+function singleBackend(modes: readonly ModeTally[], seen: Set<string>, o: AnalyseOptions, undecided: Undecided[]): Finding[] {
   if (seen.size !== 1) return [];
   if (o.expect === 1 || o.expectBackends?.length === 1) return [];
   const ok = modes.reduce((s, m) => s + (okBackends(m)[0]?.ok ?? 0), 0);
-  if (ok < 10) return [];
   const name = [...seen][0];
+  // With two or more backends sharing the load, n answers all come from one with probability at
+  // most 2^(1-n): the test needs that below the threshold.
+  const needed = 1 + Math.ceil(Math.log2(1 / CHANCE_THRESHOLD));
+  if (ok < needed) {
+    undecided.push({ test: 'single-backend', needed, have: ok, why: `all ${ok} answers came from ${name}; a balancer spreading over 2 or more backends does that by chance with probability up to ${fmtP(2 ** (1 - ok))}` });
+    return [];
+  }
   return [
     {
       id: 'single-backend',
@@ -301,38 +373,121 @@ function starved(m: ModeTally, name: string, evidence: string[], metrics: Record
 
 // stale-instance ------------------------------------------------------------------------------
 
-function staleInstance(modes: readonly ModeTally[]): Finding[] {
-  const merged = new Map<string, Map<string, { pid?: number; count: number; firstT: number; lastT: number }>>();
-  for (const m of modes)
-    for (const b of m.backends.values())
-      for (const i of b.instances.values()) {
-        let per = merged.get(b.name);
-        if (!per) merged.set(b.name, (per = new Map()));
-        const cur = per.get(i.instance);
-        if (cur) {
-          cur.count += i.count;
-          cur.firstT = Math.min(cur.firstT, i.firstT);
-          cur.lastT = Math.max(cur.lastT, i.lastT);
-        } else per.set(i.instance, { pid: i.pid, count: i.count, firstT: i.firstT, lastT: i.lastT });
+interface Generation {
+  instance: string;
+  started?: number;
+  pids: Set<number>;
+  count: number;
+  fresh: number;
+  firstT: number;
+  lastT: number;
+}
+
+/**
+ * For one backend name: its generations (lbdiag whoami's X-Lbdiag-Instance is one value per start,
+ * shared by its --workers processes), and for each ordered pair how many new connections the
+ * first accepted after the second first answered.
+ */
+function generationsOf(modes: readonly ModeTally[]): Map<string, { gens: Map<string, Generation>; freshAfter: (older: string, newer: string) => number }> {
+  const out = new Map<string, { gens: Map<string, Generation>; freshAfter: (o: string, n: string) => number }>();
+  const ordered = [...modes].sort((a, b) => a.startT - b.startT);
+  const names = new Set<string>();
+  for (const m of ordered) for (const b of m.backends.values()) if (b.instances.size) names.add(b.name);
+  for (const name of names) {
+    const gens = new Map<string, Generation>();
+    for (const m of ordered) {
+      const b = m.backends.get(name);
+      for (const i of b?.instances.values() ?? []) {
+        const g = gens.get(i.instance);
+        if (!g) gens.set(i.instance, { instance: i.instance, started: i.started, pids: new Set(i.pids), count: i.count, fresh: i.fresh, firstT: i.firstT, lastT: i.lastT });
+        else {
+          g.count += i.count;
+          g.fresh += i.fresh;
+          g.firstT = Math.min(g.firstT, i.firstT);
+          g.lastT = Math.max(g.lastT, i.lastT);
+          g.started ??= i.started;
+          for (const p of i.pids) g.pids.add(p);
+        }
       }
+    }
+    const freshAfter = (older: string, newer: string): number => {
+      let n = 0;
+      let newerSeen = false;
+      for (const m of ordered) {
+        const b = m.backends.get(name);
+        const o = b?.instances.get(older);
+        const appearsHere = b?.instances.has(newer) ?? false;
+        if (o) {
+          if (newerSeen) n += o.fresh; // the newer one answered in an earlier mode already
+          else if (appearsHere) n += o.fresh - (o.freshBefore.get(newer) ?? 0);
+        }
+        if (appearsHere) newerSeen = true;
+      }
+      return n;
+    };
+    out.set(name, { gens, freshAfter });
+  }
+  return out;
+}
+
+function staleInstance(modes: readonly ModeTally[]): Finding[] {
   const out: Finding[] = [];
-  for (const [name, per] of merged) {
-    if (per.size < 2) continue;
-    const list = [...per.entries()].sort((a, b) => b[1].count - a[1].count);
-    const overlap = list.some(([, a]) => list.some(([, b]) => a !== b && a.firstT < b.lastT && b.firstT < a.lastT));
+  for (const [name, { gens, freshAfter }] of generationsOf(modes)) {
+    if (gens.size < 2) continue;
+    const list = [...gens.values()];
+    const byStart = list.every((g) => g.started !== undefined);
+    // Oldest first: by the start time the server reports, else by when the probe first saw it.
+    list.sort((a, b) => (byStart ? a.started! - b.started! : 0) || a.firstT - b.firstT);
+    const describe = (g: Generation): string =>
+      `instance ${g.instance}${g.started !== undefined ? ` started ${new Date(g.started).toISOString()}` : ''}${g.pids.size ? ` (pid${g.pids.size > 1 ? 's' : ''} ${[...g.pids].slice(0, 4).join(', ')}${g.pids.size > 4 ? ', …' : ''})` : ''}: ${g.count} responses (${g.fresh} on new connections), ${formatDuration(g.firstT)}–${formatDuration(g.lastT)}`;
+    // An older generation still accepting new connections after a newer one answered: stale.
+    // (Answers it gives on connections it already held are a normal drain, and one straggler
+    // accepted while a reload swaps listeners is a race, not a surviving process.)
+    const pairs: { older: Generation; newer: Generation; after: number }[] = [];
+    for (let i = 0; i < list.length; i++)
+      for (let j = i + 1; j < list.length; j++) {
+        const older = list[i];
+        const newer = list[j];
+        if (byStart && older.started === newer.started) continue;
+        const after = freshAfter(older.instance, newer.instance);
+        if (after >= 2 && newer.count >= 2) pairs.push({ older, newer, after });
+      }
+    const evidence = list.slice(0, 6).map(describe);
+    if (list.length > 6) evidence.push(`… ${list.length - 6} more instances`);
+    if (pairs.length === 0) {
+      out.push({
+        id: 'backend-restarted',
+        severity: 'info',
+        backend: name,
+        title: `${name} was restarted during the probe (${gens.size} generations, one after the other)`,
+        evidence,
+        explanation: 'A new process generation took over from the old one; the old one stopped accepting new connections when the new one appeared (a clean handover). Connections to the old one may have been cut.',
+        remedy: 'Expected after a deploy; if not, check why the backend restarts (crash loop, OOM kill, liveness probe).',
+        metrics: { instances: list.map((g) => g.instance), counts: list.map((g) => g.count), started: list.map((g) => g.started ?? 0) },
+      });
+      continue;
+    }
+    const worst = pairs.sort((a, b) => b.after - a.after)[0];
+    evidence.push(
+      `${worst.older.instance} (${byStart ? 'started earlier' : 'seen first'}) accepted ${worst.after} new connection${worst.after === 1 ? '' : 's'} after ${worst.newer.instance} (${byStart ? 'started later' : 'seen later'}) first answered: both generations take new connections side by side`,
+    );
+    if (!byStart)
+      evidence.push(`no X-Lbdiag-Started header: the generations are ordered by when the probe first saw them, which cannot tell a stale process from sibling worker processes that each report their own instance (lbdiag whoami before X-Lbdiag-Started gave each --workers process its own instance)`);
     out.push({
       id: 'stale-instance',
-      severity: 'warn',
+      severity: byStart ? 'warn' : 'info',
       backend: name,
-      title: `${name} answered from ${per.size} different processes${overlap ? ' at the same time' : ''}`,
-      evidence: list.slice(0, 6).map(([inst, i]) => `instance ${inst}${i.pid !== undefined ? ` pid ${i.pid}` : ''}: ${i.count} responses, ${formatDuration(i.firstT)}–${formatDuration(i.lastT)}`),
-      explanation: overlap
-        ? 'Two processes with the same backend name served requests side by side: an old process survived a reload or restart (haproxy/nginx/your app with SO_REUSEPORT keep old listeners until their connections end, or a stuck old process never exits), or two deployments share the name. Old processes may run old code or config.'
-        : 'The backend was restarted during the probe (a new process took over); connections to the old one were cut.',
-      remedy: overlap
-        ? 'Find the old process (`ss -ltnp` shows every listener on the port, with pids) and stop it; make reloads finish old workers (haproxy `hard-stop-after`, nginx `worker_shutdown_timeout`).'
-        : 'Expected after a deploy; if not, check why the backend restarts (crash loop, OOM kill, liveness probe).',
-      metrics: { instances: list.map(([i]) => i), counts: list.map(([, i]) => i.count), overlap },
+      title: byStart
+        ? `${name}: an older generation (${worst.older.instance}, started ${formatDuration(worst.newer.started! - worst.older.started!)} earlier) still takes new connections beside ${worst.newer.instance}`
+        : `${name} answered from ${gens.size} instances taking new connections side by side (a stale process, or worker processes that each report an instance)`,
+      evidence,
+      explanation: byStart
+        ? 'Two process generations with the same backend name accept new connections side by side, and one of them started earlier: an old process survived a reload or restart (it still listens, e.g. SO_REUSEPORT, or a stuck old process never exits), or an old deployment still serves under the same name. It may run old code or config. Several pids under ONE instance are the --workers processes of one start, never counted here.'
+        : 'Either an old process survived a reload or restart and still accepts connections next to the new one, or these are worker processes of one server that each label themselves with their own instance id. Without a start time the two look the same.',
+      remedy: byStart
+        ? 'Find the old process (`ss -ltnp` shows every listener on the port, with pids; compare their start times with `ps -o pid,lstart`) and stop it; make reloads finish old workers (haproxy `hard-stop-after`, nginx `worker_shutdown_timeout`).'
+        : 'Check the listeners and their start times on the backend host (`ss -ltnp`, `ps -o pid,ppid,lstart`): siblings of one parent started together are workers (upgrade lbdiag whoami so it sends X-Lbdiag-Started); an older lone process is stale: stop it.',
+      metrics: { instances: list.map((g) => g.instance), counts: list.map((g) => g.count), started: list.map((g) => g.started ?? 0), staleInstance: worst.older.instance, newerInstance: worst.newer.instance, freshAfterNewer: worst.after, orderedBy: byStart ? 'started' : 'first-seen', overlap: true },
     });
   }
   return out;
@@ -373,44 +528,176 @@ function errorsFindings(m: ModeTally): Finding[] {
   // Which backends the failing responses named (5xx with identity).
   const failingBackends = [...m.backends.values()].filter((b) => b.errors > 0).sort((a, b) => b.errors - a.errors);
   if (failingBackends.length) evidence.push(`5xx by backend: ${failingBackends.map((b) => `${b.name} ${b.errors}/${b.responses}`).join(', ')}`);
-  // 1-in-N: strictly periodic gaps (round robin over N with one bad), or a rate near 1/N (hashing over N listeners).
-  const gaps = [...m.errorGaps.entries()].sort((a, b) => b[1] - a[1]);
-  const gapTotal = gaps.reduce((s, [, c]) => s + c, 0);
-  let pattern: string | undefined;
-  let oneInN: number | undefined;
-  if (gapTotal >= 4 && gaps[0][0] > 1 && gaps[0][1] / gapTotal >= 0.8) {
-    oneInN = gaps[0][0];
-    pattern = `strictly periodic: ${gaps[0][1]} of ${gapTotal} gaps between failures are exactly ${oneInN} requests (every ${oneInN}th request fails: a round-robin rotation of ${oneInN} with one bad member)`;
-  } else if (m.errors >= 5) {
-    const n = Math.round(1 / rate);
-    if (n >= 2 && n <= 10 && Math.abs(rate * n - 1) <= 0.25) {
-      oneInN = n;
-      pattern = `about 1 in ${n} (${pct(rate)}), not periodic: random spreading over ${n} places of which one fails, e.g. ${n} listeners sharing the port (SO_REUSEPORT) with one stale`;
-    }
-  }
-  if (pattern) evidence.push(pattern);
+  const pattern = failurePattern(m, rate);
+  if (pattern.text) evidence.push(pattern.text);
+  const oneInN = pattern.oneInN;
+  const causes = rankCauses(m, pattern);
+  evidence.push(...causes.signals);
   const concentratedFresh = m.fresh > 0 && m.reused > 0 && freshRate > 2 * reusedRate;
   const concentratedReused = m.fresh > 0 && m.reused > 0 && reusedRate > 2 * freshRate;
   let explanation = 'Some requests fail while the rest succeed: one backend or one listener is bad while the others are fine, or a middlebox drops some connections.';
-  if (m.mode === 'short' || concentratedFresh)
+  if (causes.ranked.length) explanation += ` What the failures show, most likely cause first: ${causes.ranked.map((c, i) => `(${i + 1}) ${c}`).join(' ')}`;
+  else if (m.mode === 'short' || concentratedFresh)
     explanation += ' The failures hit new connections: the choice is made per connection — a bad pool member the health check does not catch, or several processes listening on the same port with SO_REUSEPORT (old haproxy/nginx processes left over by reloads: the kernel hashes new connections over all listeners, so about 1 in N fail when one of N is stale).';
   if (concentratedReused) explanation += ' The failures hit reused connections: an idle timeout on the server or a middlebox shorter than the client\'s (see idle-timeout-reset), or a backend that restarts under established connections.';
-  const soReuse = oneInN !== undefined && pattern?.startsWith('about');
   out.push({
     id: 'intermittent-errors',
     severity: rate >= 0.01 ? 'error' : 'warn',
     mode: m.mode,
-    title: `${m.mode}: ${pct(rate)} of requests fail${oneInN ? ` (about 1 in ${oneInN})` : ''}: ${kinds.slice(0, 3).map((k) => k.kind).join(', ')}`,
+    title: `${m.mode}: ${pct(rate)} of requests fail${oneInN ? ` (${pattern.periodic ? `every ${ordinal(oneInN)}` : `about 1 in ${oneInN}`})` : ''}: ${kinds.slice(0, 3).map((k) => k.kind).join(', ')}${causes.lead ? ` — ${causes.lead}` : ''}`,
     evidence,
     explanation,
-    remedy: soReuse
-      ? 'List every listener on the VIP port with `ss -ltnp \'sport = :PORT\'` on the balancer host: more processes than expected means stale ones from reloads; stop them (and configure `hard-stop-after` / master-worker reloads). Otherwise take the failing backend out of the pool and fix its health check so it catches this.'
+    remedy: causes.checks.length
+      ? causes.checks.join(' ')
       : 'Find the failing backend (the per-backend table, or `--records` lines with an error) and take it out of the pool; make the health check exercise the same path; for resets on reused connections align idle timeouts.',
-    metrics: { requests: m.requests, errors: m.errors, rate, freshRate, reusedRate, oneInN: oneInN ?? null, kinds: kinds.map((k) => k.kind), kindCounts: kinds.map((k) => k.count) },
+    metrics: {
+      requests: m.requests,
+      errors: m.errors,
+      rate,
+      freshRate,
+      reusedRate,
+      oneInN: oneInN ?? null,
+      periodic: pattern.periodic,
+      failedP50Ms: m.failedTotal.quantile(0.5),
+      okP50Ms: m.okTotal.quantile(0.5),
+      failedIdentified: m.failedIdentified,
+      likelyCause: causes.leadId ?? null,
+      kinds: kinds.map((k) => k.kind),
+      kindCounts: kinds.map((k) => k.count),
+    },
   });
   const idle = idleTimeoutReset(m);
   if (idle) out.push(idle);
   return out;
+}
+
+// The failure pattern and the causes it points to ---------------------------------------------
+
+interface FailurePattern {
+  text?: string;
+  oneInN?: number;
+  periodic: boolean;
+}
+
+/**
+ * 1-in-N: in the order requests were SENT (the order the balancer met them; completion order mixes
+ * slow failures in later), strictly periodic gaps mean a rotation (round robin over N with one bad
+ * member); a rate near 1/N with irregular gaps means a random spread (kernel SO_REUSEPORT hashing,
+ * source hashing, random or least-connections balancing).
+ */
+function failurePattern(m: ModeTally, rate: number): FailurePattern {
+  const gaps = new Map<number, number>();
+  if (m.failOrders.length >= 2) {
+    const sorted = [...m.failOrders].sort((a, b) => a - b);
+    for (let i = 1; i < sorted.length; i++) gaps.set(sorted[i] - sorted[i - 1], (gaps.get(sorted[i] - sorted[i - 1]) ?? 0) + 1);
+  } else for (const [g, c] of m.errorGaps) gaps.set(g, c);
+  const top = [...gaps.entries()].sort((a, b) => b[1] - a[1]);
+  const gapTotal = top.reduce((s, [, c]) => s + c, 0);
+  const order = m.failOrders.length >= 2 ? 'sent' : 'completed';
+  if (gapTotal >= 4 && top[0][0] > 1 && top[0][1] / gapTotal >= 0.8) {
+    const n = top[0][0];
+    return { oneInN: n, periodic: true, text: `strictly periodic: ${top[0][1]} of ${gapTotal} gaps between failures (in the order requests were ${order}) are exactly ${n} requests: every ${ordinal(n)} request fails, a rotation over ${n} places with one bad (round robin over ${n} pool members, one of them failing)` };
+  }
+  if (m.errors >= 5) {
+    const n = Math.round(1 / rate);
+    if (n >= 2 && n <= 10 && Math.abs(rate * n - 1) <= 0.25)
+      return { oneInN: n, periodic: false, text: `about 1 in ${n} (${pct(rate)}), not periodic in the order requests were ${order}: a random spread over ${n} places of which one fails (the kernel hashing connections over ${n} SO_REUSEPORT listeners with one stale, or source-hash / random / least-connections balancing over ${n} members with one bad)` };
+  }
+  return { periodic: false };
+}
+
+function ordinal(n: number): string {
+  const t = n % 100;
+  return `${n}${t >= 11 && t <= 13 ? 'th' : n % 10 === 1 ? 'st' : n % 10 === 2 ? 'nd' : n % 10 === 3 ? 'rd' : 'th'}`;
+}
+
+interface Causes {
+  signals: string[];
+  ranked: string[];
+  checks: string[];
+  lead?: string;
+  leadId?: string;
+}
+
+/**
+ * Ranks the usual causes of "some requests fail" on what the probe saw: how long failures took
+ * (a balancer retrying a dead server takes seconds — haproxy waits 1 s between its 3 connect
+ * retries — a stale listener answers at once), how they failed (refused by the VIP, closed/reset
+ * after the balancer accepted, a 5xx from the balancer itself or from a named backend), and the
+ * rotation pattern.
+ */
+function rankCauses(m: ModeTally, p: FailurePattern): Causes {
+  const signals: string[] = [];
+  // Listener and pool-member causes act on new connections; failures on reused ones have their own
+  // causes (idle timeouts: idle-timeout-reset), so only rank when new connections carry them.
+  const onFresh = m.errors > 0 && m.failedFresh / m.errors >= 0.8;
+  const failedP50 = m.failedTotal.quantile(0.5);
+  const okP50 = m.okTotal.quantile(0.5);
+  const slowFailures = m.failedTotal.countBetween(900, 1e12);
+  const slow = m.errors > 0 && slowFailures / m.errors >= 0.6 && failedP50 > Math.max(900, 5 * okP50);
+  const fast = m.errors > 0 && failedP50 < Math.max(300, 3 * okP50);
+  let refusedAtVip = 0;
+  let droppedAfterAccept = 0;
+  for (const [k, v] of m.errorKinds) {
+    if (k === 'refused') refusedAtVip += v.connectPhase;
+    if (k === 'closed' || k === 'reset') droppedAfterAccept += v.count - v.connectPhase;
+  }
+  let balancer5xx = 0;
+  for (const [st, n] of m.statuses) if (st >= 500) balancer5xx += n;
+  balancer5xx -= m.failedIdentified;
+  const named = m.failedIdentified;
+  signals.push(
+    `failed requests took ${formatDuration(failedP50)} (median; ${slowFailures} of ${m.errors} over 0.9 s), successful ones ${formatDuration(okP50)}${slow ? ': something waited before giving up' : fast ? ': the failures came back at once' : ''}`,
+  );
+  const how: string[] = [];
+  if (refusedAtVip) how.push(`${refusedAtVip} refused by the VIP itself`);
+  if (droppedAfterAccept) how.push(`${droppedAfterAccept} accepted, then closed or reset with no answer`);
+  if (balancer5xx > 0) how.push(`${balancer5xx} 5xx answers without backend identity (the balancer's own error page)`);
+  if (named) how.push(`${named} 5xx answers that named their backend`);
+  if (how.length) signals.push(`how they failed: ${how.join('; ')}`);
+
+  type C = { id: string; score: number; text: string; check: string; lead: string };
+  const cands: C[] = [];
+  if (!onFresh) return { signals, ranked: [], checks: [] };
+  const dead: C = {
+    id: 'dead-member',
+    score: 0,
+    lead: 'most likely a dead pool member',
+    text: `a pool member that is down or refuses connections, still in rotation because no health check removes it: the balancer accepts the client and fails to reach that server${slow ? ' (haproxy retries it 3 times, 1 s apart, then closes the connection in mode tcp or answers 503 in mode http: failures after about 3 s)' : ''}, so its share of new connections fails.`,
+    check: 'Check the pool members as the balancer sees them (haproxy stats page or `show stat`: a server with connection errors/retries; nginx error log `connect() failed ... while connecting to upstream`) and connect to each backend directly; enable health checks (`check` on haproxy servers, `max_fails` / active checks on nginx) so a dead member leaves the rotation.',
+  };
+  const stale: C = {
+    id: 'stale-listener',
+    score: 0,
+    lead: 'most likely a stale listener on the VIP port',
+    text: 'several processes listening on the VIP port with SO_REUSEPORT, one of them stale (an haproxy/nginx generation left over by a reload): the kernel hashes each new connection to one listener at random, and the stale one answers at once with its own error (or refuses/resets).',
+    check: "List every listener on the VIP port on the balancer host: `ss -ltnp 'sport = :PORT'`: more processes than expected means stale generations from reloads; stop them (haproxy `hard-stop-after`, master-worker reloads).",
+  };
+  const badBackend: C = {
+    id: 'failing-backend',
+    score: 0,
+    lead: 'a backend answers errors itself',
+    text: 'a backend that answers 5xx itself (the failing answers carry its identity).',
+    check: 'Look at that backend (its logs and a direct request with the same path and headers) and take it out of the pool until fixed; make the health check exercise the same path.',
+  };
+  cands.push(dead, stale, badBackend);
+  if (named > 0) badBackend.score += 3 * (named / m.errors) + 1;
+  if (slow) dead.score += 3;
+  if (fast && balancer5xx > 0) stale.score += 2;
+  if (fast && (refusedAtVip || droppedAfterAccept)) {
+    stale.score += 1;
+    dead.score += 1;
+  }
+  if (droppedAfterAccept && slow) dead.score += 1;
+  if (p.oneInN !== undefined && p.periodic) dead.score += 2;
+  if (p.oneInN !== undefined && !p.periodic) stale.score += 1;
+  if (p.oneInN !== undefined && !p.periodic && m.mode === 'short') dead.score += 0.5; // random/leastconn balancing with a dead member also fits
+  const ranked = cands.filter((c) => c.score > 0).sort((a, b) => b.score - a.score);
+  if (ranked.length === 0) return { signals, ranked: [], checks: [] };
+  const lead = ranked.length === 1 || ranked[0].score >= ranked[1].score + 1 ? ranked[0] : undefined;
+  const checks = ranked.map((c, i) => `(${i + 1}) ${c.check}`);
+  if (ranked.length > 1) checks.push(`The check that tells ${ranked[0].id} from ${ranked[1].id}: ${ranked[0].id === 'stale-listener' || ranked[1].id === 'stale-listener' ? "`ss -ltnp 'sport = :PORT'` on the balancer (one listener: not stale) against the pool's member states" : 'the balancer\'s per-server error counters'}.`);
+  return { signals, ranked: ranked.map((c) => c.text), checks, lead: lead?.lead, leadId: lead?.id };
 }
 
 function idleTimeoutReset(m: ModeTally): Finding | null {

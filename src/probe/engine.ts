@@ -1,12 +1,18 @@
 /**
- * The traffic engine: `concurrency` lanes, each sending one request at a time.
- * - keepalive: each lane owns one connection, reopened only when the server closes it;
- * - short: a new connection per request, `Connection: close`;
+ * The traffic engine: lanes, each sending one request at a time.
+ * - short: `concurrency` lanes, a new connection per request, `Connection: close`;
+ * - keepalive: a pool of `concurrency` connections, reopened only when the server closes them;
  * - rotate: keep-alive, but a connection is retired after `maxConnRequests` requests or
  *   `maxConnAgeMs` of age (the client-side remedy for pinning).
- * With `requests`, each lane gets an equal quota, so a slow backend does not get fewer requests
- * just because its connection is slower; with `durationMs` lanes run until the deadline.
- * `rate` (per second, whole run) and `intervalMs` (per lane) pace the lanes, staggered.
+ * Pooled modes never send in lockstep: `concurrency - 1` lanes (1 when concurrency is 1) share
+ * the pool, and each request goes to a connection drawn at random among the idle ones, so the
+ * order in which connections reach the balancer is irregular and their request counts uneven.
+ * A per-request balancer (even strict round robin) then spreads every connection over several
+ * backends; a fixed schedule (each connection firing right after its own answer) would hand each
+ * connection the same round-robin slot every time and look exactly like layer-4 pinning.
+ * Every request carries its dispatch order (0-based, per mode) so the analysis can check this.
+ * With `requests`, each lane gets an equal quota; with `durationMs` lanes run until the deadline.
+ * `rate` (per second, whole run) and `intervalMs` (per connection) pace the lanes, staggered.
  */
 import { performance } from 'node:perf_hooks';
 import { ProbeConnection, type Endpoint, type Exchange } from './connection.js';
@@ -30,7 +36,8 @@ export interface EngineOptions {
   signal?: AbortSignal;
   /** Connection numbers continue across modes so each is unique within the run. */
   firstConnId: number;
-  onExchange: (ex: Exchange, conn: ProbeConnection, startedAt: number) => void;
+  /** `order`: dispatch order of the request within this mode (0-based). */
+  onExchange: (ex: Exchange, conn: ProbeConnection, startedAt: number, order: number) => void;
 }
 
 export interface EngineResult {
@@ -99,19 +106,28 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
     }
     o.signal?.addEventListener('abort', onAbort);
 
-    const laneGap = o.rate ? (1000 * c) / o.rate : o.intervalMs;
     const short = o.mode === 'short';
     const payload = short ? o.payloadClose : o.payload;
+    // Pooled modes: one lane fewer than connections, so at least two are idle at each choice.
+    const lanes = short || c === 1 ? c : c - 1;
+    lanesLeft = lanes;
+    const laneGap = o.rate ? (1000 * lanes) / o.rate : o.intervalMs !== undefined ? (o.intervalMs * lanes) / c : undefined;
+    /** Pooled modes: the connections (null until first used) and which of them are idle. */
+    const poolConns: (ProbeConnection | null)[] = short ? [] : new Array<ProbeConnection | null>(c).fill(null);
+    const idle: number[] = short ? [] : Array.from({ length: c }, (_, i) => i);
+    let dispatched = 0;
 
     const runLane = (lane: number): void => {
-      const quota = o.requests !== undefined ? Math.floor(o.requests / c) + (lane < o.requests % c ? 1 : 0) : Infinity;
+      const quota = o.requests !== undefined ? Math.floor(o.requests / lanes) + (lane < o.requests % lanes ? 1 : 0) : Infinity;
       let sent = 0;
       let conn: ProbeConnection | null = null;
+      let slot = -1;
       let sentAt = 0;
-      const offset = laneGap ? (laneGap * lane) / c : 0;
+      let order = 0;
+      const offset = laneGap ? (laneGap * lane) / lanes : 0;
 
       const laneDone = (): void => {
-        if (conn) {
+        if (conn && short) {
           conn.destroy();
           live.delete(conn);
         }
@@ -141,25 +157,34 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
       const onDone = (ex: Exchange): void => {
         if (aborted) return;
         const used = conn!;
-        o.onExchange(ex, used, sentAt);
+        o.onExchange(ex, used, sentAt, order);
         if (short) {
           live.delete(used);
           if (used.open) closing.push(used);
           conn = null;
-        }
+        } else idle.push(slot);
         next();
       };
 
       const fire = (): void => {
         if (aborted) return;
         if (short) conn = newConn();
-        else if (!conn || !conn.usable || retire(conn)) {
-          if (conn) {
-            conn.destroy();
-            live.delete(conn);
+        else {
+          // A connection drawn at random among the idle ones (see the header).
+          const pick = Math.floor(Math.random() * idle.length);
+          slot = idle[pick];
+          idle[pick] = idle[idle.length - 1];
+          idle.pop();
+          conn = poolConns[slot];
+          if (!conn || !conn.usable || retire(conn)) {
+            if (conn) {
+              conn.destroy();
+              live.delete(conn);
+            }
+            conn = poolConns[slot] = newConn();
           }
-          conn = newConn();
         }
+        order = dispatched++;
         sentAt = performance.now();
         sent++;
         conn.send(payload, onDone);
@@ -175,6 +200,6 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
       return false;
     };
 
-    for (let lane = 0; lane < c; lane++) runLane(lane);
+    for (let lane = 0; lane < lanes; lane++) runLane(lane);
   });
 }

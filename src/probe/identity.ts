@@ -34,7 +34,10 @@ export function parseBackendFrom(value: string): BackendFrom {
 /** Which backend answered; for lbdiag whoami also its instance, pid and its view of the connection. */
 export interface Identity {
   backend?: string;
+  /** lbdiag whoami's generation: one instance id per start, shared by its --workers processes. */
   instance?: string;
+  /** When that generation started (X-Lbdiag-Started, Unix epoch ms); older whoami versions omit it. */
+  started?: number;
   pid?: number;
   serverConn?: string;
   serverSeq?: number;
@@ -89,6 +92,8 @@ export function identify(res: HttpResponse, from: BackendFrom, deep: boolean): I
     id.instance = h['x-lbdiag-instance'];
     const pid = Number(h['x-lbdiag-pid']);
     if (Number.isInteger(pid)) id.pid = pid;
+    const started = h['x-lbdiag-started'];
+    if (started !== undefined && /^\s*\d{1,16}\s*$/.test(started)) id.started = Number(started);
     const conn = h['x-lbdiag-conn'];
     if (conn) {
       const m = /^\s*([^;\s]+)\s*(?:;\s*seq=(\d+))?/.exec(conn);

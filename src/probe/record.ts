@@ -26,6 +26,8 @@ export interface ProbeRecord extends ExchangeTiming, Identity {
   mode: ProbeMode;
   /** Request start, ms since the run started. */
   t: number;
+  /** Dispatch order of the request within its mode (0-based): the order requests left the client. */
+  order?: number;
   /** Client connection number, unique within the run (1-based). */
   conn: number;
   /** Client's local port (0 when the connect failed). */

@@ -166,7 +166,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
       tally.startT = performance.now() - t0;
       tallies.push(tally);
       let lastProgress = 0;
-      const onExchange = (ex: Exchange, conn: { id: number; localPort: number; endpoint: { address: string } }, started: number): void => {
+      const onExchange = (ex: Exchange, conn: { id: number; localPort: number; endpoint: { address: string } }, started: number, order: number): void => {
         const rec: ProbeRecord = {
           mode,
           t: round(started - t0),
@@ -175,6 +175,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
           addr: conn.endpoint.address,
           reused: ex.reused,
           seq: ex.seq,
+          order,
           totalMs: round(ex.totalMs),
         };
         if (ex.idleMs !== undefined) rec.idleMs = round(ex.idleMs);
@@ -189,6 +190,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
           if (id.backend !== undefined) rec.backend = id.backend;
           if (id.instance !== undefined) rec.instance = id.instance;
           if (id.pid !== undefined) rec.pid = id.pid;
+          if (id.started !== undefined) rec.started = id.started;
           if (id.serverConn !== undefined) rec.serverConn = id.serverConn;
           if (id.serverSeq !== undefined) rec.serverSeq = id.serverSeq;
           if (id.forwarded) rec.forwarded = id.forwarded;

@@ -21,7 +21,8 @@ export interface BackendReport {
   p99Ms: number | null;
   firstSeenMs: number;
   lastSeenMs: number;
-  instances: { instance: string; pid: number | null; count: number }[];
+  /** Generations (X-Lbdiag-Instance): first pid, every pid seen (workers), start time when sent. */
+  instances: { instance: string; pid: number | null; count: number; pids: number[]; started: number | null }[];
   /** Per remote address (with --resolve all). */
   addresses: Record<string, number>;
 }
@@ -109,7 +110,7 @@ export function summarizeMode(t: ModeTally): ModeReport {
       p99Ms: num(b.total.quantile(0.99)),
       firstSeenMs: num(b.firstT) ?? 0,
       lastSeenMs: num(b.lastT) ?? 0,
-      instances: [...b.instances.values()].map((i) => ({ instance: i.instance, pid: i.pid ?? null, count: i.count })),
+      instances: [...b.instances.values()].map((i) => ({ instance: i.instance, pid: i.pid ?? null, count: i.count, pids: [...i.pids], started: i.started ?? null })),
       addresses: obj(b.addresses),
     }));
   const perConnection: ConnectionReport[] = [...t.conns.values()].map((c) => ({

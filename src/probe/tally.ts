@@ -10,9 +10,17 @@ import type { ProbeMode, ProbeRecord } from './record.js';
 export interface InstanceTally {
   instance: string;
   pid?: number;
+  /** Distinct pids that answered under this instance (workers of one start), bounded. */
+  pids: Set<number>;
+  /** X-Lbdiag-Started: when this generation started (Unix epoch ms), if the server says. */
+  started?: number;
   count: number;
   firstT: number;
   lastT: number;
+  /** Answers on new connections (the listener accepted a connection after this instance started). */
+  fresh: number;
+  /** For each instance of the same backend first seen after this one: `fresh` at that moment. */
+  freshBefore: Map<string, number>;
 }
 
 export interface BackendTally {
@@ -44,6 +52,13 @@ export interface ConnTally {
   backends: Map<string, number>;
   /** Distinct server-side connections (lbdiag whoami's X-Lbdiag-Conn, with instance) seen on it. */
   serverConns: Set<string>;
+  /**
+   * Dispatch orders of its successful identified requests: the first, and the gcd of the
+   * differences. Strict round robin over k backends keeps this connection on one backend exactly
+   * when k divides the gcd (its requests all fall in the same round-robin slot).
+   */
+  orderFirst: number;
+  orderGcd: number;
 }
 
 export interface ErrorKindTally {
@@ -61,6 +76,8 @@ export interface AddressTally {
 }
 
 export const MAX_CONN_DETAIL = 5000;
+/** Dispatch orders of failed requests kept for the failure pattern (the rest are counted). */
+export const MAX_FAIL_ORDERS = 20_000;
 const MAX_INSTANCES = 64;
 const MAX_SERVER_CONNS = 64;
 
@@ -91,6 +108,14 @@ export class ModeTally {
   /** Gaps (in requests, completion order) between consecutive failures: the 1-in-N pattern. */
   errorGaps = new Map<number, number>();
   private lastErrorIndex = -1;
+  /** Dispatch orders of failed requests (bounded): the 1-in-N pattern in the order they were sent. */
+  failOrders: number[] = [];
+  /** Total time of failed requests, and of failed ones that got no HTTP answer. */
+  failedTotal = new Histogram();
+  /** Total time of successful requests. */
+  okTotal = new Histogram();
+  /** Failed requests that named a backend (a 5xx with identity). */
+  failedIdentified = 0;
   /** Idle time before requests on reused connections: all, and the ones that failed. */
   idleAll = new Histogram();
   idleFailed = new Histogram();
@@ -122,12 +147,18 @@ export class ModeTally {
     const failed = r.error !== undefined || (r.status !== undefined && r.status >= 500);
     if (failed) {
       this.errors++;
+      this.failedTotal.record(r.totalMs);
+      if (r.order !== undefined && this.failOrders.length < MAX_FAIL_ORDERS) this.failOrders.push(r.order);
+      if (r.backend !== undefined) this.failedIdentified++;
       if (this.lastErrorIndex >= 0) {
         const gap = index - this.lastErrorIndex;
         if (this.errorGaps.size < 200 || this.errorGaps.has(gap)) this.errorGaps.set(gap, (this.errorGaps.get(gap) ?? 0) + 1);
       }
       this.lastErrorIndex = index;
-    } else this.ok++;
+    } else {
+      this.ok++;
+      this.okTotal.record(r.totalMs);
+    }
     if (r.reused) {
       this.reused++;
       if (failed) this.failedReused++;
@@ -176,9 +207,17 @@ export class ModeTally {
         if (!failed) a.backends.set(r.backend, (a.backends.get(r.backend) ?? 0) + 1);
         if (r.instance !== undefined) {
           let inst = b.instances.get(r.instance);
-          if (!inst && b.instances.size < MAX_INSTANCES) b.instances.set(r.instance, (inst = { instance: r.instance, pid: r.pid, count: 0, firstT: r.t, lastT: r.t }));
+          if (!inst && b.instances.size < MAX_INSTANCES) {
+            // Snapshot how many fresh answers each older-seen instance had given before this one appeared.
+            for (const other of b.instances.values()) other.freshBefore.set(r.instance, other.fresh);
+            b.instances.set(r.instance, (inst = { instance: r.instance, pid: r.pid, pids: new Set(), started: r.started, count: 0, firstT: r.t, lastT: r.t, fresh: 0, freshBefore: new Map() }));
+          }
           if (inst) {
             inst.count++;
+            if (!r.reused) inst.fresh++;
+            if (r.pid !== undefined && inst.pids.size < MAX_INSTANCES) inst.pids.add(r.pid);
+            if (inst.started === undefined && r.started !== undefined) inst.started = r.started;
+            inst.firstT = Math.min(inst.firstT, r.t);
             inst.lastT = Math.max(inst.lastT, r.t);
           }
         }
@@ -215,7 +254,7 @@ export class ModeTally {
         this.connsDropped++;
         return;
       }
-      c = { id: r.conn, port: r.port, addr: r.addr, firstT: r.t, lastT: r.t, requests: 0, ok: 0, errors: 0, backends: new Map(), serverConns: new Set() };
+      c = { id: r.conn, port: r.port, addr: r.addr, firstT: r.t, lastT: r.t, requests: 0, ok: 0, errors: 0, backends: new Map(), serverConns: new Set(), orderFirst: -1, orderGcd: 0 };
       this.conns.set(r.conn, c);
     }
     if (r.port) c.port = r.port;
@@ -223,7 +262,18 @@ export class ModeTally {
     c.lastT = r.t;
     if (failed) c.errors++;
     else c.ok++;
-    if (!failed && r.backend !== undefined) c.backends.set(r.backend, (c.backends.get(r.backend) ?? 0) + 1);
+    if (!failed && r.backend !== undefined) {
+      c.backends.set(r.backend, (c.backends.get(r.backend) ?? 0) + 1);
+      if (r.order !== undefined) {
+        if (c.orderFirst < 0) c.orderFirst = r.order;
+        else c.orderGcd = gcd(c.orderGcd, Math.abs(r.order - c.orderFirst));
+      }
+    }
     if (r.serverConn !== undefined && c.serverConns.size < MAX_SERVER_CONNS) c.serverConns.add(`${r.instance ?? r.backend ?? ''}/${r.serverConn}`);
   }
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
 }
