@@ -126,7 +126,7 @@ test('stale-instance: an older generation (X-Lbdiag-Started) still taking new co
   assert.equal(f.backend, 'a');
   assert.equal(f.severity, 'warn');
   assert.equal(f.metrics!.staleInstance, 'old1');
-  assert.match(f.title, /older generation \(old1, started 1\.0min earlier\) still takes new connections beside new2/);
+  assert.match(f.title, /older generation \(old1, started 1m00s earlier\) still takes new connections beside new2/);
   // One generation served by two worker pids (lbdiag whoami --workers 2): never stale.
   const workers = analyse([short(40, () => 'a', (i) => ({ instance: 'gen1', pid: 100 + (i % 2), started: 1_700_000_000_000 }))]);
   assert.ok(!workers.some((x) => x.id === 'stale-instance' || x.id === 'backend-restarted'), ids(workers).join(','));
