@@ -131,7 +131,7 @@ function keepalivePinning(m: ModeTally, modes: readonly ModeTally[], seen: Set<s
   const chance = Math.exp(logChance);
   if (logChance > Math.log(CHANCE_THRESHOLD)) {
     // Looks pinned, but per-request balancing could give this sample: say so, with what it needs.
-    const needed = conns.length + Math.ceil(Math.log(1 / CHANCE_THRESHOLD) / Math.log(k)) + rrWouldPin.reduce((s, c) => s + okOf(c) - 1, 0);
+    const needed = Math.max(conns.length, m.lanes) + Math.ceil(Math.log(1 / CHANCE_THRESHOLD) / Math.log(k)) + rrWouldPin.reduce((s, c) => s + okOf(c) - 1, 0);
     const why =
       rrWouldPin.length > 0
         ? `${single.length} of ${conns.length} keep-alive connections stayed on one backend, but ${rrWouldPin.length} of them carried requests that strict round robin over ${k} backends would also have sent to one backend (their place in the send order repeats every ${k}), and per-request balancing could give the rest by chance (p ≈ ${fmtP(chance)}, needs < ${CHANCE_THRESHOLD})`
@@ -696,6 +696,11 @@ function rankCauses(m: ModeTally, p: FailurePattern): Causes {
   if (ranked.length === 0) return { signals, ranked: [], checks: [] };
   const lead = ranked.length === 1 || ranked[0].score >= ranked[1].score + 1 ? ranked[0] : undefined;
   const checks = ranked.map((c, i) => `(${i + 1}) ${c.check}`);
+  // The usual suspects the evidence speaks against: say why, so the reader does not chase them.
+  const unlikely: string[] = [];
+  if (stale.score === 0 && slow) unlikely.push('a stale listener on the VIP port (SO_REUSEPORT) answers or fails at once, not after seconds');
+  if (dead.score === 0 && fast && balancer5xx > 0) unlikely.push('a dead pool member makes the balancer retry before its 503 (seconds), these came at once');
+  if (unlikely.length) signals.push(`less likely: ${unlikely.join('; ')}`);
   if (ranked.length > 1) checks.push(`The check that tells ${ranked[0].id} from ${ranked[1].id}: ${ranked[0].id === 'stale-listener' || ranked[1].id === 'stale-listener' ? "`ss -ltnp 'sport = :PORT'` on the balancer (one listener: not stale) against the pool's member states" : 'the balancer\'s per-server error counters'}.`);
   return { signals, ranked: ranked.map((c) => c.text), checks, lead: lead?.lead, leadId: lead?.id };
 }
