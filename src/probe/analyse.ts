@@ -600,10 +600,35 @@ function failurePattern(m: ModeTally, rate: number): FailurePattern {
   }
   if (m.errors >= 5) {
     const n = Math.round(1 / rate);
-    if (n >= 2 && n <= 10 && Math.abs(rate * n - 1) <= 0.25)
-      return { oneInN: n, periodic: false, text: `about 1 in ${n} (${pct(rate)}), not periodic in the order requests were ${order}: a random spread over ${n} places of which one fails (the kernel hashing connections over ${n} SO_REUSEPORT listeners with one stale, or source-hash / random / least-connections balancing over ${n} members with one bad)` };
+    if (n >= 2 && n <= 10 && Math.abs(rate * n - 1) <= 0.25) {
+      // With several requests in flight the balancer may meet them slightly out of send order, which
+      // blurs a rotation's gaps but not its slot: most failures still share one send position mod n.
+      if (m.failOrders.length >= 8) {
+        const slots = new Map<number, number>();
+        for (const o of m.failOrders) slots.set(o % n, (slots.get(o % n) ?? 0) + 1);
+        const top = Math.max(...slots.values());
+        // Under a random spread each failure lands in a given slot with probability 1/n.
+        const pRandom = binomialTail(m.failOrders.length, top, 1 / n) * n;
+        if (pRandom < 1e-3)
+          return { oneInN: n, periodic: true, text: `a rotation over ${n}: ${top} of ${m.failOrders.length} failures sat at the same position (mod ${n}) in the order requests were sent (a random spread puts them there with probability ${pRandom < 1e-12 ? '< 1e-12' : pRandom.toExponential(1)}): round robin over ${n} pool members, one of them failing` };
+      }
+      return { oneInN: n, periodic: false, text: `about 1 in ${n} (${pct(rate)}), not periodic in the order requests were ${order}: one of ${n} places fails (${n} SO_REUSEPORT listeners with one stale, or ${n} pool members with one bad under source-hash / random / least-connections balancing)` };
+    }
   }
   return { periodic: false };
+}
+
+/** P(X >= k) for X ~ Binomial(n, p). */
+function binomialTail(n: number, k: number, p: number): number {
+  let sum = 0;
+  for (let i = k; i <= n; i++) sum += Math.exp(lnChoose(n, i) + i * Math.log(p) + (n - i) * Math.log(1 - p));
+  return Math.min(1, sum);
+}
+
+function lnChoose(n: number, k: number): number {
+  let r = 0;
+  for (let i = 1; i <= k; i++) r += Math.log((n - k + i) / i);
+  return r;
 }
 
 function ordinal(n: number): string {
