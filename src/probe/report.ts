@@ -84,7 +84,7 @@ function renderMode(mode: ProbeMode, m: ModeReport, report: ProbeReport, opts: P
     for (const a of m.addresses) at.push([a.address, String(a.requests), String(a.ok), String(a.errors), backendsText(a.backends)]);
     lines.push(at.toString());
   }
-  if (mode !== 'short' && m.perConnection.length) lines.push(renderConnections(m, report, opts));
+  if (mode !== 'short' && m.perConnection.length) lines.push(renderConnections(mode, m, report, opts));
   lines.push(renderTimeline(m, opts, unicode));
   lines.push(renderLatency(m, opts));
   return lines.join('\n');
@@ -97,14 +97,14 @@ function backendsText(b: Record<string, number>, limit = 4): string {
   return shown.join(' ') || '-';
 }
 
-function renderConnections(m: ModeReport, report: ProbeReport, opts: ProbeRenderOptions): string {
+function renderConnections(mode: ProbeMode, m: ModeReport, report: ProbeReport, opts: ProbeRenderOptions): string {
   const { chalk } = opts;
   const conns = m.perConnection;
   const withOk = conns.filter((c) => Object.keys(c.backends).length > 0);
   const single = withOk.filter((c) => Object.keys(c.backends).length === 1).length;
-  const several = new Set<string>();
-  for (const c of withOk) for (const b of Object.keys(c.backends)) several.add(b);
-  const l4 = single === withOk.length && withOk.length > 0 && (several.size > 1 || Object.values(report.modes).some((x) => (x?.backends.length ?? 0) > 1));
+  // Only say "layer-4 signature" when the analysis proved it (keepalive-pinning): a few requests per
+  // connection stay on one backend by chance too.
+  const l4 = single === withOk.length && withOk.length > 0 && report.findings.some((f) => f.id === 'keepalive-pinning' && f.mode === mode);
   const head = `per connection: ${conns.length + m.perConnectionOmitted} connections; ${single} of ${withOk.length} reached one backend only${l4 ? chalk.yellow(' (layer-4 signature)') : ''}, ${withOk.length - single} reached several${withOk.length - single > 0 ? ' (per-request balancing)' : ''}`;
   const limit = 12;
   const t = makeTable(['conn', 'local port', 'requests', 'errors', 'backends reached', 'server conns'], chalk, { colAligns: ['right', 'right', 'right', 'right', 'left', 'right'] });
