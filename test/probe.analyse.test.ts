@@ -271,3 +271,15 @@ test('intermittent-errors ranks the causes: slow periodic failures = a dead memb
   assert.equal(st?.metrics!.likelyCause, 'stale-listener');
   assert.match(st!.remedy, /ss -ltnp/);
 });
+
+test('keepalive-pinning: a server closing every connection after one request is churn, not a sample too small', () => {
+  const t = new ModeTally('keepalive');
+  t.startT = 0;
+  t.lanes = 4;
+  for (let i = 0; i < 100; i++) t.add(rec('keepalive', { t: i, order: i, conn: i + 1, port: 41000 + i, backend: names[i % 2] }));
+  t.connectionsOpened = 100;
+  t.endT = 100;
+  const f = analyse([t]);
+  assert.ok(!f.some((x) => x.id === 'keepalive-pinning' || x.id === 'insufficient-data'), ids(f).join(','));
+  assert.ok(f.some((x) => x.id === 'connection-churn'));
+});

@@ -109,10 +109,16 @@ interface Undecided {
 
 function keepalivePinning(m: ModeTally, modes: readonly ModeTally[], seen: Set<string>, undecided: Undecided[]): Finding | null {
   if (m.mode !== 'keepalive') return null;
-  const conns = connsWithOk(m, 1);
-  if (conns.length === 0) return null;
   const k = seen.size;
   if (k < 2) return null; // one backend in the whole run: nothing to pin away from (single-backend says so)
+  // Connections that carried two requests or more; if the other side closes every connection after
+  // one request (connection-churn), keep-alive never happened and more requests would not help.
+  let conns = connsWithOk(m, 2);
+  if (conns.length === 0) {
+    if (m.connectionsOpened > 2 * Math.max(1, m.lanes)) return null;
+    conns = connsWithOk(m, 1);
+    if (conns.length === 0) return null;
+  }
   const single = conns.filter((c) => c.backends.size === 1);
   if (single.length / conns.length < 0.9) return null; // connections reach several backends: per-request
   // The alternative, explicitly: a per-request balancer. With the probe's random spread of requests
