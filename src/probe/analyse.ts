@@ -732,6 +732,8 @@ function rankCauses(m: ModeTally, p: FailurePattern): Causes {
   if (stale.score === 0 && slow) unlikely.push('a stale listener on the VIP port (SO_REUSEPORT) answers or fails at once, not after seconds');
   if (dead.score === 0 && fast && balancer5xx > 0) unlikely.push('a dead pool member makes the balancer retry before its 503 (seconds), these came at once');
   if (unlikely.length) signals.push(`less likely: ${unlikely.join('; ')}`);
+  if (ranked.length === 1 && ranked[0].id === 'dead-member') checks.push("To rule out a stale listener for good: `ss -ltnp 'sport = :PORT'` on the balancer host shows one process per expected listener.");
+  if (ranked.length === 1 && ranked[0].id === 'stale-listener') checks.push('To rule out a dead pool member: the balancer\'s per-server state and error counters show every member up, and a dead member would make the balancer retry (seconds) before failing.');
   if (ranked.length > 1) checks.push(`The check that tells ${ranked[0].id} from ${ranked[1].id}: ${ranked[0].id === 'stale-listener' || ranked[1].id === 'stale-listener' ? "`ss -ltnp 'sport = :PORT'` on the balancer (one listener: not stale) against the pool's member states" : 'the balancer\'s per-server error counters'}.`);
   return { signals, ranked: ranked.map((c) => c.text), checks, lead: lead?.lead, leadId: lead?.id };
 }
