@@ -245,7 +245,15 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   }
   for (const [k, v] of loop.unknownLinks) skipped[`unsupported-link-type:${linkName(k)}`] = v;
   // The loop's scratch decode object counts the layers it opened (PacketLoop keeps it private).
-  const opened = (loop as unknown as { dec: Decoded }).dec.encapsulations;
+  const dec = (loop as unknown as { dec: Decoded }).dec;
+  const opened = dec.encapsulations;
+  if (dec.bothViews.copies) {
+    warnings.push(
+      `${dec.bothViews.copies} TCP segments were captured twice, inside a tunnel and outside it (e.g. tcpdump -i any on a tunnel endpoint): ` +
+        `TCP is tracked by addresses and ports, as in Wireshark, so each second copy counts as a retransmission and retransmission findings here are not evidence; ` +
+        `capture on one interface (the tunnel device or the underlay)`,
+    );
+  }
   const encapsulations: Record<string, number> = {};
   OPENED.forEach((name, i) => {
     if (opened[i]) encapsulations[name] = opened[i];

@@ -4,6 +4,7 @@ import { gre } from './decode/gre.js';
 import { mpls } from './decode/mpls.js';
 import { nflog } from './decode/nflog.js';
 import { udp } from './decode/udp-tunnels.js';
+import { BothViews } from './decode/both-views.js';
 
 /**
  * Link layer → IPv4/IPv6 → TCP, decoded into one reusable scratch object (no allocation per
@@ -148,6 +149,14 @@ export class Decoded {
   seglen = 0;
   /** Packets per opened encapsulation layer (index: OPENED in decode/encapsulations.ts). */
   readonly encapsulations = new Float64Array(OPENED.length);
+  /** Set while the current packet's IP packet was reached through an encapsulation. */
+  tunnelled = false;
+  /** The same segments seen inside and outside a tunnel (see decode/both-views.ts). */
+  readonly bothViews = new BothViews();
+  opened(layer: number): void {
+    this.encapsulations[layer]++;
+    this.tunnelled = true;
+  }
   /** Capture time in seconds (set by the caller; kept here so the hot path passes no boxed doubles). */
   t = 0.5;
 }
@@ -167,6 +176,16 @@ const ETH_IPV6 = 0x86dd;
 
 /** Decodes one frame. `end` is the offset just past the captured bytes. */
 export function decode(b: Buffer, off: number, caplen: number, linkType: number, out: Decoded): number {
+  out.tunnelled = false;
+  const r = decodeLink(b, off, caplen, linkType, out);
+  if (r === TCP) {
+    if (out.tunnelled) out.bothViews.tunnelled(out);
+    else out.bothViews.plain(out);
+  }
+  return r;
+}
+
+function decodeLink(b: Buffer, off: number, caplen: number, linkType: number, out: Decoded): number {
   const end = off + caplen;
   let etype = 0;
   let p = off;
@@ -337,7 +356,7 @@ function other(b: Buffer, p: number, end: number, out: Decoded, proto: number, d
   // IP-in-IP and IPv6-in-IP: decoded once, as Wireshark does.
   if ((proto === 4 || proto === 41) && depth < 2) {
     if (p >= end) return TRUNCATED;
-    out.encapsulations[E_IPIP]++;
+    out.opened(E_IPIP);
     return proto === 4 ? ipv4(b, p, end, out, depth + 1) : ipv6(b, p, end, out, depth + 1);
   }
   if (proto === 47) return gre(b, p, end, out, depth + 1);
@@ -345,7 +364,7 @@ function other(b: Buffer, p: number, end: number, out: Decoded, proto: number, d
   if (proto === 97) {
     // EtherIP (RFC 3378): a 2-byte header, then an Ethernet frame.
     if (p + 2 > end) return TRUNCATED;
-    out.encapsulations[E_ETHERIP]++;
+    out.opened(E_ETHERIP);
     return ethernet(b, p + 2, end, out, depth + 1);
   }
   if (proto === 115) return SKIP_BASE + S_L2TP;

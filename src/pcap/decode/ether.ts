@@ -38,13 +38,13 @@ export function etherPayload(b: Buffer, p: number, end: number, out: Decoded, et
       case 0x8864: {
         // PPPoE session: ver/type, code, session id, length, then the PPP protocol.
         if (p + 8 > end) return TRUNCATED;
-        out.encapsulations[E_PPPOE]++;
+        out.opened(E_PPPOE);
         return pppPayload(b, p + 6, end, out, depth + 1);
       }
       case 0x88e7:
         // PBB: I-TAG (4 bytes), then the customer destination, source and type.
         if (p + 18 > end) return TRUNCATED;
-        out.encapsulations[E_PBB]++;
+        out.opened(E_PBB);
         etype = (b[p + 16] << 8) | b[p + 17];
         p += 18;
         depth++;
@@ -78,11 +78,11 @@ function llc(b: Buffer, p: number, end: number, out: Decoded, depth: number): nu
     if (oui !== 0 && oui !== 0xf8) return NON_IP;
     const etype = (b[p + 6] << 8) | b[p + 7];
     if (etype <= 1500) return NON_IP;
-    out.encapsulations[E_LLC_SNAP]++;
+    out.opened(E_LLC_SNAP);
     return etherPayload(b, p + 8, end, out, etype, depth + 1);
   }
   if (dsap === 0x06 && ssap === 0x06) {
-    out.encapsulations[E_LLC_SNAP]++;
+    out.opened(E_LLC_SNAP);
     return ipv4(b, p + 3, end, out, depth + 1);
   }
   return NON_IP;

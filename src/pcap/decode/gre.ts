@@ -18,7 +18,7 @@ const A = 0x0080;
 export function gre(b: Buffer, p: number, end: number, out: Decoded, depth: number): number {
   if (depth > MAX_DEPTH) return SKIP_BASE + S_TOO_DEEP;
   if (p + 4 > end) return TRUNCATED;
-  out.encapsulations[E_GRE]++;
+  out.opened(E_GRE);
   const flags = (b[p] << 8) | b[p + 1];
   const proto = (b[p + 2] << 8) | b[p + 3];
   const version = flags & 7;
@@ -45,11 +45,11 @@ export function gre(b: Buffer, p: number, end: number, out: Decoded, depth: numb
     case 0x86dd:
       return q < end ? ipv6(b, q, end, out, depth) : TRUNCATED;
     case 0x6558:
-      out.encapsulations[E_GRE_ETH]++;
+      out.opened(E_GRE_ETH);
       return ethernet(b, q, end, out, depth + 1);
     case 0x88be:
       if (!(flags & S)) {
-        out.encapsulations[E_ERSPAN_I]++;
+        out.opened(E_ERSPAN_I);
         return ethernet(b, q, end, out, depth + 1);
       }
       return erspan(b, q, end, out, depth);
@@ -64,7 +64,7 @@ export function gre(b: Buffer, p: number, end: number, out: Decoded, depth: numb
       return q < end ? ipv4(b, q, end, out, depth) : TRUNCATED;
     case 0x880b: {
       // PPTP: PPP in GRE version 1, address and control (0xff 0x03) may be present.
-      out.encapsulations[E_PPTP]++;
+      out.opened(E_PPTP);
       if (q + 2 <= end && b[q] === 0xff && b[q + 1] === 0x03) q += 2;
       return pppPayload(b, q, end, out, depth + 1);
     }
@@ -78,12 +78,12 @@ function erspan(b: Buffer, p: number, end: number, out: Decoded, depth: number):
   if (p + 8 > end) return TRUNCATED;
   const version = b[p] >> 4;
   if (version === 1) {
-    out.encapsulations[E_ERSPAN_II]++;
+    out.opened(E_ERSPAN_II);
     return ethernet(b, p + 8, end, out, depth + 1);
   }
   if (version === 2) {
     if (p + 12 > end) return TRUNCATED;
-    out.encapsulations[E_ERSPAN_III]++;
+    out.opened(E_ERSPAN_III);
     const ft = (b[p + 10] >> 2) & 0x1f;
     const q = p + 12 + (b[p + 11] & 1 ? 8 : 0);
     if (ft !== 0) return SKIP_BASE + S_GRE; // frame type other than Ethernet

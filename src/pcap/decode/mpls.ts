@@ -10,7 +10,7 @@ import { ethernet } from './ether.js';
 
 export function mpls(b: Buffer, p: number, end: number, out: Decoded, depth: number): number {
   if (depth > MAX_DEPTH) return SKIP_BASE + S_TOO_DEEP;
-  out.encapsulations[E_MPLS]++;
+  out.opened(E_MPLS);
   for (;;) {
     if (p + 4 > end) return TRUNCATED;
     const label = (b[p] << 12) | (b[p + 1] << 4) | (b[p + 2] >> 4);
@@ -54,11 +54,11 @@ const isIpType = (t: number): boolean => t === 0x0800 || t === 0x86dd || t === 0
  */
 function pwEthernet(b: Buffer, p: number, end: number, out: Decoded, depth: number): number {
   if (b[p] >> 4 === 0 && p + 18 <= end && isIpType((b[p + 16] << 8) | b[p + 17]) && !(p + 14 <= end && isIpType((b[p + 12] << 8) | b[p + 13]))) {
-    out.encapsulations[E_MPLS_PW_ETH]++;
+    out.opened(E_MPLS_PW_ETH);
     return ethernet(b, p + 4, end, out, depth + 1);
   }
   if (p + 14 <= end && isIpType((b[p + 12] << 8) | b[p + 13])) {
-    out.encapsulations[E_MPLS_PW_ETH]++;
+    out.opened(E_MPLS_PW_ETH);
     return ethernet(b, p, end, out, depth + 1);
   }
   return SKIP_BASE + S_MPLS_PAYLOAD;

@@ -8,7 +8,7 @@ import { E_NFLOG, S_NFLOG_PAYLOAD } from './encapsulations.js';
 
 export function nflog(b: Buffer, p: number, end: number, out: Decoded): number {
   if (p + 4 > end) return TRUNCATED;
-  out.encapsulations[E_NFLOG]++;
+  out.opened(E_NFLOG);
   const family = b[p];
   let q = p + 4;
   // Byte order: the first TLV's length read both ways; the plausible one wins (little-endian first).

@@ -28,7 +28,7 @@ function byPort(b: Buffer, p: number, end: number, out: Decoded, depth: number, 
     case 4789:
       if (depth > MAX_DEPTH) return SKIP_BASE + S_TOO_DEEP;
       if (p + 8 > end) return TRUNCATED;
-      out.encapsulations[E_VXLAN]++;
+      out.opened(E_VXLAN);
       return ethernet(b, p + 8, end, out, depth + 1);
     case 6081:
       return geneve(b, p, end, out, depth);
@@ -52,7 +52,7 @@ function geneve(b: Buffer, p: number, end: number, out: Decoded, depth: number):
   if (depth > MAX_DEPTH) return SKIP_BASE + S_TOO_DEEP;
   if (p + 8 > end) return TRUNCATED;
   if (b[p] >> 6 !== 0) return UDP; // unknown version
-  out.encapsulations[E_GENEVE]++;
+  out.opened(E_GENEVE);
   const q = p + 8 + (b[p] & 0x3f) * 4;
   const proto = (b[p + 2] << 8) | b[p + 3];
   if (q > end) return TRUNCATED;
@@ -66,7 +66,7 @@ function gtpu(b: Buffer, p: number, end: number, out: Decoded, depth: number): n
   if (p + 8 > end) return UDP;
   const flags = b[p];
   if (flags >> 5 !== 1 || !(flags & 0x10) || b[p + 1] !== 0xff) return UDP;
-  out.encapsulations[E_GTPU]++;
+  out.opened(E_GTPU);
   let q = p + 8;
   if (flags & 0x07) {
     if (q + 4 > end) return TRUNCATED;
