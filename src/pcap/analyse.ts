@@ -250,8 +250,8 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   if (dec.bothViews.copies) {
     warnings.push(
       `${dec.bothViews.copies} TCP segments were captured twice, inside a tunnel and outside it (e.g. tcpdump -i any on a tunnel endpoint): ` +
-        `TCP is tracked by addresses and ports, as in Wireshark, so each second copy counts as a retransmission and retransmission findings here are not evidence; ` +
-        `capture on one interface (the tunnel device or the underlay)`,
+        `each is analysed once (Wireshark, which tracks TCP by addresses and ports only, flags the second copies as retransmissions); ` +
+        `they are counted under skipped as tcp-captured-twice`,
     );
   }
   const encapsulations: Record<string, number> = {};

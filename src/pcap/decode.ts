@@ -25,6 +25,8 @@ export const BAD_TCP = 9;
 /** An encapsulation recognised but not opened: SKIP_BASE + index in SKIPPED (decode/encapsulations.ts). */
 export const SKIP_BASE = 10;
 export const TUNNEL = SKIP_BASE + S_GRE;
+/** A TCP segment already seen through the other view of a tunnel (decode/both-views.ts). */
+export const CAPTURED_TWICE = SKIP_BASE + SKIPPED.length;
 
 /** Names used in the summary, indexed by the codes above. */
 export const OUTCOME_NAMES = [
@@ -39,6 +41,7 @@ export const OUTCOME_NAMES = [
   'bad-ip-header',
   'bad-tcp-header',
   ...SKIPPED.map((n) => `unsupported-encapsulation:${n}`),
+  'tcp-captured-twice',
 ];
 
 export const LINK_NAMES: Record<number, string> = {
@@ -178,10 +181,7 @@ const ETH_IPV6 = 0x86dd;
 export function decode(b: Buffer, off: number, caplen: number, linkType: number, out: Decoded): number {
   out.tunnelled = false;
   const r = decodeLink(b, off, caplen, linkType, out);
-  if (r === TCP) {
-    if (out.tunnelled) out.bothViews.tunnelled(out);
-    else out.bothViews.plain(out);
-  }
+  if (r === TCP && out.bothViews.isCopy(out, out.tunnelled)) return CAPTURED_TWICE;
   return r;
 }
 
