@@ -1,7 +1,8 @@
 /**
  * MPLS (RFC 3032) as Wireshark 4.0's packet-mpls.c reads it: labels up to the bottom of the
- * stack, then the payload by its first nibble: 4 is IPv4 when its total length matches the bytes
- * left (else an Ethernet pseudowire), 6 likewise IPv6, 0 an Ethernet pseudowire with or without
+ * stack, then the payload by its first nibble: 4 is IPv4 (an Ethernet pseudowire only when the
+ * total length does not match the bytes left and an Ethernet header with an IP type is there),
+ * 6 likewise IPv6, 0 an Ethernet pseudowire with or without
  * the RFC 4385 control word, 1 (PW-ACH) and the GAL label 13 are not opened.
  */
 import { SKIP_BASE, TRUNCATED, ipv4, ipv6, type Decoded } from '../decode.js';
@@ -25,18 +26,17 @@ export function mpls(b: Buffer, p: number, end: number, out: Decoded, depth: num
   const rem = end - p;
   switch (b[p] >> 4) {
     case 4: {
-      if (rem >= 4) {
-        const len = (b[p + 2] << 8) | b[p + 3];
-        if (len >= rem - 4 && len <= rem) return ipv4(b, p, end, out, depth);
-      }
-      return pwEthernet(b, p, end, out, depth);
+      // Wireshark 4.0 takes a first nibble 4 as IPv4 whatever follows; later versions check the
+      // total length first and otherwise try an Ethernet pseudowire. Here: IPv4 unless the length
+      // does not match and the bytes do hold an Ethernet frame with an IP type.
+      const len = rem >= 4 ? (b[p + 2] << 8) | b[p + 3] : 0;
+      if (!(len >= rem - 4 && len <= rem) && looksLikeEthernet(b, p, end)) return pwEthernet(b, p, end, out, depth);
+      return ipv4(b, p, end, out, depth);
     }
     case 6: {
-      if (rem >= 6) {
-        const len = ((b[p + 4] << 8) | b[p + 5]) + 40;
-        if (len >= rem - 4 && len <= rem) return ipv6(b, p, end, out, depth);
-      }
-      return pwEthernet(b, p, end, out, depth);
+      const len = rem >= 6 ? ((b[p + 4] << 8) | b[p + 5]) + 40 : 0;
+      if (!(len >= rem - 4 && len <= rem) && looksLikeEthernet(b, p, end)) return pwEthernet(b, p, end, out, depth);
+      return ipv6(b, p, end, out, depth);
     }
     case 0:
       return pwEthernet(b, p, end, out, depth);
@@ -46,6 +46,7 @@ export function mpls(b: Buffer, p: number, end: number, out: Decoded, depth: num
 }
 
 const isIpType = (t: number): boolean => t === 0x0800 || t === 0x86dd || t === 0x8100 || t === 0x88a8;
+const looksLikeEthernet = (b: Buffer, p: number, end: number): boolean => p + 14 <= end && isIpType((b[p + 12] << 8) | b[p + 13]);
 
 /**
  * An Ethernet pseudowire (RFC 4448). Wireshark guesses the control word from the manufacturer
