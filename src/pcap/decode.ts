@@ -10,6 +10,9 @@ import { BothViews } from './decode/both-views.js';
  * Link layer → IPv4/IPv6 → TCP, decoded into one reusable scratch object (no allocation per
  * packet). `decode` returns TCP (0) when the TCP header is in `out`, otherwise the reason the
  * packet was not analysed; unknown content is counted by the caller, never fatal.
+ * Plain Ethernet/SLL/raw → IPv4/IPv6 → TCP stays in this file (the hot path); everything else
+ * (tags past the first, MPLS, PPPoE, PBB, LLC/SNAP, GRE/ERSPAN, UDP tunnels, NFLOG) is in
+ * decode/, reached only from the branches plain IP does not take.
  */
 
 export const TCP = 0;
