@@ -7,7 +7,8 @@ import type { Finding } from '../report/finding.js';
 import { UsageError } from '../report/errors.js';
 import { CaptureReader, CorruptCaptureError, NotACaptureError, PACKET, type CaptureFormat } from './reader.js';
 import { CHUNK_SIZE, openInput, type Input } from './source.js';
-import { OUTCOME_NAMES, UNKNOWN_LINK, linkName } from './decode.js';
+import { OUTCOME_NAMES, UNKNOWN_LINK, linkName, type Decoded } from './decode.js';
+import { OPENED } from './decode/encapsulations.js';
 import { PacketLoop, earlier } from './packet-loop.js';
 import { Tracker } from './tracker.js';
 import { clientIsA, serverOf, type Conn } from './connection.js';
@@ -54,6 +55,8 @@ export interface Summary {
   linkTypes: Record<string, number>;
   protocols: Record<string, number>;
   skipped: Record<string, number>;
+  /** Packets per encapsulation layer opened to reach the IP packet inside (mpls, gre, vxlan, ...). */
+  encapsulations: Record<string, number>;
   tcp: {
     packets: number;
     connections: number;
@@ -241,6 +244,24 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     else skipped[name] = outcomes[i];
   }
   for (const [k, v] of loop.unknownLinks) skipped[`unsupported-link-type:${linkName(k)}`] = v;
+  // The loop's scratch decode object counts the layers it opened (PacketLoop keeps it private).
+  const dec = (loop as unknown as { dec: Decoded }).dec;
+  const opened = dec.encapsulations;
+  if (dec.bothViews.copies) {
+    warnings.push(
+      `${dec.bothViews.copies} TCP segments were captured twice, inside a tunnel and outside it (e.g. tcpdump -i any on a tunnel endpoint): ` +
+        `each is analysed once (Wireshark, which tracks TCP by addresses and ports only, flags the second copies as retransmissions); ` +
+        `they are counted under skipped as tcp-captured-twice`,
+    );
+  }
+  const encapsulations: Record<string, number> = {};
+  OPENED.forEach((name, i) => {
+    if (opened[i]) encapsulations[name] = opened[i];
+  });
+  for (const [k, v] of Object.entries(skipped)) {
+    const m = /^unsupported-(link-type|encapsulation):(.*)$/.exec(k);
+    if (m) warnings.push(`${v} packet${v === 1 ? '' : 's'} ${m[1] === 'link-type' ? 'of link type' : 'in'} ${m[2]} not opened: TCP inside ${v === 1 ? 'it is' : 'them is'} not analysed`);
+  }
   const serverList = [...servers].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   const iso = (sec: number, nsec: number): string => {
     const ms = sec * 1000 + Math.floor(nsec / 1e6);
@@ -259,6 +280,7 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     linkTypes,
     protocols,
     skipped,
+    encapsulations,
     tcp: {
       packets: tracker.tcpPackets,
       connections: tracker.streams,

@@ -1,7 +1,18 @@
+import { OPENED, SKIPPED, S_GRE, E_IPIP, E_ETHERIP, S_L2TP } from './decode/encapsulations.js';
+import { etherPayload, ethernet, pppPayload } from './decode/ether.js';
+import { gre } from './decode/gre.js';
+import { mpls } from './decode/mpls.js';
+import { nflog } from './decode/nflog.js';
+import { udp } from './decode/udp-tunnels.js';
+import { BothViews } from './decode/both-views.js';
+
 /**
  * Link layer → IPv4/IPv6 → TCP, decoded into one reusable scratch object (no allocation per
  * packet). `decode` returns TCP (0) when the TCP header is in `out`, otherwise the reason the
  * packet was not analysed; unknown content is counted by the caller, never fatal.
+ * Plain Ethernet/SLL/raw → IPv4/IPv6 → TCP stays in this file (the hot path); everything else
+ * (tags past the first, MPLS, PPPoE, PBB, LLC/SNAP, GRE/ERSPAN, UDP tunnels, NFLOG) is in
+ * decode/, reached only from the branches plain IP does not take.
  */
 
 export const TCP = 0;
@@ -14,7 +25,11 @@ export const TRUNCATED = 6;
 export const FRAGMENT = 7;
 export const BAD_IP = 8;
 export const BAD_TCP = 9;
-export const TUNNEL = 10;
+/** An encapsulation recognised but not opened: SKIP_BASE + index in SKIPPED (decode/encapsulations.ts). */
+export const SKIP_BASE = 10;
+export const TUNNEL = SKIP_BASE + S_GRE;
+/** A TCP segment already seen through the other view of a tunnel (decode/both-views.ts). */
+export const CAPTURED_TWICE = SKIP_BASE + SKIPPED.length;
 
 /** Names used in the summary, indexed by the codes above. */
 export const OUTCOME_NAMES = [
@@ -28,8 +43,9 @@ export const OUTCOME_NAMES = [
   'ip-fragment',
   'bad-ip-header',
   'bad-tcp-header',
-  'unsupported-tunnel',
-] as const;
+  ...SKIPPED.map((n) => `unsupported-encapsulation:${n}`),
+  'tcp-captured-twice',
+];
 
 export const LINK_NAMES: Record<number, string> = {
   0: 'null',
@@ -38,15 +54,80 @@ export const LINK_NAMES: Record<number, string> = {
   14: 'raw',
   101: 'raw',
   108: 'loop',
+  9: 'ppp',
+  50: 'ppp-hdlc',
+  104: 'cisco-hdlc',
   113: 'linux-sll',
   228: 'ipv4',
   229: 'ipv6',
+  239: 'nflog',
+  242: 'ipoib',
   276: 'linux-sll2',
 };
 
 export function linkName(t: number): string {
-  return LINK_NAMES[t] ?? `linktype-${t}`;
+  return LINK_NAMES[t] ?? UNSUPPORTED_LINK_NAMES[t] ?? `linktype-${t}`;
 }
+
+/** Names of link types that are not decoded, for the summary (LINKTYPE_* names in lower case). */
+const UNSUPPORTED_LINK_NAMES: Record<number, string> = {
+  3: 'ax25',
+  6: 'ieee802-5',
+  7: 'arcnet-bsd',
+  8: 'slip',
+  10: 'fddi',
+  105: 'ieee802-11',
+  107: 'frame-relay',
+  117: 'pflog',
+  119: 'prism-header',
+  122: 'ip-over-fc',
+  127: 'ieee802-11-radiotap',
+  129: 'arcnet-linux',
+  138: 'apple-ip-over-ieee1394',
+  139: 'mtp2-with-phdr',
+  140: 'mtp2',
+  141: 'mtp3',
+  143: 'docsis',
+  163: 'ieee802-11-avs',
+  165: 'bacnet-ms-tp',
+  166: 'ppp-pppd',
+  177: 'linux-lapd',
+  178: 'juniper-ether',
+  183: 'juniper-ppp',
+  187: 'bluetooth-hci-h4',
+  189: 'usb-linux',
+  192: 'ppi',
+  195: 'ieee802-15-4',
+  197: 'erf',
+  201: 'bluetooth-hci-h4-with-phdr',
+  209: 'ipmb-linux',
+  215: 'ieee802-15-4-nonask-phy',
+  220: 'usb-linux-mmapped',
+  227: 'can-socketcan',
+  230: 'ieee802-15-4-nofcs',
+  231: 'dbus',
+  235: 'dvb-ci',
+  240: 'netanalyzer',
+  247: 'ipnet',
+  249: 'usbpcap',
+  251: 'bluetooth-le-ll',
+  253: 'netlink',
+  254: 'bluetooth-linux-monitor',
+  256: 'bluetooth-le-ll-with-phdr',
+  263: 'profibus-dl',
+  264: 'pktap',
+  274: 'ieee802-15-4-tap',
+  279: 'nordic-ble',
+  281: 'sdlc',
+  283: 'loratap',
+  285: 'vsock',
+  288: 'ebhscr',
+  289: 'vpp-dispatch',
+  290: 'dsa-tag-brcm',
+  292: 'dsa-tag-dsa',
+  294: 'dsa-tag-edsa',
+  297: 'zwave-r1-r2',
+};
 
 export function isSupportedLink(t: number): boolean {
   return LINK_NAMES[t] !== undefined;
@@ -72,6 +153,16 @@ export class Decoded {
   win = 0;
   /** TCP payload length as the IP header reports it (Wireshark's tcp.len); -1 when unknown. */
   seglen = 0;
+  /** Packets per opened encapsulation layer (index: OPENED in decode/encapsulations.ts). */
+  readonly encapsulations = new Float64Array(OPENED.length);
+  /** Set while the current packet's IP packet was reached through an encapsulation. */
+  tunnelled = false;
+  /** The same segments seen inside and outside a tunnel (see decode/both-views.ts). */
+  readonly bothViews = new BothViews();
+  opened(layer: number): void {
+    this.encapsulations[layer]++;
+    this.tunnelled = true;
+  }
   /** Capture time in seconds (set by the caller; kept here so the hot path passes no boxed doubles). */
   t = 0.5;
 }
@@ -91,6 +182,13 @@ const ETH_IPV6 = 0x86dd;
 
 /** Decodes one frame. `end` is the offset just past the captured bytes. */
 export function decode(b: Buffer, off: number, caplen: number, linkType: number, out: Decoded): number {
+  out.tunnelled = false;
+  const r = decodeLink(b, off, caplen, linkType, out);
+  if (r === TCP && out.bothViews.isCopy(out, out.tunnelled)) return CAPTURED_TWICE;
+  return r;
+}
+
+function decodeLink(b: Buffer, off: number, caplen: number, linkType: number, out: Decoded): number {
   const end = off + caplen;
   let etype = 0;
   let p = off;
@@ -122,7 +220,9 @@ export function decode(b: Buffer, off: number, caplen: number, linkType: number,
     case 101: {
       if (caplen < 1) return TRUNCATED;
       const v = b[p] >> 4;
-      etype = v === 4 ? ETH_IPV4 : v === 6 ? ETH_IPV6 : 0;
+      if (v === 4) etype = ETH_IPV4;
+      else if (v === 6) etype = ETH_IPV6;
+      else return NON_IP;
       break;
     }
     case 228:
@@ -141,7 +241,34 @@ export function decode(b: Buffer, off: number, caplen: number, linkType: number,
         if (fam & 0xffff0000) fam = u32(b, p);
       }
       p += 4;
-      etype = fam === 2 ? ETH_IPV4 : fam === 24 || fam === 28 || fam === 30 ? ETH_IPV6 : 0;
+      if (fam === 2) etype = ETH_IPV4;
+      else if (fam === 24 || fam === 28 || fam === 30) etype = ETH_IPV6;
+      else return NON_IP;
+      break;
+    }
+    case 239:
+      return nflog(b, p, end, out);
+    case 9:
+    case 50:
+      // PPP, with or without the HDLC-like address and control bytes.
+      if (caplen >= 2 && b[p] === 0xff && b[p + 1] === 0x03) p += 2;
+      return pppPayload(b, p, end, out, 0);
+    case 104:
+      // Cisco HDLC: address, control, ethertype.
+      if (caplen < 4) return TRUNCATED;
+      etype = (b[p + 2] << 8) | b[p + 3];
+      p += 4;
+      break;
+    case 242: {
+      // IP over InfiniBand: ethertype and 2 reserved bytes (RFC 4391), after the 40-byte
+      // address pseudo-header Linux adds (taken when the short form does not hold IP).
+      if (caplen < 4) return TRUNCATED;
+      etype = (b[p] << 8) | b[p + 1];
+      if (etype !== ETH_IPV4 && etype !== ETH_IPV6 && caplen >= 44) {
+        etype = (b[p + 40] << 8) | b[p + 41];
+        p += 40;
+      }
+      p += 4;
       break;
     }
     default:
@@ -149,10 +276,10 @@ export function decode(b: Buffer, off: number, caplen: number, linkType: number,
   }
   if (etype === ETH_IPV4) return ipv4(b, p, end, out, 0);
   if (etype === ETH_IPV6) return ipv6(b, p, end, out, 0);
-  return NON_IP;
+  return etherPayload(b, p, end, out, etype, 0);
 }
 
-function ipv4(b: Buffer, p: number, end: number, out: Decoded, depth: number): number {
+export function ipv4(b: Buffer, p: number, end: number, out: Decoded, depth: number): number {
   if (p + 20 > end) return TRUNCATED;
   const vihl = b[p];
   if (vihl >> 4 !== 4) return BAD_IP;
@@ -178,7 +305,7 @@ function ipv4(b: Buffer, p: number, end: number, out: Decoded, depth: number): n
   return other(b, pay, end, out, proto, depth);
 }
 
-function ipv6(b: Buffer, p: number, end: number, out: Decoded, depth: number): number {
+export function ipv6(b: Buffer, p: number, end: number, out: Decoded, depth: number): number {
   if (p + 40 > end) return TRUNCATED;
   if (b[p] >> 4 !== 6) return BAD_IP;
   let payLen = (b[p + 4] << 8) | b[p + 5];
@@ -227,14 +354,23 @@ function ipv6(b: Buffer, p: number, end: number, out: Decoded, depth: number): n
 }
 
 function other(b: Buffer, p: number, end: number, out: Decoded, proto: number, depth: number): number {
-  if (proto === 17) return UDP;
+  if (proto === 17) return udp(b, p, end, out, depth + 1);
   if (proto === 1 || proto === 58) return ICMP;
   // IP-in-IP and IPv6-in-IP: decoded once, as Wireshark does.
   if ((proto === 4 || proto === 41) && depth < 2) {
     if (p >= end) return TRUNCATED;
+    out.opened(E_IPIP);
     return proto === 4 ? ipv4(b, p, end, out, depth + 1) : ipv6(b, p, end, out, depth + 1);
   }
-  if (proto === 47) return TUNNEL;
+  if (proto === 47) return gre(b, p, end, out, depth + 1);
+  if (proto === 137) return mpls(b, p, end, out, depth + 1);
+  if (proto === 97) {
+    // EtherIP (RFC 3378): a 2-byte header, then an Ethernet frame.
+    if (p + 2 > end) return TRUNCATED;
+    out.opened(E_ETHERIP);
+    return ethernet(b, p + 2, end, out, depth + 1);
+  }
+  if (proto === 115) return SKIP_BASE + S_L2TP;
   return OTHER_IP;
 }
 

@@ -22,6 +22,7 @@ export function renderHuman(res: AnalysisResult, chalk: ChalkInstance, width: nu
   t.push(['time', s.firstTime ? `${s.firstTime} → ${s.lastTime} (${formatDuration(s.durationS * 1000)})` : '-']);
   t.push(['link types', counts(s.linkTypes)]);
   t.push(['protocols', counts(s.protocols)]);
+  if (Object.keys(s.encapsulations).length) t.push(['opened', counts(s.encapsulations)]);
   t.push(['skipped', counts(s.skipped)]);
   t.push([
     'tcp',
