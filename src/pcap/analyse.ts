@@ -6,6 +6,7 @@
 import type { Finding } from '../report/finding.js';
 import { UsageError } from '../report/errors.js';
 import { openInput } from './source.js';
+import { MAX_INTERFACES } from './reader.js';
 import { corrupt, fill, newEntry, type Entry, type FileReport } from './capture-input.js';
 import { OUTCOME_NAMES, UNKNOWN_LINK, linkName } from './decode.js';
 import { PacketLoop, earlier } from './packet-loop.js';
@@ -46,6 +47,8 @@ export interface Summary {
   linkTypes: Record<string, number>;
   protocols: Record<string, number>;
   skipped: Record<string, number>;
+  /** Capture structures the reader passed over, by reason (not packets: `skipped` counts those). */
+  skippedInput: Record<string, number>;
   tcp: {
     packets: number;
     connections: number;
@@ -219,8 +222,17 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     else skipped[name] = outcomes[i];
   }
   for (const [k, v] of loop.unknownLinks) skipped[`unsupported-link-type:${linkName(k)}`] = v;
-  // What the readers passed over (pcapng interfaces past the limit and the packets on them).
-  for (const e of all) for (const [k, v] of e.reader.skipped) skipped[k] = (skipped[k] ?? 0) + v;
+  // What the readers passed over (pcapng interfaces past the limit and the packets on them):
+  // not packets of the capture, so apart from `skipped`, which counts every packet once.
+  const skippedInput: Record<string, number> = {};
+  for (const e of all) {
+    for (const [k, v] of e.reader.skipped) skippedInput[k] = (skippedInput[k] ?? 0) + v;
+    const over = e.reader.skipped.get('pcapng-interface-over-limit');
+    if (over) {
+      const lost = e.reader.skipped.get('packet-on-interface-over-limit') ?? 0;
+      warnings.push(`${e.report.path}: ${over} interface description blocks past the first ${MAX_INTERFACES} of a section were not kept; ${lost} packets on them were not analysed`);
+    }
+  }
   const serverList = [...servers].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   const iso = (sec: number, nsec: number): string => {
     const ms = sec * 1000 + Math.floor(nsec / 1e6);
@@ -239,6 +251,7 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     linkTypes,
     protocols,
     skipped,
+    skippedInput,
     tcp: {
       packets: tracker.tcpPackets,
       connections: tracker.streams,

@@ -23,6 +23,7 @@ export function renderHuman(res: AnalysisResult, chalk: ChalkInstance, width: nu
   t.push(['link types', counts(s.linkTypes)]);
   t.push(['protocols', counts(s.protocols)]);
   t.push(['skipped', counts(s.skipped)]);
+  if (Object.keys(s.skippedInput).length) t.push(['input skipped', counts(s.skippedInput)]);
   t.push([
     'tcp',
     `${formatCount(s.tcp.connections)} connections, ${formatCount(s.tcp.packets)} packets, ${formatCount(s.tcp.retransmissions)} retransmissions, ` +
