@@ -52,6 +52,15 @@ export function corrupt(e: Entry, err: unknown): void {
 
 const CORRUPT = -1;
 
+/**
+ * `abortable(p)` drops `p` when the signal fired first; a read that fails after that (the input
+ * closed under it) must not become an unhandled rejection.
+ */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
 function nextRecord(e: Entry): number {
   try {
     return e.reader.next();
@@ -72,13 +81,13 @@ export async function fill(e: Entry, signal?: AbortSignal): Promise<boolean> {
     try {
       if (e.input.readInto) {
         const { buf, offset } = e.reader.space(CHUNK_SIZE);
-        const n = await abortable(e.input.readInto(buf, offset, buf.length - offset), signal);
+        const n = await abortable(quiet(e.input.readInto(buf, offset, buf.length - offset)), signal);
         if (n > 0) {
           e.reader.commit(n);
           continue;
         }
         chunk = null;
-      } else chunk = await abortable(e.input.next(), signal);
+      } else chunk = await abortable(quiet(e.input.next()), signal);
     } catch (err) {
       if (err instanceof Interrupted) throw err;
       // A gzip stream cut short or damaged, or a read error: analyse what came before.

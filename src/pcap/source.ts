@@ -17,6 +17,11 @@ import { Interrupted, abortable } from '../report/interrupt.js';
 
 export const CHUNK_SIZE = 4 * 1024 * 1024;
 const GZIP_CHUNK = 1024 * 1024;
+/**
+ * Compressed bytes are handed to zlib in slices this big: when zlib fails (damaged data, bad CRC)
+ * it drops the output of the write that failed, so smaller writes keep more of what came before.
+ */
+const GZIP_SLICE = 64 * 1024;
 
 export interface Input {
   /** As given on the command line (`-` for stdin). */
@@ -109,7 +114,9 @@ function gunzip(head: Buffer, src: Puller): { next: () => Promise<Buffer | null>
     try {
       let c: Buffer | null = head;
       while (c !== null && !z.destroyed) {
-        if (c.length > 0 && !z.write(c)) await drained(z);
+        for (let o = 0; o < c.length && !z.destroyed; o += GZIP_SLICE) {
+          if (!z.write(o === 0 && c.length <= GZIP_SLICE ? c : c.subarray(o, o + GZIP_SLICE))) await drained(z);
+        }
         c = await src.next();
       }
       if (!z.destroyed) z.end();
@@ -130,7 +137,9 @@ async function streamInput(name: string, raw: Readable, size: number | null, sig
   };
   let head: Buffer | null;
   try {
-    head = await abortable(src.next(), signal);
+    const first = src.next();
+    first.catch(() => {}); // rejected after an abort when close() destroys the stream: not unhandled
+    head = await abortable(first, signal);
   } catch (e) {
     close();
     if (e instanceof Interrupted) throw e;
