@@ -124,7 +124,12 @@ function gunzip(head: Buffer, src: Puller): { next: () => Promise<Buffer | null>
       z.destroy(e as Error);
     }
   })();
-  return { next: () => out.next(), destroy: () => void z.destroy() };
+  const next = (): Promise<Buffer | null> =>
+    out.next().catch((e: NodeJS.ErrnoException) => {
+      // zlib's own errors (Z_DATA_ERROR, Z_BUF_ERROR: "incorrect data check", "unexpected end of file") say gzip.
+      throw e.code?.startsWith('Z_') ? new Error(`gzip: ${e.message}`) : e;
+    });
+  return { next, destroy: () => void z.destroy() };
 }
 
 /** A stream input: the first chunk decides gzip; close() destroys everything it opened. */
