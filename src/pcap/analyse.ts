@@ -268,5 +268,7 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   };
   if (interrupted) warnings.push(`interrupted after ${frame} packets: the report covers what was read until then`);
   if (omitted) warnings.push(`${omitted} more findings not listed (at most ${maxPerId} per id)`);
-  return { files: all.map((e) => e.report), summary, findings, warnings };
+  // Inputs not opened because the run was interrupted first (a FIFO with no writer yet) are listed too.
+  const files = paths.map((p, i) => all[i]?.report ?? { path: p, format: null, gzip: false, linkTypes: [], packets: 0 });
+  return { files, summary, findings, warnings };
 }
