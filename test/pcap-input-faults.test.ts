@@ -112,7 +112,7 @@ test('gzip on stdin: whole, cut short and with damaged deflate data end with a r
   assert.ok(cut.code === 0 || cut.code === 1, cut.stderr);
   const n = JSON.parse(cut.stdout).summary.packets as number;
   assert.ok(n > 0 && n < all, `${n} of ${all}`);
-  assert.match(cut.stderr, /^lbdiag: warning: -: input ended early \(unexpected end of file\); analysed the \d+ packets before the cut$/m);
+  assert.match(cut.stderr, /^lbdiag: warning: -: input ended early \(gzip: unexpected end of file\); analysed the \d+ packets before the cut$/m);
   const damaged = Buffer.from(gz);
   for (let i = Math.floor(gz.length / 2); i < Math.floor(gz.length / 2) + 64; i++) damaged[i] ^= 0x5a;
   const d = await runLbdiag(['pcap', '--json', '-'], { input: damaged });
