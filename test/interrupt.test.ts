@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { waitForReading } from './support/signals.js';
 import { ROOT, startLbdiag } from './support/processes.js';
 import { startWhoami } from '../src/whoami/server.js';
 
@@ -49,6 +50,7 @@ test('pcap: SIGINT while reading a capture from a stalled pipe prints what was r
   const p = startLbdiag(['pcap', '--json', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
   // The writer sends a whole capture and then stalls without closing, like a tcpdump that saw no traffic.
   p.child.stdin!.write(fixture);
+  await waitForReading(p.pid);
   await new Promise((r) => setTimeout(r, 1500));
   const t0 = Date.now();
   p.child.kill('SIGINT');
@@ -57,7 +59,7 @@ test('pcap: SIGINT while reading a capture from a stalled pipe prints what was r
   clearTimeout(timer);
   p.child.stdin!.destroy();
   assert.ok(Date.now() - t0 < 5000, `stops promptly on SIGINT while the pipe is idle (exit ${code})`);
-  assert.equal(code, 1, `the FIN retransmissions read before Ctrl-C decide the exit code: ${p.stderr()}`);
+  assert.equal(code, 130, `interrupted: 130, after the report of what was read: ${p.stderr()}`);
   const doc = JSON.parse(p.stdout());
   assert.equal(doc.command, 'pcap');
   assert.ok(doc.summary.packets > 0);
@@ -66,13 +68,14 @@ test('pcap: SIGINT while reading a capture from a stalled pipe prints what was r
 
 test('pcap: SIGINT before stdin sent a single byte exits promptly with an empty report', async () => {
   const p = startLbdiag(['pcap', '--json', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  await new Promise((r) => setTimeout(r, 800));
+  await waitForReading(p.pid);
+  await new Promise((r) => setTimeout(r, 300));
   p.child.kill('SIGINT');
   const timer = setTimeout(() => p.child.kill('SIGKILL'), 8000);
   const code = await p.exited;
   clearTimeout(timer);
   p.child.stdin!.destroy();
-  assert.equal(code, 0, `nothing read, nothing found: ${p.stderr()}`);
+  assert.equal(code, 130, `interrupted, with the (empty) report: ${p.stderr()}`);
   const doc = JSON.parse(p.stdout());
   assert.equal(doc.summary.packets, 0);
   assert.deepEqual(doc.findings, []);

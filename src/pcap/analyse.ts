@@ -5,16 +5,19 @@
  */
 import type { Finding } from '../report/finding.js';
 import { UsageError } from '../report/errors.js';
-import { CaptureReader, CorruptCaptureError, NotACaptureError, PACKET, type CaptureFormat } from './reader.js';
-import { CHUNK_SIZE, openInput, type Input } from './source.js';
-import { OUTCOME_NAMES, UNKNOWN_LINK, linkName, type Decoded } from './decode.js';
+import { openInput } from './source.js';
+import { MAX_INTERFACES } from './reader.js';
+import { corrupt, fill, newEntry, type Entry, type FileReport } from './capture-input.js';
+import { OUTCOME_NAMES, UNKNOWN_LINK, linkName } from './decode.js';
 import { OPENED } from './decode/encapsulations.js';
 import { PacketLoop, earlier } from './packet-loop.js';
 import { Tracker } from './tracker.js';
 import { clientIsA, serverOf, type Conn } from './connection.js';
 import { DETECTORS } from './detectors/index.js';
 import type { DetectorContext } from './detectors/context.js';
-import { Interrupted, abortable } from '../report/interrupt.js';
+import { Interrupted } from '../report/interrupt.js';
+
+export type { FileReport } from './capture-input.js';
 
 export interface AnalyseOptions {
   stallThresholdS: number;
@@ -35,16 +38,6 @@ export interface Progress {
   totalBytes: number | null;
 }
 
-export interface FileReport {
-  path: string;
-  format: CaptureFormat | null;
-  gzip: boolean;
-  linkTypes: string[];
-  packets: number;
-  /** Set when the file ended inside a record or had a corrupt record: what came before is analysed. */
-  warning?: string;
-}
-
 export interface Summary {
   packets: number;
   bytes: number;
@@ -57,6 +50,8 @@ export interface Summary {
   skipped: Record<string, number>;
   /** Packets per encapsulation layer opened to reach the IP packet inside (mpls, gre, vxlan, ...). */
   encapsulations: Record<string, number>;
+  /** Capture structures the reader passed over, by reason (not packets: `skipped` counts those). */
+  skippedInput: Record<string, number>;
   tcp: {
     packets: number;
     connections: number;
@@ -78,15 +73,6 @@ export interface AnalysisResult {
   summary: Summary;
   findings: Finding[];
   warnings: string[];
-}
-
-interface Entry {
-  index: number;
-  input: Input;
-  reader: CaptureReader;
-  iter: AsyncIterator<Buffer>;
-  report: FileReport;
-  done: boolean;
 }
 
 const SERVERS_SHOWN = 100;
@@ -145,17 +131,9 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   let openInterrupted = false;
   try {
     for (let i = 0; i < paths.length; i++) {
-      const input = await openInput(paths[i], opts.stdin, opts.signal);
-      const e: Entry = {
-        index: i,
-        input,
-        reader: new CaptureReader(),
-        iter: input.chunks[Symbol.asyncIterator](),
-        report: { path: paths[i], format: null, gzip: input.gzip, linkTypes: [], packets: 0 },
-        done: false,
-      };
+      const e = newEntry(i, paths[i], await openInput(paths[i], opts.stdin, opts.signal));
       all.push(e);
-      if (await fill(e, warnings, opts.signal)) entries.push(e);
+      if (await fill(e, opts.signal)) entries.push(e);
     }
   } catch (err) {
     if (err instanceof Interrupted) openInterrupted = true;
@@ -198,16 +176,19 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     if (heap.length > 1) bound = heap.length > 2 && less(heap[2], heap[1]) ? heap[2] : heap[1];
     const before = loop.frame;
     let ok = false;
+    let failed: unknown = null;
     try {
       ok = loop.run(e.reader, e.index, bound === null ? null : bound.reader, bound === null ? 0 : bound.index);
     } catch (err) {
-      corrupt(e, err, warnings);
+      failed = err;
     }
+    // Counted before a corrupt record is reported, so its warning has the right number.
     e.report.packets += loop.frame - before;
+    if (failed !== null) corrupt(e, failed);
     if (!ok && !e.done) {
       progress();
       try {
-        ok = await fill(e, warnings, opts.signal);
+        ok = await fill(e, opts.signal);
       } catch (err) {
         if (!(err instanceof Interrupted)) throw err;
         interrupted = true;
@@ -244,8 +225,7 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     else skipped[name] = outcomes[i];
   }
   for (const [k, v] of loop.unknownLinks) skipped[`unsupported-link-type:${linkName(k)}`] = v;
-  // The loop's scratch decode object counts the layers it opened (PacketLoop keeps it private).
-  const dec = (loop as unknown as { dec: Decoded }).dec;
+  const dec = loop.dec;
   const opened = dec.encapsulations;
   if (dec.bothViews.copies) {
     warnings.push(
@@ -261,6 +241,17 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   for (const [k, v] of Object.entries(skipped)) {
     const m = /^unsupported-(link-type|encapsulation):(.*)$/.exec(k);
     if (m) warnings.push(`${v} packet${v === 1 ? '' : 's'} ${m[1] === 'link-type' ? 'of link type' : 'in'} ${m[2]} not opened: TCP inside ${v === 1 ? 'it is' : 'them is'} not analysed`);
+  }
+  // What the readers passed over (pcapng interfaces past the limit and the packets on them):
+  // not packets of the capture, so apart from `skipped`, which counts every packet once.
+  const skippedInput: Record<string, number> = {};
+  for (const e of all) {
+    for (const [k, v] of e.reader.skipped) skippedInput[k] = (skippedInput[k] ?? 0) + v;
+    const over = e.reader.skipped.get('pcapng-interface-over-limit');
+    if (over) {
+      const lost = e.reader.skipped.get('packet-on-interface-over-limit') ?? 0;
+      warnings.push(`${e.report.path}: ${over} interface description blocks past the first ${MAX_INTERFACES} of a section were not kept; ${lost} packets on them were not analysed`);
+    }
   }
   const serverList = [...servers].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   const iso = (sec: number, nsec: number): string => {
@@ -281,6 +272,7 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     protocols,
     skipped,
     encapsulations,
+    skippedInput,
     tcp: {
       packets: tracker.tcpPackets,
       connections: tracker.streams,
@@ -297,69 +289,7 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   };
   if (interrupted) warnings.push(`interrupted after ${frame} packets: the report covers what was read until then`);
   if (omitted) warnings.push(`${omitted} more findings not listed (at most ${maxPerId} per id)`);
-  return { files: all.map((e) => e.report), summary, findings, warnings };
-}
-
-function corrupt(e: Entry, err: unknown, _warnings: string[]): void {
-  if (!(err instanceof CorruptCaptureError)) throw err;
-  e.done = true;
-  e.report.warning = `corrupt record (${err.message}); analysed the ${e.report.packets} packets before it`;
-}
-
-const CORRUPT = -1;
-
-/** The reader's next step (PACKET, NEED_MORE), or CORRUPT once a damaged input has been reported; a non-capture is a usage error. */
-function nextRecord(e: Entry, warnings: string[]): number {
-  try {
-    return e.reader.next();
-  } catch (err) {
-    if (err instanceof NotACaptureError) throw new UsageError(`${e.input.name}: ${err.message}`);
-    corrupt(e, err, warnings);
-    return CORRUPT;
-  }
-}
-
-/** Reads until the input has a packet ready (true) or is exhausted (false). */
-async function fill(e: Entry, warnings: string[], signal?: AbortSignal): Promise<boolean> {
-  for (;;) {
-    if (e.done) return false;
-    let r = nextRecord(e, warnings);
-    if (r === CORRUPT) return false;
-    if (r === PACKET) return true;
-    let chunk: IteratorResult<Buffer>;
-    try {
-      if (e.input.readInto) {
-        const { buf, offset } = e.reader.space(CHUNK_SIZE);
-        const n = await abortable(e.input.readInto(buf, offset, buf.length - offset), signal);
-        if (n > 0) {
-          e.reader.commit(n);
-          continue;
-        }
-        chunk = { done: true, value: undefined };
-      } else chunk = await abortable(e.iter.next(), signal);
-    } catch (err) {
-      if (err instanceof Interrupted) throw err;
-      // A gzip stream cut short, or a read error: analyse what came before.
-      e.done = true;
-      if (e.reader.format === null) throw new UsageError(`${e.input.name}: ${(err as Error).message}`);
-      e.report.warning = `input ended early (${(err as Error).message}); analysed the ${e.report.packets} packets before the cut`;
-      return false;
-    }
-    if (chunk.done) {
-      e.reader.end();
-      r = nextRecord(e, warnings);
-      if (r === CORRUPT) return false;
-      e.done = true;
-      if (r === PACKET) {
-        e.done = false; // unreachable in practice: end() adds no bytes
-        return true;
-      }
-      if (e.reader.format === null) throw new UsageError(`${e.input.name}: not a capture file (empty)`);
-      if (e.reader.truncatedAt !== null) {
-        e.report.warning = `file is truncated (cut inside a record at byte ${e.reader.truncatedAt}); analysed the ${e.report.packets} packets before the cut`;
-      }
-      return false;
-    }
-    e.reader.push(chunk.value);
-  }
+  // Inputs not opened because the run was interrupted first (a FIFO with no writer yet) are listed too.
+  const files = paths.map((p, i) => all[i]?.report ?? { path: p, format: null, gzip: false, linkTypes: [], packets: 0 });
+  return { files, summary, findings, warnings };
 }

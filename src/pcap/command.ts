@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { action } from '../report/action.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../report/errors.js';
 import { parseFailOn, reachesFailOn } from '../report/finding.js';
-import { onInterrupt } from '../report/interrupt.js';
+import { EXIT_INTERRUPTED, onInterrupt } from '../report/interrupt.js';
 import { ProgressLine } from '../report/progress.js';
 import { renderJson } from '../report/render.js';
 import { formatBytes, formatCount, parseDuration } from '../report/units.js';
@@ -30,11 +30,13 @@ Examples:
   lbdiag pcap capture.pcapng                       findings with the Wireshark filter that opens each one
   lbdiag pcap a.pcap b.pcap.gz                     several captures, merged in time order (like mergecap)
   tcpdump -i any -w - port 80 | lbdiag pcap -      read a live capture from stdin (Ctrl-C reports)
+  lbdiag pcap <(ssh lb1 tcpdump -w - port 80)      pipes and FIFOs by path are read like stdin
   lbdiag pcap --json big.pcap | jq '.findings[].id'
   lbdiag pcap --stall-threshold 300ms --fail-on error lb.pcap
 
 Finding ids: fin-retransmit, syn-port-reuse-drop, syn-retransmit, stall-1s (see README).
-Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unreadable input.`,
+Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unreadable input,
+130 interrupted (the report of what was read is printed first).`,
     )
     .action(
       action(async (files: string[], opts: PcapOptions) => {
@@ -70,6 +72,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
           process.stdout.write(renderHuman(res, makeChalk(process.stdout), process.stdout.columns || 100));
         }
         if (opts.json) for (const w of res.warnings) process.stderr.write(`lbdiag: warning: ${w}\n`);
+        if (res.summary.interrupted) return EXIT_INTERRUPTED;
         return reachesFailOn(res.findings, failOn) ? EXIT_FINDINGS : EXIT_OK;
       }),
     );

@@ -34,7 +34,8 @@ export class PacketLoop {
   readonly unknownLinks = new Map<number, number>();
   private curLink = -1;
   private curLinkCount = 0;
-  private readonly dec = new Decoded();
+  /** The scratch decode object; it also counts the encapsulation layers opened. */
+  readonly dec = new Decoded();
 
   constructor(
     private readonly tracker: Tracker,

@@ -14,10 +14,38 @@ export const PACKET = 1;
 /** Thrown when the first bytes are not a capture (→ UsageError by the caller). */
 export class NotACaptureError extends Error {}
 /** Thrown when a record makes no sense (corrupt file): the caller reports what came before. */
-export class CorruptCaptureError extends Error {}
+export class CorruptCaptureError extends Error {
+  constructor(
+    readonly what: string,
+    readonly at: number,
+  ) {
+    super(`${what} at byte ${at}`);
+  }
+}
 
-const MAX_RECORD = 64 * 1024 * 1024;
+/**
+ * Limits as in Wireshark's wiretap (wtap.h, pcapng.c): a record longer than the largest packet
+ * its link type can carry, or a pcapng block longer than MAX_BLOCK_SIZE, means a corrupt file
+ * (never a buffer of that size).
+ */
+export const MAX_PACKET_STANDARD = 262144;
+const MAX_PACKET_DBUS = 128 * 1024 * 1024; // also USBPCAP
+const MAX_PACKET_EBHSCR = 8 * 1024 * 1024;
+const MAX_BLOCK_SIZE = 32 + MAX_PACKET_DBUS + 131072;
+/**
+ * Interfaces kept per pcapng section. Wireshark keeps every IDB; a file of millions of IDBs
+ * would then cost gigabytes, so the ones past this are counted (`skipped`) and the packets on
+ * them skipped and counted too.
+ */
+export const MAX_INTERFACES = 65536;
 const SPACE_HEADROOM = 256 * 1024;
+
+/** Largest captured length a record of this link type may have (Wireshark's wtap_max_snaplen_for_encap). */
+export function maxSnaplen(linkType: number): number {
+  if (linkType === 231 || linkType === 249) return MAX_PACKET_DBUS; // D-Bus, USBPcap
+  if (linkType === 279) return MAX_PACKET_EBHSCR;
+  return MAX_PACKET_STANDARD;
+}
 
 interface Iface {
   linkType: number;
@@ -59,6 +87,10 @@ export class CaptureReader {
   consumed = 0;
   /** Set when the input ended inside a record or header. */
   truncatedAt: number | null = null;
+  /** Records returned by next() as PACKET. */
+  records = 0;
+  /** What the reader passed over without failing, by reason (merged into summary.skipped). */
+  readonly skipped = new Map<string, number>();
 
   private data: Buffer = Buffer.alloc(0);
   /** End of the valid bytes in `data`. */
@@ -71,14 +103,35 @@ export class CaptureReader {
   private modified = false;
   private pcapLink = 0;
   private ifaces: Iface[] = [];
+  /** IDBs met in this section, kept or not (packets name interfaces by this index). */
+  private ifaceCount = 0;
+  private maxLink = MAX_PACKET_STANDARD;
   private ended = false;
 
-  /** Appends a chunk. The previous record stays valid only until the next `next()`. */
+  /**
+   * Appends a chunk. The previous record stays valid only until the next `next()`. A chunk
+   * that starts on a record boundary is used in place; a partial record is completed in the
+   * reader's own buffer, which grows by doubling (a record spread over many small chunks is
+   * copied a bounded number of times, not once per chunk).
+   */
   push(chunk: Buffer): void {
-    if (this.pos >= this.limit) this.data = chunk;
-    else this.data = Buffer.concat([this.data.subarray(this.pos, this.limit), chunk]);
-    this.pos = 0;
-    this.limit = this.data.length;
+    if (this.pos >= this.limit) {
+      this.data = chunk;
+      this.pos = 0;
+      this.limit = chunk.length;
+      return;
+    }
+    const { buf, offset } = this.space(chunk.length);
+    chunk.copy(buf, offset);
+    this.commit(chunk.length);
+  }
+
+  private bump(reason: string, n = 1): void {
+    this.skipped.set(reason, (this.skipped.get(reason) ?? 0) + n);
+  }
+
+  private corrupt(what: string, at: number): never {
+    throw new CorruptCaptureError(what, at);
   }
 
   /**
@@ -90,9 +143,9 @@ export class CaptureReader {
     const left = this.limit - this.pos;
     let own = this.own;
     if (!own || own.length < left + chunk) {
-      // Headroom for the partial record carried over, so the buffer is allocated once per input
-      // (a record larger than that grows it once more).
-      const n = Buffer.allocUnsafe(Math.max(left + chunk + SPACE_HEADROOM, own ? own.length : 0));
+      // Headroom for the partial record carried over, so the buffer is allocated once per input;
+      // a record larger than that doubles it (linear copying however the record arrives).
+      const n = Buffer.allocUnsafe(Math.max(left + chunk + SPACE_HEADROOM, own ? 2 * own.length : 0));
       this.data.copy(n, 0, this.pos, this.limit);
       own = this.own = n;
     } else if (left > 0) this.data.copy(own, 0, this.pos, this.limit);
@@ -138,7 +191,7 @@ export class CaptureReader {
           incl = ((d[p + 8] << 24) | (d[p + 9] << 16) | (d[p + 10] << 8) | d[p + 11]) >>> 0;
           orig = ((d[p + 12] << 24) | (d[p + 13] << 16) | (d[p + 14] << 8) | d[p + 15]) >>> 0;
         }
-        if (incl > MAX_RECORD) throw new CorruptCaptureError(`record of ${incl} bytes at byte ${this.consumed}`);
+        if (incl > this.maxLink) this.corrupt(`record of ${incl} bytes (this link type allows at most ${this.maxLink})`, this.consumed);
         if (avail < hdr + incl) return NEED_MORE;
         this.buf = d;
         this.offset = p + hdr;
@@ -154,58 +207,78 @@ export class CaptureReader {
         this.linkType = this.pcapLink;
         this.pos = p + hdr + incl;
         this.consumed += hdr + incl;
+        this.records++;
         return PACKET;
       }
-      // pcapng block
+      // pcapng block, checked as Wireshark's pcapng.c does (block length at least 12, rounded up
+      // to a multiple of 4, at most MAX_BLOCK_SIZE, trailer equal to the header's length).
       if (avail < 12) return NEED_MORE;
-      const le = this.le;
-      let type = le ? u32le(d, p) : u32be(d, p);
-      if (u32be(d, p) === 0x0a0d0d0a) {
+      const at = this.consumed;
+      let type = this.le ? u32le(d, p) : u32be(d, p);
+      const shb = u32be(d, p) === 0x0a0d0d0a;
+      if (shb) {
         // A section header: its byte order magic decides the order of everything in it.
         const bom = u32le(d, p + 8);
         if (bom === 0x1a2b3c4d) this.le = true;
         else if (bom === 0x4d3c2b1a) this.le = false;
-        else throw new CorruptCaptureError(`bad pcapng byte-order magic at byte ${this.consumed}`);
+        else this.corrupt('bad pcapng byte-order magic', at);
         type = 0x0a0d0d0a;
       }
-      const len = this.le ? u32le(d, p + 4) : u32be(d, p + 4);
-      if (len < 12 || len % 4 !== 0 || len > MAX_RECORD) throw new CorruptCaptureError(`pcapng block of ${len} bytes at byte ${this.consumed}`);
-      if (avail < len) return NEED_MORE;
+      const le = this.le;
+      const raw = le ? u32le(d, p + 4) : u32be(d, p + 4);
+      const len = (raw + 3) & ~3;
+      if (raw < 12) this.corrupt(`pcapng block of ${raw} bytes (less than 12)`, at);
+      if (raw > MAX_BLOCK_SIZE) this.corrupt(`pcapng block of ${raw} bytes (more than ${MAX_BLOCK_SIZE})`, at);
+      if (shb && raw < 28) this.corrupt(`section header block of ${raw} bytes (less than 28)`, at);
+      if (avail < len) {
+        // A packet block's fixed part is checked before waiting for the rest of the block.
+        if ((type === 6 || type === 2) && avail >= 28) this.checkPacketBlock(d, p, type, len, at);
+        return NEED_MORE;
+      }
+      const trailer = (((le ? u32le(d, p + len - 4) : u32be(d, p + len - 4)) + 3) & ~3) >>> 0;
+      if (trailer !== len) this.corrupt(`pcapng block lengths differ (${raw} at the start, ${trailer} at the end)`, at);
       this.pos = p + len;
       this.consumed += len;
       switch (type) {
-        case 0x0a0d0d0a:
+        case 0x0a0d0d0a: {
+          const major = le ? d[p + 12] | (d[p + 13] << 8) : (d[p + 12] << 8) | d[p + 13];
+          const minor = le ? d[p + 14] | (d[p + 15] << 8) : (d[p + 14] << 8) | d[p + 15];
+          if (major !== 1 || (minor !== 0 && minor !== 2)) this.corrupt(`unsupported pcapng version ${major}.${minor}`, at);
           this.ifaces = [];
+          this.ifaceCount = 0;
           break;
+        }
         case 1:
-          this.readIdb(d, p, len);
+          if (len < 20) this.corrupt(`interface description block of ${raw} bytes (less than 20)`, at);
+          if (this.ifaceCount >= MAX_INTERFACES) this.bump('pcapng-interface-over-limit');
+          else this.readIdb(d, p, len, at);
+          this.ifaceCount++;
           break;
         case 6:
         case 2: {
-          if (len < 32) throw new CorruptCaptureError(`short packet block at byte ${this.consumed - len}`);
-          const le = this.le;
-          const id = type === 6 ? (le ? u32le(d, p + 8) : u32be(d, p + 8)) : le ? d[p + 8] | (d[p + 9] << 8) : (d[p + 8] << 8) | d[p + 9];
+          const id = this.checkPacketBlock(d, p, type, len, at);
+          if (id < 0) break; // on an interface past the limit: counted by checkPacketBlock
           const iface = this.ifaces[id];
-          if (!iface) throw new CorruptCaptureError(`packet on undeclared interface ${id} at byte ${this.consumed - len}`);
           const hi = le ? u32le(d, p + 12) : u32be(d, p + 12);
           const lo = le ? u32le(d, p + 16) : u32be(d, p + 16);
-          let cap = le ? u32le(d, p + 20) : u32be(d, p + 20);
-          const orig = le ? u32le(d, p + 24) : u32be(d, p + 24);
-          if (cap > len - 32) cap = len - 32;
           this.setTime(iface, hi, lo);
           this.buf = d;
           this.offset = p + 28;
-          this.caplen = cap;
-          this.origlen = orig;
+          this.caplen = le ? u32le(d, p + 20) : u32be(d, p + 20);
+          this.origlen = le ? u32le(d, p + 24) : u32be(d, p + 24);
           this.linkType = iface.linkType;
+          this.records++;
           return PACKET;
         }
         case 3: {
+          if (raw < 16) this.corrupt(`simple packet block of ${raw} bytes (less than 16)`, at);
+          if (this.ifaceCount === 0) this.corrupt('simple packet block before any interface description', at);
           const iface = this.ifaces[0];
-          if (!iface) throw new CorruptCaptureError(`simple packet block without an interface at byte ${this.consumed - len}`);
-          const orig = this.le ? d.readUInt32LE(p + 8) : d.readUInt32BE(p + 8);
-          let cap = Math.min(orig, len - 16);
+          const orig = le ? u32le(d, p + 8) : u32be(d, p + 8);
+          let cap = orig;
           if (iface.snaplen > 0 && cap > iface.snaplen) cap = iface.snaplen;
+          if (16 + ((cap + 3) & ~3) > len) this.corrupt(`simple packet block of ${raw} bytes too small for ${orig} bytes of packet data`, at);
+          if (cap > maxSnaplen(iface.linkType)) this.corrupt(`packet of ${cap} bytes (its link type allows at most ${maxSnaplen(iface.linkType)})`, at);
           this.buf = d;
           this.offset = p + 12;
           this.caplen = cap;
@@ -213,12 +286,37 @@ export class CaptureReader {
           this.sec = 0;
           this.nsec = 0;
           this.linkType = iface.linkType;
+          this.records++;
           return PACKET;
         }
         default:
-          break; // name resolution, statistics, decryption secrets, custom: not packets
+          // Name resolution, statistics, decryption secrets, custom and unknown blocks: not packets.
+          break;
       }
     }
+  }
+
+  /**
+   * Checks an enhanced (6) or obsolete (2) packet block's fixed part as Wireshark does; returns
+   * the interface index, or -1 for an interface past MAX_INTERFACES (the packet is counted as
+   * skipped when the whole block is there).
+   */
+  private checkPacketBlock(d: Buffer, p: number, type: number, len: number, at: number): number {
+    const le = this.le;
+    const name = type === 6 ? 'enhanced packet block' : 'packet block';
+    if (len < 32) this.corrupt(`${name} of ${len} bytes (less than 32)`, at);
+    const id = type === 6 ? (le ? u32le(d, p + 8) : u32be(d, p + 8)) : le ? d[p + 8] | (d[p + 9] << 8) : (d[p + 8] << 8) | d[p + 9];
+    const cap = le ? u32le(d, p + 20) : u32be(d, p + 20);
+    if (32 + ((cap + 3) & ~3) > len) this.corrupt(`${name} of ${len} bytes too small for ${cap} bytes of packet data`, at);
+    if (id >= this.ifaceCount) this.corrupt(`packet on interface ${id}, but the section declares ${this.ifaceCount}`, at);
+    const iface = this.ifaces[id];
+    if (iface === undefined) {
+      if (this.consumed > at) this.bump('packet-on-interface-over-limit');
+      return -1;
+    }
+    const max = maxSnaplen(iface.linkType);
+    if (cap > max) this.corrupt(`packet of ${cap} bytes (its link type allows at most ${max})`, at);
+    return id;
   }
 
   private readHeader(): boolean {
@@ -253,6 +351,7 @@ export class CaptureReader {
     this.format = ns ? 'pcap-ns' : mod ? 'pcap-modified' : 'pcap';
     this.pcapLink = (little ? d.readUInt32LE(p + 20) : d.readUInt32BE(p + 20)) & 0x0fffffff;
     this.linkTypes.add(this.pcapLink);
+    this.maxLink = maxSnaplen(this.pcapLink);
     this.pos = p + 24;
     this.consumed += 24;
     return true;
@@ -263,25 +362,31 @@ export class CaptureReader {
     return false;
   }
 
-  private readIdb(d: Buffer, p: number, len: number): void {
+  private readIdb(d: Buffer, p: number, len: number, at: number): void {
     const le = this.le;
-    const linkType = le ? d.readUInt16LE(p + 8) : d.readUInt16BE(p + 8);
-    const snaplen = le ? d.readUInt32LE(p + 12) : d.readUInt32BE(p + 12);
+    const linkType = le ? d[p + 8] | (d[p + 9] << 8) : (d[p + 8] << 8) | d[p + 9];
+    const snaplen = le ? u32le(d, p + 12) : u32be(d, p + 12);
     let units = 1e6;
     let offset = 0;
     let o = p + 16;
     const end = p + len - 4;
-    while (o + 4 <= end) {
-      const code = le ? d.readUInt16LE(o) : d.readUInt16BE(o);
-      const olen = le ? d.readUInt16LE(o + 2) : d.readUInt16BE(o + 2);
+    while (o < end) {
+      if (o + 4 > end) this.corrupt('interface description option header cut by the end of the block', at);
+      const code = le ? d[o] | (d[o + 1] << 8) : (d[o] << 8) | d[o + 1];
+      const olen = le ? d[o + 2] | (d[o + 3] << 8) : (d[o + 2] << 8) | d[o + 3];
       if (code === 0) break;
-      if (o + 4 + olen > end) break;
-      if (code === 9 && olen >= 1) {
+      if (o + 4 + olen > end) this.corrupt(`interface description option of ${olen} bytes past the end of the block`, at);
+      if (code === 9 && olen === 1) {
         const v = d[o + 4];
         const exp = v & 0x7f;
-        units = v & 0x80 ? 2 ** exp : 10 ** exp;
-        if (!Number.isFinite(units) || units < 1) units = 1e6;
-      } else if (code === 14 && olen >= 8) {
+        if (v & 0x80) {
+          if (exp > 63) this.corrupt(`if_tsresol 2^-${exp} (Wireshark reads at most 2^-63)`, at);
+          units = 2 ** exp;
+        } else {
+          if (exp > 19) this.corrupt(`if_tsresol 10^-${exp} (Wireshark reads at most 10^-19)`, at);
+          units = 10 ** exp;
+        }
+      } else if (code === 14 && olen === 8) {
         offset = Number(le ? d.readBigInt64LE(o + 4) : d.readBigInt64BE(o + 4));
       }
       o += 4 + ((olen + 3) & ~3);

@@ -24,6 +24,7 @@ export function renderHuman(res: AnalysisResult, chalk: ChalkInstance, width: nu
   t.push(['protocols', counts(s.protocols)]);
   if (Object.keys(s.encapsulations).length) t.push(['opened', counts(s.encapsulations)]);
   t.push(['skipped', counts(s.skipped)]);
+  if (Object.keys(s.skippedInput).length) t.push(['input skipped', counts(s.skippedInput)]);
   t.push([
     'tcp',
     `${formatCount(s.tcp.connections)} connections, ${formatCount(s.tcp.packets)} packets, ${formatCount(s.tcp.retransmissions)} retransmissions, ` +
