@@ -8,11 +8,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, hasCommand, LBDIAG, ROOT, start } from './support/processes.js';
+
+function npm(args: string[], cwd: string): string {
+  const r = spawnSync('npm', args, {
+    cwd,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' },
+  });
+  assert.equal(r.status, 0, `npm ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
 
 const DOCKERFILE = path.join(ROOT, 'Dockerfile');
 const LINT = path.join(ROOT, 'node_modules', 'dockerfilelint', 'bin', 'dockerfilelint');
@@ -90,6 +101,29 @@ test('the image: two node:20-slim stages, production dependencies only, non-root
   assert.ok(final.some((i) => i.op === 'RUN' && /apt-get install .*\btini\b/.test(i.args)), 'tini is installed in the image');
   const ignore = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n');
   for (const p of ['node_modules', 'dist', '.git']) assert.ok(ignore.includes(p), `.dockerignore: ${p}`);
+});
+
+test('the build stage\'s packing steps work here: npm pack, unpack, npm ci --omit=dev from the lock file', { timeout: 180_000 }, (t) => {
+  const run = instructions(readFileSync(DOCKERFILE, 'utf8')).find((i) => i.op === 'RUN' && /npm pack/.test(i.args))!.args;
+  // The same steps, in a temporary directory instead of /tmp and /pkg (dist/ is built by npm test).
+  assert.match(run, /npm pack --ignore-scripts/);
+  assert.match(run, /tar -xzf \S+ -C \/pkg --strip-components=1/);
+  assert.match(run, /npm ci --omit=dev --ignore-scripts/);
+  const dir = mkdtempSync(path.join(tmpdir(), 'lbdiag-image-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const [packed] = JSON.parse(npm(['pack', '--ignore-scripts', '--json', '--pack-destination', dir], ROOT)) as { filename: string }[];
+  const pkg = path.join(dir, 'pkg');
+  mkdirSync(pkg);
+  assert.equal(spawnSync('tar', ['-xzf', path.join(dir, packed.filename), '-C', pkg, '--strip-components=1']).status, 0);
+  copyFileSync(path.join(ROOT, 'package-lock.json'), path.join(pkg, 'package-lock.json'));
+  npm(['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--loglevel=error'], pkg);
+  const deps = readdirSync(path.join(pkg, 'node_modules'));
+  for (const d of ['commander', 'chalk', 'cli-table3']) assert.ok(deps.includes(d), `${d} installed`);
+  for (const d of ['typescript', '@types', 'dockerfilelint', 'autocannon', 'undici']) assert.ok(!deps.includes(d), `${d} not in the image`);
+  // /usr/local/bin/lbdiag is a symlink to bin/lbdiag.js: it must be executable as packed.
+  const v = spawnSync(path.join(pkg, 'bin', 'lbdiag.js'), ['--version'], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(v.status, 0, v.stderr);
+  assert.match(v.stdout, /^\d+\.\d+\.\d+/);
 });
 
 /**
