@@ -137,6 +137,11 @@ test('man/lbdiag.1: built from the current help, every subcommand and option in 
   assert.equal(body(text), body(fresh), 'man/lbdiag.1 is what the build renders now (npm run build regenerates it)');
   for (const cmd of program.commands) {
     assert.ok(text.includes(`.SS "lbdiag ${cmd.name()}"`), cmd.name());
+    // The examples and notes --help prints after the options are in it, line by line.
+    const help = await runLbdiag([cmd.name(), '--help'], { timeoutMs: 30_000 });
+    const after = help.stdout.slice(help.stdout.search(/\n\n(Examples|Install|Scenarios|Findings)/));
+    assert.ok(after.length > 40, `${cmd.name()} --help has examples`);
+    for (const l of after.split('\n').filter((l) => l.trim() !== '')) assert.ok(text.includes(roffText(l.trimEnd())), `man: ${cmd.name()}: ${l}`);
     for (const w of commanderWords(cmd)) assert.ok(text.includes(roffText(w)), `man: ${cmd.name()} ${w}`);
   }
   const groff = spawnSync('groff', ['-man', '-Tutf8', '-ww', '-z', file], { encoding: 'utf8' });

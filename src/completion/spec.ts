@@ -84,14 +84,16 @@ function argumentSpec(a: Argument, description: string, isHelpCommand: boolean):
 function helpAfter(cmd: Command): string {
   const saved = cmd.configureOutput();
   let text = '';
+  let own = '';
   cmd.configureOutput({ ...saved, writeOut: (s) => (text += s), getOutHelpWidth: () => 100 });
   try {
     cmd.outputHelp();
+    own = cmd.helpInformation();
   } finally {
     cmd.configureOutput(saved);
   }
-  const own = cmd.helpInformation();
-  return (text.startsWith(own) ? text.slice(own.length) : '').replace(/^\n+/, '').trimEnd();
+  if (!text.startsWith(own)) throw new Error(`${cmd.name()}: --help does not start with commander's own help text`);
+  return text.slice(own.length).replace(/^\n+/, '').trimEnd();
 }
 
 /** The spec of `cmd` and its subcommands (commander's implicit `help` command included). */
