@@ -31,16 +31,19 @@ async function script(shell: string): Promise<string> {
   return r.stdout;
 }
 
-/** Runs the bash completion function for `words` (the last one being completed) in `cwd`. */
-function bashComplete(file: string, words: string[], cwd = ROOT): string[] {
-  const quoted = words.map((w) => `'${w.replace(/'/g, `'\\''`)}'`).join(' ');
-  const r = spawnSync(
-    'bash',
-    ['--norc', '-c', `source '${file}' && COMP_WORDS=(${quoted}) && COMP_CWORD=$(( \${#COMP_WORDS[@]} - 1 )) && _lbdiag_completion && printf '%s\\n' "\${COMPREPLY[@]}"`],
-    { cwd, encoding: 'utf8', timeout: 10_000 },
-  );
+/**
+ * Runs the bash completion function once per query (the last word of each is the one completed),
+ * all in one bash process, in `cwd`; returns the sorted candidates per query.
+ */
+function bashComplete(file: string, queries: string[][], cwd = ROOT): string[][] {
+  const quote = (w: string): string => `'${w.replace(/'/g, `'\\''`)}'`;
+  const body = queries
+    .map((words) => `COMP_WORDS=(${words.map(quote).join(' ')}); COMP_CWORD=${words.length - 1}; COMPREPLY=(); _lbdiag_completion; printf '%s\\n' "\${COMPREPLY[@]}"; echo '@@'`)
+    .join('\n');
+  const r = spawnSync('bash', ['--norc', '-c', `source '${file}' || exit 1\n${body}`], { cwd, encoding: 'utf8', timeout: 20_000 });
   assert.equal(r.status, 0, r.stderr);
-  return r.stdout.split('\n').filter((l) => l !== '').sort();
+  const out = r.stdout.split('@@\n');
+  return queries.map((_, i) => (out[i] ?? '').split('\n').filter((l) => l !== '').sort());
 }
 
 test('bash: the script parses, loads (complete -p), and completes every subcommand, option and choice commander holds', async (t) => {
@@ -56,22 +59,27 @@ test('bash: the script parses, loads (complete -p), and completes every subcomma
   const program = await buildProgram();
   const names = program.createHelp().visibleCommands(program).map((c) => c.name()).sort();
   assert.ok(names.includes('completion') && names.includes('probe') && names.includes('help'));
-  assert.deepEqual(bashComplete(file, ['lbdiag', '']), names);
-  assert.deepEqual(bashComplete(file, ['lbdiag', '-']), commanderWords(program));
+  const cases: { words: string[]; expected: string[]; what: string }[] = [
+    { words: ['lbdiag', ''], expected: names, what: 'subcommands' },
+    { words: ['lbdiag', '-'], expected: commanderWords(program), what: 'lbdiag options' },
+    // An option is completed after other options and their values too.
+    { words: ['lbdiag', 'lab', '--scenario', 'all', '--sc'], expected: ['--scenario'], what: 'after a value' },
+    { words: ['lbdiag', 'help', 'pc'], expected: ['pcap'], what: 'help <command>' },
+  ];
   for (const cmd of program.commands) {
-    assert.deepEqual(bashComplete(file, ['lbdiag', cmd.name(), '-']), commanderWords(cmd), `options of ${cmd.name()}`);
+    cases.push({ words: ['lbdiag', cmd.name(), '-'], expected: commanderWords(cmd), what: `options of ${cmd.name()}` });
     for (const o of cmd.options.filter((o) => o.argChoices !== undefined && o.long !== undefined)) {
-      assert.deepEqual(bashComplete(file, ['lbdiag', cmd.name(), o.long!, '']), [...o.argChoices!].sort(), `${o.long} values`);
-      assert.deepEqual(bashComplete(file, ['lbdiag', cmd.name(), o.long!, '=', '']), [...o.argChoices!].sort(), `${o.long}= values`);
+      const choices = [...o.argChoices!].sort();
+      cases.push({ words: ['lbdiag', cmd.name(), o.long!, ''], expected: choices, what: `${o.long} values` });
+      cases.push({ words: ['lbdiag', cmd.name(), o.long!, '=', ''], expected: choices, what: `${o.long}= values` });
     }
   }
-  // An option is completed after other options and their values too.
-  assert.deepEqual(bashComplete(file, ['lbdiag', 'lab', '--scenario', 'all', '--sc']), ['--scenario']);
-  assert.deepEqual(bashComplete(file, ['lbdiag', 'help', 'pc']), ['pcap']);
+  const got = bashComplete(file, cases.map((c) => c.words));
+  cases.forEach((c, i) => assert.deepEqual(got[i], c.expected, c.what));
   // pcap's <files...> complete file names.
   writeFileSync(path.join(dir, 'capture-a.pcap'), '');
   writeFileSync(path.join(dir, 'capture-b.pcapng'), '');
-  assert.deepEqual(bashComplete(file, ['lbdiag', 'pcap', '--json', 'capture-'], dir), ['capture-a.pcap', 'capture-b.pcapng']);
+  assert.deepEqual(bashComplete(file, [['lbdiag', 'pcap', '--json', 'capture-']], dir)[0], ['capture-a.pcap', 'capture-b.pcapng']);
 });
 
 test('a new option or subcommand appears in the completion and the man page by itself', async () => {
@@ -135,10 +143,11 @@ test('man/lbdiag.1: built from the current help, every subcommand and option in 
   const fresh = manPage(commandSpec(program), { version: 'x', date: 'x' });
   const body = (s: string): string => s.split('\n').filter((l) => !l.startsWith('.TH ')).join('\n');
   assert.equal(body(text), body(fresh), 'man/lbdiag.1 is what the build renders now (npm run build regenerates it)');
-  for (const cmd of program.commands) {
+  const helps = await Promise.all(program.commands.map((cmd) => runLbdiag([cmd.name(), '--help'], { timeoutMs: 30_000 })));
+  for (const [i, cmd] of program.commands.entries()) {
     assert.ok(text.includes(`.SS "lbdiag ${cmd.name()}"`), cmd.name());
     // The examples and notes --help prints after the options are in it, line by line.
-    const help = await runLbdiag([cmd.name(), '--help'], { timeoutMs: 30_000 });
+    const help = helps[i];
     const after = help.stdout.slice(help.stdout.search(/\n\n(Examples|Install|Scenarios|Findings)/));
     assert.ok(after.length > 40, `${cmd.name()} --help has examples`);
     for (const l of after.split('\n').filter((l) => l.trim() !== '')) assert.ok(text.includes(roffText(l.trimEnd())), `man: ${cmd.name()}: ${l}`);
