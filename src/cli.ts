@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   probe: async () => (await import('./probe/command.js')).registerProbe,
   pcap: async () => (await import('./pcap/command.js')).registerPcap,
   lab: async () => (await import('./lab/command.js')).registerLab,
+  completion: async () => (await import('./completion/command.js')).registerCompletion,
 };
 
 /** The program with every subcommand, or only `only` when given (the one the command line names). */
