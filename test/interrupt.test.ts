@@ -20,7 +20,7 @@ async function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
   }
 }
 
-test('probe: SIGINT during a long run prints the JSON report of what ran, then exits', async () => {
+test('probe: SIGINT during a long run prints the JSON report of what ran, then exits 130', async () => {
   const backend = await startWhoami({ host: HOST, port: 0, name: 'solo' });
   try {
     const { port } = backend.addresses[0];
@@ -31,7 +31,7 @@ test('probe: SIGINT during a long run prints the JSON report of what ran, then e
     p.child.kill('SIGINT');
     const code = await p.exited;
     assert.ok(Date.now() - t0 < 5000, 'stops promptly');
-    assert.ok(code === 0 || code === 1, `exit by findings, not a crash: ${code} ${p.stderr()}`);
+    assert.equal(code, 130, `an interrupted run exits 130 (after its report), not a crash: ${code} ${p.stderr()}`);
     const report = JSON.parse(p.stdout());
     assert.equal(report.command, 'probe');
     assert.equal(report.interrupted, true);
@@ -57,7 +57,7 @@ test('pcap: SIGINT while reading a capture from a stalled pipe prints what was r
   clearTimeout(timer);
   p.child.stdin!.destroy();
   assert.ok(Date.now() - t0 < 5000, `stops promptly on SIGINT while the pipe is idle (exit ${code})`);
-  assert.equal(code, 1, `the FIN retransmissions read before Ctrl-C decide the exit code: ${p.stderr()}`);
+  assert.equal(code, 130, `interrupted: 130, whatever was found before Ctrl-C: ${p.stderr()}`);
   const doc = JSON.parse(p.stdout());
   assert.equal(doc.command, 'pcap');
   assert.ok(doc.summary.packets > 0);
@@ -72,8 +72,9 @@ test('pcap: SIGINT before stdin sent a single byte exits promptly with an empty 
   const code = await p.exited;
   clearTimeout(timer);
   p.child.stdin!.destroy();
-  assert.equal(code, 0, `nothing read, nothing found: ${p.stderr()}`);
+  assert.equal(code, 130, `interrupted: 130 even with nothing read: ${p.stderr()}`);
   const doc = JSON.parse(p.stdout());
+  assert.equal(doc.summary.interrupted, true);
   assert.equal(doc.summary.packets, 0);
   assert.deepEqual(doc.findings, []);
 });

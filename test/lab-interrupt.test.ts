@@ -9,7 +9,7 @@ import type { LabReport } from '../src/lab/run.js';
 import { startLbdiag } from './support/processes.js';
 import { ADDR, assertNothingLeft } from './lab-support.js';
 
-test('SIGINT in the middle of scale-up: partial JSON report, exit 1, nothing left behind', { timeout: 30_000 }, async () => {
+test('SIGINT in the middle of scale-up: partial JSON report, exit 130, nothing left behind', { timeout: 30_000 }, async () => {
   // Real haproxy when installed, so there are processes whose survival the test can check.
   const balancer = haproxyInstalled() ? 'haproxy' : 'builtin';
   const p = startLbdiag(['lab', '--scenario', 'scale-up', '--balancer', balancer, '--addresses', ADDR, '--json']);
@@ -18,7 +18,7 @@ test('SIGINT in the middle of scale-up: partial JSON report, exit 1, nothing lef
   p.child.kill('SIGINT');
   const code = await Promise.race([p.exited, new Promise((r) => setTimeout(() => r('timeout'), 15_000))]);
   if (code === 'timeout') await p.stop('SIGKILL');
-  assert.equal(code, 1, p.stderr());
+  assert.equal(code, 130, p.stderr());
   assert.ok(Date.now() - t0 < 10_000, 'stopped promptly');
   assert.match(p.stderr(), /SIGINT, stopping and reporting what was gathered/);
   const rep = JSON.parse(p.stdout()) as LabReport;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { action } from '../report/action.js';
-import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../report/errors.js';
+import { EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../report/errors.js';
 import { parseFailOn, reachesFailOn } from '../report/finding.js';
 import { onInterrupt } from '../report/interrupt.js';
 import { ProgressLine } from '../report/progress.js';
@@ -22,7 +22,7 @@ export function registerPcap(program: Command): void {
     .argument('<files...>', 'pcap or pcapng files (gzip is detected), merged in time order; - reads stdin')
     .option('--json', 'print one JSON document { command, files, summary, findings, warnings }')
     .option('--fail-on <severity>', 'exit 1 when a finding is at or above: info, warn, error or none', 'warn')
-    .option('--stall-threshold <duration>', 'a gap at least this long while waiting on the network is a stall', '0.9s')
+    .option('--stall-threshold <duration>', 'a gap at least this long while waiting on the network is a stall (a bare number is seconds)', '0.9s')
     .addHelpText(
       'after',
       `
@@ -34,12 +34,13 @@ Examples:
   lbdiag pcap --stall-threshold 300ms --fail-on error lb.pcap
 
 Finding ids: fin-retransmit, syn-port-reuse-drop, syn-retransmit, stall-1s (see README).
-Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unreadable input.`,
+Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unreadable input,
+130 interrupted (Ctrl-C: the report covers the packets read until then).`,
     )
     .action(
       action(async (files: string[], opts: PcapOptions) => {
         const failOn = parseFailOn(opts.failOn);
-        const stallMs = parseDuration(opts.stallThreshold, '--stall-threshold', 's');
+        const stallMs = parseDuration(opts.stallThreshold, '--stall-threshold');
         if (!(stallMs > 0)) throw new UsageError('--stall-threshold must be above zero');
         const progress = new ProgressLine();
         const started = Date.now();
@@ -70,6 +71,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
           process.stdout.write(renderHuman(res, makeChalk(process.stdout), process.stdout.columns || 100));
         }
         if (opts.json) for (const w of res.warnings) process.stderr.write(`lbdiag: warning: ${w}\n`);
+        if (res.summary.interrupted) return EXIT_INTERRUPTED;
         return reachesFailOn(res.findings, failOn) ? EXIT_FINDINGS : EXIT_OK;
       }),
     );

@@ -39,6 +39,11 @@ export interface EngineResult {
   startedAt: number;
   endedAt: number;
   aborted: boolean;
+  /**
+   * Requests still in flight when the run stopped (the `-d` deadline or an interrupt): cut off
+   * by the probe's own schedule, so neither answers nor errors of the balancer.
+   */
+  inFlightAborted: number;
 }
 
 export function runEngine(o: EngineOptions): Promise<EngineResult> {
@@ -74,9 +79,18 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
       return conn;
     };
 
+    let finished = false;
+    let inFlightAborted = 0;
+    let hardStop: NodeJS.Timeout | undefined;
     const finishAll = (): void => {
+      if (finished) return;
+      finished = true;
       clearInterval(ticker);
-      for (const conn of live) conn.destroy();
+      if (hardStop) clearTimeout(hardStop);
+      for (const conn of live) {
+        if (conn.busy) inFlightAborted++;
+        conn.destroy();
+      }
       live.clear();
       for (const conn of closing) conn.destroy();
       closing = [];
@@ -84,7 +98,7 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
       for (const t of timers) clearTimeout(t);
       timers.clear();
       o.signal?.removeEventListener('abort', onAbort);
-      resolve({ connections: opened, nextConnId: connId, startedAt: start, endedAt: performance.now(), aborted });
+      resolve({ connections: opened, nextConnId: connId, startedAt: start, endedAt: performance.now(), aborted, inFlightAborted });
     };
 
     const onAbort = (): void => {
@@ -98,6 +112,8 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
       return;
     }
     o.signal?.addEventListener('abort', onAbort);
+    // `-d` is a hard deadline: requests still in flight then are cut off (counted, not tallied).
+    if (Number.isFinite(deadline)) hardStop = setTimeout(finishAll, Math.max(0, deadline - performance.now()));
 
     const laneGap = o.rate ? (1000 * c) / o.rate : o.intervalMs;
     const short = o.mode === 'short';
@@ -139,7 +155,7 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
 
       // One callback per lane (a lane has one request in flight), not one closure per request.
       const onDone = (ex: Exchange): void => {
-        if (aborted) return;
+        if (aborted || finished) return;
         const used = conn!;
         o.onExchange(ex, used, sentAt);
         if (short) {
