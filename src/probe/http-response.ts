@@ -15,6 +15,7 @@ export interface HttpResponse {
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+const HTTP_SLASH = Buffer.from('HTTP/');
 
 /** Response head (status line + headers) larger than this: `head-too-large`. Node's http client allows 16 KiB. */
 export const MAX_HEAD_BYTES = 64 * 1024;
@@ -111,6 +112,9 @@ export class ResponseParser {
         case 'done':
           return true;
         case 'head': {
+          // Not even the start of a status line (an SSH banner, TLS, garbage): fail now, not at the deadline.
+          const have = Math.min(5, buf.length - pos);
+          if (buf.compare(HTTP_SLASH, 0, have, pos, pos + have) !== 0) throw new ParseError('bad-response', `not an HTTP/1.x response: "${buf.toString('latin1', pos, pos + Math.min(40, buf.length - pos)).replace(/[^\x20-\x7e]/g, '.')}"`);
           const end = buf.indexOf(CRLFCRLF, pos + scan);
           scan = 0;
           if (end < 0) {
