@@ -40,6 +40,24 @@ type Done = (ex: Exchange) => void;
 /** A closing connection (its response is complete) waits this long at most for the server's FIN. */
 const CLOSE_GRACE_MS = 2000;
 
+/**
+ * Local ports held by this process's own closing connections (response done, waiting for the
+ * server's FIN). A connect that fails with EADDRNOTAVAIL while some are held waits for one to
+ * close and tries again, as `curl` in a loop would have closed before connecting again: only when
+ * none of ours is about to free a port is `no-local-port` reported (real exhaustion: TIME_WAIT,
+ * a narrow ip_local_port_range, other programs).
+ */
+let portsHeld = 0;
+let portWaiters: (() => void)[] = [];
+function portReleased(): void {
+  portsHeld--;
+  const waiters = portWaiters;
+  portWaiters = [];
+  for (const w of waiters) w();
+}
+/** Retries per request after EADDRNOTAVAIL (each waits for one of our own ports to be released). */
+const PORT_RETRIES = 8;
+
 export class ProbeConnection implements SocketOwner {
   localPort = 0;
   requests = 0;
@@ -61,6 +79,12 @@ export class ProbeConnection implements SocketOwner {
   private lastEnd = 0;
   private payload: Buffer | null = null;
   private failed: string | null = null;
+  /** This connection's socket is closing and holds a local port (counted in portsHeld). */
+  private holdingPort = false;
+  /** connect() failed with EADDRNOTAVAIL and is waiting for one of our own ports: retry on close. */
+  private retryConnect = false;
+  private waitingPort = false;
+  private portRetries = 0;
 
   constructor(
     readonly id: number,
@@ -84,6 +108,7 @@ export class ProbeConnection implements SocketOwner {
   send(payload: Buffer, done: Done): void {
     this.t0 = performance.now();
     this.deadlineAt = this.t0 + this.endpoint.timeoutMs;
+    this.portRetries = 0;
     this.done = done;
     this.parser.reset();
     this.tFirst = 0;
@@ -99,6 +124,7 @@ export class ProbeConnection implements SocketOwner {
   destroy(): void {
     this.usable = false;
     this.done = null;
+    this.waitingPort = false;
     this.socket?.destroy();
   }
 
@@ -110,6 +136,12 @@ export class ProbeConnection implements SocketOwner {
    */
   expired(now: number): boolean {
     const s = this.socket;
+    if (this.waitingPort && this.done && now >= this.deadlineAt) {
+      this.waitingPort = false;
+      this.usable = false;
+      this.finish(undefined, 'no-local-port', 'connect');
+      return true;
+    }
     if (!s || s.destroyed) return this.done === null;
     if (this.done) {
       if (now >= this.deadlineAt) {
@@ -179,10 +211,33 @@ export class ProbeConnection implements SocketOwner {
   }
 
   onError(e: Error): void {
+    if ((e as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL' && !this.connected && this.done && portsHeld > 0 && this.portRetries < PORT_RETRIES) {
+      this.retryConnect = true; // wait for one of our closing sockets to free its port (see portsHeld)
+      return;
+    }
     this.closed(errorKind(e));
   }
 
   onClose(): void {
+    if (this.holdingPort) {
+      this.holdingPort = false;
+      portReleased();
+    }
+    if (this.retryConnect) {
+      this.retryConnect = false;
+      this.socket = null;
+      this.portRetries++;
+      const retry = (): void => {
+        if (!this.waitingPort || !this.done) return;
+        this.waitingPort = false;
+        this.t0 = performance.now(); // the wait for our own port is not the network's connect time
+        this.connect();
+      };
+      this.waitingPort = true;
+      if (portsHeld > 0) portWaiters.push(retry);
+      else queueMicrotask(retry);
+      return;
+    }
     this.closed(null);
     // The socket may now be recycled for another connection: forget it.
     this.socket = null;
@@ -245,6 +300,8 @@ export class ProbeConnection implements SocketOwner {
         // Closing (short-lived, or the server said close): the server closes first (its FIN is
         // usually already queued), so the TIME_WAIT stays on the server side; drop it if it never comes.
         this.closeBy = now + Math.min(this.endpoint.timeoutMs, CLOSE_GRACE_MS);
+        this.holdingPort = true;
+        portsHeld++;
         s.unref();
       }
     }

@@ -85,20 +85,35 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
     const finishAll = (): void => {
       if (finished) return;
       finished = true;
-      clearInterval(ticker);
+      const endedAt = performance.now();
       if (hardStop) clearTimeout(hardStop);
       for (const conn of live) {
         if (conn.busy) inFlightAborted++;
         conn.destroy();
       }
       live.clear();
-      for (const conn of closing) conn.destroy();
-      closing = [];
-      pool?.close();
       for (const t of timers) clearTimeout(t);
       timers.clear();
       o.signal?.removeEventListener('abort', onAbort);
-      resolve({ connections: opened, nextConnId: connId, startedAt: start, endedAt: performance.now(), aborted, inFlightAborted });
+      const end = (): void => {
+        clearInterval(ticker);
+        for (const conn of closing) conn.destroy();
+        closing = [];
+        pool?.close();
+        resolve({ connections: opened, nextConnId: connId, startedAt: start, endedAt, aborted, inFlightAborted });
+      };
+      // Connections whose answer is complete still wait for the server's FIN (the server closes
+      // first, as with real clients): give them the same grace as during the run, unless interrupted.
+      const graceEnd = endedAt + Math.min(o.endpoint.timeoutMs, 2000);
+      if (aborted || closing.length === 0) return end();
+      const wait = setInterval(() => {
+        const now = performance.now();
+        closing = closing.filter((conn) => !conn.expired(now));
+        if (closing.length === 0 || now >= graceEnd || aborted) {
+          clearInterval(wait);
+          end();
+        }
+      }, 5);
     };
 
     const onAbort = (): void => {
