@@ -108,7 +108,11 @@ export const FAULTS: { name: string; kind: string; behave: Behaviour }[] = [
   {
     name: '100 Continue every 500 ms',
     kind: 'head-timeout',
-    behave: (s, every) => onRequest(s, () => every(500, () => void s.write('HTTP/1.1 100 Continue\r\n\r\n'))),
+    behave: (s, every) =>
+      onRequest(s, () => {
+        s.write('HTTP/1.1 100 Continue\r\n\r\n');
+        every(500, () => void s.write('HTTP/1.1 100 Continue\r\n\r\n'));
+      }),
   },
   {
     name: '1xx flood',
@@ -121,7 +125,12 @@ export const FAULTS: { name: string; kind: string; behave: Behaviour }[] = [
     behave: (s, every) =>
       onRequest(s, () => {
         s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1');
-        every(5, () => void s.write('0'.repeat(2048)));
+        const digits = '0'.repeat(2048);
+        const fill = (): void => {
+          while (s.writableLength < 64 * 1024) s.write(digits);
+        };
+        fill(); // past the 4 KiB cap at once: the outcome must not depend on timer latency
+        every(5, fill);
       }),
   },
   {
@@ -130,7 +139,12 @@ export const FAULTS: { name: string; kind: string; behave: Behaviour }[] = [
     behave: (s, every) =>
       onRequest(s, () => {
         s.write('HTTP/1.1 200 OK\r\n');
-        every(5, () => void s.write(`X-Filler: ${'f'.repeat(2000)}\r\n`.repeat(8)));
+        const filler = `X-Filler: ${'f'.repeat(2000)}\r\n`.repeat(8);
+        const fill = (): void => {
+          while (s.writableLength < 256 * 1024) s.write(filler);
+        };
+        fill(); // more than the 64 KiB cap at once: the outcome must not depend on timer latency
+        every(5, fill);
       }),
   },
 ];
