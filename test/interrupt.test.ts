@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT, startLbdiag } from './support/processes.js';
+import { untilIdle } from './support/idle.js';
 import { startWhoami } from '../src/whoami/server.js';
 
 const HOST = '127.0.20.250';
@@ -49,7 +50,7 @@ test('pcap: SIGINT while reading a capture from a stalled pipe prints what was r
   const p = startLbdiag(['pcap', '--json', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
   // The writer sends a whole capture and then stalls without closing, like a tcpdump that saw no traffic.
   p.child.stdin!.write(fixture);
-  await new Promise((r) => setTimeout(r, 1500));
+  await untilIdle(p.pid); // the capture read, now blocked on the stalled pipe
   const t0 = Date.now();
   p.child.kill('SIGINT');
   const timer = setTimeout(() => p.child.kill('SIGKILL'), 8000);
@@ -66,7 +67,7 @@ test('pcap: SIGINT while reading a capture from a stalled pipe prints what was r
 
 test('pcap: SIGINT before stdin sent a single byte exits promptly with an empty report', async () => {
   const p = startLbdiag(['pcap', '--json', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  await new Promise((r) => setTimeout(r, 800));
+  await untilIdle(p.pid); // started and blocked on stdin (a fixed sleep loses to a loaded machine's start-up)
   p.child.kill('SIGINT');
   const timer = setTimeout(() => p.child.kill('SIGKILL'), 8000);
   const code = await p.exited;
