@@ -30,3 +30,17 @@ export async function untilIdle(pid: number, quietMs = 400, timeoutMs = 20_000):
     } else if (Date.now() - quietSince >= quietMs) return;
   }
 }
+
+/** Resolves once `pid` has a child process (e.g. the lab started haproxy), or after `timeoutMs`. */
+export async function untilHasChild(pid: number, timeoutMs = 20_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim()) return true;
+    } catch {
+      return false;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
