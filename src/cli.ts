@@ -39,7 +39,8 @@ Examples:
   lbdiag probe 10.0.0.10:80 -n 300    keep-alive vs short-lived traffic through a VIP, diagnosed
   lbdiag pcap capture.pcapng          FIN retransmits, port-reuse SYN drops, 1-second stalls
 
-Exit codes: 0 no finding at --fail-on, 1 a finding at or above --fail-on, 2 usage or input error.
+Exit codes: 0 no finding at --fail-on, 1 a finding at or above --fail-on, 2 usage or input error,
+130 interrupted (Ctrl-C prints the partial report). Durations: a bare number is seconds (250ms, 1.5s, 2m, 1m30s).
 Colour follows NO_COLOR / FORCE_COLOR and is off when the output is not a terminal.`,
     );
   const names = only !== undefined && Object.hasOwn(COMMANDS, only) ? [only] : Object.keys(COMMANDS);

@@ -4,14 +4,16 @@ import { formatDuration, parseCount, parseDuration, parseRate, parseSize } from 
 import { isUsageError } from '../src/report/errors.js';
 import { parseFailOn, reachesFailOn, sortFindings, type Finding } from '../src/report/finding.js';
 
-test('parseDuration reads Go-style durations and bare milliseconds', () => {
+test('parseDuration reads Go-style durations; a bare number is seconds (as in whoami, hey -z, wrk -d)', () => {
   assert.equal(parseDuration('250ms'), 250);
   assert.equal(parseDuration('1.5s'), 1500);
   assert.equal(parseDuration('2m'), 120_000);
+  assert.equal(parseDuration('1m30s'), 90_000);
   assert.equal(parseDuration('1h30m'), 5_400_000);
   assert.equal(parseDuration('500us'), 0.5);
-  assert.equal(parseDuration('40'), 40);
-  assert.equal(parseDuration('3', 'x', 's'), 3000);
+  assert.equal(parseDuration('40'), 40_000);
+  assert.equal(parseDuration('0.25'), 250);
+  assert.equal(parseDuration(' 3 '), 3000);
 });
 
 test('parseDuration rejects junk with a usage error naming the flag', () => {
@@ -48,7 +50,8 @@ test('fail-on thresholds and severity sorting', () => {
   assert.deepEqual(sortFindings(list).map((x) => x.id), ['b', 'c', 'a']);
   assert.equal(reachesFailOn(list, parseFailOn('error')), true);
   assert.equal(reachesFailOn([f('a', 'warn')], parseFailOn('error')), false);
-  assert.equal(reachesFailOn([f('a', 'warn')], parseFailOn('warning')), true);
+  assert.equal(reachesFailOn([f('a', 'warn')], parseFailOn('WARN')), true);
   assert.equal(reachesFailOn(list, parseFailOn('none')), false);
-  assert.throws(() => parseFailOn('fatal'));
+  // Unknown values are usage errors that list the valid ones (`warning` is not silently taken).
+  for (const bad of ['fatal', 'warning', '']) assert.throws(() => parseFailOn(bad), (e: unknown) => isUsageError(e) && /expected info, warn, error or none/.test((e as Error).message));
 });

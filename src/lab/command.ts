@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { action } from '../report/action.js';
-import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../report/errors.js';
+import { EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../report/errors.js';
 import { onInterrupt } from '../report/interrupt.js';
 import { ProgressLine } from '../report/progress.js';
 import { renderJson } from '../report/render.js';
@@ -76,7 +76,8 @@ Examples:
   lbdiag lab --json | jq '.scenarios[] | {name, step, found, ok}'
 
 Everything the lab starts listens on loopback only and is stopped at the end, on error and on Ctrl-C.
-Exit codes: 0 every scenario showed its expected finding; 1 one did not (or Ctrl-C); 2 usage error.`,
+Exit codes: 0 every scenario showed its expected finding; 1 one did not; 2 usage error; 130 interrupted
+(Ctrl-C: the scenarios that ran are reported, everything started is stopped).`,
     )
     .action(
       action(async (flags: Flags) => {
@@ -117,6 +118,7 @@ Exit codes: 0 every scenario showed its expected finding; 1 one did not (or Ctrl
         for (const s of report.summary) if (s.error) process.stderr.write(`lbdiag: lab ${s.scenario}: ${s.error}\n`);
         if (flags.json) process.stdout.write(renderJson(report));
         else if (names.length > 1 || report.interrupted) process.stdout.write(renderSummary(report, { chalk, width }));
+        if (report.interrupted) return EXIT_INTERRUPTED;
         return report.ok ? EXIT_OK : EXIT_FINDINGS;
       }),
     );

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { action } from '../report/action.js';
-import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../report/errors.js';
+import { EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../report/errors.js';
 import { parseFailOn, reachesFailOn } from '../report/finding.js';
-import { EXIT_INTERRUPTED, onInterrupt } from '../report/interrupt.js';
+import { onInterrupt } from '../report/interrupt.js';
 import { ProgressLine } from '../report/progress.js';
 import { renderJson } from '../report/render.js';
 import { formatBytes, formatCount, parseDuration } from '../report/units.js';
@@ -22,7 +22,7 @@ export function registerPcap(program: Command): void {
     .argument('<files...>', 'pcap or pcapng files (gzip is detected), merged in time order; - reads stdin')
     .option('--json', 'print one JSON document { command, files, summary, findings, warnings }')
     .option('--fail-on <severity>', 'exit 1 when a finding is at or above: info, warn, error or none', 'warn')
-    .option('--stall-threshold <duration>', 'a gap at least this long while waiting on the network is a stall', '0.9s')
+    .option('--stall-threshold <duration>', 'a gap at least this long while waiting on the network is a stall (a bare number is seconds)', '0.9s')
     .addHelpText(
       'after',
       `
@@ -41,7 +41,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
     .action(
       action(async (files: string[], opts: PcapOptions) => {
         const failOn = parseFailOn(opts.failOn);
-        const stallMs = parseDuration(opts.stallThreshold, '--stall-threshold', 's');
+        const stallMs = parseDuration(opts.stallThreshold, '--stall-threshold');
         if (!(stallMs > 0)) throw new UsageError('--stall-threshold must be above zero');
         const progress = new ProgressLine();
         const started = Date.now();

@@ -5,6 +5,8 @@
 import type { Finding } from '../report/finding.js';
 import { formatDuration, formatPercent } from '../report/units.js';
 import { chiSquareGoodnessOfFit } from './chi-square.js';
+import { localPortExhaustion, withoutLocalPortErrors } from './detectors/local-port-exhaustion.js';
+import type { LocalPortFacts } from './local-ports.js';
 import type { ProbeMode } from './record.js';
 import type { BackendTally, ModeTally } from './tally.js';
 
@@ -17,6 +19,8 @@ export interface AnalyseOptions {
   weights?: Map<string, number>;
   /** Significance level for `imbalance` (default 0.001). */
   alpha?: number;
+  /** The probe machine's port range, tcp_tw_reuse and TIME_WAIT count (for local-port-exhaustion). */
+  localPorts?: LocalPortFacts;
 }
 
 const L4_FIELD =
@@ -74,7 +78,8 @@ export function analyse(modes: readonly ModeTally[], options: AnalyseOptions = {
   findings.push(...backendMissing(modes, seen, options));
   findings.push(...lateBackendStarved(modes));
   findings.push(...staleInstance(modes));
-  for (const m of modes) findings.push(...errorsFindings(m));
+  findings.push(...localPortExhaustion(modes, options.localPorts));
+  for (const m of modes) findings.push(...errorsFindings(withoutLocalPortErrors(m)));
   for (const m of modes) {
     const f = stall(m);
     if (f) findings.push(f);

@@ -1,13 +1,13 @@
 import fs from 'node:fs';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { action, collect } from '../report/action.js';
-import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../report/errors.js';
+import { EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError } from '../report/errors.js';
 import { parseFailOn, reachesFailOn } from '../report/finding.js';
 import { onInterrupt } from '../report/interrupt.js';
 import { ProgressLine } from '../report/progress.js';
 import { renderJson } from '../report/render.js';
 import { makeChalk } from '../report/style.js';
-import { formatDuration, parseCount, parseDuration, parseRate } from '../report/units.js';
+import { DURATION_HELP, formatDuration, parseCount, parseDuration, parseRate } from '../report/units.js';
 import { parseBackendFrom } from './identity.js';
 import { renderProbeReport } from './report.js';
 import { parseHeader } from './request.js';
@@ -17,9 +17,14 @@ interface Flags {
   mode: string;
   requests?: string;
   duration?: string;
+  /** hey/oha aliases: -z duration, -q rate, -m method. */
+  z?: string;
+  q?: string;
+  m?: string;
   concurrency?: string;
   interval?: string;
   rate?: string;
+  close?: string;
   timeout?: string;
   header?: string[];
   method?: string;
@@ -50,9 +55,23 @@ export function parseWeights(text: string): Map<string, number> {
   return m;
 }
 
+/** One value from a long option or its hey/oha alias; both given with different values is a usage error. */
+function either(long: string | undefined, alias: string | undefined, names: string): string | undefined {
+  if (long !== undefined && alias !== undefined && long !== alias) throw new UsageError(`${names} name the same setting: give one`);
+  return long ?? alias;
+}
+
+const MODES = ['both', 'keepalive', 'short', 'rotate'];
+
 export function optionsFromFlags(vip: string, f: Flags): ProbeOptions {
   const mode = f.mode as ProbeModeOption;
-  if (f.interval !== undefined && f.rate !== undefined) throw new UsageError('--interval and --rate are exclusive (one paces each connection, the other the whole mode)');
+  if (!MODES.includes(f.mode)) throw new UsageError(`invalid --mode "${f.mode}" (expected ${MODES.join(', ')})`);
+  const duration = either(f.duration, f.z, '-d/--duration and -z');
+  const rateText = either(f.rate, f.q, '--rate and -q');
+  const methodText = either(f.method, f.m, '-X/--method and -m');
+  if (f.close !== undefined && f.close !== 'server' && f.close !== 'client') throw new UsageError(`invalid --close "${f.close}" (expected server or client)`);
+  if (f.close !== undefined && mode !== 'short' && mode !== 'both') throw new UsageError('--close applies to short-lived connections: --mode short or both');
+  if (f.interval !== undefined && rateText !== undefined) throw new UsageError('--interval and --rate are exclusive (one paces each connection, the other the whole mode)');
   if ((f.maxConnRequests !== undefined || f.maxConnAge !== undefined) && mode !== 'rotate') throw new UsageError('--max-conn-requests and --max-conn-age need --mode rotate');
   const headers: [string, string][] = [];
   for (const h of f.header ?? []) {
@@ -68,8 +87,8 @@ export function optionsFromFlags(vip: string, f: Flags): ProbeOptions {
       throw new UsageError(`cannot read --data ${data}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   }
-  const method = (f.method ?? (data !== undefined ? 'POST' : 'GET')).toUpperCase();
-  if (!/^[A-Z]+$/.test(method)) throw new UsageError(`invalid method "${f.method}"`);
+  const method = (methodText ?? (data !== undefined ? 'POST' : 'GET')).toUpperCase();
+  if (!/^[A-Z]+$/.test(method)) throw new UsageError(`invalid method "${methodText}" (letters only, e.g. GET, POST, HEAD)`);
   if (f.resolve !== 'first' && f.resolve !== 'all') throw new UsageError(`invalid --resolve "${f.resolve}" (first or all)`);
   parseBackendFrom(f.backendFrom); // validate early
   const expectBackends = f.expectBackends?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -77,10 +96,10 @@ export function optionsFromFlags(vip: string, f: Flags): ProbeOptions {
     target: vip,
     mode,
     requests: f.requests !== undefined ? parseCount(f.requests, '-n/--requests') : undefined,
-    durationMs: f.duration !== undefined ? positive(parseDuration(f.duration, '--duration'), '--duration') : undefined,
+    durationMs: duration !== undefined ? positive(parseDuration(duration, '--duration'), '--duration') : undefined,
     concurrency: f.concurrency !== undefined ? parseCount(f.concurrency, '-c/--concurrency', 1, 10_000) : undefined,
     intervalMs: f.interval !== undefined ? positive(parseDuration(f.interval, '--interval'), '--interval') : undefined,
-    rate: f.rate !== undefined ? parseRate(f.rate, '--rate') : undefined,
+    rate: rateText !== undefined ? parseRate(rateText, '--rate') : undefined,
     timeoutMs: f.timeout !== undefined ? positive(parseDuration(f.timeout, '--timeout'), '--timeout') : undefined,
     method,
     headers,
@@ -93,6 +112,7 @@ export function optionsFromFlags(vip: string, f: Flags): ProbeOptions {
     expectBackends: expectBackends?.length ? expectBackends : undefined,
     weights: f.weights !== undefined ? parseWeights(f.weights) : undefined,
     records: f.records,
+    close: f.close as 'server' | 'client' | undefined,
     insecure: f.insecure,
   };
 }
@@ -107,15 +127,19 @@ export function registerProbe(program: Command): void {
     .command('probe')
     .description('send keep-alive and short-lived traffic through a balancer, tally which backend answered, diagnose')
     .argument('<vip>', 'host:port or URL of the virtual server (default scheme http, path /)')
-    .addOption(new Option('-m, --mode <mode>', 'both: keep-alive then short-lived; keepalive; short (new connection per request); rotate (keep-alive with retired connections)').choices(['both', 'keepalive', 'short', 'rotate']).default('both'))
+    .option('--mode <mode>', 'both: keep-alive then short-lived; keepalive; short (new connection per request); rotate (keep-alive with retired connections)', 'both')
     .option('-n, --requests <n>', `requests per mode (default ${DEFAULT_REQUESTS} unless --duration)`)
-    .option('-d, --duration <dur>', 'run each mode for this long (e.g. 10s); with -n, whichever ends first')
+    .option('-d, --duration <dur>', 'run each mode for this long, a hard deadline (requests still in flight then are cut off and counted apart); with -n, whichever ends first (e.g. 10s; 10 = 10s)')
+    .option('-z <dur>', 'same as -d (hey, oha)')
     .option('-c, --concurrency <n>', `concurrent connections (default ${DEFAULT_CONCURRENCY})`)
     .option('--interval <dur>', 'one request per interval per connection (a slow poller), e.g. 500ms')
-    .option('--rate <n/s>', 'requests per second for the whole mode, spread over the connections')
-    .option('--timeout <dur>', `per request, connect included (default ${formatDuration(DEFAULT_TIMEOUT_MS)})`)
+    .option('--rate <n/s>', 'requests per second for the whole mode, spread over the connections (200, 200/s, 600/m)')
+    .option('-q <n/s>', 'same as --rate: for the whole mode (as oha -q; hey -q is per worker: hey -c 4 -q 100 is -q 400 here)')
+    .option('--timeout <dur>', `whole-request deadline: connect, head and body, however slowly bytes trickle in (default ${formatDuration(DEFAULT_TIMEOUT_MS)})`)
+    .option('--close <who>', 'short-lived connections: server (default: Connection: close, the server closes first and holds TIME_WAIT, as real HTTP/1.1 clients see it) or client (the client closes first and holds TIME_WAIT)')
     .option('-H, --header <header>', 'request header "Name: value" (repeatable)', collect)
     .option('-X, --method <method>', 'request method (default GET, POST with --data)')
+    .option('-m <method>', 'same as -X (hey, oha)')
     .option('--data <body>', 'request body; @file reads it from a file')
     .option('--backend-from <how>', 'which backend answered: auto | header:NAME | json:PATH | regex:RE | body', 'auto')
     .option('--resolve <first|all>', 'all: spread connections over every address the host resolves to, broken down per address', 'first')
@@ -125,7 +149,7 @@ export function registerProbe(program: Command): void {
     .option('--expect-backends <names>', 'comma-separated backend names that should answer')
     .option('--weights <name=w,...>', 'expected shares for the imbalance test (unnamed backends weigh 1)')
     .option('--json', 'print one JSON document (stable schema) instead of tables')
-    .option('--records <file>', 'write one NDJSON line per request to file')
+    .option('--records <file>', 'write one NDJSON line per request to file; - writes them to stdout (the report then goes to stderr)')
     .option('--fail-on <severity>', 'exit 1 when a finding is at least this severe: info, warn, error, none', 'error')
     .option('-k, --insecure', 'https: do not verify the certificate')
     .addHelpText(
@@ -138,11 +162,18 @@ Examples:
   lbdiag probe 10.0.0.10:80 --mode rotate --max-conn-age 5s       prove connection rotation spreads the load
   lbdiag probe svc.ns.svc.cluster.local:8080 --resolve all --json > probe.json
   lbdiag probe 10.0.0.10:443 --backend-from header:X-Served-By --records requests.ndjson --fail-on warn
+  lbdiag probe 10.0.0.10:80 -z 30s -q 100 -m POST --data @body.json   hey/oha-style flags
+  lbdiag probe 10.0.0.10:80 --mode short --records - | jq -c 'select(.error)'   records on stdout, report on stderr
+
+Durations: ${DURATION_HELP}.
 
 Findings (stable ids): keepalive-pinning, imbalance, single-backend, backend-missing, late-backend-starved,
 stale-instance, intermittent-errors, all-failing, idle-timeout-reset, stall-1s, l7-proxy, connection-churn,
-no-backend-identity.
-Exit codes: 0 no finding at --fail-on; 1 a finding at or above it; 2 usage error or unreachable target.`,
+no-backend-identity, local-port-exhaustion.
+Error kinds in records: refused, reset, timeout (no byte of an answer, or no connection), head-timeout,
+body-timeout, head-too-large, chunk-line-too-long, too-many-1xx, bad-response, no-local-port, closed.
+Exit codes: 0 no finding at --fail-on; 1 a finding at or above it; 2 usage error, unreachable target, or an
+input the run showed wrong (a --weights name); 130 interrupted (Ctrl-C: the partial report is printed).`,
     )
     .action(
       action(async (vip: string, flags: Flags) => {
@@ -167,8 +198,13 @@ Exit codes: 0 no finding at --fail-on; 1 a finding at or above it; 2 usage error
           progress.clear();
           off();
         }
-        if (flags.json) process.stdout.write(renderJson(report));
-        else process.stdout.write(renderProbeReport(report, { chalk: makeChalk(process.stdout), width: process.stdout.columns || 100 }));
+        // --records -: the NDJSON lines own stdout; the report (human or JSON) goes to stderr.
+        const sink = options.records === '-' ? process.stderr : process.stdout;
+        if (flags.json) sink.write(renderJson(report));
+        else sink.write(renderProbeReport(report, { chalk: makeChalk(sink), width: sink.columns || 100 }));
+        for (const e of report.inputErrors ?? []) process.stderr.write(`lbdiag: ${e}\n`);
+        if (report.interrupted) return EXIT_INTERRUPTED;
+        if (report.inputErrors?.length) return EXIT_USAGE;
         return reachesFailOn(report.findings, failOn) ? EXIT_FINDINGS : EXIT_OK;
       }),
     );

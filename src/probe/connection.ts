@@ -8,7 +8,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { errorKind } from '../report/errors.js';
-import { ResponseParser, type HttpResponse } from './http-response.js';
+import { ParseError, ResponseParser, type HttpResponse } from './http-response.js';
 import type { SocketOwner, SocketPool } from './socket-pool.js';
 import type { ExchangeTiming } from './record.js';
 
@@ -17,8 +17,16 @@ export interface Endpoint {
   port: number;
   /** TLS: SNI name and whether to verify the certificate. */
   tls?: { servername: string; rejectUnauthorized: boolean };
+  /** Whole-request deadline (connect, send, head and body), like hey's and oha's `-t`. */
   timeoutMs: number;
   headRequest: boolean;
+  /**
+   * Short-lived connections: who closes first. `server` (default): the request says
+   * `Connection: close` and the client waits for the server's FIN (the server holds TIME_WAIT,
+   * as with real HTTP/1.1 clients); `client`: the client closes right after the response (the
+   * client holds TIME_WAIT and can run out of ephemeral ports).
+   */
+  close?: 'server' | 'client';
 }
 
 export interface Exchange extends ExchangeTiming {
@@ -32,14 +40,32 @@ type Done = (ex: Exchange) => void;
 /** A closing connection (its response is complete) waits this long at most for the server's FIN. */
 const CLOSE_GRACE_MS = 2000;
 
+/**
+ * Local ports held by this process's own closing connections (response done, waiting for the
+ * server's FIN). A connect that fails with EADDRNOTAVAIL while some are held waits for one to
+ * close and tries again, as `curl` in a loop would have closed before connecting again: only when
+ * none of ours is about to free a port is `no-local-port` reported (real exhaustion: TIME_WAIT,
+ * a narrow ip_local_port_range, other programs).
+ */
+let portsHeld = 0;
+let portWaiters: (() => void)[] = [];
+function portReleased(): void {
+  portsHeld--;
+  const waiters = portWaiters;
+  portWaiters = [];
+  for (const w of waiters) w();
+}
+/** Retries per request after EADDRNOTAVAIL (each waits for one of our own ports to be released). */
+const PORT_RETRIES = 8;
+
 export class ProbeConnection implements SocketOwner {
   localPort = 0;
   requests = 0;
   /** False once the socket closed or is closing: open a new connection for the next request. */
   usable = true;
   openedAt = 0;
-  /** Last activity (send, connect, bytes received) while a request is in flight: the timeout's origin. */
-  private activeAt = 0;
+  /** The request in flight fails as a timeout at this time (send time + timeout: a whole-request deadline). */
+  private deadlineAt = Infinity;
   /** Once the response is complete on a closing connection: drop the socket after this time. */
   private closeBy = Infinity;
   private socket: net.Socket | null = null;
@@ -53,6 +79,12 @@ export class ProbeConnection implements SocketOwner {
   private lastEnd = 0;
   private payload: Buffer | null = null;
   private failed: string | null = null;
+  /** This connection's socket is closing and holds a local port (counted in portsHeld). */
+  private holdingPort = false;
+  /** connect() failed with EADDRNOTAVAIL and is waiting for one of our own ports: retry on close. */
+  private retryConnect = false;
+  private waitingPort = false;
+  private portRetries = 0;
 
   constructor(
     readonly id: number,
@@ -75,7 +107,8 @@ export class ProbeConnection implements SocketOwner {
   /** Sends one request; `done` is called exactly once (unless `destroy()` comes first). */
   send(payload: Buffer, done: Done): void {
     this.t0 = performance.now();
-    this.activeAt = this.t0;
+    this.deadlineAt = this.t0 + this.endpoint.timeoutMs;
+    this.portRetries = 0;
     this.done = done;
     this.parser.reset();
     this.tFirst = 0;
@@ -91,20 +124,29 @@ export class ProbeConnection implements SocketOwner {
   destroy(): void {
     this.usable = false;
     this.done = null;
+    this.waitingPort = false;
     this.socket?.destroy();
   }
 
   /**
-   * The engine's coarse tick: a request in flight with no activity for the endpoint's timeout
-   * fails as `timeout`; a closing connection whose server never sent its FIN is dropped.
+   * The engine's coarse tick: a request in flight past its deadline (send + timeout, however
+   * many bytes trickled in) fails with a timeout kind naming how far it got; a closing
+   * connection whose server never sent its FIN is dropped.
    * Returns true once the socket is gone (the engine can forget this connection).
    */
   expired(now: number): boolean {
     const s = this.socket;
+    if (this.waitingPort && this.done && now >= this.deadlineAt) {
+      this.waitingPort = false;
+      this.usable = false;
+      this.finish(undefined, 'no-local-port', 'connect');
+      return true;
+    }
     if (!s || s.destroyed) return this.done === null;
     if (this.done) {
-      if (now - this.activeAt >= this.endpoint.timeoutMs) {
-        this.closed('timeout');
+      if (now >= this.deadlineAt) {
+        this.usable = false;
+        this.finish(undefined, this.timeoutKind(), this.connected ? 'response' : 'connect');
         s.destroy();
         return true;
       }
@@ -115,6 +157,19 @@ export class ProbeConnection implements SocketOwner {
       return true;
     }
     return false;
+  }
+
+  /** `timeout` (no byte of an answer, or no connection), `head-timeout` (head incomplete), `body-timeout`. */
+  private timeoutKind(): string {
+    if (!this.connected) return 'timeout';
+    switch (this.parser.progress) {
+      case 'head':
+        return 'head-timeout';
+      case 'body':
+        return 'body-timeout';
+      default:
+        return 'timeout';
+    }
   }
 
   private connect(): void {
@@ -145,7 +200,6 @@ export class ProbeConnection implements SocketOwner {
     const now = performance.now();
     this.connectMs = now - this.t0;
     this.tWrite = now;
-    this.activeAt = now;
     if (this.payload) s.write(this.payload);
     this.payload = null;
   }
@@ -157,10 +211,33 @@ export class ProbeConnection implements SocketOwner {
   }
 
   onError(e: Error): void {
+    if ((e as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL' && !this.connected && this.done && portsHeld > 0 && this.portRetries < PORT_RETRIES) {
+      this.retryConnect = true; // wait for one of our closing sockets to free its port (see portsHeld)
+      return;
+    }
     this.closed(errorKind(e));
   }
 
   onClose(): void {
+    if (this.holdingPort) {
+      this.holdingPort = false;
+      portReleased();
+    }
+    if (this.retryConnect) {
+      this.retryConnect = false;
+      this.socket = null;
+      this.portRetries++;
+      const retry = (): void => {
+        if (!this.waitingPort || !this.done) return;
+        this.waitingPort = false;
+        this.t0 = performance.now(); // the wait for our own port is not the network's connect time
+        this.connect();
+      };
+      this.waitingPort = true;
+      if (portsHeld > 0) portWaiters.push(retry);
+      else queueMicrotask(retry);
+      return;
+    }
     this.closed(null);
     // The socket may now be recycled for another connection: forget it.
     this.socket = null;
@@ -170,13 +247,12 @@ export class ProbeConnection implements SocketOwner {
     if (!this.done) return; // bytes while idle: ignore (the next request's parser starts clean)
     const now = performance.now();
     if (this.tFirst === 0) this.tFirst = now;
-    this.activeAt = now;
     let complete: boolean;
     try {
       complete = this.parser.feed(d);
-    } catch {
+    } catch (e) {
       this.usable = false;
-      this.finish(undefined, 'bad-response', 'response');
+      this.finish(undefined, e instanceof ParseError ? e.kind : 'bad-response', 'response');
       this.socket?.destroy();
       return;
     }
@@ -217,12 +293,15 @@ export class ProbeConnection implements SocketOwner {
     if (this.tFirst) ex.ttfbMs = this.tFirst - this.tWrite;
     this.lastEnd = now;
     const s = this.socket;
+    if (this.endpoint.close === 'client') this.usable = false; // one request, then the client closes first
     if (!this.usable && s && !s.destroyed) {
-      if (error !== undefined) s.destroy();
+      if (error !== undefined || this.endpoint.close === 'client') s.destroy();
       else {
         // Closing (short-lived, or the server said close): the server closes first (its FIN is
         // usually already queued), so the TIME_WAIT stays on the server side; drop it if it never comes.
         this.closeBy = now + Math.min(this.endpoint.timeoutMs, CLOSE_GRACE_MS);
+        this.holdingPort = true;
+        portsHeld++;
         s.unref();
       }
     }

@@ -46,6 +46,11 @@ export interface EngineResult {
   startedAt: number;
   endedAt: number;
   aborted: boolean;
+  /**
+   * Requests still in flight when the run stopped (the `-d` deadline or an interrupt): cut off
+   * by the probe's own schedule, so neither answers nor errors of the balancer.
+   */
+  inFlightAborted: number;
 }
 
 export function runEngine(o: EngineOptions): Promise<EngineResult> {
@@ -81,17 +86,41 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
       return conn;
     };
 
+    let finished = false;
+    let inFlightAborted = 0;
+    let hardStop: NodeJS.Timeout | undefined;
     const finishAll = (): void => {
-      clearInterval(ticker);
-      for (const conn of live) conn.destroy();
+      if (finished) return;
+      finished = true;
+      const endedAt = performance.now();
+      if (hardStop) clearTimeout(hardStop);
+      for (const conn of live) {
+        if (conn.busy) inFlightAborted++;
+        conn.destroy();
+      }
       live.clear();
-      for (const conn of closing) conn.destroy();
-      closing = [];
-      pool?.close();
       for (const t of timers) clearTimeout(t);
       timers.clear();
       o.signal?.removeEventListener('abort', onAbort);
-      resolve({ connections: opened, nextConnId: connId, startedAt: start, endedAt: performance.now(), aborted });
+      const end = (): void => {
+        clearInterval(ticker);
+        for (const conn of closing) conn.destroy();
+        closing = [];
+        pool?.close();
+        resolve({ connections: opened, nextConnId: connId, startedAt: start, endedAt, aborted, inFlightAborted });
+      };
+      // Connections whose answer is complete still wait for the server's FIN (the server closes
+      // first, as with real clients): give them the same grace as during the run, unless interrupted.
+      const graceEnd = endedAt + Math.min(o.endpoint.timeoutMs, 2000);
+      if (aborted || closing.length === 0) return end();
+      const wait = setInterval(() => {
+        const now = performance.now();
+        closing = closing.filter((conn) => !conn.expired(now));
+        if (closing.length === 0 || now >= graceEnd || aborted) {
+          clearInterval(wait);
+          end();
+        }
+      }, 5);
     };
 
     const onAbort = (): void => {
@@ -105,6 +134,8 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
       return;
     }
     o.signal?.addEventListener('abort', onAbort);
+    // `-d` is a hard deadline: requests still in flight then are cut off (counted, not tallied).
+    if (Number.isFinite(deadline)) hardStop = setTimeout(finishAll, Math.max(0, deadline - performance.now()));
 
     const short = o.mode === 'short';
     const payload = short ? o.payloadClose : o.payload;
@@ -155,7 +186,7 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
 
       // One callback per lane (a lane has one request in flight), not one closure per request.
       const onDone = (ex: Exchange): void => {
-        if (aborted) return;
+        if (aborted || finished) return;
         const used = conn!;
         o.onExchange(ex, used, sentAt, order);
         if (short) {

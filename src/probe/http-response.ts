@@ -15,15 +15,41 @@ export interface HttpResponse {
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+const HTTP_SLASH = Buffer.from('HTTP/');
+
+/** Response head (status line + headers) larger than this: `head-too-large`. Node's http client allows 16 KiB. */
+export const MAX_HEAD_BYTES = 64 * 1024;
+/** A chunk-size line (hex size + extensions) longer than this: `chunk-line-too-long`. */
+export const MAX_CHUNK_LINE_BYTES = 4 * 1024;
+/** Trailer section larger than this: `head-too-large` (trailers are headers). */
+export const MAX_TRAILER_BYTES = 64 * 1024;
+/** More interim (1xx) responses than this before the final one: `too-many-1xx`. */
+export const MAX_INTERIM_RESPONSES = 16;
+
+/**
+ * Error kinds the parser reports (a stable contract: they are the `error` of probe records).
+ * - `bad-response`: not HTTP/1.x, bad Content-Length or bad chunk framing;
+ * - `head-too-large`: response head (or trailers) above MAX_HEAD_BYTES;
+ * - `chunk-line-too-long`: a chunk-size line above MAX_CHUNK_LINE_BYTES without its end;
+ * - `too-many-1xx`: more than MAX_INTERIM_RESPONSES interim responses.
+ */
+export type ParseErrorKind = 'bad-response' | 'head-too-large' | 'chunk-line-too-long' | 'too-many-1xx';
 
 type State = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'until-close' | 'done';
 
 export class ResponseParser {
   private state: State = 'head';
-  private pending: Buffer | null = null;
+  /** Bytes of an unfinished head or line, accumulated without re-copying (amortised growth). */
+  private acc: Buffer | null = null;
+  private accLen = 0;
+  /** How far the unfinished bytes in `acc` were already searched: each byte is scanned once. */
+  private scanned = 0;
   private remaining = 0;
   private chunks: Buffer[] = [];
   private kept = 0;
+  private interim = 0;
+  private trailerBytes = 0;
+  private fed = 0;
   response: HttpResponse | null = null;
 
   constructor(
@@ -35,13 +61,28 @@ export class ResponseParser {
     return this.state === 'done';
   }
 
+  /**
+   * How far the current response got: `none` (no byte yet), `head` (bytes, no complete final
+   * head), `body` (head parsed, body incomplete), `done`. Names the timeout's error kind.
+   */
+  get progress(): 'none' | 'head' | 'body' | 'done' {
+    if (this.state === 'done') return 'done';
+    if (this.response) return 'body';
+    return this.fed > 0 ? 'head' : 'none';
+  }
+
   /** Ready for the next response on the same connection (the previous `response` is released). */
   reset(): void {
     this.state = 'head';
-    this.pending = null;
+    this.accLen = 0;
+    this.scanned = 0;
+    if (this.acc && this.acc.length > 64 * 1024) this.acc = null;
     this.remaining = 0;
     this.chunks = [];
     this.kept = 0;
+    this.interim = 0;
+    this.trailerBytes = 0;
+    this.fed = 0;
     this.response = null;
   }
 
@@ -51,23 +92,37 @@ export class ResponseParser {
   }
 
   /**
-   * Feeds bytes. Returns true once a whole response is parsed. Throws on a malformed head.
+   * Feeds bytes. Returns true once a whole response is parsed. Throws ParseError (with its
+   * `kind`) on a malformed or oversized response. Linear in the bytes fed, however they are split.
    */
   feed(data: Buffer): boolean {
-    const buf = this.pending ? Buffer.concat([this.pending, data]) : data;
-    this.pending = null;
+    this.fed += data.length;
+    let buf: Buffer;
+    let scan = 0;
+    if (this.accLen > 0) {
+      this.append(data);
+      buf = this.acc!.subarray(0, this.accLen);
+      scan = this.scanned;
+      this.accLen = 0;
+      this.scanned = 0;
+    } else buf = data;
     let pos = 0;
     while (pos < buf.length || this.state === 'done') {
       switch (this.state) {
         case 'done':
           return true;
         case 'head': {
-          const end = buf.indexOf(CRLFCRLF, pos);
+          // Not even the start of a status line (an SSH banner, TLS, garbage): fail now, not at the deadline.
+          const have = Math.min(5, buf.length - pos);
+          if (buf.compare(HTTP_SLASH, 0, have, pos, pos + have) !== 0) throw new ParseError('bad-response', `not an HTTP/1.x response: "${buf.toString('latin1', pos, pos + Math.min(40, buf.length - pos)).replace(/[^\x20-\x7e]/g, '.')}"`);
+          const end = buf.indexOf(CRLFCRLF, pos + scan);
+          scan = 0;
           if (end < 0) {
-            if (buf.length - pos > 64 * 1024) throw new ParseError('response head larger than 64 KiB');
-            this.pending = buf.subarray(pos);
+            if (buf.length - pos > MAX_HEAD_BYTES) throw new ParseError('head-too-large', `response head larger than ${MAX_HEAD_BYTES / 1024} KiB`);
+            this.keepPending(buf, pos, 3);
             return false;
           }
+          if (end - pos > MAX_HEAD_BYTES) throw new ParseError('head-too-large', `response head larger than ${MAX_HEAD_BYTES / 1024} KiB`);
           const head = buf.toString('latin1', pos, end);
           pos = end + 4;
           if (this.parseHead(head)) continue; // 1xx: parse the next head
@@ -87,14 +142,18 @@ export class ResponseParser {
           break;
         }
         case 'chunk-size': {
-          const eol = buf.indexOf(10, pos); // \n
+          const eol = buf.indexOf(10, pos + scan); // \n
+          scan = 0;
           if (eol < 0) {
-            this.pending = buf.subarray(pos);
+            if (buf.length - pos > MAX_CHUNK_LINE_BYTES) throw new ParseError('chunk-line-too-long', `chunk-size line longer than ${MAX_CHUNK_LINE_BYTES} bytes`);
+            this.keepPending(buf, pos, 0);
             return false;
           }
+          if (eol - pos > MAX_CHUNK_LINE_BYTES) throw new ParseError('chunk-line-too-long', `chunk-size line longer than ${MAX_CHUNK_LINE_BYTES} bytes`);
           const line = buf.toString('latin1', pos, eol).trim();
-          const size = parseInt(line.split(';')[0], 16);
-          if (!Number.isFinite(size) || size < 0) throw new ParseError(`bad chunk size "${line.slice(0, 20)}"`);
+          const sizeText = line.split(';')[0].trim();
+          const size = /^[0-9a-f]{1,13}$/i.test(sizeText) ? parseInt(sizeText, 16) : NaN;
+          if (!Number.isSafeInteger(size)) throw new ParseError('bad-response', `bad chunk size "${line.slice(0, 20)}"`);
           pos = eol + 1;
           if (size === 0) this.state = 'trailers';
           else {
@@ -112,22 +171,34 @@ export class ResponseParser {
           break;
         }
         case 'chunk-end': {
-          const eol = buf.indexOf(10, pos);
-          if (eol < 0) {
-            this.pending = buf.subarray(pos);
+          // Exactly CRLF (or a bare LF) after the chunk's data.
+          const b0 = buf[pos];
+          if (b0 === 10) {
+            pos += 1;
+            this.state = 'chunk-size';
+            break;
+          }
+          if (b0 !== 13) throw new ParseError('bad-response', 'chunk data not followed by CRLF');
+          if (pos + 1 >= buf.length) {
+            this.keepPending(buf, pos, 0);
             return false;
           }
-          pos = eol + 1;
+          if (buf[pos + 1] !== 10) throw new ParseError('bad-response', 'chunk data not followed by CRLF');
+          pos += 2;
           this.state = 'chunk-size';
           break;
         }
         case 'trailers': {
           // Trailer lines until an empty line.
-          const eol = buf.indexOf(10, pos);
+          const eol = buf.indexOf(10, pos + scan);
+          scan = 0;
           if (eol < 0) {
-            this.pending = buf.subarray(pos);
+            if (this.trailerBytes + buf.length - pos > MAX_TRAILER_BYTES) throw new ParseError('head-too-large', `trailers larger than ${MAX_TRAILER_BYTES / 1024} KiB`);
+            this.keepPending(buf, pos, 0);
             return false;
           }
+          this.trailerBytes += eol + 1 - pos;
+          if (this.trailerBytes > MAX_TRAILER_BYTES) throw new ParseError('head-too-large', `trailers larger than ${MAX_TRAILER_BYTES / 1024} KiB`);
           const empty = eol === pos || (eol === pos + 1 && buf[pos] === 13);
           pos = eol + 1;
           if (empty) this.finish();
@@ -149,7 +220,33 @@ export class ResponseParser {
 
   /** True once any byte of a response head has been seen. */
   get started(): boolean {
-    return this.response !== null || (this.pending !== null && this.pending.length > 0);
+    return this.response !== null || this.fed > 0;
+  }
+
+  /**
+   * Keeps buf[pos..] for the next feed. `overlap`: bytes of the tail to search again (a
+   * delimiter split across reads); the rest was searched and is not scanned twice.
+   */
+  private keepPending(buf: Buffer, pos: number, overlap: number): void {
+    const n = buf.length - pos;
+    if (this.acc && buf.buffer === this.acc.buffer && buf.byteOffset === this.acc.byteOffset && pos === 0) {
+      this.accLen = n; // already at the start of the accumulator: no copy
+    } else {
+      this.accLen = 0;
+      this.append(buf.subarray(pos));
+    }
+    this.scanned = Math.max(0, n - overlap);
+  }
+
+  private append(data: Buffer): void {
+    const need = this.accLen + data.length;
+    if (!this.acc || this.acc.length < need) {
+      const grown = Buffer.allocUnsafe(Math.max(need, 2 * (this.acc?.length ?? 0), 1024));
+      if (this.acc && this.accLen) this.acc.copy(grown, 0, 0, this.accLen);
+      this.acc = grown;
+    }
+    data.copy(this.acc, this.accLen);
+    this.accLen = need;
   }
 
   private keep(buf: Buffer, from: number, to: number): void {
@@ -157,7 +254,8 @@ export class ResponseParser {
     this.response.bodyBytes += to - from;
     if (this.kept < this.bodyCap && to > from) {
       const take = Math.min(to - from, this.bodyCap - this.kept);
-      this.chunks.push(buf.subarray(from, from + take));
+      // Copied: `buf` may be the accumulator, which the next feed overwrites.
+      this.chunks.push(Buffer.from(buf.subarray(from, from + take)));
       this.kept += take;
     }
   }
@@ -171,9 +269,12 @@ export class ResponseParser {
   private parseHead(head: string): boolean {
     const lines = head.split('\r\n');
     const m = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0]);
-    if (!m) throw new ParseError(`not an HTTP/1.x response: "${lines[0].slice(0, 40)}"`);
+    if (!m) throw new ParseError('bad-response', `not an HTTP/1.x response: "${lines[0].slice(0, 40)}"`);
     const status = Number(m[2]);
-    if (status >= 100 && status < 200 && status !== 101) return true;
+    if (status >= 100 && status < 200 && status !== 101) {
+      if (++this.interim > MAX_INTERIM_RESPONSES) throw new ParseError('too-many-1xx', `more than ${MAX_INTERIM_RESPONSES} interim (1xx) responses`);
+      return true;
+    }
     const headers: Record<string, string> = {};
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i];
@@ -191,7 +292,7 @@ export class ResponseParser {
     else if (te.includes('chunked')) this.state = 'chunk-size';
     else if (headers['content-length'] !== undefined) {
       const n = Number(headers['content-length']);
-      if (!Number.isSafeInteger(n) || n < 0) throw new ParseError(`bad Content-Length "${headers['content-length']}"`);
+      if (!/^\s*\d+\s*$/.test(headers['content-length']) || !Number.isSafeInteger(n)) throw new ParseError('bad-response', `bad Content-Length "${headers['content-length'].slice(0, 40)}"`);
       this.remaining = n;
       if (n === 0) this.finish();
       else this.state = 'length';
@@ -205,4 +306,10 @@ export class ResponseParser {
 
 export class ParseError extends Error {
   readonly code = 'BAD_RESPONSE';
+  constructor(
+    readonly kind: ParseErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
 }

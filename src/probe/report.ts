@@ -79,6 +79,7 @@ function renderMode(mode: ProbeMode, m: ModeReport, report: ProbeReport, opts: P
     lines.push(`${chalk.red('errors')}  ${parts.join('; ')}`);
     lines.push(`        on new connections ${m.errorsOnNewConnections}/${m.requestsOnNewConnections}, on reused ${m.errorsOnReusedConnections}/${m.requestsOnReusedConnections}`);
   }
+  if (m.inFlightAborted) lines.push(chalk.dim(`cut off: ${m.inFlightAborted} requests still in flight when the run stopped (-d deadline or Ctrl-C), counted neither as answers nor as errors`));
   if (report.target.addresses.length > 1 && m.addresses.length > 1) {
     const at = makeTable(['address', 'requests', 'ok', 'errors', 'backends'], chalk);
     for (const a of m.addresses) at.push([a.address, String(a.requests), String(a.ok), String(a.errors), backendsText(a.backends)]);

@@ -9,6 +9,8 @@ import { performance } from 'node:perf_hooks';
 import { UsageError } from '../report/errors.js';
 import { sortFindings } from '../report/finding.js';
 import { analyse } from './analyse.js';
+import { readLocalPortFacts, type LocalPortFacts } from './local-ports.js';
+import { checkWeights } from './weights-check.js';
 import type { Exchange } from './connection.js';
 import { runEngine } from './engine.js';
 import { identify, parseBackendFrom, type BackendFrom } from './identity.js';
@@ -49,8 +51,10 @@ export interface ProbeOptions {
   expect?: number;
   expectBackends?: string[];
   weights?: Map<string, number>;
-  /** NDJSON file, one line per request. */
+  /** NDJSON file, one line per request; `-` is stdout. */
   records?: string;
+  /** Short mode: who closes first (default `server`: the request says Connection: close). */
+  close?: 'server' | 'client';
   /** https: skip certificate verification. */
   insecure?: boolean;
 }
@@ -78,6 +82,8 @@ export const DEFAULT_TIMEOUT_MS = 5000;
 export const DEFAULT_ROTATE_REQUESTS = 10;
 
 const UNREACHABLE = new Set(['refused', 'unreachable', 'dns', 'timeout', 'no-local-port']);
+/** Connects, then nothing (not one byte) before the deadline: a black hole, when it is all the target ever does. */
+const SILENT = 'timeout';
 
 function describeKind(kind: string): string {
   switch (kind) {
@@ -85,6 +91,8 @@ function describeKind(kind: string): string {
       return 'connection refused (nothing listening?)';
     case 'timeout':
       return 'connect timed out (filtered, or no route?)';
+    case 'silent':
+      return 'connections are accepted but not one byte of an answer came back within --timeout (a black hole: a balancer with no backend answering, or a filter after the handshake)';
     case 'unreachable':
       return 'host or network unreachable';
     default:
@@ -106,8 +114,10 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   if (modes.includes('rotate') && maxConnRequests === undefined && options.maxConnAgeMs === undefined) maxConnRequests = DEFAULT_ROTATE_REQUESTS;
   const method = (options.method ?? 'GET').toUpperCase();
   const spec = { method, headers: options.headers ?? [], data: options.data, userAgent: `lbdiag-probe/${version}` };
+  const close = options.close ?? 'server';
   const payload = buildRequest(target, spec, false);
-  const payloadClose = buildRequest(target, spec, true);
+  // `--close client`: short-lived requests do not ask the server to close; the client closes after the answer.
+  const payloadClose = buildRequest(target, spec, close === 'server');
 
   const config = {
     mode: modeOpt,
@@ -126,11 +136,14 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
     expect: options.expect ?? null,
     expectBackends: options.expectBackends ?? null,
     weights: options.weights ? Object.fromEntries(options.weights) : null,
+    close,
   };
 
-  let out: fs.WriteStream | undefined;
+  let out: NodeJS.WritableStream | undefined;
   let pendingOut = '';
-  if (options.records) {
+  const toStdout = options.records === '-';
+  if (toStdout) out = process.stdout;
+  else if (options.records) {
     try {
       fs.writeFileSync(options.records, '');
     } catch (e) {
@@ -152,6 +165,9 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   let connectedOnce = false;
   let connectFailures = 0;
   let unreachableKind: string | undefined;
+  let silentFailures = 0;
+  let localPorts: LocalPortFacts | undefined;
+  const inFlightAborted = new Map<ProbeMode, number>();
   const internal = new AbortController();
   const onOuterAbort = (): void => internal.abort();
   hooks.signal?.addEventListener('abort', onOuterAbort);
@@ -197,7 +213,14 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         } else {
           rec.error = ex.error ?? 'error';
           rec.phase = ex.phase;
-          if (ex.phase !== 'connect') connectedOnce = true;
+          if (ex.phase !== 'connect' && rec.error === SILENT && !connectedOnce) {
+            // Connected, then not one byte before the deadline: counts towards "unreachable"
+            // (a black hole would otherwise cost requests / concurrency x timeout).
+            if (++silentFailures >= Math.min(concurrency, 3)) {
+              unreachableKind = 'silent';
+              internal.abort();
+            }
+          } else if (ex.phase !== 'connect') connectedOnce = true;
           else if (!connectedOnce && UNREACHABLE.has(rec.error)) {
             connectFailures++;
             unreachableKind = rec.error;
@@ -224,6 +247,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         endpoint: {
           port: target.port,
           timeoutMs,
+          close: mode === 'short' ? close : undefined,
           headRequest: method === 'HEAD',
           tls: target.scheme === 'https' ? { servername: target.host, rejectUnauthorized: !options.insecure } : undefined,
         },
@@ -241,6 +265,8 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         onExchange,
       });
       nextConnId = res.nextConnId;
+      if (res.inFlightAborted) inFlightAborted.set(mode, res.inFlightAborted);
+      if (!localPorts && tally.errorKinds.has('no-local-port')) localPorts = readLocalPortFacts(addresses[0], target.port, close);
       tally.connectionsOpened = res.connections;
       tally.durationMs = res.endedAt - res.startedAt;
       if (!connectedOnce && unreachableKind) {
@@ -250,10 +276,16 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   } finally {
     hooks.signal?.removeEventListener('abort', onOuterAbort);
     flush();
-    if (out) await new Promise<void>((r) => out!.end(r));
+    if (out && !toStdout) await new Promise<void>((r) => out!.end(r));
   }
 
-  const analysed = analyse(tallies, { expect: options.expect, expectBackends: options.expectBackends, weights: options.weights });
+  const seen = new Set<string>();
+  for (const t of tallies) for (const b of t.backends.values()) if (b.ok > 0) seen.add(b.name);
+  const weightsCheck = checkWeights(options.weights, seen, options.expectBackends);
+  const analysed = [
+    ...analyse(tallies, { expect: options.expect, expectBackends: options.expectBackends, weights: weightsCheck.weights, localPorts }),
+    ...weightsCheck.findings,
+  ];
   const report: ProbeReport = {
     command: 'probe',
     version,
@@ -265,7 +297,13 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
     modes: {},
     findings: sortFindings(analysed),
   };
-  for (const t of tallies) report.modes[t.mode] = summarizeMode(t);
+  for (const t of tallies) {
+    const m = summarizeMode(t);
+    const cut = inFlightAborted.get(t.mode);
+    if (cut) m.inFlightAborted = cut;
+    report.modes[t.mode] = m;
+  }
+  if (weightsCheck.usageErrors.length) report.inputErrors = weightsCheck.usageErrors;
   return report;
 }
 

@@ -73,6 +73,8 @@ export interface ModeReport {
   addresses: { address: string; requests: number; ok: number; errors: number; backends: Record<string, number> }[];
   latency: LatencyReport;
   timeline: { bucketMs: number; buckets: { t: number; requests: number; errors: number; backends: Record<string, number> }[] };
+  /** Requests cut off in flight when the run stopped (-d deadline, Ctrl-C): not tallied. */
+  inFlightAborted?: number;
 }
 
 export interface ProbeReport {
@@ -85,6 +87,8 @@ export interface ProbeReport {
   interrupted: boolean;
   modes: Partial<Record<ProbeMode, ModeReport>>;
   findings: Finding[];
+  /** Inputs found wrong once the run showed what answered (e.g. a --weights name): exit 2 after the report. */
+  inputErrors?: string[];
 }
 
 const num = (x: number): number | null => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null);

@@ -18,6 +18,8 @@ export function isUsageError(e: unknown): e is Error & { usage: true } {
 export const EXIT_OK = 0;
 export const EXIT_FINDINGS = 1;
 export const EXIT_USAGE = 2;
+/** Ctrl-C (SIGINT) or SIGTERM ended the run: the partial report was printed (128 + SIGINT, as shells do). */
+export const EXIT_INTERRUPTED = 130;
 
 /** Prints one line for an error and returns the exit code to use. */
 export function reportError(e: unknown, stream: NodeJS.WritableStream = process.stderr): number {

@@ -63,7 +63,6 @@ export function sortFindings(findings: readonly Finding[]): Finding[] {
 
 export function parseSeverity(value: string): Severity {
   const v = value.trim().toLowerCase();
-  if (v === 'warning') return 'warn';
   if ((SEVERITIES as readonly string[]).includes(v)) return v as Severity;
   throw new UsageError(`invalid severity "${value}" (expected info, warn or error)`);
 }
@@ -72,8 +71,10 @@ export function parseSeverity(value: string): Severity {
 export type FailOn = Severity | 'none';
 
 export function parseFailOn(value: string): FailOn {
-  if (value.trim().toLowerCase() === 'none') return 'none';
-  return parseSeverity(value);
+  const v = value.trim().toLowerCase();
+  if (v === 'none') return 'none';
+  if ((SEVERITIES as readonly string[]).includes(v)) return v as Severity;
+  throw new UsageError(`invalid --fail-on "${value}" (expected info, warn, error or none)`);
 }
 
 /** True when some finding is at or above the threshold. */

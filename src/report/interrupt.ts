@@ -52,5 +52,3 @@ export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Pr
   });
 }
 
-/** Exit code of a run stopped by SIGINT/SIGTERM (after printing what it gathered). */
-export const EXIT_INTERRUPTED = 130;

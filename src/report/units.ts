@@ -10,15 +10,19 @@ const DURATION_UNITS: Record<string, number> = {
   h: 3_600_000,
 };
 
+/** What every duration option accepts, for help texts and error messages. */
+export const DURATION_HELP = 'a bare number is seconds; units ms, s, m, h and combinations such as 1m30s';
+
 /**
- * Parses a duration into milliseconds: `250ms`, `1.5s`, `2m`, `1h30m`, `500us`.
- * A bare number is read in `bareUnit` (milliseconds unless told otherwise).
+ * Parses a duration into milliseconds: `250ms`, `1.5s`, `2m`, `1m30s`, `1h`, `500us`.
+ * A bare number is SECONDS, in every command (as in whoami, hey -z, wrk -d, autocannon -d):
+ * `-d 10` is ten seconds, never ten milliseconds. The one duration parser of every command.
  * Throws UsageError with the flag's name on anything else.
  */
-export function parseDuration(input: string, what = 'duration', bareUnit: 'ms' | 's' = 'ms'): number {
+export function parseDuration(input: string, what = 'duration'): number {
   const text = String(input).trim().toLowerCase();
   if (/^\d+(\.\d+)?$/.test(text)) {
-    const n = Number(text) * (bareUnit === 's' ? 1000 : 1);
+    const n = Number(text) * 1000;
     if (Number.isFinite(n)) return n;
   }
   const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
@@ -30,7 +34,7 @@ export function parseDuration(input: string, what = 'duration', bareUnit: 'ms' |
     consumed = re.lastIndex;
   }
   if (text.length === 0 || consumed !== text.length || !Number.isFinite(total)) {
-    throw new UsageError(`invalid ${what} "${input}" (examples: 250ms, 1.5s, 2m, 1h)`);
+    throw new UsageError(`invalid ${what} "${input}" (examples: 250ms, 1.5s, 2m, 1m30s; a bare number is seconds)`);
   }
   return total;
 }

@@ -27,10 +27,10 @@ export function whoamiOptions(f: Flags): { opts: WhoamiOptions; workers: number 
     port: parseCount(f.port, '--port', 0, 65535),
     host: f.host,
     name: f.name,
-    idleTimeoutMs: f.idleTimeout === undefined ? undefined : parseDuration(f.idleTimeout, '--idle-timeout', 's'),
+    idleTimeoutMs: f.idleTimeout === undefined ? undefined : parseDuration(f.idleTimeout, '--idle-timeout'),
     maxRequestsPerConn: f.maxRequestsPerConn === undefined ? undefined : parseCount(f.maxRequestsPerConn, '--max-requests-per-conn', 0),
-    headersTimeoutMs: f.headersTimeout === undefined ? undefined : parseDuration(f.headersTimeout, '--headers-timeout', 's'),
-    drainDelayMs: parseDuration(f.drainDelay, '--drain-delay', 's'),
+    headersTimeoutMs: f.headersTimeout === undefined ? undefined : parseDuration(f.headersTimeout, '--headers-timeout'),
+    drainDelayMs: parseDuration(f.drainDelay, '--drain-delay'),
     log: f.log || logFormat !== undefined ? ((logFormat ?? 'text') as 'text' | 'json') : false,
   };
   if (opts.headersTimeoutMs === 0) throw new UsageError('invalid --headers-timeout "0" (must be above zero)');
