@@ -214,9 +214,16 @@ export class Tracker {
       fwd.retransmissions++;
       this.retransmissions++;
     }
+    // A SYN or FIN is a retransmission when its sequence number says so (the flags above, as
+    // Wireshark decides them), not because an earlier one was seen: in a capture that started
+    // after the original, the first one seen may already be a retransmission.
     if ((flags & (SYN | ACK)) === SYN) {
-      if (fwd.synFrame === 0) (fwd.synFrame = frame), (fwd.synTime = t);
-      else if (retrans) {
+      if (fwd.synFrame === 0) {
+        fwd.synFrame = frame;
+        fwd.synTime = t;
+        fwd.synFirstRetrans = retrans;
+      }
+      if (retrans) {
         fwd.synRetransCount++;
         if (fwd.synRetransFrames === NO_FRAMES) (fwd.synRetransFrames = []), (fwd.synRetransTimes = []);
         push(fwd.synRetransFrames, frame);
@@ -228,7 +235,9 @@ export class Tracker {
         fwd.finFrame = frame;
         fwd.finTime = t;
         fwd.finSeq = p.seglen > 0 ? (seq + p.seglen) >>> 0 : seq;
-      } else if (retrans) {
+        fwd.finFirstRetrans = retrans;
+      }
+      if (retrans) {
         fwd.finRetransCount++;
         if (fwd.finRetransFrames === NO_FRAMES) (fwd.finRetransFrames = []), (fwd.finRetransTimes = []);
         push(fwd.finRetransFrames, frame);

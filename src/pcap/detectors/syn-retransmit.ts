@@ -27,24 +27,35 @@ export function synRetransmission(c: Conn, ctx: DetectorContext): SynRetransmiss
   const answered = c.synAckFrame !== 0 && c.synAckTime >= dir.synTime;
   const delay = (answered ? Math.min(c.synAckTime, last) : last) - dir.synTime;
   const gaps = dir.synRetransTimes.map((t, i) => secs(t - (i === 0 ? dir.synTime : dir.synRetransTimes[i - 1])));
+  const list = `frames ${dir.synRetransFrames.join(', ')}${dir.synRetransCount > dir.synRetransFrames.length ? ', …' : ''}`;
   const evidence = [
-    `SYN in frame ${dir.synFrame} at ${at(ctx, dir.synTime)}, sent again ${dir.synRetransCount} time(s) (frames ${dir.synRetransFrames.join(', ')}), intervals ${gaps.join(', ')}`,
+    dir.synFirstRetrans
+      ? `SYN sent ${dir.synRetransCount} time(s) (${list}) with a sequence number already sent: the original SYN is not in the capture (it started later, or missed that packet); intervals ${gaps.slice(1).join(', ') || '-'}`
+      : `SYN in frame ${dir.synFrame} at ${at(ctx, dir.synTime)}, sent again ${dir.synRetransCount} time(s) (${list}), intervals ${gaps.join(', ')}`,
     answered
       ? `answered by the SYN/ACK in frame ${c.synAckFrame}, ${secs(c.synAckTime - dir.synTime)} after the first SYN: the connection started ${secs(delay)} late`
       : 'never answered by a SYN/ACK in the capture',
   ];
-  return { dir, frames: [dir.synFrame, ...dir.synRetransFrames], count: dir.synRetransCount, answered, delayS: delay, evidence };
+  const frames = dir.synFirstRetrans ? [...dir.synRetransFrames] : [dir.synFrame, ...dir.synRetransFrames];
+  return { dir, frames, count: dir.synRetransCount, answered, delayS: delay, evidence };
+}
+
+/** Seconds from the original SYN to its first retransmission (null when the original is not in the capture and only one retransmission is). */
+function firstInterval(d: Direction): number | null {
+  const times = d.synRetransTimes;
+  if (!d.synFirstRetrans) return times[0] - d.synTime;
+  return times.length > 1 ? times[1] - times[0] : null;
 }
 
 export function synMetrics(c: Conn, s: SynRetransmission): Record<string, number | boolean | number[] | null> {
   return {
     retransmissions: s.count,
-    firstSynFrame: s.dir.synFrame,
+    firstSynFrame: s.dir.synFirstRetrans ? null : s.dir.synFrame,
     retransmittedFrames: s.dir.synRetransFrames,
     answered: s.answered,
     synAckFrame: c.synAckFrame || null,
     addedDelayS: round6(s.delayS),
-    firstIntervalS: round6(s.dir.synRetransTimes[0] - s.dir.synTime),
+    firstIntervalS: ((x) => (x === null ? null : round6(x)))(firstInterval(s.dir)),
   };
 }
 
@@ -52,7 +63,7 @@ export function detectSynRetransmit(c: Conn, ctx: DetectorContext): Finding | nu
   if (c.reusedPorts) return null;
   const s = synRetransmission(c, ctx);
   if (!s) return null;
-  const first = s.dir.synRetransTimes[0] - s.dir.synTime;
+  const first = firstInterval(s.dir);
   return {
     id: SYN_RETRANSMIT,
     severity: s.answered ? 'warn' : 'error',
@@ -60,7 +71,7 @@ export function detectSynRetransmit(c: Conn, ctx: DetectorContext): Finding | nu
     evidence: s.evidence,
     explanation:
       `The first SYN got no SYN/ACK, so the client's stack sent it again after its initial retransmission timeout ` +
-      `(${secs(first)} here; 1 s on Linux, 3 s on older stacks per RFC 2988, doubling each time). The SYN or its answer was lost ` +
+      `(${first === null ? 'not measurable here' : `${secs(first)} here`}; 1 s on Linux, 3 s on older stacks per RFC 2988, doubling each time). The SYN or its answer was lost ` +
       'or dropped: a backend that is down or unreachable behind the balancer, a full listen queue on an overloaded backend ' +
       '(SYNs are dropped when the accept backlog overflows), a full conntrack table on the balancer, or a firewall.',
     remedy:
