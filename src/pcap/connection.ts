@@ -23,8 +23,12 @@ export class Direction {
   nextseqFrame = 0;
   lastack = 0;
   lastackTime = 0;
-  window = 0;
+  /** Unset until the first segment this way: Wireshark starts it at G_MAXUINT32 (no 16-bit window equals it). */
+  window = 0xffffffff;
+  /** Duplicate ACKs counted; -1 after an ACK of a segment the capture missed (the next duplicate makes it 1). */
   dupacknum = 0;
+  /** Highest sequence number seen without a hole (Wireshark's maxseqtobeacked; 0: unset). */
+  maxseqtobeacked = 0;
   lastnondupack = 0;
   lastsegflags = 0;
 

@@ -316,7 +316,8 @@ export class TombStore {
     this.u((d.lastack - revBase) >>> 0);
     this.t(d.lastackTime);
     this.u(d.window);
-    this.u(d.dupacknum);
+    this.s(d.dupacknum);
+    this.u((d.maxseqtobeacked - base) >>> 0);
     this.f(d.lastnondupack, ff);
     this.u(d.lastsegflags);
     this.u(d.packets);
@@ -344,7 +345,8 @@ export class TombStore {
     d.lastack = (revBase + this.ru()) >>> 0;
     d.lastackTime = this.rt();
     d.window = this.ru();
-    d.dupacknum = this.ru();
+    d.dupacknum = this.rs();
+    d.maxseqtobeacked = (base + this.ru()) >>> 0;
     d.lastnondupack = this.rf(ff);
     d.lastsegflags = this.ru();
     d.packets = this.ru();
