@@ -83,6 +83,12 @@ test('tombstone: every field of a connection comes back exactly, through growth 
     assert.equal(store.stream(o), x.stream);
     assert.equal(store.lastTime(o), x.lastTime);
     assert.equal(store.endedByRst(o), x.ba.rstFrame !== 0);
+    // The header accessors the port-reuse check reads without decoding (issue 9: they once read
+    // the B→A base and the hash in place of the A→B and B→A bases).
+    assert.equal(store.baseSet(o, true), x.ab.baseSet);
+    assert.equal(store.baseSet(o, false), x.ba.baseSet);
+    assert.equal(store.baseSeq(o, true), x.ab.baseSeq >>> 0);
+    assert.equal(store.baseSeq(o, false), x.ba.baseSeq >>> 0);
     assert.deepEqual(fields(store.decode(o, x.hash)), fields(x));
     n++;
   }

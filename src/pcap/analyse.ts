@@ -30,6 +30,8 @@ export interface AnalyseOptions {
   signal?: AbortSignal;
   /** Per TCP packet: frame number, tcp.stream and the analysis flags (tests compare with tshark). */
   onTcpPacket?: (frame: number, stream: number, flags: number) => void;
+  /** Internal (tests): false keeps every finished connection a full object instead of a compact record; results must not change. */
+  compactRecords?: boolean;
 }
 
 export interface Progress {
@@ -122,7 +124,8 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
       else omitted++;
     }
   };
-  const tracker = new Tracker({ stallThresholdS: opts.stallThresholdS, onFinished, onSettle, onRevive });
+  const compact = opts.compactRecords ?? true;
+  const tracker = new Tracker({ stallThresholdS: opts.stallThresholdS, onFinished, onSettle: compact ? onSettle : undefined, onRevive });
   const loop = new PacketLoop(tracker, ctx, opts.onTcpPacket);
 
   // Open every input and read up to its first packet, so a non-capture fails before any output.

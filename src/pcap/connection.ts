@@ -23,8 +23,12 @@ export class Direction {
   nextseqFrame = 0;
   lastack = 0;
   lastackTime = 0;
-  window = 0;
+  /** Unset until the first segment this way: Wireshark starts it at G_MAXUINT32 (no 16-bit window equals it). */
+  window = 0xffffffff;
+  /** Duplicate ACKs counted; -1 after an ACK of a segment the capture missed (the next duplicate makes it 1). */
   dupacknum = 0;
+  /** Highest sequence number seen without a hole (Wireshark's maxseqtobeacked; 0: unset). */
+  maxseqtobeacked = 0;
   lastnondupack = 0;
   lastsegflags = 0;
 
@@ -32,17 +36,23 @@ export class Direction {
   payloadBytes = 0;
   retransmissions = 0;
 
-  /** First pure SYN sent this way (0: none). */
+  /** First pure SYN seen this way (0: none). */
   synFrame = 0;
+  /** The first SYN seen was itself a retransmission (by its sequence number): the original is not in the capture. */
+  synFirstRetrans = false;
   synTime = 0;
+  /** Every pure SYN this way flagged as a retransmission (capped), the first one seen included. */
   synRetransFrames: number[] = NO_FRAMES;
   synRetransTimes: number[] = NO_FRAMES;
   synRetransCount = 0;
 
-  /** First FIN sent this way and the sequence number it occupies. */
+  /** First FIN seen this way and the sequence number it occupies. */
   finFrame = 0;
+  /** The first FIN seen was itself a retransmission (by its sequence number): the original is not in the capture. */
+  finFirstRetrans = false;
   finTime = 0;
   finSeq = 0;
+  /** Every FIN this way flagged as a retransmission (capped), the first one seen included. */
   finRetransFrames: number[] = NO_FRAMES;
   finRetransTimes: number[] = NO_FRAMES;
   finRetransCount = 0;

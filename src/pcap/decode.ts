@@ -165,6 +165,11 @@ export class Decoded {
   }
   /** Capture time in seconds (set by the caller; kept here so the hot path passes no boxed doubles). */
   t = 0.5;
+  /**
+   * End of the bytes the frame reports (its length on the wire, which a snap length may have cut
+   * from the capture), narrowed to each IP datagram on the way in: Wireshark's reported length.
+   */
+  rend = 0;
 }
 
 export const FIN = 0x01;
@@ -180,9 +185,13 @@ function u32(b: Buffer, o: number): number {
 const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;
 
-/** Decodes one frame. `end` is the offset just past the captured bytes. */
-export function decode(b: Buffer, off: number, caplen: number, linkType: number, out: Decoded): number {
+/**
+ * Decodes one frame of `caplen` captured bytes at `off`; `wirelen` is its length on the wire (the
+ * record's original length; never taken as less than what was captured).
+ */
+export function decode(b: Buffer, off: number, caplen: number, linkType: number, out: Decoded, wirelen = caplen): number {
   out.tunnelled = false;
+  out.rend = off + (wirelen > caplen ? wirelen : caplen);
   const r = decodeLink(b, off, caplen, linkType, out);
   if (r === TCP && out.bothViews.isCopy(out, out.tunnelled)) return CAPTURED_TWICE;
   return r;
@@ -287,9 +296,14 @@ export function ipv4(b: Buffer, p: number, end: number, out: Decoded, depth: num
   if (ihl < 20) return BAD_IP;
   if (p + ihl > end) return TRUNCATED;
   let total = (b[p + 2] << 8) | b[p + 3];
-  // A zero total length is what TSO-offloaded packets show: use what was captured.
-  if (total === 0) total = end - p;
+  // As Wireshark: a zero total length is what TSO-offloaded packets show (the frame's length is
+  // used); one shorter than the header is bogus; one longer than the frame is not trusted (the
+  // bytes the frame reports are used), so a fuzzed length cannot make a segment longer than it is.
+  const avail = out.rend - p;
+  if (total === 0) total = avail;
   if (total < ihl) return BAD_IP;
+  if (total > avail) total = avail;
+  out.rend = p + total;
   const frag = ((b[p + 6] << 8) | b[p + 7]) & 0x3fff;
   const proto = b[p + 9];
   if (frag !== 0) return FRAGMENT;
@@ -312,7 +326,17 @@ export function ipv6(b: Buffer, p: number, end: number, out: Decoded, depth: num
   let next = b[p + 6];
   const hdr = p;
   let q = p + 40;
-  if (payLen === 0) payLen = end - q; // jumbogram or TSO: use what was captured
+  const avail = out.rend - q;
+  // As Wireshark 4.0 (its IPv6 TSO preference is off by default): a zero payload length is a
+  // jumbogram's when a hop-by-hop jumbo option says so, else the datagram is empty (Wireshark
+  // marks the TCP inside malformed and does not analyse it); one longer than the frame is not
+  // trusted (the bytes the frame reports are used).
+  if (payLen === 0 && next !== 59) {
+    payLen = next === 0 ? jumboLength(b, q, end) : 0;
+    if (payLen === 0) return BAD_IP;
+  }
+  if (payLen > avail) payLen = avail;
+  out.rend = q + payLen;
   let left = payLen;
   // Extension headers: hop-by-hop, routing, destination options, fragment, AH, mobility, HIP, shim6.
   for (let i = 0; i < 16; i++) {
@@ -351,6 +375,25 @@ export function ipv6(b: Buffer, p: number, end: number, out: Decoded, depth: num
     return tcp(b, q, end, left, out);
   }
   return other(b, q, end, out, next, depth);
+}
+
+/** The jumbo payload length option (RFC 2675, above 65535) of the hop-by-hop header at `q`, or 0; as Wireshark reads it. */
+function jumboLength(b: Buffer, q: number, end: number): number {
+  if (q + 2 > end) return 0;
+  const stop = q + (b[q + 1] + 1) * 8;
+  for (let o = q + 2; o < stop && o + 6 <= end; ) {
+    const type = b[o];
+    if (type === 0) {
+      o++;
+      continue;
+    }
+    if (type === 0xc2 && b[o + 1] === 4) {
+      const n = u32(b, o + 2);
+      return n > 0xffff ? n : 0;
+    }
+    o += 2 + b[o + 1];
+  }
+  return 0;
 }
 
 function other(b: Buffer, p: number, end: number, out: Decoded, proto: number, depth: number): number {

@@ -86,7 +86,7 @@ export class PacketLoop {
           curLinkCount = 0;
         }
         curLinkCount++;
-        const out = decode(r.buf, r.offset, r.caplen, link, dec);
+        const out = decode(r.buf, r.offset, r.caplen, link, dec, r.origlen);
         outcomes[out]++;
         if (out === TCP) {
           dec.t = t;

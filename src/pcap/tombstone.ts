@@ -11,16 +11,43 @@
  * with repeats coded as back-references. A wrk connection takes about 165 bytes with its header.
  * A new SYN is answered from the header; any other packet revives an identical `Conn`.
  *
- * Record at offset o: u32 next record in the hash chain (0: none), u32 length, f64 lastTime,
- * u32 stream, u32 a0, u32 b0, u16 ap, u16 bp, u8 flags (1 v6, 2/4 A→B/B→A base sequence number
- * set, 8 closed by a RST, 16 dead), u32 A→B base seq, u32 B→A base seq, u32 hash, [6 × u32 a1 a2 a3 b1 b2 b3 when
- * v6], payload. The header answers the port-reuse question without decoding.
+ * Record at offset o: the header laid out in `H` below (every reader and writer takes its offsets
+ * from there), then the six other IPv6 address words when v6, then the varint payload. The header
+ * answers the port-reuse question without decoding.
  */
 import { Conn, NO_FRAMES, type Direction, type StallPhase } from './connection.js';
 
 const PREVIOUS: Conn['previousState'][] = ['', 'fin', 'rst', 'open'];
 const PHASES: (StallPhase | '')[] = ['', 'handshake', 'retransmission', 'unacknowledged-data', 'awaiting-response'];
-const HEADER = 45;
+/**
+ * The record header, byte offsets from the record's start (little-endian). One table for `put`,
+ * `find`, `decode`, the header accessors and compaction: the layout is named once.
+ */
+const H = {
+  /** u32: next record in the hash chain (0: none). */
+  next: 0,
+  /** u32: record length in bytes. */
+  length: 4,
+  /** f64: capture time of the connection's last packet. */
+  lastTime: 8,
+  /** u32: tcp.stream. */
+  stream: 16,
+  /** u32: first address word of A and of B, u16 ports. */
+  a0: 20,
+  b0: 24,
+  ap: 28,
+  bp: 30,
+  /** u8: V6 | AB_BASE | BA_BASE | RST | DEAD. */
+  flags: 32,
+  /** u32: base sequence numbers of A→B and B→A. */
+  abBase: 33,
+  baBase: 37,
+  /** u32: the connection's hash (rebuilds chains on compaction). */
+  hash: 41,
+  /** 6 × u32 when v6: a1 a2 a3 b1 b2 b3. */
+  v6words: 45,
+} as const;
+const HEADER = H.v6words;
 const HEADER_V6 = HEADER + 24;
 const V6 = 1;
 const AB_BASE = 2;
@@ -91,24 +118,25 @@ export class TombStore {
     const o = this.end;
     const dv = this.dv;
     const slot = c.hash & this.mask;
-    dv.setUint32(o, this.heads[slot], true);
-    dv.setFloat64(o + 8, c.lastTime, true);
-    dv.setUint32(o + 16, c.stream, true);
-    dv.setUint32(o + 20, c.a0 >>> 0, true);
-    dv.setUint32(o + 24, c.b0 >>> 0, true);
-    dv.setUint16(o + 28, c.ap, true);
-    dv.setUint16(o + 30, c.bp, true);
-    this.buf[o + 32] = (c.v6 ? V6 : 0) | (c.ab.baseSet ? AB_BASE : 0) | (c.ba.baseSet ? BA_BASE : 0) | (c.ab.rstFrame !== 0 || c.ba.rstFrame !== 0 ? RST : 0);
-    dv.setUint32(o + 33, c.ab.baseSeq, true);
-    dv.setUint32(o + 37, c.ba.baseSeq, true);
-    dv.setUint32(o + 41, c.hash, true);
+    dv.setUint32(o + H.next, this.heads[slot], true);
+    dv.setFloat64(o + H.lastTime, c.lastTime, true);
+    dv.setUint32(o + H.stream, c.stream, true);
+    dv.setUint32(o + H.a0, c.a0 >>> 0, true);
+    dv.setUint32(o + H.b0, c.b0 >>> 0, true);
+    dv.setUint16(o + H.ap, c.ap, true);
+    dv.setUint16(o + H.bp, c.bp, true);
+    this.buf[o + H.flags] = (c.v6 ? V6 : 0) | (c.ab.baseSet ? AB_BASE : 0) | (c.ba.baseSet ? BA_BASE : 0) | (c.ab.rstFrame !== 0 || c.ba.rstFrame !== 0 ? RST : 0);
+    dv.setUint32(o + H.abBase, c.ab.baseSeq, true);
+    dv.setUint32(o + H.baBase, c.ba.baseSeq, true);
+    dv.setUint32(o + H.hash, c.hash, true);
     if (c.v6) {
-      dv.setUint32(o + 45, c.a1 >>> 0, true);
-      dv.setUint32(o + 49, c.a2 >>> 0, true);
-      dv.setUint32(o + 53, c.a3 >>> 0, true);
-      dv.setUint32(o + 57, c.b1 >>> 0, true);
-      dv.setUint32(o + 61, c.b2 >>> 0, true);
-      dv.setUint32(o + 65, c.b3 >>> 0, true);
+      const w = o + H.v6words;
+      dv.setUint32(w, c.a1 >>> 0, true);
+      dv.setUint32(w + 4, c.a2 >>> 0, true);
+      dv.setUint32(w + 8, c.a3 >>> 0, true);
+      dv.setUint32(w + 12, c.b1 >>> 0, true);
+      dv.setUint32(w + 16, c.b2 >>> 0, true);
+      dv.setUint32(w + 20, c.b3 >>> 0, true);
     }
     this.pos = o + (c.v6 ? HEADER_V6 : HEADER);
     this.times[0] = 0;
@@ -139,7 +167,7 @@ export class TombStore {
     this.putDir(c.ab, c.ba.baseSeq, ff);
     this.putDir(c.ba, c.ab.baseSeq, ff);
     const len = this.pos - o;
-    dv.setUint32(o + 4, len, true);
+    dv.setUint32(o + H.length, len, true);
     this.end = this.pos;
     this.heads[slot] = o;
     if (++this.count > 2 * this.heads.length) this.rechain(this.heads.length * 4);
@@ -149,11 +177,12 @@ export class TombStore {
   find(h: number, v6: boolean, a0: number, a1: number, a2: number, a3: number, b0: number, b1: number, b2: number, b3: number, ap: number, bp: number): number {
     const dv = this.dv;
     let prev = 0;
-    for (let o = this.heads[h & this.mask]; o !== 0; prev = o, o = dv.getUint32(o, true)) {
-      if (dv.getUint32(o + 20, true) !== a0 >>> 0 || dv.getUint32(o + 24, true) !== b0 >>> 0 || dv.getUint16(o + 28, true) !== ap || dv.getUint16(o + 30, true) !== bp) continue;
-      if (((this.buf[o + 32] & V6) !== 0) !== v6) continue;
-      if (v6 && (dv.getUint32(o + 45, true) !== a1 >>> 0 || dv.getUint32(o + 49, true) !== a2 >>> 0 || dv.getUint32(o + 53, true) !== a3 >>> 0)) continue;
-      if (v6 && (dv.getUint32(o + 57, true) !== b1 >>> 0 || dv.getUint32(o + 61, true) !== b2 >>> 0 || dv.getUint32(o + 65, true) !== b3 >>> 0)) continue;
+    for (let o = this.heads[h & this.mask]; o !== 0; prev = o, o = dv.getUint32(o + H.next, true)) {
+      if (dv.getUint32(o + H.a0, true) !== a0 >>> 0 || dv.getUint32(o + H.b0, true) !== b0 >>> 0 || dv.getUint16(o + H.ap, true) !== ap || dv.getUint16(o + H.bp, true) !== bp) continue;
+      if (((this.buf[o + H.flags] & V6) !== 0) !== v6) continue;
+      const w = o + H.v6words;
+      if (v6 && (dv.getUint32(w, true) !== a1 >>> 0 || dv.getUint32(w + 4, true) !== a2 >>> 0 || dv.getUint32(w + 8, true) !== a3 >>> 0)) continue;
+      if (v6 && (dv.getUint32(w + 12, true) !== b1 >>> 0 || dv.getUint32(w + 16, true) !== b2 >>> 0 || dv.getUint32(w + 20, true) !== b3 >>> 0)) continue;
       this.foundPrev = prev;
       return o;
     }
@@ -167,24 +196,24 @@ export class TombStore {
 
   /** Whether the record's A→B (fromA) or B→A direction has a base sequence number, and which. */
   baseSet(o: number, fromA: boolean): boolean {
-    return (this.buf[o + 32] & (fromA ? AB_BASE : BA_BASE)) !== 0;
+    return (this.buf[o + H.flags] & (fromA ? AB_BASE : BA_BASE)) !== 0;
   }
 
   baseSeq(o: number, fromA: boolean): number {
-    return this.dv.getUint32(o + (fromA ? 37 : 41), true);
+    return this.dv.getUint32(o + (fromA ? H.abBase : H.baBase), true);
   }
 
   lastTime(o: number): number {
-    return this.dv.getFloat64(o + 8, true);
+    return this.dv.getFloat64(o + H.lastTime, true);
   }
 
   stream(o: number): number {
-    return this.dv.getUint32(o + 16, true);
+    return this.dv.getUint32(o + H.stream, true);
   }
 
   /** True when the connection ended with a RST (else with both FINs acknowledged). */
   endedByRst(o: number): boolean {
-    return (this.buf[o + 32] & RST) !== 0;
+    return (this.buf[o + H.flags] & RST) !== 0;
   }
 
   /** Drops the records quiet for more than `linger` seconds at capture time `now`; returns how many. */
@@ -195,8 +224,8 @@ export class TombStore {
     for (let slot = 0; slot < heads.length; slot++) {
       let prev = 0;
       for (let o = heads[slot]; o !== 0; ) {
-        const next = dv.getUint32(o, true);
-        if (now - dv.getFloat64(o + 8, true) > linger) {
+        const next = dv.getUint32(o + H.next, true);
+        if (now - dv.getFloat64(o + H.lastTime, true) > linger) {
           this.unchain(slot, prev, o);
           n++;
         } else prev = o;
@@ -222,25 +251,26 @@ export class TombStore {
     const dv = this.dv;
     const c = new Conn();
     c.hash = h;
-    c.lastTime = dv.getFloat64(o + 8, true);
-    c.stream = dv.getUint32(o + 16, true);
-    c.a0 = dv.getUint32(o + 20, true);
-    c.b0 = dv.getUint32(o + 24, true);
-    c.ap = dv.getUint16(o + 28, true);
-    c.bp = dv.getUint16(o + 30, true);
-    const hf = this.buf[o + 32];
+    c.lastTime = dv.getFloat64(o + H.lastTime, true);
+    c.stream = dv.getUint32(o + H.stream, true);
+    c.a0 = dv.getUint32(o + H.a0, true);
+    c.b0 = dv.getUint32(o + H.b0, true);
+    c.ap = dv.getUint16(o + H.ap, true);
+    c.bp = dv.getUint16(o + H.bp, true);
+    const hf = this.buf[o + H.flags];
     c.v6 = (hf & V6) !== 0;
     c.ab.baseSet = (hf & AB_BASE) !== 0;
     c.ba.baseSet = (hf & BA_BASE) !== 0;
-    c.ab.baseSeq = dv.getUint32(o + 33, true);
-    c.ba.baseSeq = dv.getUint32(o + 37, true);
+    c.ab.baseSeq = dv.getUint32(o + H.abBase, true);
+    c.ba.baseSeq = dv.getUint32(o + H.baBase, true);
     if (c.v6) {
-      c.a1 = dv.getUint32(o + 45, true);
-      c.a2 = dv.getUint32(o + 49, true);
-      c.a3 = dv.getUint32(o + 53, true);
-      c.b1 = dv.getUint32(o + 57, true);
-      c.b2 = dv.getUint32(o + 61, true);
-      c.b3 = dv.getUint32(o + 65, true);
+      const w = o + H.v6words;
+      c.a1 = dv.getUint32(w, true);
+      c.a2 = dv.getUint32(w + 4, true);
+      c.a3 = dv.getUint32(w + 8, true);
+      c.b1 = dv.getUint32(w + 12, true);
+      c.b2 = dv.getUint32(w + 16, true);
+      c.b3 = dv.getUint32(w + 20, true);
     }
     this.pos = o + (c.v6 ? HEADER_V6 : HEADER);
     this.times[0] = 0;
@@ -286,7 +316,8 @@ export class TombStore {
     this.u((d.lastack - revBase) >>> 0);
     this.t(d.lastackTime);
     this.u(d.window);
-    this.u(d.dupacknum);
+    this.s(d.dupacknum);
+    this.u((d.maxseqtobeacked - base) >>> 0);
     this.f(d.lastnondupack, ff);
     this.u(d.lastsegflags);
     this.u(d.packets);
@@ -295,6 +326,7 @@ export class TombStore {
     this.f(d.synFrame, ff);
     this.t(d.synTime);
     this.u(d.synRetransCount);
+    this.u((d.synFirstRetrans ? 1 : 0) | (d.finFirstRetrans ? 2 : 0));
     this.f(d.finFrame, ff);
     this.t(d.finTime);
     this.u((d.finSeq - base) >>> 0);
@@ -313,7 +345,8 @@ export class TombStore {
     d.lastack = (revBase + this.ru()) >>> 0;
     d.lastackTime = this.rt();
     d.window = this.ru();
-    d.dupacknum = this.ru();
+    d.dupacknum = this.rs();
+    d.maxseqtobeacked = (base + this.ru()) >>> 0;
     d.lastnondupack = this.rf(ff);
     d.lastsegflags = this.ru();
     d.packets = this.ru();
@@ -322,6 +355,9 @@ export class TombStore {
     d.synFrame = this.rf(ff);
     d.synTime = this.rt();
     d.synRetransCount = this.ru();
+    const firsts = this.ru();
+    d.synFirstRetrans = (firsts & 1) !== 0;
+    d.finFirstRetrans = (firsts & 2) !== 0;
     d.finFrame = this.rf(ff);
     d.finTime = this.rt();
     d.finSeq = (base + this.ru()) >>> 0;
@@ -333,11 +369,11 @@ export class TombStore {
   }
 
   private unchain(h: number, prev: number, o: number): void {
-    const next = this.dv.getUint32(o, true);
+    const next = this.dv.getUint32(o + H.next, true);
     if (prev === 0) this.heads[h & this.mask] = next;
-    else this.dv.setUint32(prev, next, true);
-    this.dead += this.dv.getUint32(o + 4, true);
-    this.buf[o + 32] |= DEAD;
+    else this.dv.setUint32(prev + H.next, next, true);
+    this.dead += this.dv.getUint32(o + H.length, true);
+    this.buf[o + H.flags] |= DEAD;
     this.count--;
   }
 
@@ -375,11 +411,11 @@ export class TombStore {
     heads.fill(0);
     let w = 8;
     for (let o = 8; o < this.end; ) {
-      const len = dv.getUint32(o + 4, true);
-      if ((b[o + 32] & DEAD) === 0) {
+      const len = dv.getUint32(o + H.length, true);
+      if ((b[o + H.flags] & DEAD) === 0) {
         if (w !== o) b.copyWithin(w, o, o + len);
-        const slot = dv.getUint32(w + 41, true) & mask;
-        dv.setUint32(w, heads[slot], true);
+        const slot = dv.getUint32(w + H.hash, true) & mask;
+        dv.setUint32(w + H.next, heads[slot], true);
         heads[slot] = w;
         w += len;
       }

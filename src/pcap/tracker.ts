@@ -179,6 +179,18 @@ export class Tracker {
     const rev = sIsA ? c.ba : c.ab;
     const seq = p.seq >>> 0;
     const ack = p.ack >>> 0;
+    if (fwd.baseSet && (flags & SYN) !== 0 && seq !== fwd.baseSeq) {
+      // A SYN/ACK with another ISN than the one known for its direction: Wireshark keeps the
+      // conversation, takes the new base and flags it reused_ports (issue 16944).
+      if (flags & ACK) {
+        fwd.baseSeq = seq;
+        ta |= TA_REUSED_PORTS;
+      }
+    } else if (fwd.baseSet && (flags & (SYN | ACK)) === SYN) {
+      // The same SYN again: Wireshark restores nextseq from maxseqtobeacked first (a RST may
+      // have moved it, issue 17616); the SYN is then flagged a retransmission.
+      fwd.nextseq = fwd.maxseqtobeacked;
+    }
 
     // Stall candidate: state at the start of the gap, before this packet changes it.
     let outstanding = false;
@@ -200,11 +212,12 @@ export class Tracker {
         if (c.clientIsA < 0) c.clientIsA = sIsA ? 1 : 0;
       }
     } else if (flags & ACK) {
-      if (c.mruSynSet && c.firstRtt === 0) c.firstRtt = t - c.mruSyn;
       c.established = true;
     }
 
     if (p.seglen >= 0) ta |= this.analyze(c, fwd, rev, p, frame);
+    // Wireshark takes the first RTT after analysing the packet (dissect_tcp's flag handling).
+    if ((flags & (SYN | ACK)) === ACK && c.mruSynSet && c.firstRtt === 0) c.firstRtt = t - c.mruSyn;
 
     // What the detectors need.
     fwd.packets++;
@@ -214,9 +227,16 @@ export class Tracker {
       fwd.retransmissions++;
       this.retransmissions++;
     }
+    // A SYN or FIN is a retransmission when its sequence number says so (the flags above, as
+    // Wireshark decides them), not because an earlier one was seen: in a capture that started
+    // after the original, the first one seen may already be a retransmission.
     if ((flags & (SYN | ACK)) === SYN) {
-      if (fwd.synFrame === 0) (fwd.synFrame = frame), (fwd.synTime = t);
-      else if (retrans) {
+      if (fwd.synFrame === 0) {
+        fwd.synFrame = frame;
+        fwd.synTime = t;
+        fwd.synFirstRetrans = retrans;
+      }
+      if (retrans) {
         fwd.synRetransCount++;
         if (fwd.synRetransFrames === NO_FRAMES) (fwd.synRetransFrames = []), (fwd.synRetransTimes = []);
         push(fwd.synRetransFrames, frame);
@@ -228,7 +248,9 @@ export class Tracker {
         fwd.finFrame = frame;
         fwd.finTime = t;
         fwd.finSeq = p.seglen > 0 ? (seq + p.seglen) >>> 0 : seq;
-      } else if (retrans) {
+        fwd.finFirstRetrans = retrans;
+      }
+      if (retrans) {
         fwd.finRetransCount++;
         if (fwd.finRetransFrames === NO_FRAMES) (fwd.finRetransFrames = []), (fwd.finRetransTimes = []);
         push(fwd.finRetransFrames, frame);
@@ -320,13 +342,18 @@ export class Tracker {
         break checks;
       }
       if (seglen === 0 && win !== 0 && win === fwd.window && seq === nextseq && ack === fwd.lastack && plain) {
-        fwd.dupacknum++;
+        fwd.dupacknum = fwd.dupacknum === -1 ? 1 : fwd.dupacknum + 1;
         ta |= TA_DUPLICATE_ACK;
       }
     }
     if (ack !== fwd.lastack) {
       fwd.lastnondupack = frame;
       fwd.dupacknum = 0;
+    }
+    // An ACK beyond what the other way is known to have sent: a segment the capture missed.
+    if (rev.maxseqtobeacked !== 0 && gt(ack, rev.maxseqtobeacked) && flags & ACK) {
+      if (lt(rev.maxseqtobeacked, rev.nextseq)) rev.maxseqtobeacked = rev.nextseq;
+      else rev.dupacknum = -1;
     }
     const synfin = (flags & (SYN | FIN)) !== 0;
     if ((seglen > 0 || synfin) && !(ta & TA_KEEP_ALIVE)) {
@@ -350,6 +377,7 @@ export class Tracker {
       fwd.nextseqFrame = frame;
       fwd.nextseqTime = t;
     }
+    if ((seq === fwd.maxseqtobeacked || fwd.maxseqtobeacked === 0) && !(ta & TA_ZERO_WINDOW_PROBE)) fwd.maxseqtobeacked = fwd.nextseq;
     fwd.window = win;
     fwd.lastack = ack;
     fwd.lastackTime = t;

@@ -26,7 +26,9 @@ export function detectFinRetransmit(c: Conn, ctx: DetectorContext): Finding | nu
   const frames: number[] = [];
   const retransmitted: number[] = [];
   for (const d of dirs) {
-    frames.push(d.dir.finFrame, ...d.dir.finRetransFrames);
+    // The original FIN first, when the capture holds it (see Direction.finFirstRetrans).
+    if (!d.dir.finFirstRetrans) frames.push(d.dir.finFrame);
+    frames.push(...d.dir.finRetransFrames);
     retransmitted.push(...d.dir.finRetransFrames);
   }
   const count = dirs.reduce((n, d) => n + d.dir.finRetransCount, 0);
@@ -40,8 +42,11 @@ export function detectFinRetransmit(c: Conn, ctx: DetectorContext): Finding | nu
         ? `the FIN was finally acknowledged (frame ${r.frame}, ${secs(r.time - dir.finTime)} after the first FIN)`
         : 'the peer never acknowledged it and sent nothing back';
   const peerFinFirst = peer.finFrame !== 0 && peer.finTime <= dir.finTime;
+  const list = `frames ${dir.finRetransFrames.join(', ')}${dir.finRetransCount > dir.finRetransFrames.length ? ', …' : ''}`;
   const evidence = [
-    `${who} FIN in frame ${dir.finFrame} at ${at(ctx, dir.finTime)}, sent again ${dir.finRetransCount} time(s) over ${secs(over)} (frames ${dir.finRetransFrames.join(', ')}${dir.finRetransCount > dir.finRetransFrames.length ? ', …' : ''})`,
+    dir.finFirstRetrans
+      ? `${who} FIN sent ${dir.finRetransCount} time(s) over ${secs(over)} (${list}), each time at a sequence number already sent: the original FIN is not in the capture (it started later, or missed that packet); the first one seen is at ${at(ctx, dir.finTime)}`
+      : `${who} FIN in frame ${dir.finFrame} at ${at(ctx, dir.finTime)}, sent again ${dir.finRetransCount} time(s) over ${secs(over)} (${list})`,
     `after the FIN: ${reactionText}`,
   ];
   if (peerFinFirst) evidence.push(`the other side had closed first (its FIN in frame ${peer.finFrame}, ${secs(dir.finTime - peer.finTime)} earlier): the connection sat half-closed that long`);
@@ -64,7 +69,7 @@ export function detectFinRetransmit(c: Conn, ctx: DetectorContext): Finding | nu
       'Check with `conntrack -L -p tcp --dport <port>` and `ipvsadm -lnc` whether the entry is gone when the FIN leaves.',
     metrics: {
       retransmissions: count,
-      firstFinFrame: dir.finFrame,
+      firstFinFrame: dir.finFirstRetrans ? null : dir.finFrame,
       retransmittedFrames: retransmitted,
       overS: round6(over),
       sender: who,

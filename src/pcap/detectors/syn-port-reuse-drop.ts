@@ -12,7 +12,8 @@ export const SYN_PORT_REUSE_DROP = 'syn-port-reuse-drop';
 export function detectSynPortReuseDrop(c: Conn, ctx: DetectorContext): Finding | null {
   if (!c.reusedPorts) return null;
   const s = synRetransmission(c, ctx);
-  if (!s) return null;
+  // Refused by a RST is not a drop: syn-retransmit reports it.
+  if (!s || s.refusedFrame !== 0) return null;
   const prev =
     c.previousState === 'fin'
       ? 'closed with FIN'
