@@ -331,7 +331,7 @@ class WhoamiServer {
         }
       }
       if (controls.status) status = controls.status;
-      if (controls.size > 0 && method !== 'HEAD' && !STATUS_NO_BODY(status)) {
+      if (controls.size > 0 && !STATUS_NO_BODY(status)) {
         const padded = json ? paddedJson(body, controls.size) : paddedText(body, controls.size);
         if (padded.pad > 0) {
           if (padded.pad > LARGE_PADDING_BYTES && this.largeInFlight >= MAX_LARGE_RESPONSES) {
