@@ -485,8 +485,11 @@ class WhoamiServer {
     // node:http does. A pipelined earlier answer still pending would be overtaken: close instead.
     const inFlight = c.seq - c.done;
     const current = (s as unknown as { _httpMessage?: ServerResponse | null })._httpMessage;
-    const bodyError = inFlight === 1 && !c.broken && (!current || !current.headersSent);
-    if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable || (inFlight !== 0 && !bodyError)) {
+    // An answer whose head is out but whose body is still going (a streamed ?size=) must not be
+    // interleaved with a 400: close, as bare node:http does.
+    const writing = current != null && current.headersSent;
+    const bodyError = inFlight === 1 && !c.broken && !writing;
+    if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable || writing || (inFlight !== 0 && !bodyError)) {
       c.closedBy ??= code === 'ECONNRESET' || code === 'EPIPE' ? 'client-reset' : 'unknown';
       socket.destroy();
       return;
