@@ -187,7 +187,7 @@ test('bad input: port in use and an invalid duration exit 2 with one line', { ti
 test('whoami --help documents every option with examples', { timeout: 10_000 }, async () => {
   const r = await runLbdiag(['whoami', '--help']);
   assert.equal(r.code, 0);
-  for (const o of ['--port', '--host', '--name', '--idle-timeout', '--max-requests-per-conn', '--headers-timeout', '--drain-delay', '--workers', '--log', '--log-format', 'Examples:', '?wait=', '/metrics']) {
+  for (const o of ['--port', '--host', '--name', '--idle-timeout', '--max-requests-per-conn', '--headers-timeout', '--drain-delay', '--workers', '--log', '--log-format', '--echo-secrets', 'X-Lbdiag-Started', 'Examples:', '?wait=', '/metrics']) {
     assert.ok(r.stdout.includes(o), `help lacks ${o}`);
   }
 });
