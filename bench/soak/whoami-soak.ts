@@ -19,7 +19,7 @@ export interface SoakResult {
   clientErrors: Record<string, number>;
   serverByStatus: Record<string, number>;
   mismatches: string[];
-  rss: { startMiB: number; firstWindowMiB: number; lastWindowMiB: number; maxMiB: number; slopeMiBPerMin: number; samples: number };
+  rss: { startMiB: number; firstWindowMiB: number; lastWindowMiB: number; firstHalfPeakMiB: number; secondHalfPeakMiB: number; maxMiB: number; slopeMiBPerMin: number; samples: number };
   flat: boolean;
   alive: boolean;
 }
@@ -132,6 +132,9 @@ export async function soakWhoami(minutes: number, log: (m: string) => void = (m)
   const slope = half.reduce((a, r) => a + (r.t - mt) * (r.mib - mm), 0) / (half.reduce((a, r) => a + (r.t - mt) ** 2, 0) || 1);
   const firstW = median(first);
   const lastW = median(last);
+  // V8's heap makes RSS a sawtooth (a full GC drops it by tens of MiB): a leak shows as rising peaks.
+  const firstPeak = Math.max(0, ...steady.slice(0, Math.floor(steady.length / 2)).map((r) => r.mib));
+  const secondPeak = Math.max(0, ...half.map((r) => r.mib));
   const result: SoakResult = {
     minutes,
     requests: Object.values(byStatus).reduce((a, b) => a + b, 0),
@@ -143,12 +146,14 @@ export async function soakWhoami(minutes: number, log: (m: string) => void = (m)
       startMiB: Number((rss[0]?.mib ?? 0).toFixed(1)),
       firstWindowMiB: Number(firstW.toFixed(1)),
       lastWindowMiB: Number(lastW.toFixed(1)),
+      firstHalfPeakMiB: Number(firstPeak.toFixed(1)),
+      secondHalfPeakMiB: Number(secondPeak.toFixed(1)),
       maxMiB: Number(Math.max(...rss.map((r) => r.mib)).toFixed(1)),
       slopeMiBPerMin: Number(slope.toFixed(2)),
       samples: rss.length,
     },
-    // Flat: the last fifth within 10 % (or 10 MiB) of the first fifth of the steady part.
-    flat: lastW - firstW <= Math.max(10, firstW * 0.1),
+    // Flat: the second half's peak within 10 % (or 10 MiB) of the first half's peak.
+    flat: secondPeak - firstPeak <= Math.max(10, firstPeak * 0.1),
     alive,
   };
   return result;
@@ -160,8 +165,9 @@ export function renderSoak(r: SoakResult): string {
     `  client by status   ${JSON.stringify(r.clientByStatus)}   client errors ${JSON.stringify(r.clientErrors)}`,
     `  /metrics by status ${JSON.stringify(r.serverByStatus)}`,
     `  counts             ${r.mismatches.length === 0 ? 'consistent (every status: client count <= /metrics <= client count + client errors)' : `MISMATCH: ${r.mismatches.join('; ')}`}`,
-    `  RSS                start ${r.rss.startMiB} MiB, first fifth ${r.rss.firstWindowMiB} MiB, last fifth ${r.rss.lastWindowMiB} MiB, max ${r.rss.maxMiB} MiB, ` +
-      `slope over the second half ${r.rss.slopeMiBPerMin} MiB/min (${r.rss.samples} samples): ${r.flat ? 'flat' : 'GROWING'}`,
+    `  RSS                start ${r.rss.startMiB} MiB, median of the first fifth ${r.rss.firstWindowMiB} MiB and of the last ${r.rss.lastWindowMiB} MiB, ` +
+      `peak of the first half ${r.rss.firstHalfPeakMiB} MiB and of the second ${r.rss.secondHalfPeakMiB} MiB, max ${r.rss.maxMiB} MiB, ` +
+      `slope over the second half ${r.rss.slopeMiBPerMin} MiB/min (${r.rss.samples} samples): ${r.flat ? 'flat (peaks not rising)' : 'GROWING (peaks rising)'}`,
   ].join('\n');
 }
 
