@@ -16,11 +16,23 @@ import type { Results } from './results.js';
 import { benchPcap } from './sections/pcap.js';
 import { benchProbe } from './sections/probe.js';
 import { benchWhoami } from './sections/whoami.js';
+import { renderSoak, soakWhoami } from './soak/whoami-soak.js';
 
-const SECTIONS = { whoami: benchWhoami, probe: benchProbe, pcap: benchPcap } as const;
+let soakMinutes = 10;
+/** Not in the default run (it takes --soak-minutes): `--only soak`. */
+async function benchSoak(ctx: Ctx): Promise<void> {
+  ctx.log(`whoami soak for ${soakMinutes} min (mixed load, RSS sampled every second)`);
+  const r = await soakWhoami(soakMinutes, ctx.log);
+  ctx.results.measurements.whoamiSoak = [r];
+  process.stdout.write(`${renderSoak(r)}\n`);
+}
+
+const SECTIONS = { whoami: benchWhoami, probe: benchProbe, pcap: benchPcap, soak: benchSoak } as const;
+const DEFAULT_SECTIONS = ['whoami', 'probe', 'pcap'];
 
 const USAGE = `usage: npm run bench -- [options]
-  --only LIST        sections to run: whoami,probe,pcap (default all)
+  --only LIST        sections to run: whoami,probe,pcap (default), soak (whoami soak, not in the default)
+  --soak-minutes M   length of the whoami soak (default 10)
   --duration S       seconds per throughput measurement (default 5)
   --warmup S         seconds of unmeasured warm-up per target and mode (default 1)
   --concurrency N    connections for every tool (default 50)
@@ -52,6 +64,7 @@ async function main(): Promise<void> {
     ({ values } = parseArgs({
       options: {
         only: { type: 'string' },
+        'soak-minutes': { type: 'string' },
         duration: { type: 'string' },
         warmup: { type: 'string' },
         concurrency: { type: 'string' },
@@ -74,8 +87,9 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const sections = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(SECTIONS);
-  for (const s of sections) if (!(s in SECTIONS)) fail(`unknown section "${s}" (whoami, probe, pcap)`);
+  const sections = values.only ? values.only.split(',').map((s) => s.trim()) : DEFAULT_SECTIONS;
+  for (const s of sections) if (!(s in SECTIONS)) fail(`unknown section "${s}" (whoami, probe, pcap, soak)`);
+  soakMinutes = positive(values['soak-minutes'], 'soak-minutes', 10);
   const settings: Settings = {
     sections,
     durationS: positive(values.duration, 'duration', 5),

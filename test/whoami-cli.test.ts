@@ -81,21 +81,31 @@ test('a second signal exits at once', { timeout: 15_000 }, async () => {
   }
 });
 
-test('--workers 2 shows two pids and two instances over fresh connections, and drains on SIGTERM', { timeout: 20_000 }, async () => {
+test('--workers 2 shows two pids of one generation (one instance, one start time, unique connection ids) and drains on SIGTERM', { timeout: 20_000 }, async () => {
   const host = '127.0.10.22';
   const { p, port } = await startWhoamiProcess(host, ['--workers', '2', '--name', 'pool', '--drain-delay', '100ms']);
   try {
     assert.match(p.stdout(), /2 workers \(primary pid \d+\)/);
     const pids = new Set<string>();
     const instances = new Set<string>();
+    const started = new Set<string>();
+    const conns = new Set<string>();
+    let answers = 0;
     for (let i = 0; i < 40 && pids.size < 2; i++) {
       const r = await get(host, port, '/');
       assert.equal(r.headers['x-lbdiag-backend'], 'pool');
       pids.add(String(r.headers['x-lbdiag-pid']));
       instances.add(String(r.headers['x-lbdiag-instance']));
+      started.add(String(r.headers['x-lbdiag-started']));
+      conns.add(String(r.headers['x-lbdiag-conn']));
+      answers++;
     }
     assert.equal(pids.size, 2, `pids seen: ${[...pids].join(', ')}`);
-    assert.equal(instances.size, 2);
+    assert.equal(instances.size, 1, 'the workers of one start share the instance (generation)');
+    assert.equal(started.size, 1);
+    assert.match([...started][0], /^\d{13}$/);
+    assert.equal(conns.size, answers, 'connection ids are unique across the workers of a generation');
+    assert.match(p.stdout(), new RegExp(`instance ${[...instances][0]} · 2 workers`));
     assert.ok(!pids.has(String(p.pid)), 'the primary does not answer');
     p.child.kill('SIGTERM');
     assert.equal(await p.exited, 0);
@@ -177,7 +187,7 @@ test('bad input: port in use and an invalid duration exit 2 with one line', { ti
 test('whoami --help documents every option with examples', { timeout: 10_000 }, async () => {
   const r = await runLbdiag(['whoami', '--help']);
   assert.equal(r.code, 0);
-  for (const o of ['--port', '--host', '--name', '--idle-timeout', '--max-requests-per-conn', '--headers-timeout', '--drain-delay', '--workers', '--log', '--log-format', 'Examples:', '?wait=', '/metrics']) {
+  for (const o of ['--port', '--host', '--name', '--idle-timeout', '--max-requests-per-conn', '--headers-timeout', '--drain-delay', '--workers', '--log', '--log-format', '--echo-secrets', 'X-Lbdiag-Started', 'Examples:', '?wait=', '/metrics']) {
     assert.ok(r.stdout.includes(o), `help lacks ${o}`);
   }
 });

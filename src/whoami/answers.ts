@@ -12,8 +12,12 @@ export interface Identity {
   name: string;
   hostname: string;
   pid: number;
+  /** The generation: one random id per whoami start, shared by all its --workers processes. */
   instance: string;
+  /** When the generation started, Unix epoch milliseconds (X-Lbdiag-Started, JSON `started`). */
+  started: number;
   version: string;
+  /** When this process started (ISO 8601). */
   startedAt: string;
   /** performance.now() at start. */
   startedMono: number;
@@ -42,6 +46,7 @@ export interface WhoamiAnswer {
   hostname: string;
   pid: number;
   instance: string;
+  started: number;
   version: string;
   startedAt: string;
   uptimeMs: number;
@@ -103,19 +108,7 @@ export function textAnswer(
   return s;
 }
 
-/** Pads a text body with dots and a final newline to `size` bytes (when larger). */
-export function padText(body: string, size: number): string {
-  const len = Buffer.byteLength(body);
-  if (size <= len) return body;
-  return body + '.'.repeat(size - len - 1) + '\n';
-}
-
-/** Serialises the JSON answer, adding a `padding` field so the body reaches `size` bytes. */
-export function jsonBody(answer: WhoamiAnswer, size: number): string {
-  const body = JSON.stringify(answer, null, 2) + '\n';
-  const len = Buffer.byteLength(body);
-  const overhead = ',\n  "padding": ""'.length;
-  if (size <= len + overhead) return body;
-  const cut = body.lastIndexOf('\n}');
-  return body.slice(0, cut) + ',\n  "padding": "' + '.'.repeat(size - len - overhead) + '"' + body.slice(cut);
+/** The JSON answer, pretty-printed (padding for `?size=` is streamed separately: padding.ts). */
+export function jsonBody(answer: WhoamiAnswer): string {
+  return JSON.stringify(answer, null, 2) + '\n';
 }

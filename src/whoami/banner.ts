@@ -34,11 +34,11 @@ export function bannerText(b: BannerInput): string {
   const who =
     b.processes.length === 1
       ? `instance ${b.processes[0].instance} · pid ${b.processes[0].pid}`
-      : `${b.processes.length} workers (primary pid ${b.primaryPid})`;
+      : `instance ${b.processes[0].instance} · ${b.processes.length} workers (primary pid ${b.primaryPid})`;
   const lines = [`lbdiag whoami ${b.version}: ${b.name} · ${who}`];
   b.addresses.forEach((a, i) => lines.push(`  ${i === 0 ? 'listening ' : '          '}  ${describeAddress(a)}`));
   if (b.processes.length > 1) {
-    lines.push(`  workers     ${b.processes.map((p) => `pid ${p.pid} instance ${p.instance}`).join(' · ')}`);
+    lines.push(`  workers     ${b.processes.map((p) => `pid ${p.pid}`).join(' · ')} (one generation: same instance, own pids)`);
   }
   lines.push(
     `  keep-alive  idle-timeout ${describeSetting(s.idleTimeoutMs, s.idleTimeoutIsDefault, 'off (idle connections stay open)')}` +

@@ -18,6 +18,7 @@ interface Flags {
   workers: string;
   log?: boolean;
   logFormat?: string;
+  echoSecrets?: boolean;
 }
 
 export function whoamiOptions(f: Flags): { opts: WhoamiOptions; workers: number } {
@@ -32,6 +33,7 @@ export function whoamiOptions(f: Flags): { opts: WhoamiOptions; workers: number 
     headersTimeoutMs: f.headersTimeout === undefined ? undefined : parseDuration(f.headersTimeout, '--headers-timeout'),
     drainDelayMs: parseDuration(f.drainDelay, '--drain-delay'),
     log: f.log || logFormat !== undefined ? ((logFormat ?? 'text') as 'text' | 'json') : false,
+    echoSecrets: f.echoSecrets === true,
   };
   if (opts.headersTimeoutMs === 0) throw new UsageError('invalid --headers-timeout "0" (must be above zero)');
   return { opts, workers: parseCount(f.workers, '--workers', 1, 256) };
@@ -48,22 +50,25 @@ export function registerWhoami(program: Command): void {
     .option('--max-requests-per-conn <n>', 'the n-th response on a connection carries Connection: close (0 = unlimited)')
     .option('--headers-timeout <duration>', 'answer 408 and close when request headers take longer (default Node\'s 60s)')
     .option('--drain-delay <duration>', 'on SIGTERM/SIGINT keep answering this long with /health 503 and Connection: close', '5s')
-    .option('-w, --workers <n>', 'processes sharing the port (node:cluster); each has its own pid and instance', '1')
+    .option('-w, --workers <n>', 'processes sharing the port (node:cluster); one instance (generation), a pid each', '1')
     .option('--log', 'one line per request and per closed connection (with who closed it) on stdout')
     .option('--log-format <format>', 'text or json (NDJSON; implies --log)')
+    .option('--echo-secrets', 'echo Authorization, Cookie, API-key and token headers verbatim (default: redacted to scheme and length)')
     .addHelpText(
       'after',
       `
-Every response carries X-Lbdiag-Backend (name), X-Lbdiag-Instance (random per process start),
-X-Lbdiag-Conn (<connection id>;seq=<n-th request on it>) and X-Lbdiag-Pid.
+Every response carries X-Lbdiag-Backend (name), X-Lbdiag-Instance (random per whoami start, shared by
+its --workers), X-Lbdiag-Started (that start, Unix epoch ms), X-Lbdiag-Conn (<connection id>;seq=<n-th
+request on it>) and X-Lbdiag-Pid.
 
 Paths:  /            short text (JSON with Accept: application/json or ?format=json); any unknown path echoes too
         /api         JSON: name, pid, instance, ips, request, connection {id, seq, ageMs, local, remote},
                      forwarded (X-Forwarded-For, Forwarded, Via, X-Real-IP), server {state, idleTimeoutMs, ...}
-        /health      200 ok; POST a status code (e.g. 503) to change it; 503 while draining
+        /health      200 ok; 503 while draining; POST a status code (e.g. 503) to change it, with
+                     Content-Type: application/json or an X-Lbdiag-Health header (no cross-site forms)
         /metrics     Prometheus text: requests by status, connections accepted/active/closed by whom,
                      requests per connection histogram, drain state
-Query:  ?wait=250ms (delay, capped at 30s)  ?status=503  ?size=16k (pad the body)  ?close=1 (Connection: close)
+Query:  ?wait=250ms (delay, capped at 30s)  ?status=503  ?size=16k (pad the body, capped at 16m)  ?close=1
 Durations: 250ms, 1.5s, 2m; a bare number is seconds.
 
 Examples:
@@ -73,7 +78,7 @@ Examples:
                                                  outlive the balancer's idle timeout; rotate connections
   lbdiag whoami -H 127.0.0.2 -H ::1 --workers 4  two addresses, four processes on one port
   curl -si http://127.0.0.1:18088/api            the JSON answer
-  curl -s -X POST -d 503 http://127.0.0.1:18088/health
+  curl -s -X POST -H 'Content-Type: application/json' -d 503 http://127.0.0.1:18088/health
                                                  fail the health check without stopping the server`,
     )
     .action(

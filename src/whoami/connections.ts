@@ -37,6 +37,10 @@ export interface ConnState {
   localPort: number;
   /** `remote: ...\nlocal: ...\n` of the text answer, built on the connection's first text answer. */
   addrLines: string | null;
+  /** `?wait=` requests pending on this connection (cancelled when it closes), null when none. */
+  waits: { timer: NodeJS.Timeout | null }[] | null;
+  /** The parser rejected input after a request was dispatched and a 400 answered it: no other answer follows. */
+  broken: boolean;
   /** The open connections form a doubly linked list through their states (see OpenConnections). */
   socket: ConnSocket;
   prev: ConnState | null;

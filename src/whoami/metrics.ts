@@ -78,6 +78,8 @@ export interface MetricsLabels {
   draining: boolean;
   healthStatus: number;
   uptimeSeconds: number;
+  /** Start of the generation (shared by --workers), Unix epoch seconds. */
+  startedSeconds: number;
 }
 
 function esc(v: string): string {
@@ -95,6 +97,8 @@ export function renderPrometheus(m: Metrics, l: MetricsLabels): string {
   out.push(`lbdiag_whoami_info{name="${esc(l.name)}",instance="${esc(l.instance)}",pid="${l.pid}",version="${esc(l.version)}"} 1`);
   family('lbdiag_whoami_uptime_seconds', 'gauge', 'Seconds since this process started serving.');
   out.push(`lbdiag_whoami_uptime_seconds ${l.uptimeSeconds.toFixed(3)}`);
+  family('lbdiag_whoami_start_time_seconds', 'gauge', 'Start of this whoami generation (X-Lbdiag-Started / 1000), Unix epoch seconds.');
+  out.push(`lbdiag_whoami_start_time_seconds ${l.startedSeconds.toFixed(3)}`);
   family('lbdiag_whoami_requests_total', 'counter', 'HTTP responses sent, by status code (400/408/431 include requests the parser rejected).');
   const statuses = Object.keys(s.requestsByStatus);
   if (statuses.length === 0) out.push('lbdiag_whoami_requests_total{status="200"} 0');

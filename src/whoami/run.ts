@@ -13,7 +13,11 @@ function say(line: string): void {
   process.stderr.write(`lbdiag whoami: ${line}\n`);
 }
 
-/** Resolves when drained (first signal); the second signal exits the process at once. */
+/**
+ * Resolves when drained (first signal), after closing whatever is left so nothing keeps the
+ * process alive. The handlers stay installed until the process exits: a second signal, even
+ * after "drained", exits at once with 130.
+ */
 export function drainOnSignals(handle: WhoamiHandle, onSecond: () => void): Promise<void> {
   return new Promise((resolve) => {
     let count = 0;
@@ -26,15 +30,16 @@ export function drainOnSignals(handle: WhoamiHandle, onSecond: () => void): Prom
       }
       say(
         handle.settings.drainDelayMs > 0
-          ? `${signal}: draining for ${settingDuration(handle.settings.drainDelayMs)} (/health 503, Connection: close, idle connections closed); signal again to exit now`
+          ? `${signal}: draining for ${settingDuration(handle.settings.drainDelayMs)} (/health 503, Connection: close on every answer); signal again to exit now`
           : `${signal}: stopping (idle connections closed, in-flight requests finish); signal again to exit now`,
       );
-      void handle.drain().then(() => {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        say('drained, exiting');
-        resolve();
-      });
+      void handle
+        .drain()
+        .then(() => handle.close())
+        .then(() => {
+          say('drained, exiting');
+          resolve();
+        });
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

@@ -11,11 +11,14 @@ import type { Socket } from 'node:net';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { UsageError } from '../report/errors.js';
-import { forwardedOf, jsonBody, padText, textAnswer, textHead, type Identity, type ServerSettings, type WhoamiAnswer } from './answers.js';
+import { forwardedOf, jsonBody, textAnswer, textHead, type Identity, type ServerSettings, type WhoamiAnswer } from './answers.js';
 import { boundLocal, CONN, localOf, OpenConnections, plainAddress, type CloseReason, type ConnSocket, type ConnState } from './connections.js';
 import { NO_CONTROLS, parseControls, WAIT_CAP_MS, type Controls } from './controls.js';
 import { defaultName, interfaceAddresses, isValidName, kubernetesFromEnv, newInstanceId, type InterfaceAddress } from './identity.js';
 import { RequestLog, type LogFormat } from './log.js';
+import { healthPostRefusal, parseHealthBody } from './health.js';
+import { LARGE_PADDING_BYTES, MAX_LARGE_RESPONSES, paddedJson, paddedLength, paddedText, streamPadded, type PaddedBody } from './padding.js';
+import { redactHeaders } from './secrets.js';
 import { Metrics, renderPrometheus, type MetricsSnapshot } from './metrics.js';
 
 const require = createRequire(import.meta.url);
@@ -47,6 +50,26 @@ export interface WhoamiOptions {
   logStream?: NodeJS.WritableStream;
   /** Put pid= in text log lines (set for --workers). */
   logPid?: boolean;
+  /** Echo Authorization, Cookie and other credential headers verbatim (default: redacted, see secrets.ts). */
+  echoSecrets?: boolean;
+  /** The generation this process belongs to (--workers: made by the primary); default a new one. */
+  generation?: Generation;
+}
+
+/**
+ * One whoami start: its id (X-Lbdiag-Instance) and start time (X-Lbdiag-Started), shared by every
+ * worker. Worker `worker` of `workers` numbers its connections worker, worker + workers, ... so a
+ * connection id is unique within the generation, not only within the process.
+ */
+export interface Generation {
+  instance: string;
+  startedMs: number;
+  worker?: number;
+  workers?: number;
+}
+
+export function newGeneration(): Generation {
+  return { instance: newInstanceId(), startedMs: Date.now() };
 }
 
 export interface WhoamiStats extends MetricsSnapshot {
@@ -72,8 +95,11 @@ const TEXT = 'text/plain; charset=utf-8';
 const JSON_TYPE = 'application/json; charset=utf-8';
 const PROM = 'text/plain; version=0.0.4; charset=utf-8';
 const STATUS_NO_BODY = (s: number): boolean => s === 204 || s === 304;
+const RETRY_AFTER = ['Retry-After', '1'];
+const noop = (): void => {};
 
 interface PendingWait {
+  timer: NodeJS.Timeout | null;
   req: IncomingMessage;
   res: ServerResponse;
   c: ConnState;
@@ -81,7 +107,6 @@ interface PendingWait {
   path: string;
   controls: Controls;
   t0: number;
-  timer: NodeJS.Timeout | null;
 }
 
 /** The raw-header fields the text answer and the format choice need, found in one pass. */
@@ -113,8 +138,12 @@ class WhoamiServer {
   readonly waits = new Set<PendingWait>();
   state: 'serving' | 'draining' | 'closed' = 'serving';
   healthStatus = 200;
-  private nextConnId = 0;
+  private nextConnId: number;
+  private readonly connIdStep: number;
   private readonly pidStr: string;
+  private readonly startedStr: string;
+  /** Large ?size= responses streaming now (capped at MAX_LARGE_RESPONSES). */
+  largeInFlight = 0;
   private readonly head: string;
   private readonly maxRequests: number;
   private readonly log: RequestLog | null;
@@ -130,8 +159,13 @@ class WhoamiServer {
     log: LogFormat | null,
     logPid: boolean,
     logStream: NodeJS.WritableStream,
+    private readonly echoSecrets: boolean,
+    generation: Generation,
   ) {
     this.pidStr = String(identity.pid);
+    this.startedStr = String(identity.started);
+    this.connIdStep = Math.max(1, generation.workers ?? 1);
+    this.nextConnId = (generation.worker ?? 1) - this.connIdStep;
     this.head = textHead(identity);
     this.maxRequests = settings.maxRequestsPerConn ?? 0;
     this.log = log ? new RequestLog(log, identity.pid, logPid, logStream) : null;
@@ -150,7 +184,7 @@ class WhoamiServer {
   private accept(socket: Socket, local: { address: string; port: number } | null): void {
     const s = socket as ConnSocket;
     s[CONN] = {
-      id: ++this.nextConnId,
+      id: (this.nextConnId += this.connIdStep),
       seq: 0,
       done: 0,
       openedAt: performance.now(),
@@ -160,6 +194,8 @@ class WhoamiServer {
       localAddress: local ? local.address : null,
       localPort: local ? local.port : 0,
       addrLines: null,
+      waits: null,
+      broken: false,
       socket: s,
       prev: null,
       next: null,
@@ -173,6 +209,18 @@ class WhoamiServer {
   private connectionClosed(s: ConnSocket): void {
     const c = s[CONN];
     this.open.remove(c);
+    // `?wait=` requests whose client went away: answered now (499, nginx's "client closed"), not
+    // when their timers fire (a pending timer would keep a drained process alive).
+    if (c.waits) {
+      const ws = c.waits as PendingWait[];
+      c.waits = null;
+      for (const w of ws) {
+        if (w.timer) clearTimeout(w.timer);
+        w.timer = null;
+        this.waits.delete(w);
+        this.respond(w.req, w.res, w.c, w.seq, w.path, w.controls, w.t0);
+      }
+    }
     // Every close the server decides is labelled where it decides it; what is left is either the
     // peer's FIN (the readable side ended) or Node's keepAliveTimeout destroying an idle socket.
     const by: CloseReason = c.closedBy ?? (s.readableEnded ? 'client' : c.seq === c.done && c.done > 0 ? 'server-idle' : 'unknown');
@@ -190,15 +238,6 @@ class WhoamiServer {
     return new Promise((resolve) => this.allClosed.push(resolve));
   }
 
-  /** Closes connections with no request in flight. */
-  private closeIdle(reason: CloseReason): void {
-    for (const c of this.open.list()) {
-      if (c.seq === c.done) {
-        c.closedBy ??= reason;
-        c.socket.destroy();
-      }
-    }
-  }
 
   // ---- requests ----------------------------------------------------------------------------
 
@@ -215,20 +254,29 @@ class WhoamiServer {
       controls = parseControls(url.slice(q + 1));
     }
     if (controls.waitMs > 0 && !controls.error) {
-      const w: PendingWait = { req, res, c, seq, path, controls, t0, timer: null };
+      const w: PendingWait = { timer: null, req, res, c, seq, path, controls, t0 };
       w.timer = setTimeout(this.fireWait, controls.waitMs, w);
       this.waits.add(w);
+      (c.waits ??= []).push(w);
       return;
     }
     this.respond(req, res, c, seq, path, controls, t0);
   };
 
   private readonly fireWait = (w: PendingWait): void => {
+    w.timer = null;
     this.waits.delete(w);
+    const ws = w.c.waits;
+    if (ws) {
+      const i = ws.indexOf(w);
+      if (i !== -1) ws.splice(i, 1);
+      if (ws.length === 0) w.c.waits = null;
+    }
     this.respond(w.req, w.res, w.c, w.seq, w.path, w.controls, w.t0);
   };
 
   private respond(req: IncomingMessage, res: ServerResponse, c: ConnState, seq: number, path: string, controls: Controls, t0: number): void {
+    if (c.broken) return; // a 400 already answered this request (see onClientError)
     if (res.destroyed || req.socket.destroyed) {
       // The client went away while we waited: nginx's 499, for the log and the counters.
       c.done++;
@@ -241,14 +289,20 @@ class WhoamiServer {
       let status = 200;
       let type = TEXT;
       let body: string;
+      let json = false;
       if (controls.error) {
         status = 400;
         body = `lbdiag whoami: ${controls.error}\n`;
       } else if (path === '/health') {
         if (method === 'POST') {
-          this.readHealthBody(req, res, c, seq, path, controls, t0);
-          return;
-        }
+          const refusal = healthPostRefusal(req.headers);
+          if (refusal === null) {
+            this.readHealthBody(req, res, c, seq, path, controls, t0);
+            return;
+          }
+          status = 415;
+          body = `lbdiag whoami: ${refusal}\n`;
+        } else
         if (method !== 'GET' && method !== 'HEAD') {
           status = 405;
           body = 'lbdiag whoami: /health answers GET, HEAD and POST\n';
@@ -264,20 +318,32 @@ class WhoamiServer {
         body = this.prometheus();
       } else {
         scanHeaders(req.rawHeaders);
-        const json =
+        json =
           path === '/api'
             ? controls.format !== 'text'
             : controls.format === 'json' || (controls.format === '' && scan.accept !== '' && scan.accept.includes('application/json'));
         if (json) {
           type = JSON_TYPE;
-          body = jsonBody(this.answer(req, c, seq), controls.size);
+          body = jsonBody(this.answer(req, c, seq));
         } else {
           localOf(req.socket as ConnSocket);
           body = textAnswer(this.head, c, seq, method, req.url ?? '/', req.httpVersion, scan.host, scan.xff, this.state !== 'serving');
         }
       }
-      if (controls.size > 0 && type !== JSON_TYPE) body = padText(body, controls.size);
       if (controls.status) status = controls.status;
+      if (controls.size > 0 && !STATUS_NO_BODY(status)) {
+        const padded = json ? paddedJson(body, controls.size) : paddedText(body, controls.size);
+        if (padded.pad > 0) {
+          if (padded.pad > LARGE_PADDING_BYTES && this.largeInFlight >= MAX_LARGE_RESPONSES) {
+            status = 503;
+            body = `lbdiag whoami: ${MAX_LARGE_RESPONSES} large ?size= responses are being sent already; retry later\n`;
+            this.send(req, res, c, seq, status, TEXT, body, controls.close, path, t0, RETRY_AFTER);
+            return;
+          }
+          this.send(req, res, c, seq, status, type, padded, controls.close, path, t0);
+          return;
+        }
+      }
       this.send(req, res, c, seq, status, type, body, controls.close, path, t0);
     } catch (e) {
       if (!res.headersSent) this.send(req, res, c, seq, 500, TEXT, `lbdiag whoami: internal error: ${(e as Error).message}\n`, true, path, t0);
@@ -285,7 +351,8 @@ class WhoamiServer {
     }
   }
 
-  private send(req: IncomingMessage, res: ServerResponse, c: ConnState, seq: number, status: number, type: string, body: string, closeParam: boolean, path: string, t0: number): void {
+  private send(req: IncomingMessage, res: ServerResponse, c: ConnState, seq: number, status: number, type: string, body: string | PaddedBody, closeParam: boolean, path: string, t0: number, extra?: string[]): void {
+    if (c.broken) return; // onClientError answered 400 for this request
     let closing = true;
     if (closeParam) c.closedBy ??= 'server-close-param';
     else if (this.maxRequests > 0 && seq >= this.maxRequests) c.closedBy ??= 'server-max-requests';
@@ -293,7 +360,8 @@ class WhoamiServer {
     else if (!res.shouldKeepAlive) c.closedBy ??= 'client-header';
     else closing = false;
     const noBody = STATUS_NO_BODY(status);
-    const len = noBody ? 0 : Buffer.byteLength(body);
+    const padded = typeof body === 'string' ? null : body;
+    const len = noBody ? 0 : padded ? paddedLength(padded) : Buffer.byteLength(body as string);
     // A flat [name, value, ...] list: node:http walks it by index (no object key iteration).
     const id = this.identity;
     const headers = [
@@ -301,19 +369,29 @@ class WhoamiServer {
       'X-Lbdiag-Instance', id.instance,
       'X-Lbdiag-Conn', c.id + ';seq=' + seq,
       'X-Lbdiag-Pid', this.pidStr,
+      'X-Lbdiag-Started', this.startedStr,
       'Cache-Control', 'no-store',
       'Content-Type', type,
       'Content-Length', String(len),
     ];
     // When the client asked to close (or spoke HTTP/1.0), node:http writes `Connection: close` itself.
     if (closing && res.shouldKeepAlive) headers.push('Connection', 'close');
+    if (extra) headers.push(...extra);
     res.writeHead(status, headers);
-    if (noBody) res.end();
-    else res.end(body);
+    if (noBody || req.method === 'HEAD') res.end();
+    else if (padded) {
+      const large = padded.pad > LARGE_PADDING_BYTES;
+      if (large) this.largeInFlight++;
+      streamPadded(res, padded, large ? this.largeDone : noop);
+    } else res.end(body);
     c.done++;
     this.metrics.countResponse(status);
     if (this.log) this.logRequest(req, c, seq, path, status, t0, closing);
   }
+
+  private readonly largeDone = (): void => {
+    this.largeInFlight--;
+  };
 
   private logRequest(req: IncomingMessage, c: ConnState, seq: number, path: string, status: number, t0: number, closing: boolean): void {
     this.log!.request({ conn: c.id, seq, remoteAddress: c.remoteAddress, remotePort: c.remotePort, method: req.method ?? '-', path, status, ms: performance.now() - t0, closing });
@@ -323,16 +401,15 @@ class WhoamiServer {
     let text = '';
     req.setEncoding('latin1');
     req.on('data', (d: string) => {
-      if (text.length < 64) text += d.slice(0, 64);
+      if (text.length < 256) text += d.slice(0, 256);
     });
     req.on('end', () => {
-      const v = text.trim();
-      const n = Number(v);
-      if (/^\d{3}$/.test(v) && n >= 200 && n <= 599) {
-        this.healthStatus = n;
-        this.send(req, res, c, seq, controls.status || 200, TEXT, `health set to ${n}\n`, controls.close, path, t0);
+      const r = parseHealthBody(text);
+      if (typeof r === 'number') {
+        this.healthStatus = r;
+        this.send(req, res, c, seq, controls.status || 200, TEXT, `health set to ${r}\n`, controls.close, path, t0);
       } else {
-        this.send(req, res, c, seq, 400, TEXT, `lbdiag whoami: POST /health wants a status code from 200 to 599 in the body, got "${v.slice(0, 20)}"\n`, controls.close, path, t0);
+        this.send(req, res, c, seq, 400, TEXT, `lbdiag whoami: ${r}\n`, controls.close, path, t0);
       }
     });
   }
@@ -354,11 +431,12 @@ class WhoamiServer {
       hostname: id.hostname,
       pid: id.pid,
       instance: id.instance,
+      started: id.started,
       version: id.version,
       startedAt: id.startedAt,
       uptimeMs: Math.round(now - id.startedMono),
       ips: this.ips(),
-      request: { method: req.method ?? '', url: req.url ?? '', httpVersion: req.httpVersion, host: h.host ?? null, headers: h },
+      request: { method: req.method ?? '', url: req.url ?? '', httpVersion: req.httpVersion, host: h.host ?? null, headers: this.echoSecrets ? h : redactHeaders(h) },
       connection: {
         id: c.id,
         seq,
@@ -385,6 +463,7 @@ class WhoamiServer {
       instance: this.identity.instance,
       pid: this.identity.pid,
       version: this.identity.version,
+      startedSeconds: this.identity.started / 1000,
       draining: this.state !== 'serving',
       healthStatus: this.state !== 'serving' ? 503 : this.healthStatus,
       uptimeSeconds: (performance.now() - this.identity.startedMono) / 1000,
@@ -401,8 +480,16 @@ class WhoamiServer {
       socket.destroy();
       return;
     }
-    // Only answer when nothing of an earlier response is still being written on this socket.
-    if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable || c.seq !== c.done) {
+    // Answer only when nothing of a response is being written on this socket: no request in flight,
+    // or one whose body the parser rejected (a bad chunk) and whose answer has not started, as bare
+    // node:http does. A pipelined earlier answer still pending would be overtaken: close instead.
+    const inFlight = c.seq - c.done;
+    const current = (s as unknown as { _httpMessage?: ServerResponse | null })._httpMessage;
+    // An answer whose head is out but whose body is still going (a streamed ?size=) must not be
+    // interleaved with a 400: close, as bare node:http does.
+    const writing = current != null && current.headersSent;
+    const bodyError = inFlight === 1 && !c.broken && !writing;
+    if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable || writing || (inFlight !== 0 && !bodyError)) {
       c.closedBy ??= code === 'ECONNRESET' || code === 'EPIPE' ? 'client-reset' : 'unknown';
       socket.destroy();
       return;
@@ -424,15 +511,20 @@ class WhoamiServer {
       reason = 'Request Timeout';
       by = 'server-headers-timeout';
     }
-    const seq = ++c.seq;
-    c.done++;
+    let seq: number;
+    if (bodyError) {
+      // The dispatched request's answer is this 400; its handler must not answer too.
+      seq = c.seq;
+      c.broken = true;
+    } else seq = ++c.seq;
+    c.done = c.seq;
     c.closedBy ??= by;
     const detail = (err as { reason?: string }).reason ?? err.message;
     const body = `lbdiag whoami: ${status} ${reason} (${code}${detail ? `: ${detail}` : ''})\n`;
     socket.end(
       `HTTP/1.1 ${status} ${reason}\r\n` +
         `X-Lbdiag-Backend: ${this.identity.name}\r\nX-Lbdiag-Instance: ${this.identity.instance}\r\n` +
-        `X-Lbdiag-Conn: ${c.id};seq=${seq}\r\nX-Lbdiag-Pid: ${this.pidStr}\r\n` +
+        `X-Lbdiag-Conn: ${c.id};seq=${seq}\r\nX-Lbdiag-Pid: ${this.pidStr}\r\nX-Lbdiag-Started: ${this.startedStr}\r\n` +
         `Content-Type: ${TEXT}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
     setTimeout(destroySocket, 1000, socket).unref();
@@ -489,13 +581,19 @@ class WhoamiServer {
     if (this.drainPromise) return this.drainPromise;
     if (this.state === 'closed') return Promise.resolve();
     this.state = 'draining';
-    this.closeIdle('drain');
+    // Every connection stays open for the drain delay: the next request on each is answered with
+    // `Connection: close`, then the connection closes. Closing an idle keep-alive connection now
+    // would race the request its client may already have sent (in the receive buffer, or on the
+    // wire): a reset for a client that did nothing wrong. Listeners stay open too, so a balancer
+    // that has not yet seen /health turn 503 still gets answers.
     this.drainPromise = new Promise<void>((resolve) => {
+      this.finishDrain = resolve;
       this.drainTimer = setTimeout(() => {
         this.drainTimer = null;
-        for (const srv of this.servers) srv.close();
         for (const c of this.open.list()) c.closedBy ??= 'drain';
-        this.closeIdle('drain');
+        // Stop listening; node's server.close() also closes the connections its parser holds no
+        // request on (closeIdleConnections), and leaves the others to finish.
+        for (const srv of this.servers) srv.close();
         // In-flight requests finish (each answers Connection: close); bounded by the wait cap.
         const cap = setTimeout(() => {
           for (const c of this.open.list()) c.socket.destroy();
@@ -507,7 +605,6 @@ class WhoamiServer {
           resolve();
         });
       }, this.settings.drainDelayMs);
-      this.finishDrain = resolve;
     });
     return this.drainPromise;
   }
@@ -591,18 +688,20 @@ export async function startWhoami(opts: WhoamiOptions): Promise<WhoamiHandle> {
     headersTimeoutIsDefault: opts.headersTimeoutMs === undefined,
     drainDelayMs: checkDuration(opts.drainDelayMs, 'drain delay', DEFAULT_DRAIN_DELAY_MS),
   };
+  const generation = opts.generation ?? newGeneration();
   const identity: Identity = {
     name,
     hostname: os.hostname(),
     pid: process.pid,
-    instance: newInstanceId(),
+    instance: generation.instance,
+    started: generation.startedMs,
     version: VERSION,
     startedAt: new Date().toISOString(),
     startedMono: performance.now(),
     kubernetes: kubernetesFromEnv(),
   };
   const log: LogFormat | null = opts.log === true ? 'text' : opts.log ? opts.log : null;
-  const w = new WhoamiServer(identity, settings, log, opts.logPid ?? false, opts.logStream ?? process.stdout);
+  const w = new WhoamiServer(identity, settings, log, opts.logPid ?? false, opts.logStream ?? process.stdout, opts.echoSecrets ?? false, generation);
   const addresses = await w.listen(hosts, opts.port, defaultHost);
   return {
     name,

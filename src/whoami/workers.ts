@@ -1,19 +1,30 @@
 /**
  * `--workers n`: node:cluster forks n processes that share the listening port (the primary
- * accepts and hands connections round-robin). Each worker has its own pid and instance id, so
- * a probe sees distinct processes of one backend name. The primary forwards signals: the first
- * asks every worker to drain, the second makes them exit; it exits when they all have.
+ * accepts and hands connections round-robin). The primary makes the generation (one instance id
+ * and start time for this whoami start) and hands it to every worker, so a probe sees one
+ * generation of one backend answered by n pids, and a restart as a new generation. The primary
+ * forwards signals: the first asks every worker to drain, the second makes them exit; it exits
+ * when they all have.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { EXIT_OK, EXIT_USAGE, UsageError } from '../report/errors.js';
 import { bannerJson, bannerText, type BannerInput } from './banner.js';
 import { EXIT_INTERRUPTED } from './run.js';
-import { startWhoami, type WhoamiOptions } from './server.js';
+import { newGeneration, startWhoami, type Generation, type WhoamiOptions } from './server.js';
 import { settingDuration } from './server.js';
 
 type ToPrimary =
   | { lbdiag: 'ready'; pid: number; instance: string; addresses: { address: string; port: number }[]; settings: import('./answers.js').ServerSettings; name: string; version: string }
   | { lbdiag: 'error'; message: string };
+/** The generation travels to a worker in its environment: `instance:startedMs:worker:workers`. */
+const GENERATION_ENV = 'LBDIAG_WHOAMI_GENERATION';
+
+export function generationFromEnv(env: NodeJS.ProcessEnv = process.env): Generation | undefined {
+  const m = /^([0-9a-f]{8}):(\d+):(\d+):(\d+)$/.exec(env[GENERATION_ENV] ?? '');
+  if (!m) return undefined;
+  return { instance: m[1], startedMs: Number(m[2]), worker: Number(m[3]), workers: Number(m[4]) };
+}
+
 type ToWorker = { lbdiag: 'drain' } | { lbdiag: 'exit' };
 
 function say(line: string): void {
@@ -28,10 +39,15 @@ export function isWorker(): boolean {
 export async function runWorker(opts: WhoamiOptions): Promise<number> {
   let handle;
   try {
-    handle = await startWhoami({ ...opts, logPid: true });
+    handle = await startWhoami({ ...opts, logPid: true, generation: generationFromEnv() });
   } catch (e) {
-    process.send?.({ lbdiag: 'error', message: (e as Error).message } satisfies ToPrimary);
-    return EXIT_USAGE;
+    // Report, then leave on our own: the primary waits for every worker to exit (a worker it
+    // killed while cluster still talked to it gave EPIPE in the primary).
+    await new Promise<void>((resolve) => {
+      if (!process.send) return resolve();
+      process.send({ lbdiag: 'error', message: (e as Error).message } satisfies ToPrimary, undefined, {}, () => resolve());
+    });
+    process.exit(EXIT_USAGE);
   }
   const h = handle;
   process.send?.({ lbdiag: 'ready', pid: h.pid, instance: h.instance, addresses: h.addresses, settings: h.settings, name: h.name, version: h.identity.version } satisfies ToPrimary);
@@ -69,10 +85,14 @@ export async function runPrimary(n: number, opts: WhoamiOptions): Promise<number
     });
   });
 
+  const generation = newGeneration();
   const started = new Promise<void>((resolve) => {
     for (let i = 0; i < n; i++) {
-      const w = cluster.fork();
+      const w = cluster.fork({ [GENERATION_ENV]: `${generation.instance}:${generation.startedMs}:${i + 1}:${n}` });
       workers.push(w);
+      // A message to a worker that is exiting fails with EPIPE / ERR_IPC_CHANNEL_CLOSED: its exit
+      // is what counts (handled below), not the failed write.
+      w.on('error', () => {});
       w.on('message', (m: ToPrimary) => {
         if (m?.lbdiag === 'ready') {
           ready.push(m);
@@ -92,8 +112,14 @@ export async function runPrimary(n: number, opts: WhoamiOptions): Promise<number
   });
   await started;
   if (failed !== null) {
-    for (const w of workers) if (!w.isDead()) w.process.kill('SIGKILL');
+    // Every worker hit the same error (they share the primary's listening handle) and exits by
+    // itself; one that does not within 3 s is killed.
+    const kill = setTimeout(() => {
+      for (const w of workers) if (!w.isDead()) w.process.kill('SIGKILL');
+    }, 3000);
+    for (const w of workers) if (!w.isDead() && w.isConnected()) w.disconnect();
     await allExited;
+    clearTimeout(kill);
     throw new UsageError(failed);
   }
 
