@@ -1,6 +1,6 @@
 /** The human side of a run: the comparison table (ratios) and the raw measurement tables. */
 import type { ChalkInstance } from 'chalk';
-import { makeTable } from '../src/report/render.js';
+import { makeTable } from '../src/core/render.js';
 import type { Comparison, Results } from './results.js';
 
 /** Two decimals, three when two would round onto the goal and hide which side of it the ratio is. */

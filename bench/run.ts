@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../test/support/processes.js';
-import { makeChalk } from '../src/report/style.js';
+import { makeChalk } from '../src/core/style.js';
 import type { Ctx, Settings } from './context.js';
 import { describeMachine, detectPinning } from './host.js';
 import { renderComparisons, renderMarkdown } from './print.js';

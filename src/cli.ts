@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
-import { EXIT_USAGE, reportError } from './report/errors.js';
+import { EXIT_USAGE, reportError } from './core/errors.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };

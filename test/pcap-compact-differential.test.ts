@@ -16,8 +16,8 @@ import { ACK, Decoded, FIN, RST, SYN } from '../src/pcap/decode.js';
 import { Tracker } from '../src/pcap/tracker.js';
 import { DETECTORS } from '../src/pcap/detectors/index.js';
 import type { Conn } from '../src/pcap/connection.js';
-import type { Finding } from '../src/report/finding.js';
-import { isUsageError } from '../src/report/errors.js';
+import type { Finding } from '../src/core/finding.js';
+import { isUsageError } from '../src/core/errors.js';
 
 interface Outcome {
   perFrame: number[];

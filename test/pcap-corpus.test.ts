@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { corpusDir, hasCommand } from './support/processes.js';
 import { analyse } from '../src/pcap/analyse.js';
 import { TA_ANY_RETRANSMISSION, TA_REUSED_PORTS } from '../src/pcap/tracker.js';
-import { isUsageError } from '../src/report/errors.js';
+import { isUsageError } from '../src/core/errors.js';
 
 const CORPUS = corpusDir();
 const files = fs.existsSync(CORPUS) ? fs.readdirSync(CORPUS).sort() : [];

@@ -1,7 +1,7 @@
 /** The probe's pure building blocks: histogram, chi-square, response parser, identity, target, flags. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Histogram } from '../src/report/histogram.js';
+import { Histogram } from '../src/core/histogram.js';
 import { chiSquareGoodnessOfFit, gammaQ } from '../src/probe/chi-square.js';
 import { ResponseParser } from '../src/probe/http-response.js';
 import { identify, parseBackendFrom } from '../src/probe/identity.js';

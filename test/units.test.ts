@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatDuration, parseCount, parseDuration, parseRate, parseSize } from '../src/report/units.js';
-import { isUsageError } from '../src/report/errors.js';
-import { parseFailOn, reachesFailOn, sortFindings, type Finding } from '../src/report/finding.js';
+import { formatDuration, parseCount, parseDuration, parseRate, parseSize } from '../src/core/units.js';
+import { isUsageError } from '../src/core/errors.js';
+import { parseFailOn, reachesFailOn, sortFindings, type Finding } from '../src/core/finding.js';
 
 test('parseDuration reads Go-style durations; a bare number is seconds (as in whoami, hey -z, wrk -d)', () => {
   assert.equal(parseDuration('250ms'), 250);

@@ -1,6 +1,6 @@
 import { Argument, type Command } from 'commander';
 import { createRequire } from 'node:module';
-import { action } from '../report/action.js';
+import { action } from '../core/action.js';
 import { bashCompletion } from './bash.js';
 import { fishCompletion } from './fish.js';
 import { commandSpec, type CommandSpec } from './spec.js';

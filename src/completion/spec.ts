@@ -1,5 +1,5 @@
 import type { Argument, Command, Option } from 'commander';
-import { collect } from '../report/action.js';
+import { collect } from '../core/action.js';
 
 /**
  * The command line as commander holds it, walked once into plain data: the completion scripts and

@@ -2,7 +2,7 @@
  * `--balancer builtin|haproxy|nginx` → which balancer kind plays layer 4 and layer 7, whether it
  * is installed (a one-line usage error when not), and how the story names it.
  */
-import { UsageError } from '../report/errors.js';
+import { UsageError } from '../core/errors.js';
 import { haproxyInstalled, nginxInstalled, nginxStreamSupport, type BalancerKind } from './balancers/index.js';
 import type { BalancerFamily } from './scenario.js';
 

@@ -1,11 +1,11 @@
 import { Option, type Command } from 'commander';
-import { action } from '../report/action.js';
-import { EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../report/errors.js';
-import { onInterrupt } from '../report/interrupt.js';
-import { ProgressLine } from '../report/progress.js';
-import { renderJson } from '../report/render.js';
-import { makeChalk } from '../report/style.js';
-import { formatDuration, parseCount } from '../report/units.js';
+import { action } from '../core/action.js';
+import { EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../core/errors.js';
+import { onInterrupt } from '../core/interrupt.js';
+import { ProgressLine } from '../core/progress.js';
+import { renderJson } from '../core/render.js';
+import { makeChalk } from '../core/style.js';
+import { formatDuration, parseCount } from '../core/units.js';
 import { BALANCER_FAMILIES, requireFamily } from './balancer-choice.js';
 import type { LabOptions } from './context.js';
 import { runLab } from './run.js';

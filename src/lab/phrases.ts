@@ -3,7 +3,7 @@
  * lab prints about a run comes from that run's probe report.
  */
 import type { ModeReport, ProbeReport } from '../probe/summary.js';
-import { formatDuration } from '../report/units.js';
+import { formatDuration } from '../core/units.js';
 
 export function pct(x: number): string {
   return `${Math.round(x * 100)}%`;

@@ -13,7 +13,7 @@ import { readFileSync, readdirSync, readlinkSync, accessSync, constants as fsCon
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { UsageError } from '../report/errors.js';
+import { UsageError } from '../core/errors.js';
 
 const TAIL_BYTES = 64 * 1024;
 

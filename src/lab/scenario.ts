@@ -7,7 +7,7 @@
  * The JSON document (`lbdiag lab --json`) is built from these: a stable schema, fields are added,
  * never renamed.
  */
-import type { Finding } from '../report/finding.js';
+import type { Finding } from '../core/finding.js';
 import type { ProbeReport } from '../probe/summary.js';
 import type { LabContext } from './context.js';
 

@@ -5,8 +5,8 @@
  */
 import type { ChalkInstance } from 'chalk';
 import { renderProbeReport } from '../probe/report.js';
-import { makeTable, renderFindings, wrap } from '../report/render.js';
-import { formatDuration } from '../report/units.js';
+import { makeTable, renderFindings, wrap } from '../core/render.js';
+import { formatDuration } from '../core/units.js';
 import { layerLabel } from './balancer-choice.js';
 import type { LabReport } from './run.js';
 import type { LabStep, ScenarioResult } from './scenario.js';

@@ -3,8 +3,8 @@
  * Several inputs are merged in time order like mergecap (a small heap; ties go to the earlier
  * file), so frame numbers equal those of the merged capture in Wireshark.
  */
-import type { Finding } from '../report/finding.js';
-import { UsageError } from '../report/errors.js';
+import type { Finding } from '../core/finding.js';
+import { UsageError } from '../core/errors.js';
 import { openInput } from './source.js';
 import { MAX_INTERFACES } from './reader.js';
 import { corrupt, fill, newEntry, type Entry, type FileReport } from './capture-input.js';
@@ -15,7 +15,7 @@ import { Tracker } from './tracker.js';
 import { clientIsA, serverOf, type Conn } from './connection.js';
 import { DETECTORS } from './detectors/index.js';
 import type { DetectorContext } from './detectors/context.js';
-import { Interrupted } from '../report/interrupt.js';
+import { Interrupted } from '../core/interrupt.js';
 
 export type { FileReport } from './capture-input.js';
 

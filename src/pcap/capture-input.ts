@@ -5,8 +5,8 @@
  * read error, cut inside the first record), is a usage error (exit 2, one line, nothing
  * analysed); a failure after that keeps what came before and says so in a warning.
  */
-import { UsageError } from '../report/errors.js';
-import { Interrupted, abortable } from '../report/interrupt.js';
+import { UsageError } from '../core/errors.js';
+import { Interrupted, abortable } from '../core/interrupt.js';
 import { CaptureReader, CorruptCaptureError, NotACaptureError, PACKET, type CaptureFormat } from './reader.js';
 import { CHUNK_SIZE, type Input } from './source.js';
 

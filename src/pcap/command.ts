@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { action } from '../report/action.js';
-import { EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../report/errors.js';
-import { parseFailOn, reachesFailOn } from '../report/finding.js';
-import { onInterrupt } from '../report/interrupt.js';
-import { ProgressLine } from '../report/progress.js';
-import { renderJson } from '../report/render.js';
-import { formatBytes, formatCount, parseDuration } from '../report/units.js';
+import { action } from '../core/action.js';
+import { EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../core/errors.js';
+import { parseFailOn, reachesFailOn } from '../core/finding.js';
+import { onInterrupt } from '../core/interrupt.js';
+import { ProgressLine } from '../core/progress.js';
+import { renderJson } from '../core/render.js';
+import { formatBytes, formatCount, parseDuration } from '../core/units.js';
 import { analyse } from './analyse.js';
 import { jsonDocument } from './json.js';
 
@@ -68,7 +68,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
         if (opts.json) process.stdout.write(renderJson(jsonDocument(res)));
         else {
           // Loaded only for human output: chalk and the tables are start-up time --json does not need.
-          const [{ renderHuman }, { makeChalk }] = await Promise.all([import('./report.js'), import('../report/style.js')]);
+          const [{ renderHuman }, { makeChalk }] = await Promise.all([import('./report.js'), import('../core/style.js')]);
           process.stdout.write(renderHuman(res, makeChalk(process.stdout), process.stdout.columns || 100));
         }
         if (opts.json) for (const w of res.warnings) process.stderr.write(`lbdiag: warning: ${w}\n`);

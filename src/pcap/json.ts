@@ -1,5 +1,5 @@
 /** The pcap command's JSON document (kept apart from the human report so --json loads no chalk). */
-import { sortFindings } from '../report/finding.js';
+import { sortFindings } from '../core/finding.js';
 import type { AnalysisResult } from './analyse.js';
 
 export function jsonDocument(res: AnalysisResult): unknown {

@@ -1,8 +1,8 @@
 /** The pcap command's human report (summary tables) and JSON document. */
 import type { ChalkInstance } from 'chalk';
-import { makeTable, renderFindings, renderFindingSummary } from '../report/render.js';
-import { bar } from '../report/style.js';
-import { formatBytes, formatCount, formatDuration } from '../report/units.js';
+import { makeTable, renderFindings, renderFindingSummary } from '../core/render.js';
+import { bar } from '../core/style.js';
+import { formatBytes, formatCount, formatDuration } from '../core/units.js';
 import type { AnalysisResult } from './analyse.js';
 
 const SERVERS_IN_TABLE = 15;

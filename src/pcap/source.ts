@@ -12,8 +12,8 @@ import net from 'node:net';
 import tty from 'node:tty';
 import type { Readable, Writable } from 'node:stream';
 import zlib from 'node:zlib';
-import { UsageError } from '../report/errors.js';
-import { Interrupted, abortable } from '../report/interrupt.js';
+import { UsageError } from '../core/errors.js';
+import { Interrupted, abortable } from '../core/interrupt.js';
 
 export const CHUNK_SIZE = 4 * 1024 * 1024;
 const GZIP_CHUNK = 1024 * 1024;

@@ -2,8 +2,8 @@
  * The probe's diagnosis: tallies in, findings out. Pure (no I/O, no clock), so every finding is
  * unit-tested on hand-made tallies. Finding ids are a stable contract (see the README).
  */
-import type { Finding } from '../report/finding.js';
-import { formatDuration, formatPercent } from '../report/units.js';
+import type { Finding } from '../core/finding.js';
+import { formatDuration, formatPercent } from '../core/units.js';
 import { chiSquareGoodnessOfFit } from './chi-square.js';
 import { localPortExhaustion, withoutLocalPortErrors } from './detectors/local-port-exhaustion.js';
 import type { LocalPortFacts } from './local-ports.js';

@@ -7,7 +7,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
-import { errorKind } from '../report/errors.js';
+import { errorKind } from '../core/errors.js';
 import { ParseError, ResponseParser, type HttpResponse } from './http-response.js';
 import type { SocketOwner, SocketPool } from './socket-pool.js';
 import type { ExchangeTiming } from './record.js';

@@ -2,7 +2,7 @@
  * Which backend answered: from lbdiag whoami's headers, lbdiag's JSON, traefik/whoami's
  * `Hostname:` line, or a short plain body (`auto`), or as the user says (`--backend-from`).
  */
-import { UsageError } from '../report/errors.js';
+import { UsageError } from '../core/errors.js';
 import type { HttpResponse } from './http-response.js';
 
 export type BackendFrom =

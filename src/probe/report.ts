@@ -4,9 +4,9 @@
  * connect and server time, then the findings.
  */
 import type { ChalkInstance } from 'chalk';
-import { makeTable as baseTable, renderFindings } from '../report/render.js';
-import { bar } from '../report/style.js';
-import { formatDuration, formatPercent } from '../report/units.js';
+import { makeTable as baseTable, renderFindings } from '../core/render.js';
+import { bar } from '../core/style.js';
+import { formatDuration, formatPercent } from '../core/units.js';
 import type { ProbeMode } from './record.js';
 import type { ModeReport, ProbeReport } from './summary.js';
 

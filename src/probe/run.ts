@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { UsageError } from '../report/errors.js';
-import { sortFindings } from '../report/finding.js';
+import { UsageError } from '../core/errors.js';
+import { sortFindings } from '../core/finding.js';
 import { analyse } from './analyse.js';
 import { readLocalPortFacts, type LocalPortFacts } from './local-ports.js';
 import { checkWeights } from './weights-check.js';

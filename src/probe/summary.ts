@@ -2,8 +2,8 @@
  * The probe's JSON document (`--json`, and what `lab` reads): built from the tallies once the run
  * ends. A stable schema: add fields, never rename them.
  */
-import type { Finding } from '../report/finding.js';
-import type { HistogramSummary } from '../report/histogram.js';
+import type { Finding } from '../core/finding.js';
+import type { HistogramSummary } from '../core/histogram.js';
 import type { ProbeMode } from './record.js';
 import type { ModeTally } from './tally.js';
 

@@ -3,7 +3,7 @@
  * per-connection tables, error kinds split fresh vs reused, latency histograms and a timeline.
  * Memory is bounded whatever the request count (no per-request arrays).
  */
-import { Histogram } from '../report/histogram.js';
+import { Histogram } from '../core/histogram.js';
 import { Timeline } from './timeline.js';
 import type { ProbeMode, ProbeRecord } from './record.js';
 

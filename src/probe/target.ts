@@ -1,7 +1,7 @@
 /** The probe's target: `host:port` or a URL (default scheme http, default path `/`), resolved. */
 import dns from 'node:dns/promises';
 import net from 'node:net';
-import { UsageError } from '../report/errors.js';
+import { UsageError } from '../core/errors.js';
 
 export interface Target {
   scheme: 'http' | 'https';

@@ -6,7 +6,7 @@
  * `backend-missing` finding. Either way the imbalance test only weighs backends that answered
  * (a weight for a backend with no answer would make its max/min ratio infinite).
  */
-import type { Finding } from '../report/finding.js';
+import type { Finding } from '../core/finding.js';
 
 export interface WeightsCheck {
   /** Weights restricted to backends that answered (undefined when none is left). */

@@ -1,8 +1,8 @@
 /** `lbdiag whoami`: commander wiring, a thin layer over startWhoami (server.ts). */
 import type { Command } from 'commander';
-import { action, collect } from '../report/action.js';
-import { UsageError } from '../report/errors.js';
-import { parseCount, parseDuration } from '../report/units.js';
+import { action, collect } from '../core/action.js';
+import { UsageError } from '../core/errors.js';
+import { parseCount, parseDuration } from '../core/units.js';
 import { runSingle } from './run.js';
 import { DEFAULT_PORT, type WhoamiOptions } from './server.js';
 import { isWorker, runPrimary, runWorker } from './workers.js';

@@ -3,7 +3,7 @@
  * `?size=16k` (body padded to that many bytes, capped), `?close=1`, `?format=json|text`.
  * Parsed only when the URL has a query string; a bad value is reported, never thrown.
  */
-import { parseDuration, parseSize } from '../report/units.js';
+import { parseDuration, parseSize } from '../core/units.js';
 
 export const WAIT_CAP_MS = 30_000;
 export const SIZE_CAP_BYTES = 16 * 1024 * 1024;

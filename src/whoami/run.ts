@@ -2,7 +2,7 @@
  * Running whoami as a process: start, print the banner, drain on the first SIGTERM/SIGINT,
  * exit at once on the second. With --workers the primary forks n workers (workers.ts).
  */
-import { EXIT_OK } from '../report/errors.js';
+import { EXIT_OK } from '../core/errors.js';
 import { bannerJson, bannerText, type BannerInput } from './banner.js';
 import { startWhoami, type WhoamiHandle, type WhoamiOptions } from './server.js';
 import { settingDuration } from './server.js';

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { UsageError } from '../report/errors.js';
+import { UsageError } from '../core/errors.js';
 import { forwardedOf, jsonBody, textAnswer, textHead, type Identity, type ServerSettings, type WhoamiAnswer } from './answers.js';
 import { boundLocal, CONN, localOf, OpenConnections, plainAddress, type CloseReason, type ConnSocket, type ConnState } from './connections.js';
 import { NO_CONTROLS, parseControls, WAIT_CAP_MS, type Controls } from './controls.js';

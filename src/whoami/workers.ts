@@ -7,7 +7,7 @@
  * when they all have.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { EXIT_OK, EXIT_USAGE, UsageError } from '../report/errors.js';
+import { EXIT_OK, EXIT_USAGE, UsageError } from '../core/errors.js';
 import { bannerJson, bannerText, type BannerInput } from './banner.js';
 import { EXIT_INTERRUPTED } from './run.js';
 import { newGeneration, startWhoami, type Generation, type WhoamiOptions } from './server.js';

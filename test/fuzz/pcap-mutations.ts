@@ -15,7 +15,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { analyse } from '../../src/pcap/analyse.js';
-import { isUsageError } from '../../src/report/errors.js';
+import { isUsageError } from '../../src/core/errors.js';
 
 export interface FuzzOptions {
   count: number;

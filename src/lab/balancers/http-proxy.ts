@@ -9,7 +9,7 @@ import type net from 'node:net';
 import type { Balancer, BalancerOptions } from './types.js';
 import { formatEndpoint } from './types.js';
 import { RoundRobin, builtinHandle, listenOn } from './builtin.js';
-import { errorKind } from '../../report/errors.js';
+import { errorKind } from '../../core/errors.js';
 
 export interface HttpProxyOptions extends BalancerOptions {
   /** Idle keep-alive timeout towards clients (default 60 s, longer than any lab probe interval). */

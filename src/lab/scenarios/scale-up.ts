@@ -9,7 +9,7 @@ import { backendName, targetOf, type LabContext } from '../context.js';
 import { pct, sharesText } from '../phrases.js';
 import { judge, type LabStep, type Scenario, type ScenarioResult } from '../scenario.js';
 import { formatEndpoint } from '../balancers/index.js';
-import { formatDuration } from '../../report/units.js';
+import { formatDuration } from '../../core/units.js';
 
 export const DEFAULT_SCALE_UP_REQUESTS = 240;
 /** Keep-alive pool size: more connections than backends, as a real pool has. */

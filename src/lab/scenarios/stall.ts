@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Finding } from '../../report/finding.js';
+import type { Finding } from '../../core/finding.js';
 import type { ProbeReport } from '../../probe/summary.js';
 import type { LabContext } from '../context.js';
 import { canUseNetns, createStallTopology } from '../netns.js';

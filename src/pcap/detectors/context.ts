@@ -1,5 +1,5 @@
 /** What every detector gets besides the connection: thresholds and the capture's time origin. */
-import { formatDuration } from '../../report/units.js';
+import { formatDuration } from '../../core/units.js';
 
 export interface DetectorContext {
   /** Gap (seconds) that counts as a stall. */

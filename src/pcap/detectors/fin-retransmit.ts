@@ -2,7 +2,7 @@
  * `fin-retransmit`: a FIN sent again with the same sequence number because no ACK came
  * (tshark: `tcp.flags.fin==1 && tcp.analysis.retransmission`). One finding per connection.
  */
-import type { Finding } from '../../report/finding.js';
+import type { Finding } from '../../core/finding.js';
 import { clientIsA, clientOf, serverOf, type Conn, type Direction } from '../connection.js';
 import { at, round6, secs, type DetectorContext } from './context.js';
 

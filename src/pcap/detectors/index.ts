@@ -1,5 +1,5 @@
 /** The detectors, run once per finished connection, in a fixed order. */
-import type { Finding } from '../../report/finding.js';
+import type { Finding } from '../../core/finding.js';
 import type { Conn } from '../connection.js';
 import type { DetectorContext } from './context.js';
 import { detectFinRetransmit } from './fin-retransmit.js';

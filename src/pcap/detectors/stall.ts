@@ -3,7 +3,7 @@
  * the network (handshake, unacknowledged data, a retransmission, a request without its answer),
  * not idle between requests. SYN and FIN retransmissions are left to their own findings.
  */
-import type { Finding } from '../../report/finding.js';
+import type { Finding } from '../../core/finding.js';
 import { clientIsA, clientOf, serverOf, type Conn } from '../connection.js';
 import { round6, secs, type DetectorContext } from './context.js';
 

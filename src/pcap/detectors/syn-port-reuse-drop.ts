@@ -2,7 +2,7 @@
  * `syn-port-reuse-drop`: the first SYN of a connection that reuses the 4-tuple of an earlier
  * one (tshark: `tcp.analysis.reused_ports`) went unanswered and was retransmitted.
  */
-import type { Finding } from '../../report/finding.js';
+import type { Finding } from '../../core/finding.js';
 import { clientOf, serverOf, type Conn } from '../connection.js';
 import { round6, secs, type DetectorContext } from './context.js';
 import { synMetrics, synRetransmission } from './syn-retransmit.js';

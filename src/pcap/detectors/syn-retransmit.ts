@@ -4,7 +4,7 @@
  * `syn-port-reuse-drop`), or on a reused port whose SYNs were refused by a RST (not dropped).
  * One finding per connection.
  */
-import type { Finding } from '../../report/finding.js';
+import type { Finding } from '../../core/finding.js';
 import { clientOf, serverOf, type Conn, type Direction } from '../connection.js';
 import { at, round6, secs, type DetectorContext } from './context.js';
 

@@ -5,8 +5,8 @@
  * ip_local_port_range, a high connection rate), never a fault of the balancer or a backend, so
  * those errors are also kept out of `intermittent-errors` (`withoutLocalPortErrors`).
  */
-import type { Finding } from '../../report/finding.js';
-import { formatPercent } from '../../report/units.js';
+import type { Finding } from '../../core/finding.js';
+import { formatPercent } from '../../core/units.js';
 import type { LocalPortFacts } from '../local-ports.js';
 import type { ModeTally } from '../tally.js';
 
