@@ -159,7 +159,7 @@ test('--log text lines and the banner show the keep-alive settings in force', { 
   await d.p.stop('SIGTERM');
 });
 
-test('bad input: port in use and an invalid duration exit 2 with one line', { timeout: 15_000 }, async () => {
+test('bad input: port in use and an invalid duration exit 2 with one line', { timeout: 45_000 }, async () => {
   const host = '127.0.10.26';
   const blocker = net.createServer();
   await new Promise<void>((r) => blocker.listen(0, host, r));
