@@ -14,6 +14,10 @@ import { clientIsA, serverOf, type Conn } from './connection.js';
 import { DETECTORS } from './detectors/index.js';
 import type { DetectorContext } from './detectors/context.js';
 import { Interrupted, abortable } from '../report/interrupt.js';
+import { HttpLayer } from './http/layer.js';
+import { HttpTallies } from './http/tallies.js';
+import { httpReport, type HttpReport } from './http/summary.js';
+import type { BackendFrom } from '../probe/identity.js';
 
 export interface AnalyseOptions {
   stallThresholdS: number;
@@ -26,6 +30,12 @@ export interface AnalyseOptions {
   signal?: AbortSignal;
   /** Per TCP packet: frame number, tcp.stream and the analysis flags (tests compare with tshark). */
   onTcpPacket?: (frame: number, stream: number, flags: number) => void;
+  /** HTTP/1.x analysis (default on): exchanges, the probe's tallies and findings. */
+  http?: boolean;
+  /** Where a response names its backend (`--backend-from`; default auto, the probe's rules). */
+  backendFrom?: BackendFrom;
+  /** Per parsed HTTP message: tcp.stream, response or request, frame of its last byte (tests compare with tshark). */
+  onHttpMessage?: (stream: number, response: boolean, frame: number) => void;
 }
 
 export interface Progress {
@@ -75,6 +85,10 @@ export interface AnalysisResult {
   summary: Summary;
   findings: Finding[];
   warnings: string[];
+  /** HTTP/1.x exchanges found in the capture, tallied like the probe's (absent with http: false). */
+  http?: HttpReport;
+  /** The findings (also in `findings`) that came from the HTTP exchanges, for the human report's HTTP part. */
+  httpFindings?: Finding[];
 }
 
 interface Entry {
@@ -117,12 +131,20 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   // A cleanly finished connection no detector reports on is counted now and kept compact by the
   // tracker; detectors are pure functions of the connection, and any later packet revives it.
   const onSettle = (c: Conn): boolean => {
+    http?.finish(c);
     for (const d of DETECTORS) if (d(c, ctx) !== null) return false;
     count(c, 1);
     return true;
   };
-  const onRevive = (c: Conn): void => count(c, -1);
+  // HTTP layer (src/pcap/http): finished with the connection whenever the tracker is.
+  const tallies = opts.http === false ? null : new HttpTallies(opts.backendFrom ?? { kind: 'auto' });
+  const http = tallies === null ? null : new HttpLayer(tallies, opts.onHttpMessage);
+  const onRevive = (c: Conn): void => {
+    http?.revived(c);
+    count(c, -1);
+  };
   const onFinished = (c: Conn): void => {
+    http?.finish(c);
     count(c, 1);
     for (const d of DETECTORS) {
       const f = d(c, ctx);
@@ -134,7 +156,7 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     }
   };
   const tracker = new Tracker({ stallThresholdS: opts.stallThresholdS, onFinished, onSettle, onRevive });
-  const loop = new PacketLoop(tracker, ctx, opts.onTcpPacket);
+  const loop = new PacketLoop(tracker, ctx, opts.onTcpPacket, http);
 
   // Open every input and read up to its first packet, so a non-capture fails before any output.
   const entries: Entry[] = [];
@@ -273,9 +295,22 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     findingsOmitted: omitted,
     interrupted,
   };
+  let httpRes: HttpReport | undefined;
+  let httpFindings: Finding[] = [];
+  if (tallies !== null && http !== null) {
+    const r = tallies.result({});
+    httpRes = httpReport(http.counters, r);
+    httpFindings = r.findings;
+    findings.push(...r.findings);
+  }
   if (interrupted) warnings.push(`interrupted after ${frame} packets: the report covers what was read until then`);
   if (omitted) warnings.push(`${omitted} more findings not listed (at most ${maxPerId} per id)`);
-  return { files: all.map((e) => e.report), summary, findings, warnings };
+  const result: AnalysisResult = { files: all.map((e) => e.report), summary, findings, warnings };
+  if (httpRes !== undefined) {
+    result.http = httpRes;
+    result.httpFindings = httpFindings;
+  }
+  return result;
 }
 
 function corrupt(e: Entry, err: unknown, _warnings: string[]): void {

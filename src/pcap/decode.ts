@@ -72,6 +72,8 @@ export class Decoded {
   win = 0;
   /** TCP payload length as the IP header reports it (Wireshark's tcp.len); -1 when unknown. */
   seglen = 0;
+  /** Offset of the TCP payload in the record's buffer (read by the HTTP layer). */
+  poff = 0;
   /** Capture time in seconds (set by the caller; kept here so the hot path passes no boxed doubles). */
   t = 0.5;
 }
@@ -250,5 +252,6 @@ function tcp(b: Buffer, p: number, end: number, len: number, out: Decoded): numb
   out.win = (b[p + 14] << 8) | b[p + 15];
   // Shorter than its own header: Wireshark still numbers the stream but skips the analysis.
   out.seglen = len >= hlen ? len - hlen : -1;
+  out.poff = p + hlen;
   return TCP;
 }
