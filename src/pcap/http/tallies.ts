@@ -9,7 +9,7 @@
  * Bounded memory: a connection's first record waits until its second request (then it is
  * keep-alive) or its end (then it is short); nothing else is kept per request. The first
  * `DECIDE_AFTER` events are held once, to decide two things before any tally sees a record:
- * - a "short plain body" identity that differs on most responses (`backend be1 request 7`) is
+ * - a "short plain body" identity that differs on more than half the responses (`backend be1 request 7`) is
  *   not a backend name: such bodies are dropped as identities (said in the notes);
  * - with no identity in any response and several server addresses, the capture was taken on the
  *   balancer's backend side: the server address names the backend (and per-connection pinning is
@@ -128,9 +128,9 @@ export class HttpTallies implements HttpSink {
   private push(e: Event): void {
     if (this.held !== null) {
       this.held.push(e);
-      if ('rec' in e && e.rec.shortBody && this.shortBodyNames.size <= 64) {
+      if ('rec' in e && e.rec.shortBody) {
         this.shortBodyCount++;
-        this.shortBodyNames.add(e.rec.backend!);
+        if (this.shortBodyNames.size <= 64) this.shortBodyNames.add(e.rec.backend!);
       }
       if (this.held.length >= DECIDE_AFTER) this.decide();
       return;
@@ -143,7 +143,8 @@ export class HttpTallies implements HttpSink {
     const held = this.held ?? [];
     this.held = null;
     const distinct = this.shortBodyNames.size;
-    this.dropShortBodies = distinct > 8 && distinct > 0.25 * this.shortBodyCount;
+    // A backend's name repeats: bodies that mostly differ are per-request text (`request 7 on this connection`).
+    this.dropShortBodies = distinct > Math.max(2, 0.5 * this.shortBodyCount);
     let identified = 0;
     let responses = 0;
     for (const e of held) {
@@ -208,7 +209,7 @@ export class HttpTallies implements HttpSink {
     let findings = modes.length ? analyseProbe(modes, options) : [];
     const notes: string[] = [];
     const identity: IdentitySource = this.useAddress ? 'server-address' : modes.some((m) => m.backends.size > 0) ? 'response' : 'none';
-    if (this.dropShortBodies) notes.push(`response bodies are short but differ from one response to the next (${this.shortBodyNames.size}+ distinct), so they are not backend names; pass --backend-from (header:NAME, json:PATH, regex:RE) to say where the backend's name is`);
+    if (this.dropShortBodies) notes.push(`response bodies are short but differ from one response to the next (${this.shortBodyNames.size > 64 ? 'over 64' : this.shortBodyNames.size} distinct in ${this.shortBodyCount}), so they are not backend names; pass --backend-from (header:NAME, json:PATH, regex:RE) to say where the backend's name is`);
     if (this.useAddress) {
       notes.push('no response names its backend; the connections go to several server addresses, so this looks like a capture on the balancer\'s backend side and each server address is taken as the backend');
       // A connection has one server address by definition: per-connection pinning cannot be judged from addresses.
