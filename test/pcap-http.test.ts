@@ -60,7 +60,7 @@ export function tsharkHttp(file: string): Messages {
 }
 
 /** tshark is slow to start: compared on one file per scenario and side (all with LBDIAG_TSHARK_ALL=1). */
-const TSHARK_FILES = new Set(['clean-baseline.pcap', 'fin-retransmit.pcap', 'keepalive-pinning.pcap', 'keepalive-pinning-v6.pcap', 'keepalive-pinning-both-sides.pcapng', 'keepalive-pinning-backends.pcap', 'syn-port-reuse-drop.pcap']);
+const TSHARK_FILES = new Set(['whoami-dnat.pcap', 'whoami-haproxy.pcap', 'whoami-nginx.pcap', 'clean-baseline.pcap', 'fin-retransmit.pcap', 'keepalive-pinning.pcap', 'keepalive-pinning-v6.pcap', 'keepalive-pinning-both-sides.pcapng', 'keepalive-pinning-backends.pcap', 'syn-port-reuse-drop.pcap']);
 
 const sorted = (m: Map<number, number[]>) => [...m.entries()].sort((a, b) => a[0] - b[0]);
 
@@ -73,11 +73,29 @@ function backendTotals(res: AnalysisResult): Record<string, number> {
 for (const c of index.captures) {
   const file = path.join(DIR, c.file);
   const truth = JSON.parse(fs.readFileSync(path.join(DIR, c.truth), 'utf8')) as { scenario: string; httpResponsesPerBackendHeader: Record<string, number> };
+  const whoami = truth.scenario.startsWith('whoami-');
   test(`${c.file}: HTTP exchanges per stream and backends equal tshark's and the truth's`, async () => {
-    const { res, msgs } = await runHttp(file, 'header:X-Backend');
+    // lbdiag whoami backends name themselves (auto); the Python backends of the other scenarios in X-Backend.
+    const { res, msgs } = await runHttp(file, whoami ? 'auto' : 'header:X-Backend');
     const h = res.http!;
     assert.equal(h.gaps, 0, 'no gaps in a lossless fixture');
-    assert.deepEqual(backendTotals(res), truth.httpResponsesPerBackendHeader, 'responses per backend (X-Backend) equal the truth');
+    if (whoami) {
+      // The client's own record: per connection (local port) its requests and the backends that answered.
+      const client = JSON.parse(fs.readFileSync(path.join(DIR, c.file.replace(/\.pcap$/, '.client-truth.json')), 'utf8')) as {
+        connections: { localPort: number; requests: number; backends: Record<string, number> }[];
+        responsesPerBackend: Record<string, number>;
+      };
+      assert.deepEqual(backendTotals(res), client.responsesPerBackend, 'responses per backend equal the client truth');
+      const ours = [...(h.modes.keepalive?.perConnection ?? [])].map((x) => ({ localPort: x.localPort, requests: x.requests, backends: x.backends }));
+      const theirs = client.connections.filter((x) => x.requests > 1).map((x) => ({ localPort: x.localPort, requests: x.requests, backends: x.backends }));
+      assert.deepEqual(ours, theirs, 'keep-alive connections: local port, requests and backends equal the client truth');
+      assert.equal(h.modes.short?.requests, client.connections.filter((x) => x.requests === 1).length, 'one-request connections');
+      const ids = res.findings.map((f) => f.id);
+      if (truth.scenario === 'whoami-nginx') {
+        assert.ok(!ids.includes('keepalive-pinning'), 'no pinning through the L7 proxy');
+        assert.deepEqual(ids, ['l7-proxy'], 'the L7 proxy is recognised (info)');
+      } else assert.deepEqual(ids, ['keepalive-pinning'], `${truth.scenario}: pinning through the L4 balancer`);
+    } else assert.deepEqual(backendTotals(res), truth.httpResponsesPerBackendHeader, 'responses per backend (X-Backend) equal the truth');
     assert.equal(h.exchanges, h.responses, 'every response is one exchange');
     if (tshark && (TSHARK_FILES.has(c.file) || process.env.LBDIAG_TSHARK_ALL === '1')) {
       const ts = tsharkHttp(file);
@@ -85,6 +103,7 @@ for (const c of index.captures) {
       assert.deepEqual(sorted(msgs.responses), sorted(ts.responses), 'response frames per tcp.stream = tshark http.response');
     }
     const ids = new Set(res.findings.map((f) => f.id));
+    if (whoami) return;
     if (truth.scenario === 'pinning') {
       assert.ok(ids.has('keepalive-pinning'), `keepalive-pinning raised (${[...ids].join(', ')})`);
       const conn = h.modes.keepalive!.perConnection;
