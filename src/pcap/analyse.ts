@@ -15,7 +15,7 @@ import { DETECTORS } from './detectors/index.js';
 import type { DetectorContext } from './detectors/context.js';
 import { Interrupted, abortable } from '../report/interrupt.js';
 import { HttpLayer } from './http/layer.js';
-import { HttpTallies } from './http/tallies.js';
+import { HttpTallies, identityHeaders } from './http/tallies.js';
 import { httpReport, type HttpReport } from './http/summary.js';
 import type { BackendFrom } from '../probe/identity.js';
 
@@ -137,8 +137,9 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     return true;
   };
   // HTTP layer (src/pcap/http): finished with the connection whenever the tracker is.
-  const tallies = opts.http === false ? null : new HttpTallies(opts.backendFrom ?? { kind: 'auto' });
-  const http = tallies === null ? null : new HttpLayer(tallies, opts.onHttpMessage);
+  const backendFrom: BackendFrom = opts.backendFrom ?? { kind: 'auto' };
+  const tallies = opts.http === false ? null : new HttpTallies(backendFrom);
+  const http = tallies === null ? null : new HttpLayer(tallies, opts.onHttpMessage, identityHeaders(backendFrom));
   const onRevive = (c: Conn): void => {
     http?.revived(c);
     count(c, -1);

@@ -35,12 +35,16 @@ export interface HttpSink {
 export class HttpLayer {
   readonly counters: HttpCounters = { streams: 0, requests: 0, responses: 0, gaps: 0, gaveUp: 0, orphanResponses: 0, unanswered: 0 };
   private readonly events;
+  private readonly shared;
 
   constructor(
     private readonly sink: HttpSink,
     onMessage?: (stream: number, response: boolean, frame: number) => void,
+    /** Response headers identity extraction reads (null: all). */
+    responseHeaders: readonly string[] | null = null,
   ) {
     this.events = { exchange: (x: CaptureExchange, c: Conn) => sink.exchange(x, c), message: onMessage };
+    this.shared = Object.assign(this.counters, { responseHeaders });
   }
 
   /** A TCP segment with payload, FIN or RST; `poff` is where its payload starts in `buf`, `end` where the captured bytes end. */
@@ -53,7 +57,7 @@ export class HttpLayer {
         c.http = NOT_HTTP;
         return;
       }
-      h = new HttpStream(c, this.events, this.counters);
+      h = new HttpStream(c, this.events, this.shared);
       c.http = h;
       this.counters.streams++;
     }

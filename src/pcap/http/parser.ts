@@ -67,7 +67,16 @@ export class MessageParser {
     private readonly isResponse: boolean,
     private readonly sink: MessageSink,
     private readonly bodyCap: number,
-  ) {}
+    /** Header names (lower case) to keep; null keeps all. Framing headers are always kept. */
+    wanted: readonly string[] | null = null,
+  ) {
+    this.wanted = wanted === null ? null : new Set(['content-length', 'transfer-encoding', 'connection', ...wanted]);
+    for (const n of this.wanted ?? []) this.wantedLengths[Math.min(n.length, 63)] = 1;
+  }
+
+  private readonly wantedLengths = new Uint8Array(64);
+
+  private readonly wanted: Set<string> | null;
 
   get inMessage(): boolean {
     return this.state !== S_IDLE && this.state !== S_STOPPED;
@@ -198,8 +207,8 @@ export class MessageParser {
   }
 
   private headDone(text: string, frame: number, t: number): void {
-    const lines = text.split(/\r?\n/);
-    const first = lines[0].split(' ');
+    const eol = text.indexOf('\n');
+    const first = text.slice(0, eol < 0 ? text.length : eol).replace(/\r$/, '').split(' ');
     const h: MessageHead = { method: '', target: '', status: 0, minor: 1, headers: {} };
     if (this.isResponse) {
       const v = VERSION.exec(first[0] ?? '');
@@ -221,17 +230,23 @@ export class MessageParser {
       h.target = first[1];
       h.minor = Number(v[1]);
     }
+    // Headers: only the ones someone reads (framing, and for responses what identity needs), by one scan.
+    const wanted = this.wanted;
     let count = 0;
-    for (let i = 1; i < lines.length; i++) {
-      const l = lines[i];
-      if (l === '') continue;
-      const c = l.indexOf(':');
-      if (c <= 0) continue;
-      if (++count > 200) break;
-      const name = l.slice(0, c).trim().toLowerCase();
-      const value = l.slice(c + 1).trim();
-      const prev = h.headers[name];
-      h.headers[name] = prev === undefined ? value : `${prev}, ${value}`;
+    for (let i = text.indexOf('\n') + 1; i > 0 && i < text.length; ) {
+      let e = text.indexOf('\n', i);
+      if (e < 0) e = text.length;
+      const c = text.indexOf(':', i);
+      // Only names of a wanted length are sliced and compared (most headers are skipped without allocating).
+      if (c > i && c < e && ++count <= 200 && (wanted === null || this.wantedLengths[Math.min(c - i, 63)] === 1)) {
+        const name = text.slice(i, c).trim().toLowerCase();
+        if (wanted === null || wanted.has(name)) {
+          const value = text.slice(c + 1, e).trim();
+          const prev = h.headers[name];
+          h.headers[name] = prev === undefined ? value : `${prev}, ${value}`;
+        }
+      }
+      i = e + 1;
     }
     this.body = [];
     this.kept = 0;

@@ -96,7 +96,7 @@ export class HttpStream implements MessageSink {
   constructor(
     readonly conn: Conn,
     private readonly events: StreamEvents,
-    private readonly counters: { gaps: number; orphanResponses: number; gaveUp: number },
+    private readonly counters: { gaps: number; orphanResponses: number; gaveUp: number; responseHeaders: readonly string[] | null },
   ) {
     this.stream = conn.stream;
     const self = this;
@@ -105,8 +105,8 @@ export class HttpStream implements MessageSink {
       head: (h) => self.reqHead(h),
       end: (_b, _n, frame, t) => self.reqEnd(frame, t),
     };
-    this.cli = new Way(new MessageParser(false, reqSink, 0));
-    this.srv = new Way(new MessageParser(true, this, BODY_CAP));
+    this.cli = new Way(new MessageParser(false, reqSink, 0, []));
+    this.srv = new Way(new MessageParser(true, this, BODY_CAP, counters.responseHeaders));
   }
 
   /** One segment with payload, FIN or RST, after the tracker has seen it. */

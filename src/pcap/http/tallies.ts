@@ -31,7 +31,14 @@ const MAX_INTERVALS = 20000;
 
 export type IdentitySource = 'response' | 'server-address' | 'none';
 
-type Rec = Omit<ProbeRecord, 'mode'> & { shortBody: boolean };
+type Rec = ProbeRecord & { shortBody: boolean };
+
+/** Response headers `identify()` reads (src/probe/identity.ts), plus the one --backend-from names. */
+export function identityHeaders(from: BackendFrom): string[] {
+  const h = ['x-lbdiag-backend', 'x-lbdiag-instance', 'x-lbdiag-pid', 'x-lbdiag-conn', 'content-type', 'via'];
+  if (from.kind === 'header') h.push(from.name);
+  return h;
+}
 
 type Event = { rec: Rec } | { done: number };
 
@@ -71,6 +78,7 @@ export class HttpTallies implements HttpSink {
   exchange(x: CaptureExchange, c: Conn): void {
     const addr = this.server(c);
     const rec: Rec = {
+      mode: 'short',
       t: x.reqT * 1000,
       conn: x.stream,
       port: clientIsA(c) ? c.ap : c.bp,
@@ -182,8 +190,8 @@ export class HttpTallies implements HttpSink {
   }
 
   private add(t: ModeTally, r: Rec): void {
-    const { shortBody: _s, ...rest } = r;
-    t.add({ ...rest, mode: t.mode });
+    r.mode = t.mode;
+    t.add(r);
     if (t.mode === 'short') t.connectionsOpened++;
     if (t.mode === 'keepalive') {
       // Interval of the connection, for the concurrency (lanes) estimate.
