@@ -20,6 +20,8 @@ export interface HttpCounters {
   responses: number;
   /** Streams given up on a hole in the reassembled data (capture loss, snaplen, buffer cap). */
   gaps: number;
+  /** Streams given up because the capture's snaplen cut a payload (tcpdump -s). */
+  snaplen: number;
   gaveUp: number;
   /** Responses with no request before them (the capture started mid-connection). */
   orphanResponses: number;
@@ -33,7 +35,7 @@ export interface HttpSink {
 }
 
 export class HttpLayer {
-  readonly counters: HttpCounters = { streams: 0, requests: 0, responses: 0, gaps: 0, gaveUp: 0, orphanResponses: 0, unanswered: 0 };
+  readonly counters: HttpCounters = { streams: 0, requests: 0, responses: 0, gaps: 0, snaplen: 0, gaveUp: 0, orphanResponses: 0, unanswered: 0 };
   private readonly events;
   private readonly shared;
 

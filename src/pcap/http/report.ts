@@ -20,7 +20,8 @@ export function renderHttp(h: HttpReport, findings: Finding[], chalk: ChalkInsta
   const out: string[] = [];
   out.push(chalk.bold('HTTP/1.x'));
   const parts = [`${h.streams} HTTP connections, ${h.requests} requests, ${h.responses} responses`, `backends ${IDENTITY[h.identity]}`];
-  if (h.gaps) parts.push(chalk.yellow(`${h.gaps} connections given up on a hole in the captured data`));
+  if (h.gaps) parts.push(chalk.yellow(`${h.gaps} connections given up on a hole in the captured data (segments missing)`));
+  if (h.snaplenCut) parts.push(chalk.yellow(`${h.snaplenCut} connections given up because the capture's snaplen cut their payload (capture with -s 0)`));
   if (h.unanswered) parts.push(`${h.unanswered} requests unanswered when the capture ended`);
   if (h.orphanResponses) parts.push(`${h.orphanResponses} responses without their request (connections started before the capture)`);
   out.push(parts.join('; '));

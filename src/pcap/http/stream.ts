@@ -96,7 +96,7 @@ export class HttpStream implements MessageSink {
   constructor(
     readonly conn: Conn,
     private readonly events: StreamEvents,
-    private readonly counters: { gaps: number; orphanResponses: number; gaveUp: number; responseHeaders: readonly string[] | null },
+    private readonly counters: { gaps: number; snaplen: number; orphanResponses: number; gaveUp: number; responseHeaders: readonly string[] | null },
   ) {
     this.stream = conn.stream;
     const self = this;
@@ -134,13 +134,13 @@ export class HttpStream implements MessageSink {
       if (rel <= 0) {
         const skip = -rel;
         if (skip < len) {
-          if (avail < len) return this.giveUp('payload cut by the capture snaplen');
+          if (avail < len) return this.giveUp('payload cut by the capture snaplen', true);
           way.next = (way.next + (len - skip)) >>> 0;
           way.parser.feed(buf, poff + skip, poff + len, frame, t);
           if (way.pending.length) this.drain(way, frame, t);
         }
       } else {
-        if (avail < len) return this.giveUp('payload cut by the capture snaplen');
+        if (avail < len) return this.giveUp('payload cut by the capture snaplen', true);
         if (way.pendingBytes + len > OOO_CAP) return this.giveUp('hole in the stream (segments missing from the capture)');
         way.pending.push({ seq, data: Buffer.from(buf.subarray(poff, poff + len)) });
         way.pendingBytes += len;
@@ -177,10 +177,11 @@ export class HttpStream implements MessageSink {
     }
   }
 
-  private giveUp(reason: string): void {
+  private giveUp(reason: string, snaplen = false): void {
     if (this.gaveUp !== '') return;
     this.gaveUp = reason;
-    this.counters.gaps++;
+    if (snaplen) this.counters.snaplen++;
+    else this.counters.gaps++;
     this.counters.gaveUp++;
     this.cli.parser.stop(reason);
     this.srv.parser.stop(reason);

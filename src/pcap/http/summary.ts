@@ -16,6 +16,8 @@ export interface HttpReport {
   exchanges: number;
   /** Streams given up on a hole in the data (capture loss, snaplen), and why counts may be low. */
   gaps: number;
+  /** Streams given up because the capture's snaplen cut their payload (capture with -s 0 to see HTTP). */
+  snaplenCut: number;
   orphanResponses: number;
   unanswered: number;
   /** Where backend names came from: the responses (probe rules / --backend-from), server addresses, or nowhere. */
@@ -35,6 +37,7 @@ export function httpReport(c: HttpCounters, r: HttpTallyResult): HttpReport {
     responses: c.responses,
     exchanges: r.modes.reduce((s, m) => s + m.requests, 0),
     gaps: c.gaps,
+    snaplenCut: c.snaplen,
     orphanResponses: c.orphanResponses,
     unanswered: c.unanswered,
     identity: r.identity,
