@@ -14,9 +14,7 @@ import { clientIsA, serverOf, type Conn } from './connection.js';
 import { DETECTORS } from './detectors/index.js';
 import type { DetectorContext } from './detectors/context.js';
 import { Interrupted, abortable } from '../report/interrupt.js';
-import { HttpLayer } from './http/layer.js';
-import { HttpTallies, identityHeaders } from './http/tallies.js';
-import { httpReport, type HttpReport } from './http/summary.js';
+import type { HttpReport } from './http/summary.js';
 import type { BackendFrom } from '../probe/identity.js';
 
 export interface AnalyseOptions {
@@ -138,8 +136,10 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   };
   // HTTP layer (src/pcap/http): finished with the connection whenever the tracker is.
   const backendFrom: BackendFrom = opts.backendFrom ?? { kind: 'auto' };
-  const tallies = opts.http === false ? null : new HttpTallies(backendFrom);
-  const http = tallies === null ? null : new HttpLayer(tallies, opts.onHttpMessage, identityHeaders(backendFrom));
+  // Loaded on use (after the command's Ctrl-C handler is in place): the probe's tallies and diagnosis.
+  const H = opts.http === false ? null : await loadHttp();
+  const tallies = H === null ? null : new H.HttpTallies(backendFrom);
+  const http = H === null || tallies === null ? null : new H.HttpLayer(tallies, opts.onHttpMessage, H.identityHeaders(backendFrom));
   const onRevive = (c: Conn): void => {
     http?.revived(c);
     count(c, -1);
@@ -298,9 +298,9 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   };
   let httpRes: HttpReport | undefined;
   let httpFindings: Finding[] = [];
-  if (tallies !== null && http !== null) {
+  if (H !== null && tallies !== null && http !== null) {
     const r = tallies.result({});
-    httpRes = httpReport(http.counters, r);
+    httpRes = H.httpReport(http.counters, r);
     httpFindings = r.findings;
     findings.push(...r.findings);
   }
@@ -312,6 +312,11 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     result.httpFindings = httpFindings;
   }
   return result;
+}
+
+async function loadHttp() {
+  const [layer, tallies, summary] = await Promise.all([import('./http/layer.js'), import('./http/tallies.js'), import('./http/summary.js')]);
+  return { HttpLayer: layer.HttpLayer, HttpTallies: tallies.HttpTallies, identityHeaders: tallies.identityHeaders, httpReport: summary.httpReport };
 }
 
 function corrupt(e: Entry, err: unknown, _warnings: string[]): void {

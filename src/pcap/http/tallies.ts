@@ -112,9 +112,24 @@ export class HttpTallies implements HttpSink {
     this.push({ rec });
   }
 
-  connectionDone(c: Conn, _s: HttpStream): void {
+  connectionDone(c: Conn, s: HttpStream): void {
+    // Who ended it: connection-churn claims the other side (server or balancer) ends keep-alive connections.
+    if (s.requests > 1) {
+      const a = clientIsA(c);
+      const cli = a ? c.ab : c.ba;
+      const srv = a ? c.ba : c.ab;
+      const first = (d: typeof cli): number => Math.min(d.finFrame || Infinity, d.rstFrame || Infinity);
+      const fs = first(srv);
+      const fc = first(cli);
+      if (fs < fc) this.closedByServer++;
+      else if (fc < fs) this.closedByClient++;
+    }
     this.push({ done: c.stream });
   }
+
+  /** Keep-alive connections (several requests) by the side that sent the first FIN or RST. */
+  private closedByServer = 0;
+  private closedByClient = 0;
 
   private server(c: Conn): string {
     let s = this.addrNames.get(c);
@@ -216,6 +231,11 @@ export class HttpTallies implements HttpSink {
     const modes = [ka, this.short].filter((t) => t.requests > 0);
     let findings = modes.length ? analyseProbe(modes, options) : [];
     const notes: string[] = [];
+    // The capture shows who closed: churn is the other side's doing only when it closed most of them.
+    if (findings.some((f) => f.id === 'connection-churn') && !(this.closedByServer > this.closedByClient)) {
+      findings = findings.filter((f) => f.id !== 'connection-churn');
+      notes.push(`${ka.connectionsOpened} keep-alive connections for at most ${ka.lanes} open at once, but the client side closed ${this.closedByClient} of them first (the server side ${this.closedByServer}): the client rotates its connections, not connection-churn`);
+    }
     const identity: IdentitySource = this.useAddress ? 'server-address' : modes.some((m) => m.backends.size > 0) ? 'response' : 'none';
     if (this.dropShortBodies) notes.push(`response bodies are short but differ from one response to the next (${this.shortBodyNames.size > 64 ? 'over 64' : this.shortBodyNames.size} distinct in ${this.shortBodyCount}), so they are not backend names; pass --backend-from (header:NAME, json:PATH, regex:RE) to say where the backend's name is`);
     if (this.useAddress) {
