@@ -43,7 +43,7 @@ export function renderHuman(res: AnalysisResult, chalk: ChalkInstance, width: nu
   const httpFindings = new Set(res.httpFindings ?? []);
   const tcpFindings = res.findings.filter((f) => !httpFindings.has(f));
   out.push(tcpFindings.length === 0 && httpFindings.size > 0 ? 'No TCP findings.' : renderFindings(tcpFindings, { chalk, width }).trimEnd());
-  if (res.http) out.push(renderHttp(res.http, res.httpFindings ?? [], chalk, width));
+  if (res.http && res.http.streams > 0) out.push(renderHttp(res.http, res.httpFindings ?? [], chalk, width));
   for (const w of res.warnings) out.push(chalk.yellow(`warning: ${w}`));
   return `${out.join('\n\n')}\n`;
 }
