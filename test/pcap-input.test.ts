@@ -19,7 +19,8 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lbdiag-pcap-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 
 async function findingsOf(files: string[]): Promise<string[]> {
-  const res = await analyse(files, { stallThresholdS: 0.9 });
+  // TCP findings (the HTTP layer is tested in pcap-http.test.ts).
+  const res = await analyse(files, { stallThresholdS: 0.9, http: false });
   return res.findings.map((f) => `${f.id}:${f.stream}:${(f.frames ?? []).join(',')}`).sort();
 }
 
@@ -75,7 +76,7 @@ test('stdin (-) and gzip, alone and together, give the same findings as the file
   fs.writeFileSync(gz, zlib.gzipSync(fs.readFileSync(REUSE)));
   assert.deepEqual(await findingsOf([gz]), expected);
   for (const input of [fs.readFileSync(REUSE), fs.readFileSync(gz)]) {
-    const r = await runLbdiag(['pcap', '--json', '-'], { input });
+    const r = await runLbdiag(['pcap', '--json', '--no-http', '-'], { input });
     assert.equal(r.code, 1, r.stderr);
     const doc = JSON.parse(r.stdout);
     assert.equal(doc.command, 'pcap');

@@ -16,6 +16,8 @@ import { clientIsA, serverOf, type Conn } from './connection.js';
 import { DETECTORS } from './detectors/index.js';
 import type { DetectorContext } from './detectors/context.js';
 import { Interrupted } from '../core/interrupt.js';
+import type { HttpReport } from './http/summary.js';
+import type { BackendFrom } from '../probe/identity.js';
 
 export type { FileReport } from './capture-input.js';
 
@@ -32,6 +34,12 @@ export interface AnalyseOptions {
   onTcpPacket?: (frame: number, stream: number, flags: number) => void;
   /** Internal (tests): false keeps every finished connection a full object instead of a compact record; results must not change. */
   compactRecords?: boolean;
+  /** HTTP/1.x analysis (default on): exchanges, the probe's tallies and findings. */
+  http?: boolean;
+  /** Where a response names its backend (`--backend-from`; default auto, the probe's rules). */
+  backendFrom?: BackendFrom;
+  /** Per parsed HTTP message: tcp.stream, response or request, frame of its last byte (tests compare with tshark). */
+  onHttpMessage?: (stream: number, response: boolean, frame: number) => void;
 }
 
 export interface Progress {
@@ -75,6 +83,10 @@ export interface AnalysisResult {
   summary: Summary;
   findings: Finding[];
   warnings: string[];
+  /** HTTP/1.x exchanges found in the capture, tallied like the probe's (absent with http: false). */
+  http?: HttpReport;
+  /** The findings (also in `findings`) that came from the HTTP exchanges, for the human report's HTTP part. */
+  httpFindings?: Finding[];
 }
 
 const SERVERS_SHOWN = 100;
@@ -108,12 +120,23 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   // A cleanly finished connection no detector reports on is counted now and kept compact by the
   // tracker; detectors are pure functions of the connection, and any later packet revives it.
   const onSettle = (c: Conn): boolean => {
+    http?.finish(c);
     for (const d of DETECTORS) if (d(c, ctx) !== null) return false;
     count(c, 1);
     return true;
   };
-  const onRevive = (c: Conn): void => count(c, -1);
+  // HTTP layer (src/pcap/http): finished with the connection whenever the tracker is.
+  const backendFrom: BackendFrom = opts.backendFrom ?? { kind: 'auto' };
+  // Loaded on use (after the command's Ctrl-C handler is in place): the probe's tallies and diagnosis.
+  const H = opts.http === false ? null : await loadHttp();
+  const tallies = H === null ? null : new H.HttpTallies(backendFrom);
+  const http = H === null || tallies === null ? null : new H.HttpLayer(tallies, opts.onHttpMessage, H.identityHeaders(backendFrom));
+  const onRevive = (c: Conn): void => {
+    http?.revived(c);
+    count(c, -1);
+  };
   const onFinished = (c: Conn): void => {
+    http?.finish(c);
     count(c, 1);
     for (const d of DETECTORS) {
       const f = d(c, ctx);
@@ -126,7 +149,7 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   };
   const compact = opts.compactRecords ?? true;
   const tracker = new Tracker({ stallThresholdS: opts.stallThresholdS, onFinished, onSettle: compact ? onSettle : undefined, onRevive });
-  const loop = new PacketLoop(tracker, ctx, opts.onTcpPacket);
+  const loop = new PacketLoop(tracker, ctx, opts.onTcpPacket, http);
 
   // Open every input and read up to its first packet, so a non-capture fails before any output.
   const entries: Entry[] = [];
@@ -290,9 +313,27 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     findingsOmitted: omitted,
     interrupted,
   };
+  let httpRes: HttpReport | undefined;
+  let httpFindings: Finding[] = [];
+  if (H !== null && tallies !== null && http !== null) {
+    const r = tallies.result({});
+    httpRes = H.httpReport(http.counters, r);
+    httpFindings = r.findings;
+    findings.push(...r.findings);
+  }
   if (interrupted) warnings.push(`interrupted after ${frame} packets: the report covers what was read until then`);
   if (omitted) warnings.push(`${omitted} more findings not listed (at most ${maxPerId} per id)`);
   // Inputs not opened because the run was interrupted first (a FIFO with no writer yet) are listed too.
   const files = paths.map((p, i) => all[i]?.report ?? { path: p, format: null, gzip: false, linkTypes: [], packets: 0 });
-  return { files, summary, findings, warnings };
+  const result: AnalysisResult = { files, summary, findings, warnings };
+  if (httpRes !== undefined) {
+    result.http = httpRes;
+    result.httpFindings = httpFindings;
+  }
+  return result;
+}
+
+async function loadHttp() {
+  const [layer, tallies, summary] = await Promise.all([import('./http/layer.js'), import('./http/tallies.js'), import('./http/summary.js')]);
+  return { HttpLayer: layer.HttpLayer, HttpTallies: tallies.HttpTallies, identityHeaders: tallies.identityHeaders, httpReport: summary.httpReport };
 }

@@ -8,11 +8,14 @@ import { renderJson } from '../core/render.js';
 import { formatBytes, formatCount, parseDuration } from '../core/units.js';
 import { analyse } from './analyse.js';
 import { jsonDocument } from './json.js';
+import { parseBackendFrom } from '../probe/identity.js';
 
 interface PcapOptions {
   json?: boolean;
   failOn: string;
   stallThreshold: string;
+  backendFrom: string;
+  http: boolean;
 }
 
 export function registerPcap(program: Command): void {
@@ -23,6 +26,8 @@ export function registerPcap(program: Command): void {
     .option('--json', 'print one JSON document { command, files, summary, findings, warnings }')
     .option('--fail-on <severity>', 'exit 1 when a finding is at or above: info, warn, error or none', 'warn')
     .option('--stall-threshold <duration>', 'a gap at least this long while waiting on the network is a stall (a bare number is seconds)', '0.9s')
+    .option('--backend-from <spec>', 'where an HTTP response names its backend: auto (the probe\'s rules), header:NAME, json:PATH, regex:RE or body', 'auto')
+    .option('--no-http', 'TCP analysis only: do not reassemble and parse HTTP/1.x')
     .addHelpText(
       'after',
       `
@@ -33,8 +38,10 @@ Examples:
   lbdiag pcap <(ssh lb1 tcpdump -w - port 80)      pipes and FIFOs by path are read like stdin
   lbdiag pcap --json big.pcap | jq '.findings[].id'
   lbdiag pcap --stall-threshold 300ms --fail-on error lb.pcap
+  lbdiag pcap --backend-from header:X-Served-By client.pcap   backend names from a response header
 
-Finding ids: fin-retransmit, syn-port-reuse-drop, syn-retransmit, stall-1s (see README).
+Finding ids: fin-retransmit, syn-port-reuse-drop, syn-retransmit, stall-1s; from HTTP/1.x exchanges the
+probe's keepalive-pinning, imbalance, single-backend, intermittent-errors, connection-churn, ... (see README).
 Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unreadable input,
 130 interrupted (the report of what was read is printed first).`,
     )
@@ -43,6 +50,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
         const failOn = parseFailOn(opts.failOn);
         const stallMs = parseDuration(opts.stallThreshold, '--stall-threshold');
         if (!(stallMs > 0)) throw new UsageError('--stall-threshold must be above zero');
+        const backendFrom = parseBackendFrom(opts.backendFrom);
         const progress = new ProgressLine();
         const started = Date.now();
         const controller = new AbortController();
@@ -51,6 +59,8 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
         try {
           res = await analyse(files, {
             stallThresholdS: stallMs / 1000,
+            http: opts.http,
+            backendFrom,
             signal: controller.signal,
             onProgress: (p) => {
               const el = (Date.now() - started) / 1000;

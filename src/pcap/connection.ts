@@ -122,6 +122,9 @@ export class Conn {
   stallAt = 0;
   stallPhase: StallPhase | '' = '';
   stallFromA = false;
+
+  /** HTTP layer state (src/pcap/http/layer.ts): null until the first payload decides. */
+  http: object | null = null;
 }
 
 export function ipv4String(w: number): string {

@@ -163,6 +163,8 @@ export class Decoded {
     this.encapsulations[layer]++;
     this.tunnelled = true;
   }
+  /** Offset of the TCP payload in the record's buffer (read by the HTTP layer). */
+  poff = 0;
   /** Capture time in seconds (set by the caller; kept here so the hot path passes no boxed doubles). */
   t = 0.5;
   /**
@@ -429,5 +431,6 @@ function tcp(b: Buffer, p: number, end: number, len: number, out: Decoded): numb
   out.win = (b[p + 14] << 8) | b[p + 15];
   // Shorter than its own header: Wireshark still numbers the stream but skips the analysis.
   out.seglen = len >= hlen ? len - hlen : -1;
+  out.poff = p + hlen;
   return TCP;
 }

@@ -9,5 +9,6 @@ export function jsonDocument(res: AnalysisResult): unknown {
     summary: res.summary,
     findings: sortFindings(res.findings),
     warnings: res.warnings,
+    ...(res.http ? { http: res.http } : {}),
   };
 }

@@ -9,6 +9,12 @@ import { PACKET, type CaptureReader } from './reader.js';
 import { Decoded, OUTCOME_NAMES, TCP, UNKNOWN_LINK, decode } from './decode.js';
 import type { Tracker } from './tracker.js';
 import type { DetectorContext } from './detectors/context.js';
+import type { Conn } from './connection.js';
+
+/** HTTP payload hook (src/pcap/http/layer.ts): segments with payload, FIN or RST, after the tracker. */
+export interface PayloadHook {
+  segment(c: Conn, p: Decoded, buf: Buffer, poff: number, end: number, frame: number): void;
+}
 
 /** True when a's current record comes before b's (ties: the earlier input, like mergecap). */
 export function earlier(a: CaptureReader, ai: number, b: CaptureReader, bi: number): boolean {
@@ -41,6 +47,7 @@ export class PacketLoop {
     private readonly tracker: Tracker,
     private readonly ctx: DetectorContext,
     private readonly onTcp: ((frame: number, stream: number, flags: number) => void) | undefined,
+    private readonly payload: PayloadHook | null = null,
   ) {}
 
   /**
@@ -54,6 +61,7 @@ export class PacketLoop {
     const dec = this.dec;
     const outcomes = this.outcomes;
     const onTcp = this.onTcp;
+    const payload = this.payload;
     let frame = this.frame;
     let bytes = this.bytes;
     let captured = this.captured;
@@ -92,6 +100,8 @@ export class PacketLoop {
           dec.t = t;
           const ta = tracker.process(dec, frame);
           if (onTcp !== undefined) onTcp(frame, tracker.lastStream, ta);
+          // HTTP layer hook: payload, FIN or RST only.
+          if (payload !== null && (dec.seglen > 0 || (dec.flags & 0x05) !== 0)) payload.segment(tracker.lastConn!, dec, r.buf, dec.poff, r.offset + r.caplen, frame);
         } else if (out === UNKNOWN_LINK) this.unknownLinks.set(link, (this.unknownLinks.get(link) ?? 0) + 1);
         if (r.next() !== PACKET) break;
         if (bound !== null && !earlier(r, index, bound, boundIndex)) {

@@ -4,6 +4,7 @@ import { makeTable, renderFindings, renderFindingSummary } from '../core/render.
 import { bar } from '../core/style.js';
 import { formatBytes, formatCount, formatDuration } from '../core/units.js';
 import type { AnalysisResult } from './analyse.js';
+import { renderHttp } from './http/report.js';
 
 const SERVERS_IN_TABLE = 15;
 
@@ -40,7 +41,11 @@ export function renderHuman(res: AnalysisResult, chalk: ChalkInstance, width: nu
     out.push(st.toString());
   }
   if (res.findings.length) out.push(renderFindingSummary(res.findings, { chalk }).trimEnd());
-  out.push(renderFindings(res.findings, { chalk, width }).trimEnd());
+  // TCP findings first; the HTTP exchanges' tables and findings follow (src/pcap/http/report.ts).
+  const httpFindings = new Set(res.httpFindings ?? []);
+  const tcpFindings = res.findings.filter((f) => !httpFindings.has(f));
+  out.push(tcpFindings.length === 0 && httpFindings.size > 0 ? 'No TCP findings.' : renderFindings(tcpFindings, { chalk, width }).trimEnd());
+  if (res.http && res.http.streams > 0) out.push(renderHttp(res.http, res.httpFindings ?? [], chalk, width));
   for (const w of res.warnings) out.push(chalk.yellow(`warning: ${w}`));
   return `${out.join('\n\n')}\n`;
 }

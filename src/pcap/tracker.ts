@@ -71,6 +71,8 @@ export class Tracker {
   released = 0;
   /** Stream of the packet `process` saw last. */
   lastStream = -1;
+  /** Connection of the packet `process` saw last (for the HTTP layer's payload hook). */
+  lastConn: Conn | null = null;
   /** Most connections alive at once (memory high-water mark). */
   peakLive = 0;
 
@@ -175,6 +177,7 @@ export class Tracker {
       }
     }
     this.lastStream = c.stream;
+    this.lastConn = c;
     const fwd = sIsA ? c.ab : c.ba;
     const rev = sIsA ? c.ba : c.ab;
     const seq = p.seq >>> 0;

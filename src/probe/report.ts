@@ -49,7 +49,7 @@ export function renderProbeReport(report: ProbeReport, opts: ProbeRenderOptions)
   return `${out.join('\n').replace(/\n+$/, '')}\n`;
 }
 
-function renderMode(mode: ProbeMode, m: ModeReport, report: ProbeReport, opts: ProbeRenderOptions, unicode: boolean): string {
+export function renderMode(mode: ProbeMode, m: ModeReport, report: ProbeReport, opts: ProbeRenderOptions, unicode: boolean): string {
   const { chalk } = opts;
   const lines: string[] = [];
   const errs = m.errors ? chalk.red(`${m.errors} errors`) : '0 errors';

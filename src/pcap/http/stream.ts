@@ -1,0 +1,302 @@
+/**
+ * HTTP/1.x on one TCP stream: both directions reassembled in sequence order and parsed, requests
+ * matched to responses in order (pipelining), one exchange per final response.
+ *
+ * Reassembly: each direction delivers bytes from the next expected sequence number. Bytes already
+ * delivered (retransmissions, out-of-order duplicates, overlaps) are skipped; a segment ahead of
+ * the next expected byte waits in a small buffer (`OOO_CAP` bytes per direction) until the hole
+ * fills. A hole that never fills (capture loss, snaplen-truncated payload, buffer over its cap) is
+ * a gap: the stream is given up cleanly (counted; exchanges already complete are kept, pending
+ * requests are dropped, never guessed).
+ */
+import type { Conn } from '../connection.js';
+import { clientIsA } from '../connection.js';
+import type { Decoded } from '../decode.js';
+import { MessageParser, type MessageHead, type MessageSink } from './parser.js';
+
+export const OOO_CAP = 64 * 1024;
+/** Requests waiting for their responses (pipelining depth) kept per stream; more: given up. */
+export const QUEUE_CAP = 256;
+/** Body bytes kept per message for identity extraction. */
+export const BODY_CAP = 16 * 1024;
+
+const FIN = 0x01;
+const RST = 0x04;
+
+/** One request and its response (or how it failed), as a capture shows it. */
+export interface CaptureExchange {
+  stream: number;
+  /** 1-based request number on the connection. */
+  seq: number;
+  method: string;
+  /** Capture-relative seconds: request first byte, request last byte. */
+  reqT: number;
+  reqEndT: number;
+  reqFrame: number;
+  /** Response first and last byte (absent when the request failed). */
+  resT?: number;
+  resEndT?: number;
+  resFrame?: number;
+  status?: number;
+  headers?: Record<string, string>;
+  body?: Buffer;
+  bodyBytes?: number;
+  /** The response ended the connection (Connection: close, HTTP/1.0 without keep-alive, or a body delimited by close). */
+  close?: boolean;
+  /** No response: 'reset' (RST from the server side), 'closed' (FIN before a complete response). */
+  error?: 'reset' | 'closed';
+  /** Previous response on the connection ended this long before the request (seconds). */
+  idleS?: number;
+}
+
+export interface StreamEvents {
+  exchange(x: CaptureExchange, c: Conn): void;
+  /** Each parsed message, for comparison with tshark's http.request / http.response frames. */
+  message?(stream: number, response: boolean, frame: number): void;
+}
+
+interface Pending {
+  seq: number;
+  data: Buffer;
+}
+
+class Way {
+  next = 0;
+  started = false;
+  pending: Pending[] = [];
+  pendingBytes = 0;
+  fin = false;
+  constructor(readonly parser: MessageParser) {}
+}
+
+interface Req {
+  seq: number;
+  method: string;
+  t: number;
+  endT: number;
+  frame: number;
+  done: boolean;
+}
+
+export class HttpStream implements MessageSink {
+  readonly stream: number;
+  requests = 0;
+  responses = 0;
+  gaveUp = '';
+  private readonly cli: Way;
+  private readonly srv: Way;
+  private readonly queue: Req[] = [];
+  private cur: Req | null = null;
+  private resT = 0;
+  private resFrame = 0;
+  private resHead: MessageHead | null = null;
+  private lastResEnd = -1;
+  private reqSeq = 0;
+
+  constructor(
+    readonly conn: Conn,
+    private readonly events: StreamEvents,
+    private readonly counters: { gaps: number; snaplen: number; orphanResponses: number; gaveUp: number; responseHeaders: readonly string[] | null },
+  ) {
+    this.stream = conn.stream;
+    const self = this;
+    const reqSink: MessageSink = {
+      start: (frame, t) => self.reqStart(frame, t),
+      head: (h) => self.reqHead(h),
+      end: (_b, _n, frame, t) => self.reqEnd(frame, t),
+    };
+    this.cli = new Way(new MessageParser(false, reqSink, 0, []));
+    this.srv = new Way(new MessageParser(true, this, BODY_CAP, counters.responseHeaders));
+  }
+
+  /** One segment with payload, FIN or RST, after the tracker has seen it. */
+  segment(p: Decoded, buf: Buffer, poff: number, end: number, frame: number): void {
+    if (this.gaveUp !== '') return;
+    const c = this.conn;
+    const sIsA = p.sport === c.ap && p.s0 === c.a0 && (!p.v6 || (p.s1 === c.a1 && p.s2 === c.a2 && p.s3 === c.a3));
+    const fromClient = sIsA === clientIsA(c);
+    const way = fromClient ? this.cli : this.srv;
+    const dir = sIsA ? c.ab : c.ba;
+    if (!way.started) {
+      way.started = true;
+      way.next = (dir.baseSeq + 1) >>> 0;
+    }
+    const t = p.t;
+    if (p.flags & RST) {
+      // A reset ends both ways; pending requests fail at finish().
+      return;
+    }
+    const len = p.seglen;
+    if (len > 0) {
+      const seq = p.seq >>> 0;
+      const rel = (seq - way.next) | 0;
+      const avail = Math.min(len, end - poff);
+      if (rel <= 0) {
+        const skip = -rel;
+        if (skip < len) {
+          if (avail < len) return this.giveUp('payload cut by the capture snaplen', true);
+          way.next = (way.next + (len - skip)) >>> 0;
+          way.parser.feed(buf, poff + skip, poff + len, frame, t);
+          if (way.pending.length) this.drain(way, frame, t);
+        }
+      } else {
+        if (avail < len) return this.giveUp('payload cut by the capture snaplen', true);
+        if (way.pendingBytes + len > OOO_CAP) return this.giveUp('hole in the stream (segments missing from the capture)');
+        way.pending.push({ seq, data: Buffer.from(buf.subarray(poff, poff + len)) });
+        way.pendingBytes += len;
+      }
+    }
+    if (p.flags & FIN && !way.fin) {
+      const finSeq = ((p.seq >>> 0) + Math.max(0, len)) >>> 0;
+      if (finSeq === way.next && way.pending.length === 0) {
+        way.fin = true;
+        way.parser.close(frame, t);
+      }
+    }
+    if (this.cli.parser.stopped !== '' && this.srv.parser.stopped !== '') this.gaveUp = this.gaveUp || 'stopped';
+  }
+
+  private drain(way: Way, frame: number, t: number): void {
+    let progress = true;
+    while (progress && way.pending.length) {
+      progress = false;
+      for (let i = 0; i < way.pending.length; i++) {
+        const s = way.pending[i];
+        const rel = (s.seq - way.next) | 0;
+        if (rel > 0) continue;
+        way.pending.splice(i, 1);
+        way.pendingBytes -= s.data.length;
+        const skip = -rel;
+        if (skip < s.data.length) {
+          way.next = (way.next + (s.data.length - skip)) >>> 0;
+          way.parser.feed(s.data, skip, s.data.length, frame, t);
+        }
+        progress = true;
+        break;
+      }
+    }
+  }
+
+  private giveUp(reason: string, snaplen = false): void {
+    if (this.gaveUp !== '') return;
+    this.gaveUp = reason;
+    if (snaplen) this.counters.snaplen++;
+    else this.counters.gaps++;
+    this.counters.gaveUp++;
+    this.cli.parser.stop(reason);
+    this.srv.parser.stop(reason);
+    this.cli.pending = [];
+    this.srv.pending = [];
+    this.queue.length = 0;
+    this.cur = null;
+  }
+
+  // Requests ---------------------------------------------------------------------------------
+
+  private reqStart(frame: number, t: number): void {
+    this.cur = { seq: ++this.reqSeq, method: '', t, endT: t, frame, done: false };
+  }
+
+  private reqHead(h: MessageHead): boolean {
+    if (this.cur) this.cur.method = h.method;
+    return false;
+  }
+
+  private reqEnd(frame: number, t: number): void {
+    const r = this.cur;
+    if (!r) return;
+    this.cur = null;
+    r.endT = t;
+    r.frame = frame;
+    r.done = true;
+    this.requests++;
+    this.events.message?.(this.stream, false, frame);
+    if (this.queue.length >= QUEUE_CAP) return this.giveUp('too many requests without responses');
+    this.queue.push(r);
+  }
+
+  // Responses (this object is the response parser's sink) -------------------------------------
+
+  start(frame: number, t: number): void {
+    this.resT = t;
+    this.resFrame = frame;
+    this.resHead = null;
+  }
+
+  head(h: MessageHead): boolean {
+    this.resHead = h;
+    const req = this.queue[0];
+    if (h.status >= 100 && h.status < 200) {
+      if (h.status === 101) {
+        // Protocol switch (WebSocket, h2c): the rest is not HTTP/1.x. The 101 is counted, then stop.
+        this.responses++;
+        this.events.message?.(this.stream, true, this.resFrame);
+        this.cli.parser.stop('protocol switch');
+        this.srv.parser.stop('protocol switch');
+      }
+      return true;
+    }
+    if (req && req.method === 'CONNECT' && h.status < 300) {
+      this.cli.parser.stop('CONNECT tunnel');
+    }
+    return (req !== undefined && req.method === 'HEAD') || h.status === 204 || h.status === 304;
+  }
+
+  end(body: Buffer, bodyBytes: number, frame: number, t: number): void {
+    const h = this.resHead;
+    if (!h) return;
+    this.responses++;
+    this.events.message?.(this.stream, true, frame);
+    if (h.status < 200) return; // interim (100 Continue, 103 Early Hints): the final one follows
+    const req = this.queue.shift();
+    if (!req) {
+      this.counters.orphanResponses++;
+      return;
+    }
+    const conn = (h.headers.connection ?? '').toLowerCase();
+    const close = conn.includes('close') || (h.minor === 0 && !conn.includes('keep-alive')) || this.srv.parser.untilClose || this.srv.fin;
+    const x: CaptureExchange = {
+      stream: this.stream,
+      seq: req.seq,
+      method: req.method,
+      reqT: req.t,
+      reqEndT: req.endT,
+      reqFrame: req.frame,
+      resT: this.resT,
+      resEndT: t,
+      resFrame: frame,
+      status: h.status,
+      headers: h.headers,
+      body,
+      bodyBytes,
+      close,
+    };
+    if (this.lastResEnd >= 0 && req.seq > 1) x.idleS = Math.max(0, req.t - this.lastResEnd);
+    this.lastResEnd = t;
+    this.events.exchange(x, this.conn);
+  }
+
+  /** The connection is over (closed, released, or the capture ended): requests left fail or are dropped. */
+  finish(): { unanswered: number } {
+    const c = this.conn;
+    const srvIsA = !clientIsA(c);
+    const srvDir = srvIsA ? c.ab : c.ba;
+    const cliDir = srvIsA ? c.ba : c.ab;
+    // The server side closed with the request outstanding: that is how the probe's requests fail too.
+    const how: 'reset' | 'closed' | '' = srvDir.rstFrame !== 0 || cliDir.rstFrame !== 0 ? 'reset' : srvDir.finFrame !== 0 ? 'closed' : '';
+    let unanswered = 0;
+    if (this.gaveUp !== '' && this.gaveUp !== 'stopped') return { unanswered };
+    // A body delimited by a close that came as a reset: the response is as complete as it will get.
+    for (const r of this.queue) {
+      if (how === '' || this.srv.parser.stopped !== '') {
+        unanswered++;
+        continue;
+      }
+      const x: CaptureExchange = { stream: this.stream, seq: r.seq, method: r.method, reqT: r.t, reqEndT: r.endT, reqFrame: r.frame, error: how };
+      if (this.lastResEnd >= 0 && r.seq > 1) x.idleS = Math.max(0, r.t - this.lastResEnd);
+      this.events.exchange(x, c);
+    }
+    this.queue.length = 0;
+    return { unanswered };
+  }
+}

@@ -1,0 +1,269 @@
+/**
+ * Adapter from capture exchanges to the probe's tallies and diagnosis (src/probe/tally.ts,
+ * src/probe/analyse.ts, used as they are): each exchange becomes the probe's record (stream as
+ * the client's connection, request number on it, request time, time to first byte, status,
+ * backend identity by the probe's own `identify()` rules), and each connection is filed as the
+ * probe's modes are: a connection that carried several requests is a keep-alive connection
+ * (`keepalive`), a one-request connection compares as the probe's `short` mode.
+ *
+ * Bounded memory: a connection's first record waits until its second request (then it is
+ * keep-alive) or its end (then it is short); nothing else is kept per request. The first
+ * `DECIDE_AFTER` events are held once, to decide two things before any tally sees a record:
+ * - a "short plain body" identity that differs on more than half the responses (`backend be1 request 7`) is
+ *   not a backend name: such bodies are dropped as identities (said in the notes);
+ * - with no identity in any response and several server addresses, the capture was taken on the
+ *   balancer's backend side: the server address names the backend (and per-connection pinning is
+ *   not judged, since a connection has one server address by definition).
+ */
+import type { Finding } from '../../core/finding.js';
+import { analyse as analyseProbe, type AnalyseOptions } from '../../probe/analyse.js';
+import { identify, type BackendFrom } from '../../probe/identity.js';
+import type { HttpResponse } from '../../probe/http-response.js';
+import type { ProbeRecord } from '../../probe/record.js';
+import { ModeTally } from '../../probe/tally.js';
+import { clientIsA, serverOf, type Conn } from '../connection.js';
+import type { HttpSink } from './layer.js';
+import type { CaptureExchange, HttpStream } from './stream.js';
+
+const DECIDE_AFTER = 4096;
+/** Keep-alive connection intervals kept to compute how many were open at once. */
+const MAX_INTERVALS = 20000;
+
+export type IdentitySource = 'response' | 'server-address' | 'none';
+
+type Rec = ProbeRecord & { shortBody: boolean };
+
+/** Response headers `identify()` reads (src/probe/identity.ts), plus the one --backend-from names. */
+export function identityHeaders(from: BackendFrom): string[] {
+  const h = ['x-lbdiag-backend', 'x-lbdiag-instance', 'x-lbdiag-pid', 'x-lbdiag-conn', 'content-type', 'via'];
+  if (from.kind === 'header') h.push(from.name);
+  return h;
+}
+
+type Event = { rec: Rec } | { done: number };
+
+interface ConnState {
+  first: Rec | null;
+  count: number;
+  firstT: number;
+  /** This connection's entry in `intervals` (keep-alive connections only). */
+  iv: [number, number] | null;
+}
+
+export interface HttpTallyResult {
+  modes: ModeTally[];
+  findings: Finding[];
+  identity: IdentitySource;
+  notes: string[];
+  /** Server endpoints the HTTP connections went to (most requests first). */
+  servers: string[];
+}
+
+export class HttpTallies implements HttpSink {
+  readonly keepalive = new ModeTally('keepalive');
+  readonly short = new ModeTally('short');
+  private held: Event[] | null = [];
+  private dropShortBodies = false;
+  private useAddress = false;
+  private readonly conns = new Map<number, ConnState>();
+  private readonly intervals: [number, number][] = [];
+  private readonly serverCounts = new Map<string, number>();
+  private readonly names = new Map<string, string>();
+  private shortBodyNames = new Set<string>();
+  private shortBodyCount = 0;
+  private readonly addrNames = new Map<Conn, string>();
+
+  constructor(private readonly from: BackendFrom) {}
+
+  exchange(x: CaptureExchange, c: Conn): void {
+    const addr = this.server(c);
+    const rec: Rec = {
+      mode: 'short',
+      t: x.reqT * 1000,
+      conn: x.stream,
+      port: clientIsA(c) ? c.ap : c.bp,
+      addr,
+      reused: x.seq > 1,
+      seq: x.seq,
+      totalMs: Math.max(0, ((x.resEndT ?? c.lastTime) - x.reqT) * 1000),
+      shortBody: false,
+    };
+    if (x.idleS !== undefined) rec.idleMs = x.idleS * 1000;
+    if (x.error !== undefined) {
+      rec.error = x.error;
+      rec.phase = 'response';
+    } else if (x.status !== undefined) {
+      rec.status = x.status;
+      rec.ttfbMs = Math.max(0, ((x.resT ?? x.reqEndT) - x.reqEndT) * 1000);
+      const res: HttpResponse = { status: x.status, headers: x.headers ?? {}, body: x.body ?? Buffer.alloc(0), bodyBytes: x.bodyBytes ?? 0, close: x.close ?? false };
+      const id = identify(res, this.from, x.seq === 1);
+      // Identity strings are interned: a million responses from three backends hold three strings.
+      if (id.backend !== undefined) rec.backend = this.intern(id.backend);
+      if (id.instance !== undefined) rec.instance = this.intern(id.instance);
+      if (id.pid !== undefined) rec.pid = id.pid;
+      if (id.serverConn !== undefined) rec.serverConn = id.serverConn;
+      if (id.serverSeq !== undefined) rec.serverSeq = id.serverSeq;
+      if (id.forwarded !== undefined) rec.forwarded = id.forwarded;
+      if (this.from.kind === 'auto' && id.backend !== undefined && res.headers['x-lbdiag-backend'] === undefined && res.body.length <= 256 && res.body.toString('utf8').trim() === id.backend) {
+        rec.shortBody = true;
+      }
+    }
+    this.serverCounts.set(addr, (this.serverCounts.get(addr) ?? 0) + 1);
+    this.push({ rec });
+  }
+
+  connectionDone(c: Conn, s: HttpStream): void {
+    // Who ended it: connection-churn claims the other side (server or balancer) ends keep-alive connections.
+    if (s.requests > 1) {
+      const a = clientIsA(c);
+      const cli = a ? c.ab : c.ba;
+      const srv = a ? c.ba : c.ab;
+      const first = (d: typeof cli): number => Math.min(d.finFrame || Infinity, d.rstFrame || Infinity);
+      const fs = first(srv);
+      const fc = first(cli);
+      if (fs < fc) this.closedByServer++;
+      else if (fc < fs) this.closedByClient++;
+    }
+    this.push({ done: c.stream });
+  }
+
+  /** Keep-alive connections (several requests) by the side that sent the first FIN or RST. */
+  private closedByServer = 0;
+  private closedByClient = 0;
+
+  private server(c: Conn): string {
+    let s = this.addrNames.get(c);
+    if (s === undefined) {
+      s = this.intern(serverOf(c));
+      if (this.addrNames.size > 1024) this.addrNames.clear();
+      this.addrNames.set(c, s);
+    }
+    return s;
+  }
+
+  private intern(s: string): string {
+    const v = this.names.get(s);
+    if (v !== undefined) return v;
+    if (this.names.size < 100000) this.names.set(s, s);
+    return s;
+  }
+
+  private push(e: Event): void {
+    if (this.held !== null) {
+      this.held.push(e);
+      if ('rec' in e && e.rec.shortBody) {
+        this.shortBodyCount++;
+        if (this.shortBodyNames.size <= 64) this.shortBodyNames.add(e.rec.backend!);
+      }
+      if (this.held.length >= DECIDE_AFTER) this.decide();
+      return;
+    }
+    this.apply(e);
+  }
+
+  /** Decides the identity rules on the events held so far, then lets them through. */
+  private decide(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    const distinct = this.shortBodyNames.size;
+    // A backend's name repeats: bodies that mostly differ are per-request text (`request 7 on this connection`).
+    this.dropShortBodies = distinct > Math.max(2, 0.5 * this.shortBodyCount);
+    let identified = 0;
+    let responses = 0;
+    for (const e of held) {
+      if (!('rec' in e) || e.rec.status === undefined) continue;
+      responses++;
+      if (e.rec.backend !== undefined && !(this.dropShortBodies && e.rec.shortBody)) identified++;
+    }
+    this.useAddress = responses > 0 && identified === 0 && this.serverCounts.size >= 2;
+    for (const e of held) this.apply(e);
+  }
+
+  private apply(e: Event): void {
+    if ('done' in e) {
+      const st = this.conns.get(e.done);
+      if (!st) return;
+      this.conns.delete(e.done);
+      if (st.count === 1 && st.first) this.add(this.short, st.first);
+      return;
+    }
+    const r = e.rec;
+    if (this.dropShortBodies && r.shortBody) r.backend = undefined;
+    if (this.useAddress && r.backend === undefined && r.status !== undefined) r.backend = r.addr;
+    let st = this.conns.get(r.conn);
+    if (!st) this.conns.set(r.conn, (st = { first: null, count: 0, firstT: r.t, iv: null }));
+    st.count++;
+    if (st.count === 1) st.first = r;
+    else {
+      if (st.count === 2 && st.first) {
+        this.add(this.keepalive, st.first);
+        st.first = null;
+        this.keepalive.connectionsOpened++;
+      }
+      this.add(this.keepalive, r);
+    }
+  }
+
+  private add(t: ModeTally, r: Rec): void {
+    r.mode = t.mode;
+    t.add(r);
+    if (t.mode === 'short') t.connectionsOpened++;
+    if (t.mode === 'keepalive') {
+      // Interval of the connection, for the concurrency (lanes) estimate.
+      const st = this.conns.get(r.conn);
+      if (st) {
+        const end = r.t + r.totalMs;
+        if (st.iv !== null) st.iv[1] = Math.max(st.iv[1], end);
+        else if (this.intervals.length < MAX_INTERVALS) this.intervals.push((st.iv = [st.firstT, end]));
+      }
+    }
+  }
+
+  /** End of input: the held events are decided, open connections filed, and the probe's diagnosis run. */
+  result(options: AnalyseOptions): HttpTallyResult {
+    if (this.held !== null) this.decide();
+    for (const k of [...this.conns.keys()]) this.apply({ done: k });
+    const ka = this.keepalive;
+    ka.lanes = Math.max(1, peakConcurrency(this.intervals));
+    for (const t of [ka, this.short]) {
+      if (t.requests > 0) t.durationMs = Math.max(0, t.endT - t.startT);
+    }
+    const modes = [ka, this.short].filter((t) => t.requests > 0);
+    let findings = modes.length ? analyseProbe(modes, options) : [];
+    const notes: string[] = [];
+    // The capture shows who closed: churn is the other side's doing only when it closed most of them.
+    if (findings.some((f) => f.id === 'connection-churn') && !(this.closedByServer > this.closedByClient)) {
+      findings = findings.filter((f) => f.id !== 'connection-churn');
+      notes.push(`${ka.connectionsOpened} keep-alive connections for at most ${ka.lanes} open at once, but the client side closed ${this.closedByClient} of them first (the server side ${this.closedByServer}): the client rotates its connections, not connection-churn`);
+    }
+    const identity: IdentitySource = this.useAddress ? 'server-address' : modes.some((m) => m.backends.size > 0) ? 'response' : 'none';
+    if (this.dropShortBodies) notes.push(`response bodies are short but differ from one response to the next (${this.shortBodyNames.size > 64 ? 'over 64' : this.shortBodyNames.size} distinct in ${this.shortBodyCount}), so they are not backend names; pass --backend-from (header:NAME, json:PATH, regex:RE) to say where the backend's name is`);
+    if (this.useAddress) {
+      notes.push('no response names its backend; the connections go to several server addresses, so this looks like a capture on the balancer\'s backend side and each server address is taken as the backend');
+      // A connection has one server address by definition: per-connection pinning cannot be judged from addresses.
+      const pinned = findings.some((f) => f.id === 'keepalive-pinning');
+      findings = findings.filter((f) => f.id !== 'keepalive-pinning');
+      notes.push(`keep-alive pinning is not judged from server addresses (every connection has exactly one)${pinned ? '; capture on the client side, or have the backends name themselves (lbdiag whoami), to test it' : ''}`);
+    }
+    if (ka.requests > 0 && this.short.requests === 0)
+      notes.push(`only keep-alive connections (${ka.connectionsOpened}, each carrying several requests): their per-connection backends show pinning or per-request balancing; how the balancer spreads new connections needs one-request connections (curl in a loop, or lbdiag probe --mode short)`);
+    if (this.short.requests > 0 && ka.requests === 0)
+      notes.push(`only one-request connections (${this.short.connectionsOpened}): they show how the balancer spreads new connections; keep-alive pinning cannot be judged (no connection carried two requests)`);
+    const servers = [...this.serverCounts].sort((a, b) => b[1] - a[1]).map(([s]) => s);
+    return { modes, findings, identity, notes, servers };
+  }
+}
+
+/** Most intervals open at one instant. */
+function peakConcurrency(iv: readonly [number, number][]): number {
+  const ev: [number, number][] = [];
+  for (const [a, b] of iv) ev.push([a, 1], [b, -1]);
+  ev.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  let cur = 0;
+  let peak = 0;
+  for (const [, d] of ev) {
+    cur += d;
+    if (cur > peak) peak = cur;
+  }
+  return peak;
+}

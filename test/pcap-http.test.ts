@@ -1,0 +1,139 @@
+/**
+ * HTTP/1.x from captures (src/pcap/http): on every fixture made by real kernels, lbdiag's
+ * per-stream request and response counts and frames equal tshark's `http.request` /
+ * `http.response`, the backends per response equal the truth file's, and the probe's findings
+ * come out where the traffic shows them (keepalive-pinning through the L4 balancer) and nowhere
+ * else (clean baselines).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { ROOT, hasCommand } from './support/processes.js';
+import { analyse, type AnalysisResult } from '../src/pcap/analyse.js';
+import { parseBackendFrom } from '../src/probe/identity.js';
+
+const DIR = path.join(ROOT, 'fixtures');
+const tshark = hasCommand('tshark');
+const index = JSON.parse(fs.readFileSync(path.join(DIR, 'index.json'), 'utf8')) as { captures: { file: string; truth: string }[] };
+
+interface Messages {
+  requests: Map<number, number[]>;
+  responses: Map<number, number[]>;
+}
+
+export async function runHttp(file: string, backendFrom = 'auto'): Promise<{ res: AnalysisResult; msgs: Messages }> {
+  const msgs: Messages = { requests: new Map(), responses: new Map() };
+  const res = await analyse([file], {
+    stallThresholdS: 0.9,
+    backendFrom: parseBackendFrom(backendFrom),
+    onHttpMessage: (stream, response, frame) => {
+      const m = response ? msgs.responses : msgs.requests;
+      let l = m.get(stream);
+      if (!l) m.set(stream, (l = []));
+      l.push(frame);
+    },
+  });
+  return { res, msgs };
+}
+
+/** tshark's request and response frames per tcp.stream (one tshark run). */
+export function tsharkHttp(file: string): Messages {
+  const out = execFileSync('tshark', ['-r', file, '-Y', 'http.request or http.response', '-T', 'fields', '-e', 'tcp.stream', '-e', 'frame.number', '-e', 'http.request', '-e', 'http.response'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const msgs: Messages = { requests: new Map(), responses: new Map() };
+  for (const line of out.split('\n')) {
+    const [s, f, req, res] = line.replace(/\r$/, '').split('\t');
+    if (!s || !f) continue;
+    // One frame can complete a request and a response (other streams' messages never share a frame).
+    for (const [flag, m] of [[req, msgs.requests], [res, msgs.responses]] as const) {
+      if (!flag) continue;
+      let l = m.get(Number(s));
+      if (!l) m.set(Number(s), (l = []));
+      l.push(Number(f));
+    }
+  }
+  return msgs;
+}
+
+/** tshark is slow to start: compared on one file per scenario and side (all with LBDIAG_TSHARK_ALL=1). */
+const TSHARK_FILES = new Set(['whoami-dnat.pcap', 'whoami-haproxy.pcap', 'whoami-nginx.pcap', 'clean-baseline.pcap', 'fin-retransmit.pcap', 'keepalive-pinning.pcap', 'keepalive-pinning-v6.pcap', 'keepalive-pinning-both-sides.pcapng', 'keepalive-pinning-backends.pcap', 'syn-port-reuse-drop.pcap']);
+
+const sorted = (m: Map<number, number[]>) => [...m.entries()].sort((a, b) => a[0] - b[0]);
+
+function backendTotals(res: AnalysisResult): Record<string, number> {
+  const tot: Record<string, number> = {};
+  for (const m of Object.values(res.http?.modes ?? {})) for (const b of m!.backends) tot[b.name] = (tot[b.name] ?? 0) + b.count + b.errors;
+  return tot;
+}
+
+for (const c of index.captures) {
+  const file = path.join(DIR, c.file);
+  const truth = JSON.parse(fs.readFileSync(path.join(DIR, c.truth), 'utf8')) as { scenario: string; httpResponsesPerBackendHeader: Record<string, number> };
+  const whoami = truth.scenario.startsWith('whoami-');
+  test(`${c.file}: HTTP exchanges per stream and backends equal tshark's and the truth's`, async () => {
+    // lbdiag whoami backends name themselves (auto); the Python backends of the other scenarios in X-Backend.
+    const { res, msgs } = await runHttp(file, whoami ? 'auto' : 'header:X-Backend');
+    const h = res.http!;
+    assert.equal(h.gaps, 0, 'no gaps in a lossless fixture');
+    if (whoami) {
+      // The client's own record: per connection (local port) its requests and the backends that answered.
+      const client = JSON.parse(fs.readFileSync(path.join(DIR, c.file.replace(/\.pcap$/, '.client-truth.json')), 'utf8')) as {
+        connections: { localPort: number; requests: number; backends: Record<string, number> }[];
+        responsesPerBackend: Record<string, number>;
+      };
+      assert.deepEqual(backendTotals(res), client.responsesPerBackend, 'responses per backend equal the client truth');
+      const ours = [...(h.modes.keepalive?.perConnection ?? [])].map((x) => ({ localPort: x.localPort, requests: x.requests, backends: x.backends }));
+      const theirs = client.connections.filter((x) => x.requests > 1).map((x) => ({ localPort: x.localPort, requests: x.requests, backends: x.backends }));
+      assert.deepEqual(ours, theirs, 'keep-alive connections: local port, requests and backends equal the client truth');
+      assert.equal(h.modes.short?.requests, client.connections.filter((x) => x.requests === 1).length, 'one-request connections');
+      const ids = res.findings.map((f) => f.id);
+      if (truth.scenario === 'whoami-nginx') {
+        assert.ok(!ids.includes('keepalive-pinning'), 'no pinning through the L7 proxy');
+        assert.deepEqual(ids, ['l7-proxy'], 'the L7 proxy is recognised (info)');
+      } else assert.deepEqual(ids, ['keepalive-pinning'], `${truth.scenario}: pinning through the L4 balancer`);
+    } else assert.deepEqual(backendTotals(res), truth.httpResponsesPerBackendHeader, 'responses per backend (X-Backend) equal the truth');
+    assert.equal(h.exchanges, h.responses, 'every response is one exchange');
+    if (tshark && (TSHARK_FILES.has(c.file) || process.env.LBDIAG_TSHARK_ALL === '1')) {
+      const ts = tsharkHttp(file);
+      assert.deepEqual(sorted(msgs.requests), sorted(ts.requests), 'request frames per tcp.stream = tshark http.request');
+      assert.deepEqual(sorted(msgs.responses), sorted(ts.responses), 'response frames per tcp.stream = tshark http.response');
+    }
+    const ids = new Set(res.findings.map((f) => f.id));
+    if (whoami) return;
+    if (truth.scenario === 'pinning') {
+      assert.ok(ids.has('keepalive-pinning'), `keepalive-pinning raised (${[...ids].join(', ')})`);
+      const conn = h.modes.keepalive!.perConnection;
+      assert.equal(conn.length, c.file.includes('both-sides') ? 2 : 1);
+      for (const x of conn) assert.deepEqual(Object.keys(x.backends), ['be1']);
+    } else {
+      for (const f of res.httpFindings ?? []) assert.fail(`${c.file}: unexpected HTTP finding ${f.id}: ${f.title}`);
+    }
+  });
+}
+
+test('auto identity: per-request bodies are not backend names; a backend-side capture names backends by server address and does not judge pinning', async () => {
+  const client = (await runHttp(path.join(DIR, 'keepalive-pinning.pcap'))).res;
+  assert.equal(client.http!.identity, 'none');
+  assert.deepEqual(client.findings.map((f) => f.id), ['no-backend-identity']);
+  assert.match(client.http!.notes.join('\n'), /not backend names/);
+  const clean = (await runHttp(path.join(DIR, 'clean-baseline.pcap'))).res;
+  assert.deepEqual(clean.httpFindings!.map((f) => f.id), ['no-backend-identity'], 'no l7-proxy guessed from per-request bodies');
+  const backend = (await runHttp(path.join(DIR, 'keepalive-pinning-backends.pcap'))).res;
+  assert.equal(backend.http!.identity, 'server-address');
+  assert.deepEqual(backendTotals(backend), { '10.213.2.11:8080': 26, '10.213.2.12:8080': 3, '10.213.2.13:8080': 3 });
+  assert.ok(!backend.findings.some((f) => f.id === 'keepalive-pinning'), 'pinning is not judged from addresses');
+  assert.match(backend.http!.notes.join('\n'), /not judged from server addresses/);
+});
+
+test('--no-http: TCP analysis only, same TCP findings', async () => {
+  const file = path.join(DIR, 'fin-retransmit.pcap');
+  const on = await analyse([file], { stallThresholdS: 0.9 });
+  const off = await analyse([file], { stallThresholdS: 0.9, http: false });
+  assert.equal(off.http, undefined);
+  const tcpOn = on.findings.filter((f) => !(on.httpFindings ?? []).includes(f));
+  assert.deepEqual(tcpOn, off.findings);
+});
