@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { ROOT, hasCommand } from './support/processes.js';
+import { ROOT, hasCommand, runLbdiag } from './support/processes.js';
 import { analyse, type AnalysisResult } from '../src/pcap/analyse.js';
 import { parseBackendFrom } from '../src/probe/identity.js';
 
@@ -72,7 +72,7 @@ function backendTotals(res: AnalysisResult): Record<string, number> {
 
 for (const c of index.captures) {
   const file = path.join(DIR, c.file);
-  const truth = JSON.parse(fs.readFileSync(path.join(DIR, c.truth), 'utf8')) as { scenario: string; httpResponsesPerBackendHeader: Record<string, number> };
+  const truth = JSON.parse(fs.readFileSync(path.join(DIR, c.truth), 'utf8')) as { scenario: string; httpResponsesPerBackendHeader?: Record<string, number> };
   const whoami = truth.scenario.startsWith('whoami-');
   test(`${c.file}: HTTP exchanges per stream and backends equal tshark's and the truth's`, async () => {
     // lbdiag whoami backends name themselves (auto); the Python backends of the other scenarios in X-Backend.
@@ -90,12 +90,15 @@ for (const c of index.captures) {
       const theirs = client.connections.filter((x) => x.requests > 1).map((x) => ({ localPort: x.localPort, requests: x.requests, backends: x.backends }));
       assert.deepEqual(ours, theirs, 'keep-alive connections: local port, requests and backends equal the client truth');
       assert.equal(h.modes.short?.requests, client.connections.filter((x) => x.requests === 1).length, 'one-request connections');
-      const ids = res.findings.map((f) => f.id);
+      // 8 one-request connections over 3 backends cannot decide imbalance: insufficient-data (info) may come too.
+      const ids = res.findings.map((f) => f.id).filter((id) => id !== 'insufficient-data');
       if (truth.scenario === 'whoami-nginx') {
         assert.ok(!ids.includes('keepalive-pinning'), 'no pinning through the L7 proxy');
         assert.deepEqual(ids, ['l7-proxy'], 'the L7 proxy is recognised (info)');
       } else assert.deepEqual(ids, ['keepalive-pinning'], `${truth.scenario}: pinning through the L4 balancer`);
-    } else assert.deepEqual(backendTotals(res), truth.httpResponsesPerBackendHeader, 'responses per backend (X-Backend) equal the truth');
+    } else if (Object.keys(truth.httpResponsesPerBackendHeader ?? {}).length > 0) {
+      assert.deepEqual(backendTotals(res), truth.httpResponsesPerBackendHeader, 'responses per backend (X-Backend) equal the truth');
+    } // (the tunnel fixtures' backends send no X-Backend, so their truth holds no tallies: tshark below checks them)
     assert.equal(h.exchanges, h.responses, 'every response is one exchange');
     if (tshark && (TSHARK_FILES.has(c.file) || process.env.LBDIAG_TSHARK_ALL === '1')) {
       const ts = tsharkHttp(file);
@@ -110,7 +113,11 @@ for (const c of index.captures) {
       assert.equal(conn.length, c.file.includes('both-sides') ? 2 : 1);
       for (const x of conn) assert.deepEqual(Object.keys(x.backends), ['be1']);
     } else {
-      for (const f of res.httpFindings ?? []) assert.fail(`${c.file}: unexpected HTTP finding ${f.id}: ${f.title}`);
+      // A handful of requests decides nothing: saying so (insufficient-data, info) is the only HTTP finding allowed.
+      for (const f of res.httpFindings ?? []) {
+        if (f.id === 'insufficient-data' && f.severity === 'info') assert.match(f.title, /in the capture/);
+        else assert.fail(`${c.file}: unexpected HTTP finding ${f.id}: ${f.title}`);
+      }
     }
   });
 }
@@ -136,4 +143,13 @@ test('--no-http: TCP analysis only, same TCP findings', async () => {
   assert.equal(off.http, undefined);
   const tcpOn = on.findings.filter((f) => !(on.httpFindings ?? []).includes(f));
   assert.deepEqual(tcpOn, off.findings);
+});
+
+test('the human report of an HTTP capture renders the probe tables and the pinning finding (CLI)', async () => {
+  const r = await runLbdiag(['pcap', path.join(DIR, 'whoami-haproxy.pcap')], { env: { ...process.env, NO_COLOR: '1' } });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /^HTTP\/1\.x$/m);
+  assert.match(r.stdout, /per connection: 1 connections; 1 of 1 reached one backend only \(layer-4 signature\)/);
+  assert.match(r.stdout, /^WARN keepalive-pinning /m);
+  assert.match(r.stdout, /^INFO insufficient-data  too few requests in the capture to decide imbalance/m);
 });

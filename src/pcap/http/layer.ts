@@ -46,7 +46,7 @@ export class HttpLayer {
     responseHeaders: readonly string[] | null = null,
   ) {
     this.events = { exchange: (x: CaptureExchange, c: Conn) => sink.exchange(x, c), message: onMessage };
-    this.shared = Object.assign(this.counters, { responseHeaders });
+    this.shared = Object.assign(this.counters, { responseHeaders, requestOrder: 0 });
   }
 
   /** A TCP segment with payload, FIN or RST; `poff` is where its payload starts in `buf`, `end` where the captured bytes end. */

@@ -28,7 +28,7 @@ export function renderHttp(h: HttpReport, findings: Finding[], chalk: ChalkInsta
   if (h.streams === 0) return out.join('\n');
   out.push(chalk.dim('keepalive = connections that carried several requests, short = one-request connections (the probe\'s two modes); conn # = tcp.stream'));
   for (const n of h.notes) out.push(`note: ${n}`);
-  const report = { target: { addresses: h.servers }, modes: h.modes } as unknown as ProbeReport;
+  const report = { target: { addresses: h.servers }, modes: h.modes, findings } as unknown as ProbeReport;
   for (const mode of ['keepalive', 'short'] as const) {
     const m = h.modes[mode];
     if (!m) continue;

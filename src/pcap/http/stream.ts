@@ -33,6 +33,8 @@ export interface CaptureExchange {
   reqT: number;
   reqEndT: number;
   reqFrame: number;
+  /** Place of the request among all HTTP requests of the capture, in the order they were seen (0-based): the probe's dispatch order. */
+  order: number;
   /** Response first and last byte (absent when the request failed). */
   resT?: number;
   resEndT?: number;
@@ -75,6 +77,7 @@ interface Req {
   t: number;
   endT: number;
   frame: number;
+  order: number;
   done: boolean;
 }
 
@@ -96,7 +99,7 @@ export class HttpStream implements MessageSink {
   constructor(
     readonly conn: Conn,
     private readonly events: StreamEvents,
-    private readonly counters: { gaps: number; snaplen: number; orphanResponses: number; gaveUp: number; responseHeaders: readonly string[] | null },
+    private readonly counters: { gaps: number; snaplen: number; orphanResponses: number; gaveUp: number; responseHeaders: readonly string[] | null; requestOrder: number },
   ) {
     this.stream = conn.stream;
     const self = this;
@@ -194,7 +197,7 @@ export class HttpStream implements MessageSink {
   // Requests ---------------------------------------------------------------------------------
 
   private reqStart(frame: number, t: number): void {
-    this.cur = { seq: ++this.reqSeq, method: '', t, endT: t, frame, done: false };
+    this.cur = { seq: ++this.reqSeq, method: '', t, endT: t, frame, order: this.counters.requestOrder++, done: false };
   }
 
   private reqHead(h: MessageHead): boolean {
@@ -262,6 +265,7 @@ export class HttpStream implements MessageSink {
       reqT: req.t,
       reqEndT: req.endT,
       reqFrame: req.frame,
+      order: req.order,
       resT: this.resT,
       resEndT: t,
       resFrame: frame,
@@ -292,7 +296,7 @@ export class HttpStream implements MessageSink {
         unanswered++;
         continue;
       }
-      const x: CaptureExchange = { stream: this.stream, seq: r.seq, method: r.method, reqT: r.t, reqEndT: r.endT, reqFrame: r.frame, error: how };
+      const x: CaptureExchange = { stream: this.stream, seq: r.seq, method: r.method, reqT: r.t, reqEndT: r.endT, reqFrame: r.frame, order: r.order, error: how };
       if (this.lastResEnd >= 0 && r.seq > 1) x.idleS = Math.max(0, r.t - this.lastResEnd);
       this.events.exchange(x, c);
     }

@@ -80,6 +80,7 @@ export class HttpTallies implements HttpSink {
     const rec: Rec = {
       mode: 'short',
       t: x.reqT * 1000,
+      order: x.order,
       conn: x.stream,
       port: clientIsA(c) ? c.ap : c.bp,
       addr,
@@ -230,6 +231,8 @@ export class HttpTallies implements HttpSink {
     }
     const modes = [ka, this.short].filter((t) => t.requests > 0);
     let findings = modes.length ? analyseProbe(modes, options) : [];
+    // The probe's advice for a small sample is a bigger -n; a capture's is a longer capture.
+    findings = findings.map((f) => (f.id === 'insufficient-data' ? forCapture(f) : f));
     const notes: string[] = [];
     // The capture shows who closed: churn is the other side's doing only when it closed most of them.
     if (findings.some((f) => f.id === 'connection-churn') && !(this.closedByServer > this.closedByClient)) {
@@ -266,4 +269,16 @@ function peakConcurrency(iv: readonly [number, number][]): number {
     if (cur > peak) peak = cur;
   }
   return peak;
+}
+
+/** `insufficient-data` as a capture must say it: the sample is what the capture holds, not an -n to raise. */
+function forCapture(f: Finding): Finding {
+  const m = f.metrics as { tests?: string[]; requestsNeeded?: number } | undefined;
+  const tests = m?.tests ?? [];
+  const needed = m?.requestsNeeded ?? 0;
+  return {
+    ...f,
+    title: `too few requests in the capture to decide ${tests.join(', ')}: at least ${needed} needed`,
+    remedy: `Capture for longer (until the client has sent at least ${needed} requests of the kind each test needs), or run lbdiag probe against the same VIP: it sets its own sample size.`,
+  };
 }
