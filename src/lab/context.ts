@@ -121,8 +121,11 @@ export class LabContext {
   }
 
   /** Runs the probe with the lab's Ctrl-C signal and progress. */
-  probe(options: ProbeOptions): Promise<ProbeReport> {
-    return runProbe(options, { signal: this.hooks.signal, onProgress: this.hooks.onProbeProgress });
+  /** Runs a probe; `onProgress` (optional) also hears its progress, beside the lab's own display. */
+  probe(options: ProbeOptions, onProgress?: (p: ProbeProgress) => void): Promise<ProbeReport> {
+    const display = this.hooks.onProbeProgress;
+    const both = onProgress && display ? (p: ProbeProgress) => (display(p), onProgress(p)) : (onProgress ?? display);
+    return runProbe(options, { signal: this.hooks.signal, onProgress: both });
   }
 
   /** Stops everything this context started, newest first; never throws. */

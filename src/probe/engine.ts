@@ -146,6 +146,7 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
     /** Pooled modes: the connections (null until first used) and which of them are idle. */
     const poolConns: (ProbeConnection | null)[] = short ? [] : new Array<ProbeConnection | null>(c).fill(null);
     const idle: number[] = short ? [] : Array.from({ length: c }, (_, i) => i);
+    let unopened = short ? 0 : c;
     let dispatched = 0;
 
     const runLane = (lane: number): void => {
@@ -201,8 +202,17 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
         if (aborted) return;
         if (short) conn = newConn();
         else {
-          // A connection drawn at random among the idle ones (see the header).
-          const pick = Math.floor(Math.random() * idle.length);
+          // A connection drawn at random among the idle ones (see the header); while the pool is not
+          // yet all open, an unopened one first, so every connection exists from the first round trips
+          // (a pool made before a scale-up must not open its last connection after it, by chance).
+          let pick = Math.floor(Math.random() * idle.length);
+          if (unopened > 0) {
+            const u = idle.findIndex((i) => poolConns[i] === null);
+            if (u >= 0) {
+              pick = u;
+              unopened--;
+            }
+          }
           slot = idle[pick];
           idle[pick] = idle[idle.length - 1];
           idle.pop();

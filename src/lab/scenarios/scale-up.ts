@@ -49,10 +49,18 @@ export const scaleUp: Scenario = {
     const steps: LabStep[] = [];
 
     ctx.status(`keep-alive pool on ${vip}; ${late} joins in ${formatDuration(JOIN_AFTER_MS)}`);
-    const pool = ctx.probe({ target: vip, mode: 'both', requests, concurrency: POOL, intervalMs: poolInterval });
+    // The pool must exist before the new backend joins (a gateway's pool made before a scale-up):
+    // the join waits until the pool has carried POOL requests (the probe opens every pooled
+    // connection before reusing one), not for a fixed time that a slow start could outlast.
+    let poolOpen: () => void = () => {};
+    const opened = new Promise<void>((r) => (poolOpen = r));
+    const pool = ctx.probe({ target: vip, mode: 'both', requests, concurrency: POOL, intervalMs: poolInterval }, (p) => {
+      if (p.mode === 'keepalive' && p.done >= POOL) poolOpen();
+    });
     let joinedAt: number | null = null;
     const t0 = Date.now();
     const join = (async () => {
+      await Promise.race([opened, pool.then(() => undefined, () => undefined)]);
       await sleep(JOIN_AFTER_MS, ctx.signal);
       if (ctx.aborted) return;
       ctx.status(`${late} joins the pool of ${choice.kind}`);
