@@ -2,79 +2,32 @@
  * The probe's diagnosis: tallies in, findings out. Pure (no I/O, no clock), so every finding is
  * unit-tested on hand-made tallies. Finding ids are a stable contract (see the README).
  */
+import { findingsOf } from '../core/detector.js';
 import type { Finding } from '../core/finding.js';
-import { formatDuration, formatPercent } from '../core/units.js';
-import { chiSquareGoodnessOfFit } from './chi-square.js';
+import { formatDuration } from '../core/units.js';
+import { probeContext, type AnalyseOptions } from './detectors/context.js';
+import { L4_FIELD, POOL_FIELD } from './detectors/field-knowledge.js';
+import { imbalance } from './detectors/imbalance.js';
+import { insufficientData } from './detectors/insufficient-data.js';
+import { keepalivePinning } from './detectors/keepalive-pinning.js';
 import { localPortExhaustion, withoutLocalPortErrors } from './detectors/local-port-exhaustion.js';
-import type { LocalPortFacts } from './local-ports.js';
-import type { ProbeMode } from './record.js';
-import type { BackendTally, ModeTally } from './tally.js';
+import { singleBackend } from './detectors/single-backend.js';
+import { connsWithOk, okBackends, pct, pooled, shareList } from './detectors/shares.js';
+import type { ModeTally } from './tally.js';
 
-export interface AnalyseOptions {
-  /** `--expect N`: how many backends should answer. */
-  expect?: number;
-  /** `--expect-backends a,b,c`. */
-  expectBackends?: string[];
-  /** `--weights a=3,b=1`: expected shares (backends not named weigh 1). */
-  weights?: Map<string, number>;
-  /** Significance level for `imbalance` (default 0.001). */
-  alpha?: number;
-  /** The probe machine's port range, tcp_tw_reuse and TIME_WAIT count (for local-port-exhaustion). */
-  localPorts?: LocalPortFacts;
-}
-
-const L4_FIELD =
-  'A layer-4 balancer (BIG-IP standard TCP virtual server, LVS/IPVS, a Kubernetes Service via kube-proxy, haproxy `mode tcp`, nginx `stream`) picks a backend once per TCP connection; every request a keep-alive client sends on that connection goes to the same backend. A layer-7 proxy (nginx `proxy_pass`, haproxy `mode http`, Envoy, an HTTP-aware BIG-IP virtual server) picks per request.';
-
-const POOL_FIELD =
-  'Connection pools opened before a scale-up keep their connections, and an L4 balancer never moves an established connection, so new backends only get the connections opened after they joined. Clients fix this with a maximum connection age or request count: fasthttp `MaxConnDuration`, gRPC `MAX_CONNECTION_AGE` (server side), Envoy `max_requests_per_connection` / `max_connection_duration`, or an L7 balancer.';
-
-const pct = (x: number): string => formatPercent(x, 1);
-
-function okBackends(t: ModeTally): BackendTally[] {
-  return [...t.backends.values()].filter((b) => b.ok > 0).sort((a, b) => b.ok - a.ok || a.name.localeCompare(b.name));
-}
-
-function shareList(t: ModeTally, limit = 6): string {
-  const bs = okBackends(t);
-  const total = bs.reduce((s, b) => s + b.ok, 0);
-  const shown = bs.slice(0, limit).map((b) => `${b.name} ${pct(b.ok / total)}`);
-  if (bs.length > limit) shown.push(`… ${bs.length - limit} more`);
-  return shown.join(', ');
-}
-
-function pooled(t: ModeTally): boolean {
-  return t.mode === 'keepalive' || t.mode === 'rotate';
-}
-
-/** Connections (with detail kept) that carried at least `min` successful, identified requests. */
-function connsWithOk(t: ModeTally, min: number) {
-  return [...t.conns.values()].filter((c) => [...c.backends.values()].reduce((a, b) => a + b, 0) >= min);
-}
-
-function allBackendNames(modes: readonly ModeTally[]): Set<string> {
-  const names = new Set<string>();
-  for (const m of modes) for (const b of m.backends.values()) if (b.ok > 0) names.add(b.name);
-  return names;
-}
+export type { AnalyseOptions };
 
 export function analyse(modes: readonly ModeTally[], options: AnalyseOptions = {}): Finding[] {
   const findings: Finding[] = [];
-  const seen = allBackendNames(modes);
-  const pinned = new Set<ProbeMode>();
-  const undecided: Undecided[] = [];
+  const ctx = probeContext(modes, options);
+  const seen = ctx.seen;
   for (const m of modes) {
-    const f = keepalivePinning(m, modes, seen, undecided);
-    if (f) {
-      findings.push(f);
-      pinned.add(m.mode);
-    }
+    findings.push(...findingsOf(keepalivePinning(m, ctx)));
   }
   for (const m of modes) {
-    const f = imbalance(m, options, pinned.has(m.mode), undecided);
-    if (f) findings.push(f);
+    findings.push(...findingsOf(imbalance(m, ctx)));
   }
-  findings.push(...singleBackend(modes, seen, options, undecided));
+  findings.push(...findingsOf(singleBackend(modes, ctx)));
   findings.push(...backendMissing(modes, seen, options));
   findings.push(...lateBackendStarved(modes));
   findings.push(...staleInstance(modes));
@@ -92,197 +45,14 @@ export function analyse(modes: readonly ModeTally[], options: AnalyseOptions = {
   }
   const noId = noIdentity(modes);
   if (noId) findings.push(noId);
-  const few = insufficientData(undecided);
-  if (few) findings.push(few);
+  findings.push(...findingsOf(insufficientData(modes, ctx)));
   return findings;
-}
-
-// keepalive-pinning -------------------------------------------------------------------------
-
-/** Evidence threshold shared by the pinning and single-backend tests: chance under the alternative. */
-const CHANCE_THRESHOLD = 1e-3;
-
-/** A test the sample was too small to decide: what it would need. Gathered into `insufficient-data`. */
-interface Undecided {
-  test: string;
-  mode?: ProbeMode;
-  /** Requests (in the mode) the test needs at least. */
-  needed: number;
-  have: number;
-  why: string;
-}
-
-function keepalivePinning(m: ModeTally, modes: readonly ModeTally[], seen: Set<string>, undecided: Undecided[]): Finding | null {
-  if (m.mode !== 'keepalive') return null;
-  const k = seen.size;
-  if (k < 2) return null; // one backend in the whole run: nothing to pin away from (single-backend says so)
-  // Connections that carried two requests or more; if the other side closes every connection after
-  // one request (connection-churn), keep-alive never happened and more requests would not help.
-  let conns = connsWithOk(m, 2);
-  if (conns.length === 0) {
-    if (m.connectionsOpened > 2 * Math.max(1, m.lanes)) return null;
-    conns = connsWithOk(m, 1);
-    if (conns.length === 0) return null;
-  }
-  const single = conns.filter((c) => c.backends.size === 1);
-  if (single.length / conns.length < 0.9) return null; // connections reach several backends: per-request
-  // The alternative, explicitly: a per-request balancer. With the probe's random spread of requests
-  // over its connections, a connection carrying n requests stays on one of k backends by chance with
-  // probability about k^(1-n) (uniform or random choice per request). Strict round robin is
-  // deterministic: it keeps a connection on one backend exactly when all its requests fall in the
-  // same round-robin slot (k divides the gcd of their dispatch-order differences). Those
-  // connections prove nothing, so only the others count as evidence.
-  const okOf = (c: (typeof conns)[number]) => [...c.backends.values()].reduce((a, b) => a + b, 0);
-  const multiReq = single.filter((c) => okOf(c) >= 2);
-  const rrWouldPin = multiReq.filter((c) => c.orderGcd % k === 0);
-  const informative = multiReq.filter((c) => c.orderGcd % k !== 0);
-  let logChance = 0;
-  for (const c of informative) logChance += (1 - okOf(c)) * Math.log(k);
-  const reqs = conns.reduce((s, c) => s + okOf(c), 0);
-  const chance = Math.exp(logChance);
-  if (logChance > Math.log(CHANCE_THRESHOLD)) {
-    // Looks pinned, but per-request balancing could give this sample: say so, with what it needs.
-    const needed = Math.max(conns.length, m.lanes) + Math.ceil(Math.log(1 / CHANCE_THRESHOLD) / Math.log(k)) + rrWouldPin.reduce((s, c) => s + okOf(c) - 1, 0);
-    const why =
-      rrWouldPin.length > 0
-        ? `${single.length} of ${conns.length} keep-alive connections stayed on one backend, but ${rrWouldPin.length} of them carried requests that strict round robin over ${k} backends would also have sent to one backend (their place in the send order repeats every ${k}), and per-request balancing could give the rest by chance (p ≈ ${fmtP(chance)}, needs < ${CHANCE_THRESHOLD})`
-        : `${single.length} of ${conns.length} keep-alive connections stayed on one backend over ${reqs} requests, which per-request balancing over ${k} backends also gives by chance (p ≈ ${fmtP(chance)}, needs < ${CHANCE_THRESHOLD})`;
-    undecided.push({ test: 'keepalive-pinning', mode: 'keepalive', needed: Math.max(needed, m.requests + 1), have: m.requests, why });
-    return null;
-  }
-  const reached = new Set<string>();
-  for (const c of conns) for (const b of c.backends.keys()) reached.add(b);
-  const evidence = [
-    `keepalive: ${single.length} of ${conns.length} connections (${reqs} requests) each reached exactly one backend; ${reached.size} of ${k} backends reached in this mode (${shareList(m)})`,
-    `per-request balancing ruled out: requests went to the connections in a random order, so a per-request balancer would have spread each connection over several backends; ${informative.length} connections carrying ${informative.reduce((s, c) => s + okOf(c), 0)} requests stayed on one backend each, which it does by chance with probability ${fmtP(chance)} (threshold ${CHANCE_THRESHOLD})${rrWouldPin.length ? `; ${rrWouldPin.length} more connection(s) not counted (round robin would have kept them on one backend too)` : ''}`,
-  ];
-  const others = modes.filter((o) => o.mode !== 'keepalive' && okBackends(o).length > 1);
-  for (const o of others) {
-    const note = o.mode === 'short' ? 'one new connection per request' : 'connections retired and reopened';
-    evidence.push(`${o.mode} (${note}): ${okBackends(o).length} backends answered ${o.ok} requests (${shareList(o)})`);
-  }
-  if (others.length === 0 && reached.size < 2) evidence.push(`other modes or runs saw ${[...seen].filter((s) => !reached.has(s)).join(', ')}`);
-  return {
-    id: 'keepalive-pinning',
-    severity: 'warn',
-    mode: 'keepalive',
-    title: `keep-alive connections stick to one backend each (${single.length}/${conns.length} connections) while ${k} backends exist`,
-    evidence,
-    explanation: `${L4_FIELD} So a client with a few long-lived connections loads a few backends, while \`curl\` in a loop (a new connection each time) looks perfectly balanced. One backend per connection, when requests reach the connections in an irregular order, is the layer-4 signature.`,
-    remedy:
-      'Balance per request: an HTTP-aware (L7) virtual server or proxy (BIG-IP HTTP profile / OneConnect, haproxy `mode http`, nginx `proxy_pass`, Envoy), or make clients rotate connections (maximum connection age or requests per connection; `lbdiag probe --mode rotate --max-conn-requests 20` shows the effect), or open more connections than there are backends.',
-    metrics: { connections: conns.length, pinnedConnections: single.length, backendsReached: reached.size, backendsSeen: k, requests: reqs, chance, informativeConnections: informative.length, roundRobinAlike: rrWouldPin.length },
-  };
-}
-
-function fmtP(p: number): string {
-  return p < 1e-12 ? '< 1e-12' : p >= 0.01 ? p.toFixed(2) : p.toExponential(1);
-}
-
-// insufficient-data ---------------------------------------------------------------------------
-
-function insufficientData(undecided: readonly Undecided[]): Finding | null {
-  if (undecided.length === 0) return null;
-  const needed = Math.max(...undecided.map((u) => u.needed));
-  const tests = [...new Set(undecided.map((u) => u.test))];
-  return {
-    id: 'insufficient-data',
-    severity: 'info',
-    title: `too few requests to decide ${tests.join(', ')}: run at least -n ${needed}`,
-    evidence: undecided.map((u) => `${u.test}${u.mode ? ` (${u.mode})` : ''}: ${u.have} requests, needs at least ${u.needed}: ${u.why}`),
-    explanation:
-      'No finding is not the same as no problem: with this sample the test cannot tell the fault from chance, so lbdiag draws no conclusion either way. Each number needed is the smallest count at which the test could reach its own threshold, had every request gone the worst way.',
-    remedy: `Run again with -n ${needed} or more (or a --duration long enough), keeping -c as it is.`,
-    metrics: { tests, needed: undecided.map((u) => u.needed), have: undecided.map((u) => u.have), requestsNeeded: needed },
-  };
-}
-
-// imbalance ---------------------------------------------------------------------------------
-
-/** Chi-square is trusted only when every backend's expected count reaches this. */
-const MIN_EXPECTED = 5;
-
-function imbalance(m: ModeTally, o: AnalyseOptions, explainedByPinning: boolean, undecided: Undecided[]): Finding | null {
-  const names = new Set<string>(okBackends(m).map((b) => b.name));
-  for (const n of o.weights?.keys() ?? []) names.add(n);
-  for (const n of o.expectBackends ?? []) names.add(n);
-  if (names.size < 2) return null;
-  const list = [...names].sort();
-  const observed = list.map((n) => m.backends.get(n)?.ok ?? 0);
-  const weights = list.map((n) => o.weights?.get(n) ?? 1);
-  const total = observed.reduce((a, b) => a + b, 0);
-  if (total === 0) return null;
-  const res = chiSquareGoodnessOfFit(observed, weights);
-  if (res.minExpected < MIN_EXPECTED) {
-    // The chi-square approximation holds only with >= 5 expected per backend: say what that takes.
-    const wsum = weights.reduce((a, b) => a + b, 0);
-    const needed = Math.ceil((MIN_EXPECTED * wsum) / Math.min(...weights));
-    undecided.push({ test: 'imbalance', mode: m.mode, needed, have: total, why: `${list.length} backends: the chi-square test needs at least ${MIN_EXPECTED} expected answers from each (${total} answers give ${res.minExpected.toFixed(1)} for the smallest share)` });
-    return null;
-  }
-  const alpha = o.alpha ?? 0.001;
-  if (!(res.pValue < alpha)) return null;
-  const wsum = weights.reduce((a, b) => a + b, 0);
-  const ratios = observed.map((x, i) => x / ((total * weights[i]) / wsum));
-  const maxDev = Math.max(...ratios.map((r) => Math.abs(r - 1)));
-  if (maxDev < 0.2) return null; // significant but small: not what anyone means by "does not balance"
-  const hi = ratios.indexOf(Math.max(...ratios));
-  const lo = ratios.indexOf(Math.min(...ratios));
-  const maxMin = ratios[lo] > 0 ? ratios[hi] / ratios[lo] : Infinity;
-  const expected = o.weights ? `weights ${list.map((n, i) => `${n}=${weights[i]}`).join(',')}` : 'equal shares';
-  const evidence = [
-    `${m.mode}: ${list.map((n, i) => `${n} ${observed[i]} (expected ${((total * weights[i]) / wsum).toFixed(1)})`).join(', ')}`,
-    `chi-square ${res.statistic.toFixed(1)} on ${res.df} degrees of freedom, p = ${res.pValue < 1e-12 ? '< 1e-12' : res.pValue.toExponential(2)} (threshold ${alpha}); most/least loaded ratio ${Number.isFinite(maxMin) ? maxMin.toFixed(2) : '∞'} (${list[hi]} vs ${list[lo]}, relative to ${expected})`,
-  ];
-  let explanation = `The tally departs from ${expected} further than chance allows with ${total} requests.`;
-  if (explainedByPinning) explanation += ` In keep-alive mode requests follow connections: the shares are those of the few connections, see keepalive-pinning.`;
-  else if (pooled(m)) explanation += ` On pooled connections the shares follow how many connections each backend holds and how fast it answers (a slow backend's connection carries fewer requests in a timed run).`;
-  else explanation += ` With a new connection per request this is the balancer's own choice: weights, least-connections with uneven speed, source-IP hashing / persistence (all requests from one client to one backend), or backends failing health checks part of the time.`;
-  return {
-    id: 'imbalance',
-    severity: explainedByPinning ? 'info' : 'warn',
-    mode: m.mode,
-    title: `${m.mode}: backend shares depart from ${expected} (p ${res.pValue < 1e-12 ? '< 1e-12' : `= ${res.pValue.toExponential(1)}`}, max/min ${Number.isFinite(maxMin) ? maxMin.toFixed(2) : '∞'})`,
-    evidence,
-    explanation,
-    remedy: explainedByPinning
-      ? 'Fix the pinning (see keepalive-pinning); compare with --mode short.'
-      : 'Check the pool\'s algorithm, weights and persistence (source-address affinity, cookie persistence), and health-check flapping; pass --weights when unequal shares are intended.',
-    metrics: { statistic: res.statistic, df: res.df, pValue: res.pValue, maxMinRatio: Number.isFinite(maxMin) ? maxMin : null, backends: list, observed, requests: total },
-  };
 }
 
 // single-backend / backend-missing ------------------------------------------------------------
 
-function singleBackend(modes: readonly ModeTally[], seen: Set<string>, o: AnalyseOptions, undecided: Undecided[]): Finding[] {
-  if (seen.size !== 1) return [];
-  if (o.expect === 1 || o.expectBackends?.length === 1) return [];
-  const ok = modes.reduce((s, m) => s + (okBackends(m)[0]?.ok ?? 0), 0);
-  const name = [...seen][0];
-  // With two or more backends sharing the load, n answers all come from one with probability at
-  // most 2^(1-n): the test needs that below the threshold.
-  const needed = 1 + Math.ceil(Math.log2(1 / CHANCE_THRESHOLD));
-  if (ok < needed) {
-    undecided.push({ test: 'single-backend', needed, have: ok, why: `all ${ok} answers came from ${name}; a balancer spreading over 2 or more backends does that by chance with probability up to ${fmtP(2 ** (1 - ok))}` });
-    return [];
-  }
-  return [
-    {
-      id: 'single-backend',
-      severity: 'warn',
-      backend: name,
-      title: `one backend (${name}) answered all ${ok} identified requests`,
-      evidence: modes.filter((m) => m.requests > 0).map((m) => `${m.mode}: ${m.ok} ok of ${m.requests} requests over ${m.connectionsOpened} connections, all from ${name}`),
-      explanation:
-        'Either only one backend is in service (others failing health checks, drained, or not in the pool), or every connection and request is sent to the same one: source-address persistence/affinity (all probe connections come from one address), a hash on something constant, or a single keep-alive connection through a layer-4 balancer.',
-      remedy:
-        'Check the pool members\' health and state on the balancer; try --mode short with -c larger than the backend count; if persistence is configured, test from several client addresses. Pass --expect N to make a missing backend an error.',
-      metrics: { backend: name, requests: ok },
-    },
-  ];
-}
 
-function backendMissing(modes: readonly ModeTally[], seen: Set<string>, o: AnalyseOptions): Finding[] {
+function backendMissing(modes: readonly ModeTally[], seen: ReadonlySet<string>, o: AnalyseOptions): Finding[] {
   const out: Finding[] = [];
   const perMode = modes.filter((m) => m.requests > 0).map((m) => `${m.mode}: ${okBackends(m).length} backends (${shareList(m) || 'none'})`);
   if (o.expectBackends?.length) {
