@@ -1,7 +1,7 @@
 /**
  * `stall-1s` (probe): connects clustered at the SYN retransmission times (about 1 s, 3 s, 7 s)
- * while the server answers fast: a first SYN dropped somewhere. (pcap's `stall-1s` is a gap
- * inside a captured connection: see src/pcap/detectors/stall.ts.)
+ * while the server answers fast: a first SYN dropped somewhere. (A gap inside a captured
+ * connection is pcap's own finding, with its own id: src/pcap/detectors/stall.ts.)
  */
 import type { Finding } from '../../core/finding.js';
 import { formatDuration } from '../../core/units.js';
