@@ -85,3 +85,19 @@ test('findings are ordered in one place: nothing outside src/core/finding.ts sor
   walk(path.join(ROOT, 'src'));
   assert.deepEqual(offenders, []);
 });
+
+test('once the JSON envelope builder exists, only src/core/ calls sortFindings (no command sorts on its own)', (t) => {
+  // The envelope (src/core/envelope.ts, branch `envelope`) sorts for --json and core/render.ts for
+  // humans; before that branch is merged, probe/run.ts and pcap/json.ts still sort themselves.
+  if (!fs.existsSync(path.join(ROOT, 'src', 'core', 'envelope.ts'))) return t.skip('src/core/envelope.ts not merged yet');
+  const callers: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts') && /\bsortFindings\(/.test(fs.readFileSync(p, 'utf8'))) callers.push(path.relative(ROOT, p));
+    }
+  };
+  walk(path.join(ROOT, 'src'));
+  assert.deepEqual(callers.filter((p) => !p.startsWith(`src${path.sep}core${path.sep}`)), []);
+});
