@@ -16,9 +16,10 @@
  *  9. stall-1s                per mode
  * 10. l7-proxy                run
  * 11. connection-churn        per mode (keep-alive only)
- * 12. no-backend-identity     run
- * 13. (new run-wide detectors plug in at the marked place below)
- * 14. insufficient-data       run, always last: it reports the tests 1-3 could not decide
+ * 12. (new detectors plug in at the marked place below: source-affinity, issue 13, goes there)
+ * 13. no-backend-identity     run
+ * 14. insufficient-data       run, always last: it reports the tests that could not decide
+ *     (1-3, and any test added to its list)
  *
  * Every detector is pure (src/core/detector.ts): no detector reads another's output, so none
  * depends on this order for its result, only for its place in the list.
@@ -52,8 +53,10 @@ export const PROBE_DETECTORS: readonly RunDetector[] = [
   eachMode(stall1s),
   l7Proxy,
   eachMode(connectionChurn),
+  // ── New detectors go here: one file in this folder, one line here, a RunDetector
+  //    `(modes, ctx) => Finding | Finding[] | null` or eachMode(ModeDetector). source-affinity
+  //    (issue 13) is `eachMode((m) => decided(sourceAffinity(m)))` (decided from ./undecided.js),
+  //    with its undecided test added in insufficient-data.ts (marked there).
   noBackendIdentity,
-  // ── New run-wide detectors go here (e.g. source-affinity, issue 13): a RunDetector
-  //    `(modes, ctx) => Finding | Finding[] | null`, one file in this folder, one line here.
   insufficientData,
 ];

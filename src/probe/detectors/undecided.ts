@@ -18,17 +18,17 @@ export interface Undecided {
   why: string;
 }
 
-/** A test's outcome: a finding, a sample too small to decide, or nothing to report. */
-export type Assessment = { finding: Finding } | { undecided: Undecided } | null;
+/** A test's outcome: a finding, a sample too small to decide, or nothing to report (null or {}). */
+export type Assessment = { finding?: Finding; undecided?: Undecided } | null;
 
 /** The finding of a decided test, else null. */
 export function decided(a: Assessment): Finding | null {
-  return a !== null && 'finding' in a ? a.finding : null;
+  return a?.finding ?? null;
 }
 
 /** What an undecided test needs, else null. */
 export function undecidedOf(a: Assessment): Undecided | null {
-  return a !== null && 'undecided' in a ? a.undecided : null;
+  return a?.undecided ?? null;
 }
 
 /** A probability for humans: `< 1e-12`, `0.25`, `3.1e-4`. */
