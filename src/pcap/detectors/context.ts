@@ -1,4 +1,4 @@
-/** What every detector gets besides the connection: thresholds and the capture's time origin. */
+/** What every pcap detector gets besides the connection (the `ctx` of src/core/detector.ts): thresholds and the capture's time origin. */
 import { formatDuration } from '../../core/units.js';
 
 export interface DetectorContext {

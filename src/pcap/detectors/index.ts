@@ -1,4 +1,5 @@
 /** The detectors, run once per finished connection, in a fixed order. */
+import type { Detector as CoreDetector } from '../../core/detector.js';
 import type { Finding } from '../../core/finding.js';
 import type { Conn } from '../connection.js';
 import type { DetectorContext } from './context.js';
@@ -7,7 +8,8 @@ import { detectStall } from './stall.js';
 import { detectSynPortReuseDrop } from './syn-port-reuse-drop.js';
 import { detectSynRetransmit } from './syn-retransmit.js';
 
-export type Detector = (c: Conn, ctx: DetectorContext) => Finding | null;
+/** The core detector shape (src/core/detector.ts) on one finished connection: one finding or none. */
+export type Detector = CoreDetector<Conn, DetectorContext, Finding | null>;
 
 export const DETECTORS: readonly Detector[] = [detectFinRetransmit, detectSynPortReuseDrop, detectSynRetransmit, detectStall];
 

@@ -7,12 +7,13 @@
  */
 import type { Finding } from '../../core/finding.js';
 import { formatPercent } from '../../core/units.js';
-import type { LocalPortFacts } from '../local-ports.js';
 import type { ModeTally } from '../tally.js';
+import type { RunDetector } from './context.js';
 
 export const NO_LOCAL_PORT = 'no-local-port';
 
-export function localPortExhaustion(modes: readonly ModeTally[], facts?: LocalPortFacts): Finding[] {
+export const localPortExhaustion: RunDetector = (modes, ctx): Finding[] => {
+  const facts = ctx.options.localPorts;
   const hit = modes.filter((m) => (m.errorKinds.get(NO_LOCAL_PORT)?.count ?? 0) > 0);
   if (hit.length === 0) return [];
   const total = hit.reduce((s, m) => s + m.errorKinds.get(NO_LOCAL_PORT)!.count, 0);
@@ -48,7 +49,7 @@ export function localPortExhaustion(modes: readonly ModeTally[], facts?: LocalPo
       },
     },
   ];
-}
+};
 
 /**
  * The tally as the balancer saw it: requests that failed with no local port never reached it,

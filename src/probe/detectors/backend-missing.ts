@@ -1,0 +1,39 @@
+/**
+ * `backend-missing` (error): a backend named by `--expect-backends` never answered, or fewer
+ * backends answered than `--expect N`.
+ */
+import type { Finding } from '../../core/finding.js';
+import type { RunDetector } from './context.js';
+import { okBackends, shareList } from './shares.js';
+
+export const backendMissing: RunDetector = (modes, ctx): Finding[] => {
+  const { seen, options: o } = ctx;
+  const out: Finding[] = [];
+  const perMode = modes.filter((m) => m.requests > 0).map((m) => `${m.mode}: ${okBackends(m).length} backends (${shareList(m) || 'none'})`);
+  if (o.expectBackends?.length) {
+    const missing = o.expectBackends.filter((n) => !seen.has(n));
+    for (const n of missing) {
+      out.push({
+        id: 'backend-missing',
+        severity: 'error',
+        backend: n,
+        title: `expected backend ${n} never answered`,
+        evidence: [`expected ${o.expectBackends.join(', ')}; seen ${[...seen].sort().join(', ') || 'none'}`, ...perMode],
+        explanation: `No request in any mode reached ${n}: it is out of the pool, failing the balancer's health checks, or its identity is reported differently (check --backend-from).`,
+        remedy: `Check ${n}'s state on the balancer (pool member enabled, health monitor up) and that it answers directly; if it only misses in keepalive mode, see keepalive-pinning.`,
+        metrics: { expected: o.expectBackends, seen: [...seen].sort() },
+      });
+    }
+  } else if (o.expect !== undefined && seen.size < o.expect) {
+    out.push({
+      id: 'backend-missing',
+      severity: 'error',
+      title: `${seen.size} of ${o.expect} expected backends answered`,
+      evidence: [`seen ${[...seen].sort().join(', ') || 'none'}`, ...perMode],
+      explanation: `Fewer backends answered than --expect ${o.expect}: some are out of the pool, failing health checks, or not reachable by this client's connections.`,
+      remedy: 'Check pool members and health monitors on the balancer; run with --mode short -n a few hundred so every member gets a chance.',
+      metrics: { expected: o.expect, seen: [...seen].sort() },
+    });
+  }
+  return out;
+};

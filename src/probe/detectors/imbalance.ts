@@ -1,0 +1,70 @@
+/**
+ * `imbalance`: backend shares that depart from equal (or `--weights`) further than chance allows
+ * (chi-square goodness of fit) and by at least 20 %. Info, not warn, when keep-alive pinning
+ * explains the shares. Too few answers per backend is undecided (see insufficient-data).
+ */
+import type { Finding } from '../../core/finding.js';
+import { chiSquareGoodnessOfFit } from '../chi-square.js';
+import type { ModeTally } from '../tally.js';
+import type { ModeDetector, ProbeContext } from './context.js';
+import { keepalivePinning } from './keepalive-pinning.js';
+import { okBackends, pooled } from './shares.js';
+import { type Assessment, decided } from './undecided.js';
+
+/** Chi-square is trusted only when every backend's expected count reaches this. */
+const MIN_EXPECTED = 5;
+
+export function assessImbalance(m: ModeTally, ctx: ProbeContext): Assessment {
+  const o = ctx.options;
+  const names = new Set<string>(okBackends(m).map((b) => b.name));
+  for (const n of o.weights?.keys() ?? []) names.add(n);
+  for (const n of o.expectBackends ?? []) names.add(n);
+  if (names.size < 2) return null;
+  const list = [...names].sort();
+  const observed = list.map((n) => m.backends.get(n)?.ok ?? 0);
+  const weights = list.map((n) => o.weights?.get(n) ?? 1);
+  const total = observed.reduce((a, b) => a + b, 0);
+  if (total === 0) return null;
+  const res = chiSquareGoodnessOfFit(observed, weights);
+  if (res.minExpected < MIN_EXPECTED) {
+    // The chi-square approximation holds only with >= 5 expected per backend: say what that takes.
+    const wsum = weights.reduce((a, b) => a + b, 0);
+    const needed = Math.ceil((MIN_EXPECTED * wsum) / Math.min(...weights));
+    return { undecided: { test: 'imbalance', mode: m.mode, needed, have: total, why: `${list.length} backends: the chi-square test needs at least ${MIN_EXPECTED} expected answers from each (${total} answers give ${res.minExpected.toFixed(1)} for the smallest share)` } };
+  }
+  const alpha = o.alpha ?? 0.001;
+  if (!(res.pValue < alpha)) return null;
+  const wsum = weights.reduce((a, b) => a + b, 0);
+  const ratios = observed.map((x, i) => x / ((total * weights[i]) / wsum));
+  const maxDev = Math.max(...ratios.map((r) => Math.abs(r - 1)));
+  if (maxDev < 0.2) return null; // significant but small: not what anyone means by "does not balance"
+  const hi = ratios.indexOf(Math.max(...ratios));
+  const lo = ratios.indexOf(Math.min(...ratios));
+  const maxMin = ratios[lo] > 0 ? ratios[hi] / ratios[lo] : Infinity;
+  const expected = o.weights ? `weights ${list.map((n, i) => `${n}=${weights[i]}`).join(',')}` : 'equal shares';
+  const evidence = [
+    `${m.mode}: ${list.map((n, i) => `${n} ${observed[i]} (expected ${((total * weights[i]) / wsum).toFixed(1)})`).join(', ')}`,
+    `chi-square ${res.statistic.toFixed(1)} on ${res.df} degrees of freedom, p = ${res.pValue < 1e-12 ? '< 1e-12' : res.pValue.toExponential(2)} (threshold ${alpha}); most/least loaded ratio ${Number.isFinite(maxMin) ? maxMin.toFixed(2) : '∞'} (${list[hi]} vs ${list[lo]}, relative to ${expected})`,
+  ];
+  // In keep-alive mode the shares are those of the pinned connections: said, and only info.
+  const explainedByPinning = keepalivePinning(m, ctx) !== null;
+  let explanation = `The tally departs from ${expected} further than chance allows with ${total} requests.`;
+  if (explainedByPinning) explanation += ` In keep-alive mode requests follow connections: the shares are those of the few connections, see keepalive-pinning.`;
+  else if (pooled(m)) explanation += ` On pooled connections the shares follow how many connections each backend holds and how fast it answers (a slow backend's connection carries fewer requests in a timed run).`;
+  else explanation += ` With a new connection per request this is the balancer's own choice: weights, least-connections with uneven speed, source-IP hashing / persistence (all requests from one client to one backend), or backends failing health checks part of the time.`;
+  const finding: Finding = {
+    id: 'imbalance',
+    severity: explainedByPinning ? 'info' : 'warn',
+    mode: m.mode,
+    title: `${m.mode}: backend shares depart from ${expected} (p ${res.pValue < 1e-12 ? '< 1e-12' : `= ${res.pValue.toExponential(1)}`}, max/min ${Number.isFinite(maxMin) ? maxMin.toFixed(2) : '∞'})`,
+    evidence,
+    explanation,
+    remedy: explainedByPinning
+      ? 'Fix the pinning (see keepalive-pinning); compare with --mode short.'
+      : 'Check the pool\'s algorithm, weights and persistence (source-address affinity, cookie persistence), and health-check flapping; pass --weights when unequal shares are intended.',
+    metrics: { statistic: res.statistic, df: res.df, pValue: res.pValue, maxMinRatio: Number.isFinite(maxMin) ? maxMin : null, backends: list, observed, requests: total },
+  };
+  return { finding };
+}
+
+export const imbalance: ModeDetector = (m, ctx) => decided(assessImbalance(m, ctx));

@@ -1,0 +1,77 @@
+/**
+ * `keepalive-pinning`: keep-alive connections that each stay on one backend while several exist,
+ * when requests reached the connections in an order that a per-request balancer would have
+ * spread: the layer-4 signature. Too small a sample is undecided (see insufficient-data).
+ */
+import type { Finding } from '../../core/finding.js';
+import type { ModeTally } from '../tally.js';
+import type { ModeDetector, ProbeContext } from './context.js';
+import { L4_FIELD } from './field-knowledge.js';
+import { connsWithOk, okBackends, shareList } from './shares.js';
+import { type Assessment, CHANCE_THRESHOLD, decided, fmtP } from './undecided.js';
+
+export function assessKeepalivePinning(m: ModeTally, ctx: ProbeContext): Assessment {
+  const { modes, seen } = ctx;
+  if (m.mode !== 'keepalive') return null;
+  const k = seen.size;
+  if (k < 2) return null; // one backend in the whole run: nothing to pin away from (single-backend says so)
+  // Connections that carried two requests or more; if the other side closes every connection after
+  // one request (connection-churn), keep-alive never happened and more requests would not help.
+  let conns = connsWithOk(m, 2);
+  if (conns.length === 0) {
+    if (m.connectionsOpened > 2 * Math.max(1, m.lanes)) return null;
+    conns = connsWithOk(m, 1);
+    if (conns.length === 0) return null;
+  }
+  const single = conns.filter((c) => c.backends.size === 1);
+  if (single.length / conns.length < 0.9) return null; // connections reach several backends: per-request
+  // The alternative, explicitly: a per-request balancer. With the probe's random spread of requests
+  // over its connections, a connection carrying n requests stays on one of k backends by chance with
+  // probability about k^(1-n) (uniform or random choice per request). Strict round robin is
+  // deterministic: it keeps a connection on one backend exactly when all its requests fall in the
+  // same round-robin slot (k divides the gcd of their dispatch-order differences). Those
+  // connections prove nothing, so only the others count as evidence.
+  const okOf = (c: (typeof conns)[number]) => [...c.backends.values()].reduce((a, b) => a + b, 0);
+  const multiReq = single.filter((c) => okOf(c) >= 2);
+  const rrWouldPin = multiReq.filter((c) => c.orderGcd % k === 0);
+  const informative = multiReq.filter((c) => c.orderGcd % k !== 0);
+  let logChance = 0;
+  for (const c of informative) logChance += (1 - okOf(c)) * Math.log(k);
+  const reqs = conns.reduce((s, c) => s + okOf(c), 0);
+  const chance = Math.exp(logChance);
+  if (logChance > Math.log(CHANCE_THRESHOLD)) {
+    // Looks pinned, but per-request balancing could give this sample: say so, with what it needs.
+    const needed = Math.max(conns.length, m.lanes) + Math.ceil(Math.log(1 / CHANCE_THRESHOLD) / Math.log(k)) + rrWouldPin.reduce((s, c) => s + okOf(c) - 1, 0);
+    const why =
+      rrWouldPin.length > 0
+        ? `${single.length} of ${conns.length} keep-alive connections stayed on one backend, but ${rrWouldPin.length} of them carried requests that strict round robin over ${k} backends would also have sent to one backend (their place in the send order repeats every ${k}), and per-request balancing could give the rest by chance (p ≈ ${fmtP(chance)}, needs < ${CHANCE_THRESHOLD})`
+        : `${single.length} of ${conns.length} keep-alive connections stayed on one backend over ${reqs} requests, which per-request balancing over ${k} backends also gives by chance (p ≈ ${fmtP(chance)}, needs < ${CHANCE_THRESHOLD})`;
+    return { undecided: { test: 'keepalive-pinning', mode: 'keepalive', needed: Math.max(needed, m.requests + 1), have: m.requests, why } };
+  }
+  const reached = new Set<string>();
+  for (const c of conns) for (const b of c.backends.keys()) reached.add(b);
+  const evidence = [
+    `keepalive: ${single.length} of ${conns.length} connections (${reqs} requests) each reached exactly one backend; ${reached.size} of ${k} backends reached in this mode (${shareList(m)})`,
+    `per-request balancing ruled out: requests went to the connections in a random order, so a per-request balancer would have spread each connection over several backends; ${informative.length} connections carrying ${informative.reduce((s, c) => s + okOf(c), 0)} requests stayed on one backend each, which it does by chance with probability ${fmtP(chance)} (threshold ${CHANCE_THRESHOLD})${rrWouldPin.length ? `; ${rrWouldPin.length} more connection(s) not counted (round robin would have kept them on one backend too)` : ''}`,
+  ];
+  const others = modes.filter((o) => o.mode !== 'keepalive' && okBackends(o).length > 1);
+  for (const o of others) {
+    const note = o.mode === 'short' ? 'one new connection per request' : 'connections retired and reopened';
+    evidence.push(`${o.mode} (${note}): ${okBackends(o).length} backends answered ${o.ok} requests (${shareList(o)})`);
+  }
+  if (others.length === 0 && reached.size < 2) evidence.push(`other modes or runs saw ${[...seen].filter((s) => !reached.has(s)).join(', ')}`);
+  const finding: Finding = {
+    id: 'keepalive-pinning',
+    severity: 'warn',
+    mode: 'keepalive',
+    title: `keep-alive connections stick to one backend each (${single.length}/${conns.length} connections) while ${k} backends exist`,
+    evidence,
+    explanation: `${L4_FIELD} So a client with a few long-lived connections loads a few backends, while \`curl\` in a loop (a new connection each time) looks perfectly balanced. One backend per connection, when requests reach the connections in an irregular order, is the layer-4 signature.`,
+    remedy:
+      'Balance per request: an HTTP-aware (L7) virtual server or proxy (BIG-IP HTTP profile / OneConnect, haproxy `mode http`, nginx `proxy_pass`, Envoy), or make clients rotate connections (maximum connection age or requests per connection; `lbdiag probe --mode rotate --max-conn-requests 20` shows the effect), or open more connections than there are backends.',
+    metrics: { connections: conns.length, pinnedConnections: single.length, backendsReached: reached.size, backendsSeen: k, requests: reqs, chance, informativeConnections: informative.length, roundRobinAlike: rrWouldPin.length },
+  };
+  return { finding };
+}
+
+export const keepalivePinning: ModeDetector = (m, ctx) => decided(assessKeepalivePinning(m, ctx));
