@@ -18,9 +18,9 @@ interface PcapOptions {
 export function registerPcap(program: Command): void {
   program
     .command('pcap')
-    .description('Analyse packet captures: FIN retransmits, port-reuse SYN drops, SYN retransmits and 1-second stalls, with Wireshark filters')
+    .description('Analyse packet captures: FIN retransmits, port-reuse SYN drops, SYN retransmits and stalls (tcp-stall), with Wireshark filters')
     .argument('<files...>', 'pcap or pcapng files (gzip is detected), merged in time order; - reads stdin')
-    .option('--json', 'print one JSON document { command, files, summary, findings, warnings }')
+    .option('--json', 'print one JSON document { schema, command, version, startedAt, interrupted, config, findings, files, summary, warnings }')
     .option('--fail-on <severity>', 'exit 1 when a finding is at or above: info, warn, error or none', 'warn')
     .option('--stall-threshold <duration>', 'a gap at least this long while waiting on the network is a stall (a bare number is seconds)', '0.9s')
     .addHelpText(
@@ -34,7 +34,8 @@ Examples:
   lbdiag pcap --json big.pcap | jq '.findings[].id'
   lbdiag pcap --stall-threshold 300ms --fail-on error lb.pcap
 
-Finding ids: fin-retransmit, syn-port-reuse-drop, syn-retransmit, stall-1s (see README).
+Finding ids: fin-retransmit, syn-port-reuse-drop, syn-retransmit, tcp-stall (see README). tcp-stall was
+called stall-1s in lbdiag 0.1, the id the probe keeps for its SYN-retransmit stall.
 Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unreadable input,
 130 interrupted (the report of what was read is printed first).`,
     )
@@ -44,7 +45,8 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
         const stallMs = parseDuration(opts.stallThreshold, '--stall-threshold');
         if (!(stallMs > 0)) throw new UsageError('--stall-threshold must be above zero');
         const progress = new ProgressLine();
-        const started = Date.now();
+        const startedAt = new Date();
+        const started = startedAt.getTime();
         const controller = new AbortController();
         const off = onInterrupt(() => controller.abort());
         let res;
@@ -65,7 +67,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
           progress.clear();
           off();
         }
-        if (opts.json) process.stdout.write(renderJson(jsonDocument(res)));
+        if (opts.json) process.stdout.write(renderJson(jsonDocument(res, { startedAt, config: { stallThresholdS: stallMs / 1000 } })));
         else {
           // Loaded only for human output: chalk and the tables are start-up time --json does not need.
           const [{ renderHuman }, { makeChalk }] = await Promise.all([import('./report.js'), import('../core/style.js')]);
