@@ -67,15 +67,17 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
           progress.clear();
           off();
         }
-        if (opts.json) process.stdout.write(renderJson(jsonDocument(res, { startedAt, config: { stallThresholdS: stallMs / 1000 } })));
+        // One document for both outputs: the envelope sorts the findings (worst first) for JSON and humans alike.
+        const doc = jsonDocument(res, { startedAt, config: { stallThresholdS: stallMs / 1000 } });
+        if (opts.json) process.stdout.write(renderJson(doc));
         else {
           // Loaded only for human output: chalk and the tables are start-up time --json does not need.
           const [{ renderHuman }, { makeChalk }] = await Promise.all([import('./report.js'), import('../core/style.js')]);
-          process.stdout.write(renderHuman(res, makeChalk(process.stdout), process.stdout.columns || 100));
+          process.stdout.write(renderHuman({ ...res, findings: doc.findings }, makeChalk(process.stdout), process.stdout.columns || 100));
         }
         if (opts.json) for (const w of res.warnings) process.stderr.write(`lbdiag: warning: ${w}\n`);
-        if (res.summary.interrupted) return EXIT_INTERRUPTED;
-        return reachesFailOn(res.findings, failOn) ? EXIT_FINDINGS : EXIT_OK;
+        if (doc.interrupted) return EXIT_INTERRUPTED;
+        return reachesFailOn(doc.findings, failOn) ? EXIT_FINDINGS : EXIT_OK;
       }),
     );
 }
