@@ -52,7 +52,7 @@ export function registerLab(program: Command): void {
     .option('--balancer <kind>', 'builtin (needs nothing installed) | haproxy | nginx: run the real one with a generated config (default builtin)')
     .option('-n, --requests <n>', 'requests per probe mode (default: each scenario\'s own, 200 to 240)')
     .option('--addresses <prefix>', 'the loopback /24 to use: balancers on .1, backends on .2, .3, ... (ports from the kernel)', DEFAULT_ADDRESSES)
-    .option('--json', 'print one JSON document: {command: "lab", scenarios: [{name, step, balancer, expected, found, ok, probe}], summary}')
+    .option('--json', 'print one JSON document: {schema, command: "lab", version, startedAt, interrupted, config, findings, scenarios: [{name, step, balancer, expected, found, ok, probe}], summary, ...}')
     .addHelpText(
       'after',
       `

@@ -2,22 +2,28 @@
  * `runLab`: runs the chosen scenarios in turn, each with its own LabContext whose cleanup stack is
  * emptied before the next one starts (and on error or Ctrl-C), and collects one document.
  */
-import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
+import { envelope, type Envelope } from '../core/envelope.js';
 import { LabContext, type LabHooks, type LabOptions, type StartedRecord } from './context.js';
 import type { LabStep, ScenarioName, ScenarioResult } from './scenario.js';
 import { SCENARIOS } from './scenarios/index.js';
 
-const require = createRequire(import.meta.url);
-const { version } = require('../../../package.json') as { version: string };
+export interface LabConfig {
+  scenario: string;
+  balancer: string;
+  backends: number;
+  requests: number | null;
+  addresses: string;
+}
 
-export interface LabReport {
-  command: 'lab';
-  version: string;
-  options: { scenario: string; balancer: string; backends: number; requests: number | null; addresses: string };
-  startedAt: string;
+/**
+ * The lab's document: the common envelope (src/core/envelope.ts) whose `findings` are every finding
+ * its probes and captures raised (each step's own list, with its context, is under `scenarios`).
+ */
+export interface LabReport extends Envelope<'lab'> {
+  /** Deprecated alias of `config` (lbdiag 0.1), removed after one release. */
+  options: LabConfig;
   durationMs: number;
-  interrupted: boolean;
   /** One entry per probe run (a scenario can have several steps). */
   scenarios: LabStep[];
   /** Per scenario: the one-screen summary rows. */
@@ -37,7 +43,7 @@ export interface LabRun {
 
 export async function runLab(names: ScenarioName[], options: LabOptions, hooks: LabHooks = {}, onScenario?: (r: ScenarioResult) => void): Promise<LabRun> {
   const t0 = performance.now();
-  const startedAt = new Date().toISOString();
+  const startedAt = new Date();
   const started: StartedRecord = { pids: [], listeners: [], namespaces: [] };
   const results: ScenarioResult[] = [];
   const cleanupErrors: string[] = [];
@@ -73,18 +79,19 @@ export async function runLab(names: ScenarioName[], options: LabOptions, hooks: 
     ...(r.skipped ? { skipped: r.skipped } : {}),
     ...(r.error ? { error: r.error } : {}),
   }));
-  const report: LabReport = {
-    command: 'lab',
-    version,
-    options: { scenario: names.length > 1 ? 'all' : names[0], balancer: options.family, backends: options.backends, requests: options.requests ?? null, addresses: `${options.prefix}.0/24` },
-    startedAt,
-    durationMs: Math.round(performance.now() - t0),
-    interrupted,
-    scenarios: steps,
-    summary,
-    ok: !interrupted && results.length === names.length && summary.every((s) => s.ok),
-    started,
-    cleanupErrors,
-  };
+  const config: LabConfig = { scenario: names.length > 1 ? 'all' : names[0], balancer: options.family, backends: options.backends, requests: options.requests ?? null, addresses: `${options.prefix}.0/24` };
+  const report: LabReport = envelope(
+    'lab',
+    { startedAt, interrupted, config: { ...config }, findings: steps.flatMap((s) => [...(s.probe?.findings ?? []), ...(s.pcap?.findings ?? [])]) },
+    {
+      options: config,
+      durationMs: Math.round(performance.now() - t0),
+      scenarios: steps,
+      summary,
+      ok: !interrupted && results.length === names.length && summary.every((s) => s.ok),
+      started,
+      cleanupErrors,
+    },
+  );
   return { report, results };
 }

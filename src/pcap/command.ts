@@ -21,9 +21,9 @@ interface PcapOptions {
 export function registerPcap(program: Command): void {
   program
     .command('pcap')
-    .description('Analyse packet captures: FIN retransmits, port-reuse SYN drops, SYN retransmits and 1-second stalls, with Wireshark filters')
+    .description('Analyse packet captures: FIN retransmits, port-reuse SYN drops, SYN retransmits and stalls (tcp-stall), with Wireshark filters')
     .argument('<files...>', 'pcap or pcapng files (gzip is detected), merged in time order; - reads stdin')
-    .option('--json', 'print one JSON document { command, files, summary, findings, warnings }')
+    .option('--json', 'print one JSON document { schema, command, version, startedAt, interrupted, config, findings, files, summary, warnings }')
     .option('--fail-on <severity>', 'exit 1 when a finding is at or above: info, warn, error or none', 'warn')
     .option('--stall-threshold <duration>', 'a gap at least this long while waiting on the network is a stall (a bare number is seconds)', '0.9s')
     .option('--backend-from <spec>', 'where an HTTP response names its backend: auto (the probe\'s rules), header:NAME, json:PATH, regex:RE or body', 'auto')
@@ -40,8 +40,9 @@ Examples:
   lbdiag pcap --stall-threshold 300ms --fail-on error lb.pcap
   lbdiag pcap --backend-from header:X-Served-By client.pcap   backend names from a response header
 
-Finding ids: fin-retransmit, syn-port-reuse-drop, syn-retransmit, stall-1s; from HTTP/1.x exchanges the
-probe's keepalive-pinning, imbalance, single-backend, intermittent-errors, connection-churn, ... (see README).
+Finding ids: fin-retransmit, syn-port-reuse-drop, syn-retransmit, tcp-stall (see README); from HTTP/1.x
+exchanges the probe's keepalive-pinning, imbalance, single-backend, intermittent-errors, connection-churn, ...
+tcp-stall was called stall-1s in lbdiag 0.1, the id the probe keeps for its SYN-retransmit stall.
 Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unreadable input,
 130 interrupted (the report of what was read is printed first).`,
     )
@@ -52,7 +53,8 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
         if (!(stallMs > 0)) throw new UsageError('--stall-threshold must be above zero');
         const backendFrom = parseBackendFrom(opts.backendFrom);
         const progress = new ProgressLine();
-        const started = Date.now();
+        const startedAt = new Date();
+        const started = startedAt.getTime();
         const controller = new AbortController();
         const off = onInterrupt(() => controller.abort());
         let res;
@@ -75,15 +77,17 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
           progress.clear();
           off();
         }
-        if (opts.json) process.stdout.write(renderJson(jsonDocument(res)));
+        // One document for both outputs: the envelope sorts the findings (worst first) for JSON and humans alike.
+        const doc = jsonDocument(res, { startedAt, config: { stallThresholdS: stallMs / 1000, http: opts.http !== false, backendFrom: opts.backendFrom } });
+        if (opts.json) process.stdout.write(renderJson(doc));
         else {
           // Loaded only for human output: chalk and the tables are start-up time --json does not need.
           const [{ renderHuman }, { makeChalk }] = await Promise.all([import('./report.js'), import('../core/style.js')]);
-          process.stdout.write(renderHuman(res, makeChalk(process.stdout), process.stdout.columns || 100));
+          process.stdout.write(renderHuman({ ...res, findings: doc.findings }, makeChalk(process.stdout), process.stdout.columns || 100));
         }
         if (opts.json) for (const w of res.warnings) process.stderr.write(`lbdiag: warning: ${w}\n`);
-        if (res.summary.interrupted) return EXIT_INTERRUPTED;
-        return reachesFailOn(res.findings, failOn) ? EXIT_FINDINGS : EXIT_OK;
+        if (doc.interrupted) return EXIT_INTERRUPTED;
+        return reachesFailOn(doc.findings, failOn) ? EXIT_FINDINGS : EXIT_OK;
       }),
     );
 }

@@ -148,7 +148,7 @@ export function registerProbe(program: Command): void {
     .option('--expect <n>', 'backends that should answer: fewer is the backend-missing error')
     .option('--expect-backends <names>', 'comma-separated backend names that should answer')
     .option('--weights <name=w,...>', 'expected shares for the imbalance test (unnamed backends weigh 1)')
-    .option('--json', 'print one JSON document (stable schema) instead of tables')
+    .option('--json', 'print one JSON document (schema lbdiag.v1, see schema/ in the repository) instead of tables')
     .option('--records <file>', 'write one NDJSON line per request to file; - writes them to stdout (the report then goes to stderr)')
     .option('--fail-on <severity>', 'exit 1 when a finding is at least this severe: info, warn, error, none', 'error')
     .option('-k, --insecure', 'https: do not verify the certificate')
@@ -167,9 +167,9 @@ Examples:
 
 Durations: ${DURATION_HELP}.
 
-Findings (stable ids): keepalive-pinning, imbalance, single-backend, backend-missing, late-backend-starved,
-stale-instance, intermittent-errors, all-failing, idle-timeout-reset, stall-1s, l7-proxy, connection-churn,
-no-backend-identity, local-port-exhaustion.
+Findings (stable ids): keepalive-pinning, insufficient-data, imbalance, single-backend, backend-missing,
+late-backend-starved, stale-instance, backend-restarted, intermittent-errors, all-failing, idle-timeout-reset,
+stall-1s, l7-proxy, connection-churn, no-backend-identity, local-port-exhaustion.
 Error kinds in records: refused, reset, timeout (no byte of an answer, or no connection), head-timeout,
 body-timeout, head-too-large, chunk-line-too-long, too-many-1xx, bad-response, no-local-port, closed.
 Exit codes: 0 no finding at --fail-on; 1 a finding at or above it; 2 usage error, unreachable target, or an

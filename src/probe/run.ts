@@ -4,10 +4,9 @@
  * (nothing listening, DNS failure) before any connection succeeded.
  */
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { UsageError } from '../core/errors.js';
-import { sortFindings } from '../core/finding.js';
+import { VERSION as version, envelope } from '../core/envelope.js';
 import { analyse } from './analyse.js';
 import { readLocalPortFacts, type LocalPortFacts } from './local-ports.js';
 import { checkWeights } from './weights-check.js';
@@ -19,9 +18,6 @@ import { buildRequest } from './request.js';
 import { summarizeMode, type ProbeReport } from './summary.js';
 import { ModeTally } from './tally.js';
 import { parseTarget, resolveTarget } from './target.js';
-
-const require = createRequire(import.meta.url);
-const { version } = require('../../../package.json') as { version: string };
 
 export type ProbeModeOption = 'both' | ProbeMode;
 
@@ -286,17 +282,15 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
     ...analyse(tallies, { expect: options.expect, expectBackends: options.expectBackends, weights: weightsCheck.weights, localPorts }),
     ...weightsCheck.findings,
   ];
-  const report: ProbeReport = {
-    command: 'probe',
-    version,
-    target: { url: target.url, host: target.host, port: target.port, path: target.path, addresses },
-    config,
-    startedAt: startedAt.toISOString(),
-    durationMs: round(performance.now() - t0),
-    interrupted: Boolean(hooks.signal?.aborted),
-    modes: {},
-    findings: sortFindings(analysed),
-  };
+  const report: ProbeReport = envelope(
+    'probe',
+    { startedAt, interrupted: Boolean(hooks.signal?.aborted), config, findings: analysed },
+    {
+      target: { url: target.url, host: target.host, port: target.port, path: target.path, addresses },
+      durationMs: round(performance.now() - t0),
+      modes: {} as ProbeReport['modes'],
+    },
+  );
   for (const t of tallies) {
     const m = summarizeMode(t);
     const cut = inFlightAborted.get(t.mode);

@@ -1,8 +1,9 @@
 /**
  * The probe's JSON document (`--json`, and what `lab` reads): built from the tallies once the run
- * ends. A stable schema: add fields, never rename them.
+ * ends, inside the common envelope (src/core/envelope.ts; schema/lbdiag-v1.schema.json). A stable
+ * schema: add fields, never rename them.
  */
-import type { Finding } from '../core/finding.js';
+import type { Envelope } from '../core/envelope.js';
 import type { HistogramSummary } from '../core/histogram.js';
 import type { ProbeMode } from './record.js';
 import type { ModeTally } from './tally.js';
@@ -77,19 +78,16 @@ export interface ModeReport {
   inFlightAborted?: number;
 }
 
-export interface ProbeReport {
-  command: 'probe';
-  version: string;
+/** The probe's fields after the common envelope (`schema`, `command`, `version`, `startedAt`, `interrupted`, `config`, `findings`). */
+export interface ProbeFields {
   target: { url: string; host: string; port: number; path: string; addresses: string[] };
-  config: Record<string, unknown>;
-  startedAt: string;
   durationMs: number;
-  interrupted: boolean;
   modes: Partial<Record<ProbeMode, ModeReport>>;
-  findings: Finding[];
   /** Inputs found wrong once the run showed what answered (e.g. a --weights name): exit 2 after the report. */
   inputErrors?: string[];
 }
+
+export type ProbeReport = Envelope<'probe'> & ProbeFields;
 
 const num = (x: number): number | null => (Number.isFinite(x) ? Math.round(x * 1000) / 1000 : null);
 

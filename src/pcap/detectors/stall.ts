@@ -1,13 +1,15 @@
 /**
- * `stall-1s`: a gap of at least --stall-threshold inside a connection while it was waiting on
+ * `tcp-stall`: a gap of at least --stall-threshold inside a connection while it was waiting on
  * the network (handshake, unacknowledged data, a retransmission, a request without its answer),
  * not idle between requests. SYN and FIN retransmissions are left to their own findings.
+ * Called `stall-1s` in lbdiag 0.1; renamed because the probe's `stall-1s` is a different finding
+ * (connect times near 1/3/7 s: SYN retransmissions). The catalog keeps the old id as an alias.
  */
 import type { Finding } from '../../core/finding.js';
 import { clientIsA, clientOf, serverOf, type Conn } from '../connection.js';
 import { round6, secs, type DetectorContext } from './context.js';
 
-export const STALL = 'stall-1s';
+export const STALL = 'tcp-stall';
 
 const WHERE: Record<string, string> = {
   handshake: 'during the handshake (SYN sent, connection not yet established)',
