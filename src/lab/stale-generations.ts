@@ -11,6 +11,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import { startHttpProxy, type BackendTarget, type Endpoint, type HttpProxy } from './balancers/index.js';
+import { GENERATION_KEY } from '../wire/identity-headers.js';
 
 export interface StaleGenerations {
   kind: 'builtin-stale';
@@ -50,7 +51,7 @@ export async function startStaleGenerations(opts: { listen: Endpoint; backends: 
   const host = opts.listen.host;
   const oldServer = http.createServer((req, res) => {
     req.resume();
-    res.writeHead(503, { 'content-type': 'text/html', 'cache-control': 'no-cache', 'content-length': Buffer.byteLength(OLD_BODY), 'x-lbdiag-generation': 'old' });
+    res.writeHead(503, { 'content-type': 'text/html', 'cache-control': 'no-cache', 'content-length': Buffer.byteLength(OLD_BODY), [GENERATION_KEY]: 'old' });
     res.end(OLD_BODY);
   });
   oldServer.keepAliveTimeout = 60_000;

@@ -1,12 +1,12 @@
 /**
  * The bodies whoami answers: short human text (`GET /`) and the JSON document (`GET /api`,
- * or `/` with `Accept: application/json` / `?format=json`). The JSON field names are a
- * contract read by `lbdiag probe`.
+ * or `/` with `Accept: application/json` / `?format=json`). The JSON answer's type is part of
+ * the wire contract read by `lbdiag probe`: src/wire/identity-headers.ts.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ConnState } from './connections.js';
 import { hostPort } from './connections.js';
-import type { InterfaceAddress, Kubernetes } from './identity.js';
+import type { Forwarded, Kubernetes, WhoamiAnswer } from '../wire/identity-headers.js';
 
 export interface Identity {
   name: string;
@@ -31,38 +31,6 @@ export interface ServerSettings {
   headersTimeoutMs: number;
   headersTimeoutIsDefault: boolean;
   drainDelayMs: number;
-}
-
-export interface Forwarded {
-  xForwardedFor: string[];
-  forwarded: string | null;
-  via: string | null;
-  xRealIp: string | null;
-  xForwardedProto: string | null;
-}
-
-export interface WhoamiAnswer {
-  name: string;
-  hostname: string;
-  pid: number;
-  instance: string;
-  started: number;
-  version: string;
-  startedAt: string;
-  uptimeMs: number;
-  ips: InterfaceAddress[];
-  kubernetes?: Kubernetes;
-  request: { method: string; url: string; httpVersion: string; host: string | null; headers: IncomingHttpHeaders };
-  connection: {
-    id: number;
-    seq: number;
-    ageMs: number;
-    local: { address: string; port: number };
-    remote: { address: string; port: number };
-  };
-  forwarded: Forwarded;
-  server: { state: 'serving' | 'draining' } & Omit<ServerSettings, 'idleTimeoutIsDefault' | 'headersTimeoutIsDefault'>;
-  padding?: string;
 }
 
 function one(v: string | string[] | undefined): string | null {

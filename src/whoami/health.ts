@@ -7,14 +7,15 @@
  * grants (it sends no Access-Control-* headers): the usual CSRF defence for JSON APIs.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { HEALTH_HEADER, HEALTH_KEY } from '../wire/identity-headers.js';
 
 /** Null when the POST may change the health, else why not (answered with 415). */
 export function healthPostRefusal(h: IncomingHttpHeaders): string | null {
-  if (h['x-lbdiag-health'] !== undefined) return null;
+  if (h[HEALTH_KEY] !== undefined) return null;
   const type = (h['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   if (type === 'application/json') return null;
   return (
-    `POST /health needs Content-Type: application/json or an X-Lbdiag-Health header (got ${type ? `"${type.slice(0, 60)}"` : 'no Content-Type'}; ` +
+    `POST /health needs Content-Type: application/json or an ${HEALTH_HEADER} header (got ${type ? `"${type.slice(0, 60)}"` : 'no Content-Type'}; ` +
     `a cross-site form cannot send either), e.g. curl -X POST -H 'Content-Type: application/json' -d 503 .../health`
   );
 }

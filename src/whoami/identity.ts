@@ -5,18 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-
-export interface Kubernetes {
-  pod?: string;
-  namespace?: string;
-  node?: string;
-}
-
-export interface InterfaceAddress {
-  interface: string;
-  address: string;
-  family: 'IPv4' | 'IPv6';
-}
+import type { InterfaceAddress, Kubernetes } from '../wire/identity-headers.js';
 
 export function newInstanceId(): string {
   return randomBytes(4).toString('hex');

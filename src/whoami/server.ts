@@ -11,15 +11,16 @@ import type { Socket } from 'node:net';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { UsageError } from '../core/errors.js';
-import { forwardedOf, jsonBody, textAnswer, textHead, type Identity, type ServerSettings, type WhoamiAnswer } from './answers.js';
+import { forwardedOf, jsonBody, textAnswer, textHead, type Identity, type ServerSettings } from './answers.js';
 import { boundLocal, CONN, localOf, OpenConnections, plainAddress, type CloseReason, type ConnSocket, type ConnState } from './connections.js';
 import { NO_CONTROLS, parseControls, WAIT_CAP_MS, type Controls } from './controls.js';
-import { defaultName, interfaceAddresses, isValidName, kubernetesFromEnv, newInstanceId, type InterfaceAddress } from './identity.js';
+import { defaultName, interfaceAddresses, isValidName, kubernetesFromEnv, newInstanceId } from './identity.js';
 import { RequestLog, type LogFormat } from './log.js';
 import { healthPostRefusal, parseHealthBody } from './health.js';
 import { LARGE_PADDING_BYTES, MAX_LARGE_RESPONSES, paddedJson, paddedLength, paddedText, streamPadded, type PaddedBody } from './padding.js';
 import { redactHeaders } from './secrets.js';
 import { Metrics, renderPrometheus, type MetricsSnapshot } from './metrics.js';
+import { BACKEND_HEADER, CONN_HEADER, formatConn, INSTANCE_HEADER, PID_HEADER, STARTED_HEADER, type InterfaceAddress, type WhoamiAnswer } from '../wire/identity-headers.js';
 
 const require = createRequire(import.meta.url);
 const { version: VERSION } = require('../../../package.json') as { version: string };
@@ -142,6 +143,9 @@ class WhoamiServer {
   private readonly connIdStep: number;
   private readonly pidStr: string;
   private readonly startedStr: string;
+  /** The identity headers as raw bytes for answers written straight to the socket: head, conn value, tail. */
+  private readonly rawIdentityHead: string;
+  private readonly rawIdentityTail: string;
   /** Large ?size= responses streaming now (capped at MAX_LARGE_RESPONSES). */
   largeInFlight = 0;
   private readonly head: string;
@@ -164,6 +168,8 @@ class WhoamiServer {
   ) {
     this.pidStr = String(identity.pid);
     this.startedStr = String(identity.started);
+    this.rawIdentityHead = `${BACKEND_HEADER}: ${identity.name}\r\n${INSTANCE_HEADER}: ${identity.instance}\r\n${CONN_HEADER}: `;
+    this.rawIdentityTail = `\r\n${PID_HEADER}: ${this.pidStr}\r\n${STARTED_HEADER}: ${this.startedStr}\r\n`;
     this.connIdStep = Math.max(1, generation.workers ?? 1);
     this.nextConnId = (generation.worker ?? 1) - this.connIdStep;
     this.head = textHead(identity);
@@ -365,11 +371,11 @@ class WhoamiServer {
     // A flat [name, value, ...] list: node:http walks it by index (no object key iteration).
     const id = this.identity;
     const headers = [
-      'X-Lbdiag-Backend', id.name,
-      'X-Lbdiag-Instance', id.instance,
-      'X-Lbdiag-Conn', c.id + ';seq=' + seq,
-      'X-Lbdiag-Pid', this.pidStr,
-      'X-Lbdiag-Started', this.startedStr,
+      BACKEND_HEADER, id.name,
+      INSTANCE_HEADER, id.instance,
+      CONN_HEADER, formatConn(c.id, seq),
+      PID_HEADER, this.pidStr,
+      STARTED_HEADER, this.startedStr,
       'Cache-Control', 'no-store',
       'Content-Type', type,
       'Content-Length', String(len),
@@ -523,8 +529,9 @@ class WhoamiServer {
     const body = `lbdiag whoami: ${status} ${reason} (${code}${detail ? `: ${detail}` : ''})\n`;
     socket.end(
       `HTTP/1.1 ${status} ${reason}\r\n` +
-        `X-Lbdiag-Backend: ${this.identity.name}\r\nX-Lbdiag-Instance: ${this.identity.instance}\r\n` +
-        `X-Lbdiag-Conn: ${c.id};seq=${seq}\r\nX-Lbdiag-Pid: ${this.pidStr}\r\nX-Lbdiag-Started: ${this.startedStr}\r\n` +
+        this.rawIdentityHead +
+        formatConn(c.id, seq) +
+        this.rawIdentityTail +
         `Content-Type: ${TEXT}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
     setTimeout(destroySocket, 1000, socket).unref();

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Balancer, BackendTarget, BalancerOptions, Endpoint } from './types.js';
 import { namedBackends, formatEndpoint } from './types.js';
 import { findBinary, MissingToolError, spawnProcess, waitForPort, removeDir, track, type SpawnedProcess, listenerCount, sleep } from '../processes.js';
+import { GENERATION_HEADER } from '../../wire/identity-headers.js';
 
 export type HaproxyMode = 'tcp' | 'http';
 
@@ -81,7 +82,7 @@ export function haproxyConfig(o: HaproxyConfigOptions): string {
     '',
     'frontend lbdiag_fe',
     `    bind ${bindAddress(o.listen)}`,
-    ...(http && o.generation ? [`    http-after-response set-header X-Lbdiag-Generation ${ident(o.generation)}`] : []),
+    ...(http && o.generation ? [`    http-after-response set-header ${GENERATION_HEADER} ${ident(o.generation)}`] : []),
     ...(o.frontendLines ?? []).map((l) => `    ${l}`),
     '    default_backend lbdiag_be',
     '',
