@@ -3,10 +3,16 @@
  * or `/` with `Accept: application/json` / `?format=json`). The JSON answer's type is part of
  * the wire contract read by `lbdiag probe`: src/wire/identity-headers.ts.
  */
-import type { IncomingHttpHeaders } from 'node:http';
-import type { ConnState } from './connections.js';
-import { hostPort } from './connections.js';
-import type { Forwarded, Kubernetes, WhoamiAnswer } from '../wire/identity-headers.js';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { hostPort, localOf, type ConnSocket, type ConnState } from './connections.js';
+import { redactHeaders } from './secrets.js';
+import type { Forwarded, InterfaceAddress, Kubernetes, WhoamiAnswer } from '../wire/identity-headers.js';
+
+/** Content types of whoami's answers. */
+export const TEXT = 'text/plain; charset=utf-8';
+export const JSON_TYPE = 'application/json; charset=utf-8';
+export const PROM = 'text/plain; version=0.0.4; charset=utf-8';
 
 export interface Identity {
   name: string;
@@ -79,4 +85,40 @@ export function textAnswer(
 /** The JSON answer, pretty-printed (padding for `?size=` is streamed separately: padding.ts). */
 export function jsonBody(answer: WhoamiAnswer): string {
   return JSON.stringify(answer, null, 2) + '\n';
+}
+
+/** The JSON answer to one request (the document's type is the wire contract's WhoamiAnswer). */
+export function buildAnswer(req: IncomingMessage, c: ConnState, seq: number, id: Identity, s: ServerSettings, draining: boolean, ips: InterfaceAddress[], echoSecrets: boolean): WhoamiAnswer {
+  const now = performance.now();
+  const h = req.headers;
+  localOf(req.socket as ConnSocket);
+  const a: WhoamiAnswer = {
+    name: id.name,
+    hostname: id.hostname,
+    pid: id.pid,
+    instance: id.instance,
+    started: id.started,
+    version: id.version,
+    startedAt: id.startedAt,
+    uptimeMs: Math.round(now - id.startedMono),
+    ips,
+    request: { method: req.method ?? '', url: req.url ?? '', httpVersion: req.httpVersion, host: h.host ?? null, headers: echoSecrets ? h : redactHeaders(h) },
+    connection: {
+      id: c.id,
+      seq,
+      ageMs: Math.round((now - c.openedAt) * 1000) / 1000,
+      local: { address: c.localAddress ?? '', port: c.localPort },
+      remote: { address: c.remoteAddress, port: c.remotePort },
+    },
+    forwarded: forwardedOf(h),
+    server: {
+      state: draining ? 'draining' : 'serving',
+      idleTimeoutMs: s.idleTimeoutMs,
+      maxRequestsPerConn: s.maxRequestsPerConn,
+      headersTimeoutMs: s.headersTimeoutMs,
+      drainDelayMs: s.drainDelayMs,
+    },
+  };
+  if (id.kubernetes) a.kubernetes = id.kubernetes;
+  return a;
 }

@@ -6,7 +6,7 @@
  * carries an `X-Lbdiag-Health` header cannot be sent cross-site without a preflight whoami never
  * grants (it sends no Access-Control-* headers): the usual CSRF defence for JSON APIs.
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { HEALTH_HEADER, HEALTH_KEY } from '../wire/identity-headers.js';
 
 /** Null when the POST may change the health, else why not (answered with 415). */
@@ -34,4 +34,14 @@ export function parseHealthBody(text: string): number | string {
   const n = Number(s);
   if (/^\d{3}$/.test(s) && n >= 200 && n <= 599) return n;
   return `POST /health wants a status code from 200 to 599 in the body (503 or {"status": 503}), got "${text.trim().slice(0, 20)}"`;
+}
+
+/** Reads a POST /health body (its first 256 characters) and hands over what parseHealthBody makes of it. */
+export function readHealthBody(req: IncomingMessage, done: (r: ReturnType<typeof parseHealthBody>) => void): void {
+  let text = '';
+  req.setEncoding('latin1');
+  req.on('data', (d: string) => {
+    if (text.length < 256) text += d.slice(0, 256);
+  });
+  req.on('end', () => done(parseHealthBody(text)));
 }

@@ -43,3 +43,19 @@ export function interfaceAddresses(): InterfaceAddress[] {
   }
   return out;
 }
+
+/**
+ * One whoami start: its id (X-Lbdiag-Instance) and start time (X-Lbdiag-Started), shared by every
+ * worker. Worker `worker` of `workers` numbers its connections worker, worker + workers, ... so a
+ * connection id is unique within the generation, not only within the process.
+ */
+export interface Generation {
+  instance: string;
+  startedMs: number;
+  worker?: number;
+  workers?: number;
+}
+
+export function newGeneration(): Generation {
+  return { instance: newInstanceId(), startedMs: Date.now() };
+}

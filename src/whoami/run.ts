@@ -5,7 +5,7 @@
 import { EXIT_OK } from '../core/errors.js';
 import { bannerJson, bannerText, type BannerInput } from './banner.js';
 import { startWhoami, type WhoamiHandle, type WhoamiOptions } from './server.js';
-import { settingDuration } from './server.js';
+import { settingDuration } from './settings.js';
 
 export const EXIT_INTERRUPTED = 130;
 

@@ -10,8 +10,9 @@ import cluster, { type Worker } from 'node:cluster';
 import { EXIT_OK, EXIT_USAGE, UsageError } from '../core/errors.js';
 import { bannerJson, bannerText, type BannerInput } from './banner.js';
 import { EXIT_INTERRUPTED } from './run.js';
-import { newGeneration, startWhoami, type Generation, type WhoamiOptions } from './server.js';
-import { settingDuration } from './server.js';
+import { newGeneration, type Generation } from './identity.js';
+import { startWhoami, type WhoamiOptions } from './server.js';
+import { settingDuration } from './settings.js';
 
 type ToPrimary =
   | { lbdiag: 'ready'; pid: number; instance: string; addresses: { address: string; port: number }[]; settings: import('./answers.js').ServerSettings; name: string; version: string }
