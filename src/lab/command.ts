@@ -21,10 +21,10 @@ interface Flags {
   json?: boolean;
 }
 
-export const DEFAULT_ADDRESSES = '127.0.77';
+const DEFAULT_ADDRESSES = '127.0.77';
 
 /** Validates the flags into LabOptions and the scenario list; UsageError (exit 2) on bad input. */
-export function labOptionsFromFlags(f: Flags): { names: ScenarioName[]; options: LabOptions } {
+function labOptionsFromFlags(f: Flags): { names: ScenarioName[]; options: LabOptions } {
   const names: ScenarioName[] = f.scenario === 'all' ? [...SCENARIO_NAMES] : [f.scenario as ScenarioName];
   const family = (f.balancer ?? 'builtin') as BalancerFamily;
   if (!BALANCER_FAMILIES.includes(family)) throw new UsageError(`invalid --balancer "${f.balancer}" (builtin, haproxy or nginx)`);

@@ -10,10 +10,10 @@ import type { ProbeReport } from '../probe/summary.js';
 import { startWhoami, type WhoamiHandle } from '../whoami/server.js';
 import { startBalancer, type Balancer, type BalancerKind, type BackendTarget } from './balancers/index.js';
 import type { BalancerFamily } from './scenario.js';
-import { freePort } from './processes.js';
+import { freePort } from './port-wait.js';
 
 /** Backend names, in order; beyond the list, b13, b14, ... */
-export const BACKEND_NAMES = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliett', 'kilo', 'lima'];
+const BACKEND_NAMES = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliett', 'kilo', 'lima'];
 
 export function backendName(i: number): string {
   return BACKEND_NAMES[i] ?? `b${i + 1}`;

@@ -27,7 +27,7 @@ export interface StaleGenerations {
 const OLD_BODY = '<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n';
 
 /** FNV-1a over the connection's 4-tuple and a seed: a stand-in for the kernel's reuseport hash. */
-export function tupleHash(seed: number, remote: string, remotePort: number, local: string, localPort: number): number {
+function tupleHash(seed: number, remote: string, remotePort: number, local: string, localPort: number): number {
   let h = (0x811c9dc5 ^ seed) >>> 0;
   const s = `${remote}|${remotePort}|${local}|${localPort}`;
   for (let i = 0; i < s.length; i++) {

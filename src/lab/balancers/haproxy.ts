@@ -9,7 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Balancer, BackendTarget, BalancerOptions, Endpoint } from './types.js';
 import { namedBackends, formatEndpoint } from './types.js';
-import { findBinary, MissingToolError, spawnProcess, waitForPort, removeDir, track, type SpawnedProcess, listenerCount, sleep } from '../processes.js';
+import { track } from '../exit-registry.js';
+import { waitForPort, sleep } from '../port-wait.js';
+import { listenerCount } from '../proc-net.js';
+import { spawnProcess, type SpawnedProcess } from '../supervisor.js';
+import { findBinary, MissingToolError, removeDir } from '../tools.js';
 import { GENERATION_HEADER } from '../../wire/identity-headers.js';
 
 export type HaproxyMode = 'tcp' | 'http';
