@@ -9,7 +9,7 @@ import { zshCompletion } from './zsh.js';
 const require = createRequire(import.meta.url);
 const { version } = require('../../../package.json') as { version: string };
 
-export const SHELLS = {
+const SHELLS = {
   bash: bashCompletion,
   zsh: zshCompletion,
   fish: fishCompletion,
@@ -18,7 +18,7 @@ export const SHELLS = {
 export type Shell = keyof typeof SHELLS;
 
 /** The completion script for `shell`, from the full program (every subcommand loaded). */
-export async function completionScript(shell: Shell): Promise<string> {
+async function completionScript(shell: Shell): Promise<string> {
   // cli.ts loads only the subcommand named on the command line; completion needs them all.
   const { buildProgram } = await import('../cli.js');
   return SHELLS[shell](commandSpec(await buildProgram()), version);

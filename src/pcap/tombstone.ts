@@ -107,11 +107,6 @@ export class TombStore {
   private prevNs = 0;
   count = 0;
 
-  /** Bytes held by the arena (for tests and measurements). */
-  get arenaBytes(): number {
-    return this.buf.length;
-  }
-
   /** Stores `c` (already unlinked from the live table). */
   put(c: Conn): void {
     if (this.end + MAX_RECORD > this.buf.length) this.makeRoom();

@@ -44,7 +44,7 @@ function one(v: string | string[] | undefined): string | null {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-export function forwardedOf(h: IncomingHttpHeaders): Forwarded {
+function forwardedOf(h: IncomingHttpHeaders): Forwarded {
   const xff = one(h['x-forwarded-for']);
   return {
     xForwardedFor: xff ? xff.split(',').map((s) => s.trim()).filter(Boolean) : [],

@@ -22,7 +22,7 @@ interface Flags {
   echoSecrets?: boolean;
 }
 
-export function whoamiOptions(f: Flags): { opts: WhoamiOptions; workers: number } {
+function whoamiOptions(f: Flags): { opts: WhoamiOptions; workers: number } {
   const logFormat = f.logFormat;
   if (logFormat !== undefined && logFormat !== 'text' && logFormat !== 'json') throw new UsageError(`invalid --log-format "${logFormat}" (expected text or json)`);
   const opts: WhoamiOptions = {

@@ -21,7 +21,7 @@ export function healthPostRefusal(h: IncomingHttpHeaders): string | null {
 }
 
 /** The body: a status code `503`, or JSON `{"status": 503}`. A number, or why it is not accepted. */
-export function parseHealthBody(text: string): number | string {
+function parseHealthBody(text: string): number | string {
   let v: unknown = text.trim();
   if (typeof v === 'string' && v.startsWith('{')) {
     try {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { InterfaceAddress, Kubernetes } from '../wire/identity-headers.js';
 
-export function newInstanceId(): string {
+function newInstanceId(): string {
   return randomBytes(4).toString('hex');
 }
 

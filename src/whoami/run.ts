@@ -18,7 +18,7 @@ function say(line: string): void {
  * process alive. The handlers stay installed until the process exits: a second signal, even
  * after "drained", exits at once with 130.
  */
-export function drainOnSignals(handle: WhoamiHandle, onSecond: () => void): Promise<void> {
+function drainOnSignals(handle: WhoamiHandle, onSecond: () => void): Promise<void> {
   return new Promise((resolve) => {
     let count = 0;
     const onSignal = (signal: NodeJS.Signals): void => {

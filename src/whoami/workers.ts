@@ -20,7 +20,7 @@ type ToPrimary =
 /** The generation travels to a worker in its environment: `instance:startedMs:worker:workers`. */
 const GENERATION_ENV = 'LBDIAG_WHOAMI_GENERATION';
 
-export function generationFromEnv(env: NodeJS.ProcessEnv = process.env): Generation | undefined {
+function generationFromEnv(env: NodeJS.ProcessEnv = process.env): Generation | undefined {
   const m = /^([0-9a-f]{8}):(\d+):(\d+):(\d+)$/.exec(env[GENERATION_ENV] ?? '');
   if (!m) return undefined;
   return { instance: m[1], startedMs: Number(m[2]), worker: Number(m[3]), workers: Number(m[4]) };

@@ -10,5 +10,3 @@ import { detectSynRetransmit } from './syn-retransmit.js';
 export type Detector = (c: Conn, ctx: DetectorContext) => Finding | null;
 
 export const DETECTORS: readonly Detector[] = [detectFinRetransmit, detectSynPortReuseDrop, detectSynRetransmit, detectStall];
-
-export const PCAP_FINDING_IDS = ['fin-retransmit', 'syn-port-reuse-drop', 'syn-retransmit', 'stall-1s'] as const;
