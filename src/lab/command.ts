@@ -9,7 +9,8 @@ import { formatDuration, parseCount } from '../core/units.js';
 import { BALANCER_FAMILIES, requireFamily } from './balancer-choice.js';
 import type { LabOptions } from './context.js';
 import { runLab } from './run.js';
-import { SCENARIO_NAMES, type BalancerFamily, type ScenarioName } from './scenario.js';
+import { SCENARIO_NAMES, type ScenarioName } from './scenario.js';
+import type { BalancerFamily } from './balancer-choice.js';
 import { renderScenario, renderSummary } from './story.js';
 
 interface Flags {

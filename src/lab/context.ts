@@ -9,7 +9,7 @@ import { runProbe, type ProbeOptions, type ProbeProgress } from '../probe/run.js
 import type { ProbeReport } from '../probe/summary.js';
 import { startWhoami, type WhoamiHandle } from '../whoami/server.js';
 import { startBalancer, type Balancer, type BalancerKind, type BackendTarget } from './balancers/index.js';
-import type { BalancerFamily } from './scenario.js';
+import type { BalancerFamily } from './balancer-choice.js';
 import { freePort } from './port-wait.js';
 
 /** Backend names, in order; beyond the list, b13, b14, ... */
