@@ -13,6 +13,10 @@ import { BothViews } from './decode/both-views.js';
  * Plain Ethernet/SLL/raw → IPv4/IPv6 → TCP stays in this file (the hot path); everything else
  * (tags past the first, MPLS, PPPoE, PBB, LLC/SNAP, GRE/ERSPAN, UDP tunnels, NFLOG) is in
  * decode/, reached only from the branches plain IP does not take.
+ *
+ * Over 400 lines with the link-layer table: the encapsulations already live in decode/; what stays
+ * is the per-packet link → IP → TCP path and the outcome codes (see test/layout.test.ts for the
+ * decode.ts ↔ decode/ cycle and its fix).
  */
 
 export const TCP = 0;
