@@ -3,7 +3,7 @@
  * process), balancers (builtin in this process, or real haproxy/nginx children), the probe, and a
  * cleanup stack that stops everything the scenario started, newest first, whatever happens
  * (normal end, error, Ctrl-C). External processes are also in the process registry
- * (processes.ts), which kills them by pid if this process exits before the stack ran.
+ * (exit-registry.ts), which kills them by pid if this process exits before the stack ran.
  */
 import { runProbe, type ProbeOptions, type ProbeProgress } from '../probe/run.js';
 import type { ProbeReport } from '../probe/summary.js';
