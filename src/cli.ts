@@ -16,7 +16,11 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   probe: async () => (await import('./probe/command.js')).registerProbe,
   pcap: async () => (await import('./pcap/command.js')).registerPcap,
   lab: async () => (await import('./lab/command.js')).registerLab,
-  completion: async () => (await import('./completion/command.js')).registerCompletion,
+  // completion needs every subcommand: it gets buildProgram rather than importing cli.ts (no cycle).
+  completion: async () => {
+    const { registerCompletion } = await import('./completion/command.js');
+    return (program) => registerCompletion(program, buildProgram);
+  },
 };
 
 /** The program with every subcommand, or only `only` when given (the one the command line names). */

@@ -1,7 +1,8 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHaproxy, startStaleListenerPair, startNginx, haproxyInstalled, nginxInstalled, nginxStreamSupport, haproxyConfig } from '../src/lab/balancers/index.js';
-import { isListening, listenerCount, pidAlive } from '../src/lab/processes.js';
+import { isListening, listenerCount } from '../src/lab/proc-net.js';
+import { pidAlive } from '../src/lab/supervisor.js';
 import { freePort } from './support/processes.js';
 import { LB_HOST, startBackends, overOneConnection, overFreshConnections, tally } from './balancers-backends.js';
 import type { NameServer } from '../src/lab/name-server.js';

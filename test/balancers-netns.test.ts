@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { canUseNetns, createStallTopology } from '../src/lab/netns.js';
-import { pidAlive, runSync } from '../src/lab/processes.js';
+import { pidAlive } from '../src/lab/supervisor.js';
+import { runSync } from '../src/lab/tools.js';
 
 function connectMs(host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {

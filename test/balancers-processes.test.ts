@@ -2,11 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnProcess, waitForPort, pidAlive, findBinary, requireBinary, MissingToolError, isListening } from '../src/lab/processes.js';
+import { waitForPort } from '../src/lab/port-wait.js';
+import { isListening } from '../src/lab/proc-net.js';
+import { spawnProcess, pidAlive } from '../src/lab/supervisor.js';
+import { findBinary, MissingToolError } from '../src/lab/tools.js';
 import { start } from './support/processes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const PROCESSES_JS = path.resolve(here, '../src/lab/processes.js');
+const SUPERVISOR_JS = path.resolve(here, '../src/lab/supervisor.js');
 
 test('stop(): SIGTERM, then SIGKILL after the grace period for a child that ignores SIGTERM', async () => {
   const p = spawnProcess(process.execPath, ['-e', "process.on('SIGTERM', () => {}); console.log('up'); setInterval(() => {}, 1000)"], { name: 'stubborn', graceMs: 300 });
@@ -35,16 +38,17 @@ test('waitForPort: resolves once the child itself listens (read from /proc, no c
   }
 });
 
-test('missing tools: findBinary finds sbin tools, requireBinary throws a one-line usage error', () => {
+test('missing tools: findBinary finds sbin tools, a MissingToolError is a one-line usage error', () => {
   assert.equal(findBinary('lbdiag-no-such-tool'), null);
-  assert.throws(() => requireBinary('lbdiag-no-such-tool'), (e: Error & { usage?: boolean }) => e instanceof MissingToolError && e.usage === true && !e.message.includes('\n'));
+  const e = new MissingToolError('lbdiag-no-such-tool') as MissingToolError & { usage?: boolean };
+  assert.ok(e.usage === true && !e.message.includes('\n') && e.tool === 'lbdiag-no-such-tool', e.message);
 });
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   test(`registry: ${signal} to the parent stops every child it started (process group included)`, async () => {
     // A parent that starts a child which itself forks a grandchild (like nginx master + worker).
     const script = `
-      import { spawnProcess } from ${JSON.stringify(PROCESSES_JS)};
+      import { spawnProcess } from ${JSON.stringify(SUPERVISOR_JS)};
       const p = spawnProcess(process.execPath, ['-e', "const c=require('child_process').spawn(process.execPath,['-e','setInterval(()=>{},1000)'],{stdio:'ignore'}); console.log(process.pid+' '+c.pid); setInterval(()=>{},1000)"], { name: 'tree' });
       p.child.stdout.on('data', (d) => process.stdout.write('PIDS ' + d));
       setInterval(() => {}, 1000);

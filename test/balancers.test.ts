@@ -2,7 +2,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startTcpForwarder, startHttpProxy } from '../src/lab/balancers/index.js';
-import { isListening } from '../src/lab/processes.js';
+import { isListening } from '../src/lab/proc-net.js';
 import { freePort } from './support/processes.js';
 import { LB_HOST, startBackends, overOneConnection, overFreshConnections, tally } from './balancers-backends.js';
 import type { NameServer } from '../src/lab/name-server.js';

@@ -1,6 +1,7 @@
 /** Shared checks for the lab tests: run `lbdiag lab --json` and verify nothing it started survived. */
 import assert from 'node:assert/strict';
-import { isListening, pidAlive } from '../src/lab/processes.js';
+import { isListening } from '../src/lab/proc-net.js';
+import { pidAlive } from '../src/lab/supervisor.js';
 import type { LabReport } from '../src/lab/run.js';
 import { runLbdiag, type RunResult } from './support/processes.js';
 

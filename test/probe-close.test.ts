@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canUseNetns, createStallTopology, type StallTopology } from '../src/lab/netns.js';
-import { findBinary } from '../src/lab/processes.js';
+import { findBinary } from '../src/lab/tools.js';
 import type { ProbeReport } from '../src/probe/summary.js';
 import { LBDIAG } from './support/processes.js';
 

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { canUseNetns, createStallTopology } from '../src/lab/netns.js';
-import { findBinary } from '../src/lab/processes.js';
+import { findBinary } from '../src/lab/tools.js';
 import { runLbdiag } from './support/processes.js';
 
 test('SYN black hole in a namespace: -n 200 -c 2 --timeout 1s ends after one timeout with exit 2', { timeout: 40_000 }, async (t) => {

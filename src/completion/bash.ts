@@ -8,7 +8,7 @@ import { optionWords, valueOptions, type CommandSpec, type ValueKind } from './s
 
 const SAFE = /^[A-Za-z0-9_.,:/@%+=-]+$/;
 
-export function shellWord(s: string): string {
+function shellWord(s: string): string {
   return SAFE.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 

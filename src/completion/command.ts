@@ -9,7 +9,7 @@ import { zshCompletion } from './zsh.js';
 const require = createRequire(import.meta.url);
 const { version } = require('../../../package.json') as { version: string };
 
-export const SHELLS = {
+const SHELLS = {
   bash: bashCompletion,
   zsh: zshCompletion,
   fish: fishCompletion,
@@ -18,13 +18,13 @@ export const SHELLS = {
 export type Shell = keyof typeof SHELLS;
 
 /** The completion script for `shell`, from the full program (every subcommand loaded). */
-export async function completionScript(shell: Shell): Promise<string> {
+async function completionScript(shell: Shell, buildProgram: () => Promise<Command>): Promise<string> {
   // cli.ts loads only the subcommand named on the command line; completion needs them all.
-  const { buildProgram } = await import('../cli.js');
   return SHELLS[shell](commandSpec(await buildProgram()), version);
 }
 
-export function registerCompletion(program: Command): void {
+/** `buildProgram` makes the full program (cli.ts passes its own, so this file does not import cli.ts). */
+export function registerCompletion(program: Command, buildProgram: () => Promise<Command>): void {
   program
     .command('completion')
     .description('print the shell completion script for bash, zsh or fish (generated from these commands)')
@@ -39,7 +39,7 @@ Install:
     )
     .action(
       action(async (shell: Shell) => {
-        process.stdout.write(await completionScript(shell));
+        process.stdout.write(await completionScript(shell, buildProgram));
       }),
     );
 }

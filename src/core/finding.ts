@@ -61,12 +61,6 @@ export function sortFindings(findings: readonly Finding[]): Finding[] {
     .map((x) => x.f);
 }
 
-export function parseSeverity(value: string): Severity {
-  const v = value.trim().toLowerCase();
-  if ((SEVERITIES as readonly string[]).includes(v)) return v as Severity;
-  throw new UsageError(`invalid severity "${value}" (expected info, warn or error)`);
-}
-
 /** `--fail-on none` disables failing on findings. */
 export type FailOn = Severity | 'none';
 

@@ -4,7 +4,9 @@
  */
 import { UsageError } from '../core/errors.js';
 import { haproxyInstalled, nginxInstalled, nginxStreamSupport, type BalancerKind } from './balancers/index.js';
-import type { BalancerFamily } from './scenario.js';
+
+/** `--balancer`: which programs play the balancers. */
+export type BalancerFamily = 'builtin' | 'haproxy' | 'nginx';
 
 export const BALANCER_FAMILIES: readonly BalancerFamily[] = ['builtin', 'haproxy', 'nginx'];
 

@@ -9,7 +9,8 @@ import { formatDuration, parseCount } from '../core/units.js';
 import { BALANCER_FAMILIES, requireFamily } from './balancer-choice.js';
 import type { LabOptions } from './context.js';
 import { runLab } from './run.js';
-import { SCENARIO_NAMES, type BalancerFamily, type ScenarioName } from './scenario.js';
+import { SCENARIO_NAMES, type ScenarioName } from './scenario.js';
+import type { BalancerFamily } from './balancer-choice.js';
 import { renderScenario, renderSummary } from './story.js';
 
 interface Flags {
@@ -21,10 +22,10 @@ interface Flags {
   json?: boolean;
 }
 
-export const DEFAULT_ADDRESSES = '127.0.77';
+const DEFAULT_ADDRESSES = '127.0.77';
 
 /** Validates the flags into LabOptions and the scenario list; UsageError (exit 2) on bad input. */
-export function labOptionsFromFlags(f: Flags): { names: ScenarioName[]; options: LabOptions } {
+function labOptionsFromFlags(f: Flags): { names: ScenarioName[]; options: LabOptions } {
   const names: ScenarioName[] = f.scenario === 'all' ? [...SCENARIO_NAMES] : [f.scenario as ScenarioName];
   const family = (f.balancer ?? 'builtin') as BalancerFamily;
   if (!BALANCER_FAMILIES.includes(family)) throw new UsageError(`invalid --balancer "${f.balancer}" (builtin, haproxy or nginx)`);

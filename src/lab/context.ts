@@ -3,17 +3,17 @@
  * process), balancers (builtin in this process, or real haproxy/nginx children), the probe, and a
  * cleanup stack that stops everything the scenario started, newest first, whatever happens
  * (normal end, error, Ctrl-C). External processes are also in the process registry
- * (processes.ts), which kills them by pid if this process exits before the stack ran.
+ * (exit-registry.ts), which kills them by pid if this process exits before the stack ran.
  */
 import { runProbe, type ProbeOptions, type ProbeProgress } from '../probe/run.js';
 import type { ProbeReport } from '../probe/summary.js';
 import { startWhoami, type WhoamiHandle } from '../whoami/server.js';
 import { startBalancer, type Balancer, type BalancerKind, type BackendTarget } from './balancers/index.js';
-import type { BalancerFamily } from './scenario.js';
-import { freePort } from './processes.js';
+import type { BalancerFamily } from './balancer-choice.js';
+import { freePort } from './port-wait.js';
 
 /** Backend names, in order; beyond the list, b13, b14, ... */
-export const BACKEND_NAMES = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliett', 'kilo', 'lima'];
+const BACKEND_NAMES = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliett', 'kilo', 'lima'];
 
 export function backendName(i: number): string {
   return BACKEND_NAMES[i] ?? `b${i + 1}`;

@@ -7,6 +7,7 @@
 import http from 'node:http';
 import type net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { BACKEND_KEY, CONN_KEY } from '../wire/identity-headers.js';
 
 export interface NameServer {
   name: string;
@@ -26,8 +27,9 @@ export async function startNameServer(opts: { host: string; port?: number; name:
     res.writeHead(200, {
       'content-type': 'text/plain',
       'content-length': Buffer.byteLength(body),
-      'x-lbdiag-backend': opts.name,
-      'x-lbdiag-conn': `${req.socket.remoteAddress}:${req.socket.remotePort}`,
+      [BACKEND_KEY]: opts.name,
+      // The connection id alone (its client's address:port), without `;seq=`: the probe's parseConn accepts it.
+      [CONN_KEY]: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
       ...(xff ? { 'x-seen-forwarded-for': Array.isArray(xff) ? xff.join(', ') : xff } : {}),
       ...(req.headers.via ? { 'x-seen-via': req.headers.via } : {}),
     });

@@ -10,7 +10,10 @@
  */
 import path from 'node:path';
 import type { Endpoint } from './balancers/types.js';
-import { findBinary, isRootUser, MissingToolError, runSync, spawnProcess, track, waitForPort, type SpawnedProcess } from './processes.js';
+import { track } from './exit-registry.js';
+import { waitForPort } from './port-wait.js';
+import { spawnProcess, type SpawnedProcess } from './supervisor.js';
+import { findBinary, isRootUser, MissingToolError, runSync } from './tools.js';
 import { NAME_SERVER_SCRIPT } from './name-server.js';
 
 export type NetnsCheck = { ok: true } | { ok: false; reason: string };
@@ -99,7 +102,7 @@ function overlaps(base: number, used: Array<[number, number]>): boolean {
  * Creates a namespace joined to the root namespace by a veth pair, with a /30 from 10.213.0.0/16
  * that nothing else on this machine uses.
  */
-export async function createNamespace(): Promise<Namespace> {
+async function createNamespace(): Promise<Namespace> {
   const check = canUseNetns();
   if (!check.ok) throw new MissingToolError('netns', `network namespaces unavailable: ${check.reason}`);
   const ip = requireIp();
@@ -222,7 +225,7 @@ export interface StallTopology {
  *   minute); a SYN from a tuple seen before falls through to the every-connection rule, so the
  *   first SYN of the reused port is dropped and its retransmission passes.
  */
-export function synDropRules(port: number, tableName: string, mode: SynDropMode = 'every-connection'): string[][] {
+function synDropRules(port: number, tableName: string, mode: SynDropMode = 'every-connection'): string[][] {
   const match = ['INPUT', '-p', 'tcp', '--dport', String(port), '--syn', '-m', 'hashlimit', '--hashlimit-mode', 'srcip,srcport', '--hashlimit-upto', '1/min', '--hashlimit-burst', '1'];
   const drop = [
     ...match, '--hashlimit-name', `${tableName}d`, '--hashlimit-htable-expire', '10000',

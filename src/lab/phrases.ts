@@ -2,7 +2,7 @@
  * Measured numbers turned into the story's phrases ("alpha 34%, bravo 33%"), so every sentence the
  * lab prints about a run comes from that run's probe report.
  */
-import type { ModeReport, ProbeReport } from '../probe/summary.js';
+import type { ModeReport } from '../probe/summary.js';
 import { formatDuration } from '../core/units.js';
 
 export function pct(x: number): string {
@@ -40,10 +40,6 @@ export function connectionsText(m: ModeReport | undefined): string {
 export function errorsText(m: ModeReport | undefined): string {
   if (!m) return 'no data';
   return `${m.errors} of ${m.requests} failed (${pct(m.requests ? m.errors / m.requests : 0)})`;
-}
-
-export function findingTitle(r: ProbeReport | null, id: string): string | undefined {
-  return r?.findings.find((f) => f.id === id)?.title;
 }
 
 export function ms(x: number | null | undefined): string {

@@ -14,7 +14,6 @@ import type { LabContext } from './context.js';
 export const SCENARIO_NAMES = ['pinning', 'scale-up', 'stale-listener', 'stall'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
-export type BalancerFamily = 'builtin' | 'haproxy' | 'nginx';
 
 /** A check on a step that is not a finding id (e.g. "the late backend got its share under rotate"). */
 export interface StepCheck {

@@ -11,6 +11,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import { startHttpProxy, type BackendTarget, type Endpoint, type HttpProxy } from './balancers/index.js';
+import { GENERATION_KEY } from '../wire/identity-headers.js';
 
 export interface StaleGenerations {
   kind: 'builtin-stale';
@@ -26,7 +27,7 @@ export interface StaleGenerations {
 const OLD_BODY = '<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n';
 
 /** FNV-1a over the connection's 4-tuple and a seed: a stand-in for the kernel's reuseport hash. */
-export function tupleHash(seed: number, remote: string, remotePort: number, local: string, localPort: number): number {
+function tupleHash(seed: number, remote: string, remotePort: number, local: string, localPort: number): number {
   let h = (0x811c9dc5 ^ seed) >>> 0;
   const s = `${remote}|${remotePort}|${local}|${localPort}`;
   for (let i = 0; i < s.length; i++) {
@@ -50,7 +51,7 @@ export async function startStaleGenerations(opts: { listen: Endpoint; backends: 
   const host = opts.listen.host;
   const oldServer = http.createServer((req, res) => {
     req.resume();
-    res.writeHead(503, { 'content-type': 'text/html', 'cache-control': 'no-cache', 'content-length': Buffer.byteLength(OLD_BODY), 'x-lbdiag-generation': 'old' });
+    res.writeHead(503, { 'content-type': 'text/html', 'cache-control': 'no-cache', 'content-length': Buffer.byteLength(OLD_BODY), [GENERATION_KEY]: 'old' });
     res.end(OLD_BODY);
   });
   oldServer.keepAliveTimeout = 60_000;

@@ -29,7 +29,7 @@ function rule(text: string, o: StoryRenderOptions, ch = '─'): string {
   return head + ch.repeat(Math.max(3, w - head.length));
 }
 
-export function stepVerdict(s: LabStep, chalk: ChalkInstance): string {
+function stepVerdict(s: LabStep, chalk: ChalkInstance): string {
   const mark = s.skipped ? chalk.yellow('skipped') : s.ok ? chalk.green('✓') : chalk.red('✗');
   const want: string[] = [];
   if (s.expected.length) want.push(`expected ${s.expected.join(', ')}: ${s.expected.every((id) => s.found.includes(id)) ? 'found' : 'NOT found'}`);

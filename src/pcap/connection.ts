@@ -174,8 +174,3 @@ export function clientOf(c: Conn): string {
 export function serverOf(c: Conn): string {
   return clientIsA(c) ? endpointB(c) : endpointA(c);
 }
-
-/** The client's and the server's directions. */
-export function sides(c: Conn): { client: Direction; server: Direction } {
-  return clientIsA(c) ? { client: c.ab, server: c.ba } : { client: c.ba, server: c.ab };
-}

@@ -1,4 +1,4 @@
-import { OPENED, SKIPPED, S_GRE, E_IPIP, E_ETHERIP, S_L2TP } from './decode/encapsulations.js';
+import { OPENED, SKIPPED, E_IPIP, E_ETHERIP, S_L2TP } from './decode/encapsulations.js';
 import { etherPayload, ethernet, pppPayload } from './decode/ether.js';
 import { gre } from './decode/gre.js';
 import { mpls } from './decode/mpls.js';
@@ -13,6 +13,10 @@ import { BothViews } from './decode/both-views.js';
  * Plain Ethernet/SLL/raw → IPv4/IPv6 → TCP stays in this file (the hot path); everything else
  * (tags past the first, MPLS, PPPoE, PBB, LLC/SNAP, GRE/ERSPAN, UDP tunnels, NFLOG) is in
  * decode/, reached only from the branches plain IP does not take.
+ *
+ * Over 400 lines with the link-layer table: the encapsulations already live in decode/; what stays
+ * is the per-packet link → IP → TCP path and the outcome codes (see test/layout.test.ts for the
+ * decode.ts ↔ decode/ cycle and its fix).
  */
 
 export const TCP = 0;
@@ -27,7 +31,6 @@ export const BAD_IP = 8;
 export const BAD_TCP = 9;
 /** An encapsulation recognised but not opened: SKIP_BASE + index in SKIPPED (decode/encapsulations.ts). */
 export const SKIP_BASE = 10;
-export const TUNNEL = SKIP_BASE + S_GRE;
 /** A TCP segment already seen through the other view of a tunnel (decode/both-views.ts). */
 export const CAPTURED_TWICE = SKIP_BASE + SKIPPED.length;
 
@@ -128,10 +131,6 @@ const UNSUPPORTED_LINK_NAMES: Record<number, string> = {
   294: 'dsa-tag-edsa',
   297: 'zwave-r1-r2',
 };
-
-export function isSupportedLink(t: number): boolean {
-  return LINK_NAMES[t] !== undefined;
-}
 
 export class Decoded {
   v6 = false;

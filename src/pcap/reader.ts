@@ -4,6 +4,9 @@
  * if_tsresol/if_tsoffset). Bytes are pushed in chunks of any size; `next()` exposes one
  * record at a time through public scratch fields (no object per packet). A record that
  * spans chunks is completed when the next chunk arrives.
+ *
+ * One file (over 400 lines) on purpose: pcap and pcapng share the chunk-spanning buffer and the
+ * scratch record fields `next()` fills; split, the per-record path would cross modules for state.
  */
 
 export type CaptureFormat = 'pcap' | 'pcap-ns' | 'pcap-modified' | 'pcapng';

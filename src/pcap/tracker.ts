@@ -17,6 +17,9 @@
  * not kept, so its cap is not modelled; IP fragments are not reassembled; a connection that is
  * closed and quiet for `closedLingerS` (or idle for `idleLingerS`) of capture time is released to
  * keep memory flat, so a straggler after that starts a new stream where Wireshark would not.
+ *
+ * One file (over 400 lines) on purpose: the flags are decided in one fixed order per packet, as
+ * Wireshark does; that order reads top to bottom here and would be lost across files.
  */
 import { ACK, FIN, RST, SYN, type Decoded } from './decode.js';
 import { Conn, FRAME_CAP, NO_FRAMES, clientIsA as isClientA, type Direction, type StallPhase } from './connection.js';

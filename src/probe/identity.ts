@@ -3,6 +3,7 @@
  * `Hostname:` line, or a short plain body (`auto`), or as the user says (`--backend-from`).
  */
 import { UsageError } from '../core/errors.js';
+import { BACKEND_KEY, CONN_KEY, INSTANCE_KEY, parseConn, parseStarted, PID_KEY, STARTED_KEY, type Forwarded } from '../wire/identity-headers.js';
 import type { HttpResponse } from './http-response.js';
 
 export type BackendFrom =
@@ -67,7 +68,7 @@ function parseJson(body: Buffer): unknown {
 
 /** Forwarding headers as lbdiag whoami's JSON reports them. */
 function forwardedFromLbdiagJson(doc: unknown): string[] {
-  const f = jsonAt(doc, ['forwarded']) as Record<string, unknown> | undefined;
+  const f = jsonAt(doc, ['forwarded']) as Partial<Record<keyof Forwarded, unknown>> | undefined;
   if (!f || typeof f !== 'object') return [];
   const out: string[] = [];
   const xff = f.xForwardedFor;
@@ -87,19 +88,19 @@ export function identify(res: HttpResponse, from: BackendFrom, deep: boolean): I
   const h = res.headers;
   const id: Identity = {};
   // lbdiag whoami's headers are read whatever --backend-from says: they carry the server's view.
-  const lb = h['x-lbdiag-backend'];
+  const lb = h[BACKEND_KEY];
   if (lb !== undefined) {
-    id.instance = h['x-lbdiag-instance'];
-    const pid = Number(h['x-lbdiag-pid']);
+    id.instance = h[INSTANCE_KEY];
+    const pid = Number(h[PID_KEY]);
     if (Number.isInteger(pid)) id.pid = pid;
-    const started = h['x-lbdiag-started'];
-    if (started !== undefined && /^\s*\d{1,16}\s*$/.test(started)) id.started = Number(started);
-    const conn = h['x-lbdiag-conn'];
+    const started = parseStarted(h[STARTED_KEY]);
+    if (started !== undefined) id.started = started;
+    const conn = h[CONN_KEY];
     if (conn) {
-      const m = /^\s*([^;\s]+)\s*(?:;\s*seq=(\d+))?/.exec(conn);
-      if (m) {
-        id.serverConn = m[1];
-        if (m[2]) id.serverSeq = Number(m[2]);
+      const parsed = parseConn(conn);
+      if (parsed) {
+        id.serverConn = parsed.conn;
+        if (parsed.seq !== undefined) id.serverSeq = parsed.seq;
       }
     }
   }

@@ -3,8 +3,6 @@ import type { Identity } from './identity.js';
 
 export type ProbeMode = 'keepalive' | 'short' | 'rotate';
 
-export const MODES: readonly ProbeMode[] = ['keepalive', 'short', 'rotate'];
-
 /** How one exchange on a client connection went, in time: shared by the connection and the record. */
 export interface ExchangeTiming {
   /** The connection had carried a request before this one. */
@@ -41,7 +39,3 @@ export interface ProbeRecord extends ExchangeTiming, Identity {
   phase?: 'connect' | 'response';
 }
 
-/** A record is a success when a response came with a status below 500. */
-export function isOk(r: ProbeRecord): boolean {
-  return r.error === undefined && r.status !== undefined && r.status < 500;
-}

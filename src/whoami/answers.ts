@@ -1,12 +1,18 @@
 /**
  * The bodies whoami answers: short human text (`GET /`) and the JSON document (`GET /api`,
- * or `/` with `Accept: application/json` / `?format=json`). The JSON field names are a
- * contract read by `lbdiag probe`.
+ * or `/` with `Accept: application/json` / `?format=json`). The JSON answer's type is part of
+ * the wire contract read by `lbdiag probe`: src/wire/identity-headers.ts.
  */
-import type { IncomingHttpHeaders } from 'node:http';
-import type { ConnState } from './connections.js';
-import { hostPort } from './connections.js';
-import type { InterfaceAddress, Kubernetes } from './identity.js';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { hostPort, localOf, type ConnSocket, type ConnState } from './connections.js';
+import { redactHeaders } from './secrets.js';
+import type { Forwarded, InterfaceAddress, Kubernetes, WhoamiAnswer } from '../wire/identity-headers.js';
+
+/** Content types of whoami's answers. */
+export const TEXT = 'text/plain; charset=utf-8';
+export const JSON_TYPE = 'application/json; charset=utf-8';
+export const PROM = 'text/plain; version=0.0.4; charset=utf-8';
 
 export interface Identity {
   name: string;
@@ -33,44 +39,12 @@ export interface ServerSettings {
   drainDelayMs: number;
 }
 
-export interface Forwarded {
-  xForwardedFor: string[];
-  forwarded: string | null;
-  via: string | null;
-  xRealIp: string | null;
-  xForwardedProto: string | null;
-}
-
-export interface WhoamiAnswer {
-  name: string;
-  hostname: string;
-  pid: number;
-  instance: string;
-  started: number;
-  version: string;
-  startedAt: string;
-  uptimeMs: number;
-  ips: InterfaceAddress[];
-  kubernetes?: Kubernetes;
-  request: { method: string; url: string; httpVersion: string; host: string | null; headers: IncomingHttpHeaders };
-  connection: {
-    id: number;
-    seq: number;
-    ageMs: number;
-    local: { address: string; port: number };
-    remote: { address: string; port: number };
-  };
-  forwarded: Forwarded;
-  server: { state: 'serving' | 'draining' } & Omit<ServerSettings, 'idleTimeoutIsDefault' | 'headersTimeoutIsDefault'>;
-  padding?: string;
-}
-
 function one(v: string | string[] | undefined): string | null {
   if (v === undefined) return null;
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-export function forwardedOf(h: IncomingHttpHeaders): Forwarded {
+function forwardedOf(h: IncomingHttpHeaders): Forwarded {
   const xff = one(h['x-forwarded-for']);
   return {
     xForwardedFor: xff ? xff.split(',').map((s) => s.trim()).filter(Boolean) : [],
@@ -111,4 +85,40 @@ export function textAnswer(
 /** The JSON answer, pretty-printed (padding for `?size=` is streamed separately: padding.ts). */
 export function jsonBody(answer: WhoamiAnswer): string {
   return JSON.stringify(answer, null, 2) + '\n';
+}
+
+/** The JSON answer to one request (the document's type is the wire contract's WhoamiAnswer). */
+export function buildAnswer(req: IncomingMessage, c: ConnState, seq: number, id: Identity, s: ServerSettings, draining: boolean, ips: InterfaceAddress[], echoSecrets: boolean): WhoamiAnswer {
+  const now = performance.now();
+  const h = req.headers;
+  localOf(req.socket as ConnSocket);
+  const a: WhoamiAnswer = {
+    name: id.name,
+    hostname: id.hostname,
+    pid: id.pid,
+    instance: id.instance,
+    started: id.started,
+    version: id.version,
+    startedAt: id.startedAt,
+    uptimeMs: Math.round(now - id.startedMono),
+    ips,
+    request: { method: req.method ?? '', url: req.url ?? '', httpVersion: req.httpVersion, host: h.host ?? null, headers: echoSecrets ? h : redactHeaders(h) },
+    connection: {
+      id: c.id,
+      seq,
+      ageMs: Math.round((now - c.openedAt) * 1000) / 1000,
+      local: { address: c.localAddress ?? '', port: c.localPort },
+      remote: { address: c.remoteAddress, port: c.remotePort },
+    },
+    forwarded: forwardedOf(h),
+    server: {
+      state: draining ? 'draining' : 'serving',
+      idleTimeoutMs: s.idleTimeoutMs,
+      maxRequestsPerConn: s.maxRequestsPerConn,
+      headersTimeoutMs: s.headersTimeoutMs,
+      drainDelayMs: s.drainDelayMs,
+    },
+  };
+  if (id.kubernetes) a.kubernetes = id.kubernetes;
+  return a;
 }

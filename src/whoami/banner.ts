@@ -4,7 +4,7 @@
  */
 import type { ServerSettings } from './answers.js';
 import { hostPort } from './connections.js';
-import { describeSetting, settingDuration } from './server.js';
+import { describeSetting, settingDuration } from './settings.js';
 
 export interface BannerInput {
   name: string;

@@ -4,7 +4,8 @@ import { action, collect } from '../core/action.js';
 import { UsageError } from '../core/errors.js';
 import { parseCount, parseDuration } from '../core/units.js';
 import { runSingle } from './run.js';
-import { DEFAULT_PORT, type WhoamiOptions } from './server.js';
+import type { WhoamiOptions } from './server.js';
+import { DEFAULT_PORT } from './settings.js';
 import { isWorker, runPrimary, runWorker } from './workers.js';
 
 interface Flags {
@@ -21,7 +22,7 @@ interface Flags {
   echoSecrets?: boolean;
 }
 
-export function whoamiOptions(f: Flags): { opts: WhoamiOptions; workers: number } {
+function whoamiOptions(f: Flags): { opts: WhoamiOptions; workers: number } {
   const logFormat = f.logFormat;
   if (logFormat !== undefined && logFormat !== 'text' && logFormat !== 'json') throw new UsageError(`invalid --log-format "${logFormat}" (expected text or json)`);
   const opts: WhoamiOptions = {

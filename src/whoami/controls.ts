@@ -6,7 +6,7 @@
 import { parseDuration, parseSize } from '../core/units.js';
 
 export const WAIT_CAP_MS = 30_000;
-export const SIZE_CAP_BYTES = 16 * 1024 * 1024;
+const SIZE_CAP_BYTES = 16 * 1024 * 1024;
 
 export interface Controls {
   waitMs: number;

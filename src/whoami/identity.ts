@@ -5,20 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import type { InterfaceAddress, Kubernetes } from '../wire/identity-headers.js';
 
-export interface Kubernetes {
-  pod?: string;
-  namespace?: string;
-  node?: string;
-}
-
-export interface InterfaceAddress {
-  interface: string;
-  address: string;
-  family: 'IPv4' | 'IPv6';
-}
-
-export function newInstanceId(): string {
+function newInstanceId(): string {
   return randomBytes(4).toString('hex');
 }
 
@@ -53,4 +42,20 @@ export function interfaceAddresses(): InterfaceAddress[] {
     }
   }
   return out;
+}
+
+/**
+ * One whoami start: its id (X-Lbdiag-Instance) and start time (X-Lbdiag-Started), shared by every
+ * worker. Worker `worker` of `workers` numbers its connections worker, worker + workers, ... so a
+ * connection id is unique within the generation, not only within the process.
+ */
+export interface Generation {
+  instance: string;
+  startedMs: number;
+  worker?: number;
+  workers?: number;
+}
+
+export function newGeneration(): Generation {
+  return { instance: newInstanceId(), startedMs: Date.now() };
 }

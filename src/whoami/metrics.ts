@@ -4,7 +4,7 @@
  */
 import { CLOSE_REASONS, type CloseReason } from './connections.js';
 
-export const REQUESTS_PER_CONN_BUCKETS = [1, 2, 3, 5, 10, 20, 50, 100, 1000, 10000] as const;
+const REQUESTS_PER_CONN_BUCKETS = [1, 2, 3, 5, 10, 20, 50, 100, 1000, 10000] as const;
 
 export interface MetricsSnapshot {
   requests: number;

@@ -14,7 +14,7 @@ export const LARGE_PADDING_BYTES = 64 * 1024;
 /** Large responses streaming at once, per process; more answer 503 with Retry-After. */
 export const MAX_LARGE_RESPONSES = 64;
 /** A large response whose client has not read for this long is destroyed. */
-export const STALL_MS = 30_000;
+const STALL_MS = 30_000;
 
 /** A body in three parts: `head` + `pad` dots + `tail` (both strings are short). */
 export interface PaddedBody {

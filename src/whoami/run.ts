@@ -5,7 +5,7 @@
 import { EXIT_OK } from '../core/errors.js';
 import { bannerJson, bannerText, type BannerInput } from './banner.js';
 import { startWhoami, type WhoamiHandle, type WhoamiOptions } from './server.js';
-import { settingDuration } from './server.js';
+import { settingDuration } from './settings.js';
 
 export const EXIT_INTERRUPTED = 130;
 
@@ -18,7 +18,7 @@ function say(line: string): void {
  * process alive. The handlers stay installed until the process exits: a second signal, even
  * after "drained", exits at once with 130.
  */
-export function drainOnSignals(handle: WhoamiHandle, onSecond: () => void): Promise<void> {
+function drainOnSignals(handle: WhoamiHandle, onSecond: () => void): Promise<void> {
   return new Promise((resolve) => {
     let count = 0;
     const onSignal = (signal: NodeJS.Signals): void => {

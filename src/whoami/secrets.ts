@@ -15,7 +15,7 @@ const COOKIE = new Set(['cookie', 'set-cookie']);
 /** A word of the header name (split on - and _) that marks a secret. */
 const SECRET_NAME = /(?:^|[-_])(?:api-?key|apikey|token|secret|password|passwd|session|auth|credentials?)(?:[-_]|$)/i;
 
-export function isSecretHeader(name: string): boolean {
+function isSecretHeader(name: string): boolean {
   const n = name.toLowerCase();
   return AUTH.has(n) || COOKIE.has(n) || SECRET_NAME.test(n);
 }
@@ -42,7 +42,7 @@ function redactCookie(v: string, sep: string): string {
     .join('; ');
 }
 
-export function redactValue(name: string, v: string): string {
+function redactValue(name: string, v: string): string {
   const n = name.toLowerCase();
   if (AUTH.has(n)) return redactAuth(v);
   if (n === 'cookie') return redactCookie(v, ';');

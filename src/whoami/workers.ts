@@ -10,8 +10,9 @@ import cluster, { type Worker } from 'node:cluster';
 import { EXIT_OK, EXIT_USAGE, UsageError } from '../core/errors.js';
 import { bannerJson, bannerText, type BannerInput } from './banner.js';
 import { EXIT_INTERRUPTED } from './run.js';
-import { newGeneration, startWhoami, type Generation, type WhoamiOptions } from './server.js';
-import { settingDuration } from './server.js';
+import { newGeneration, type Generation } from './identity.js';
+import { startWhoami, type WhoamiOptions } from './server.js';
+import { settingDuration } from './settings.js';
 
 type ToPrimary =
   | { lbdiag: 'ready'; pid: number; instance: string; addresses: { address: string; port: number }[]; settings: import('./answers.js').ServerSettings; name: string; version: string }
@@ -19,7 +20,7 @@ type ToPrimary =
 /** The generation travels to a worker in its environment: `instance:startedMs:worker:workers`. */
 const GENERATION_ENV = 'LBDIAG_WHOAMI_GENERATION';
 
-export function generationFromEnv(env: NodeJS.ProcessEnv = process.env): Generation | undefined {
+function generationFromEnv(env: NodeJS.ProcessEnv = process.env): Generation | undefined {
   const m = /^([0-9a-f]{8}):(\d+):(\d+):(\d+)$/.exec(env[GENERATION_ENV] ?? '');
   if (!m) return undefined;
   return { instance: m[1], startedMs: Number(m[2]), worker: Number(m[3]), workers: Number(m[4]) };

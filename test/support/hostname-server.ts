@@ -7,6 +7,7 @@
  * `node hostname-server.js <host> <port> <name> [instance started]` prints "listening" once ready.
  */
 import http from 'node:http';
+import { BACKEND_KEY, INSTANCE_KEY, PID_KEY, STARTED_KEY } from '../../src/wire/identity-headers.js';
 import type net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -30,10 +31,10 @@ export async function startHostnameServer(o: HostnameServerOptions): Promise<Hos
     const body = `Hostname: ${o.name}\nIP: ${o.host}\nRemoteAddr: ${req.socket.remoteAddress}:${req.socket.remotePort}\nGET ${req.url} HTTP/1.1\n`;
     const headers: http.OutgoingHttpHeaders = { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) };
     if (o.generation) {
-      headers['x-lbdiag-backend'] = o.name;
-      headers['x-lbdiag-instance'] = o.generation.instance;
-      headers['x-lbdiag-started'] = String(o.generation.started);
-      headers['x-lbdiag-pid'] = String(process.pid);
+      headers[BACKEND_KEY] = o.name;
+      headers[INSTANCE_KEY] = o.generation.instance;
+      headers[STARTED_KEY] = String(o.generation.started);
+      headers[PID_KEY] = String(process.pid);
     }
     res.writeHead(200, headers);
     res.end(body);

@@ -93,7 +93,7 @@ export async function waitForPort(host: string, port: number, timeoutMs = 10_000
   }
 }
 
-export { freePort } from '../../src/lab/processes.js';
+export { freePort } from '../../src/lab/port-wait.js';
 
 /** True when `cmd` is on PATH (or in /usr/sbin, where Debian puts haproxy, nginx, tcpdump). */
 export function hasCommand(cmd: string): boolean {

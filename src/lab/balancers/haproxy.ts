@@ -9,7 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Balancer, BackendTarget, BalancerOptions, Endpoint } from './types.js';
 import { namedBackends, formatEndpoint } from './types.js';
-import { findBinary, MissingToolError, spawnProcess, waitForPort, removeDir, track, type SpawnedProcess, listenerCount, sleep } from '../processes.js';
+import { track } from '../exit-registry.js';
+import { waitForPort, sleep } from '../port-wait.js';
+import { listenerCount } from '../proc-net.js';
+import { spawnProcess, type SpawnedProcess } from '../supervisor.js';
+import { findBinary, MissingToolError, removeDir } from '../tools.js';
+import { GENERATION_HEADER } from '../../wire/identity-headers.js';
 
 export type HaproxyMode = 'tcp' | 'http';
 
@@ -81,7 +86,7 @@ export function haproxyConfig(o: HaproxyConfigOptions): string {
     '',
     'frontend lbdiag_fe',
     `    bind ${bindAddress(o.listen)}`,
-    ...(http && o.generation ? [`    http-after-response set-header X-Lbdiag-Generation ${ident(o.generation)}`] : []),
+    ...(http && o.generation ? [`    http-after-response set-header ${GENERATION_HEADER} ${ident(o.generation)}`] : []),
     ...(o.frontendLines ?? []).map((l) => `    ${l}`),
     '    default_backend lbdiag_be',
     '',

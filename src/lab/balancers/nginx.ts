@@ -9,7 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Balancer, BackendTarget, BalancerOptions, Endpoint } from './types.js';
 import { namedBackends, formatEndpoint } from './types.js';
-import { findBinary, MissingToolError, spawnProcess, waitForPort, removeDir, track, runSync, sleep, pidAlive, isListening } from '../processes.js';
+import { track } from '../exit-registry.js';
+import { waitForPort, sleep } from '../port-wait.js';
+import { isListening } from '../proc-net.js';
+import { spawnProcess, pidAlive } from '../supervisor.js';
+import { findBinary, MissingToolError, removeDir, runSync } from '../tools.js';
 
 export type NginxMode = 'http' | 'stream';
 

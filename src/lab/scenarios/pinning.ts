@@ -9,7 +9,7 @@ import { connectionsText, sharesText } from '../phrases.js';
 import { judge, type LabStep, type Scenario, type ScenarioResult } from '../scenario.js';
 import { formatEndpoint } from '../balancers/index.js';
 
-export const DEFAULT_PINNING_REQUESTS = 200;
+const DEFAULT_PINNING_REQUESTS = 200;
 
 export const pinning: Scenario = {
   name: 'pinning',

@@ -11,7 +11,7 @@ import { judge, type LabStep, type Scenario, type ScenarioResult } from '../scen
 import { formatEndpoint } from '../balancers/index.js';
 import { formatDuration } from '../../core/units.js';
 
-export const DEFAULT_SCALE_UP_REQUESTS = 240;
+const DEFAULT_SCALE_UP_REQUESTS = 240;
 /** Keep-alive pool size: more connections than backends, as a real pool has. */
 const POOL = 8;
 /** Each phase lasts about this long whatever -n is (the pacing adapts). */

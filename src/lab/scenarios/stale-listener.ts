@@ -12,7 +12,7 @@ import { errorsText, pct } from '../phrases.js';
 import { judge, type Scenario, type ScenarioResult } from '../scenario.js';
 import { startStaleGenerations } from '../stale-generations.js';
 
-export const DEFAULT_STALE_REQUESTS = 200;
+const DEFAULT_STALE_REQUESTS = 200;
 
 export const staleListener: Scenario = {
   name: 'stale-listener',

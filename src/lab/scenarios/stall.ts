@@ -19,17 +19,19 @@ import type { Finding } from '../../core/finding.js';
 import type { ProbeReport } from '../../probe/summary.js';
 import type { LabContext } from '../context.js';
 import { canUseNetns, createStallTopology } from '../netns.js';
-import { findBinary, runSync, sleep, type SpawnedProcess } from '../processes.js';
+import { sleep } from '../port-wait.js';
+import type { SpawnedProcess } from '../supervisor.js';
+import { findBinary, runSync } from '../tools.js';
 import { ms, pct } from '../phrases.js';
 import { judge, type PcapOutcome, type Scenario, type ScenarioResult } from '../scenario.js';
 
-export const LBDIAG_BIN = fileURLToPath(new URL('../../../../bin/lbdiag.js', import.meta.url));
+const LBDIAG_BIN = fileURLToPath(new URL('../../../../bin/lbdiag.js', import.meta.url));
 
 /** The namespace's ephemeral ports: few enough that they recycle within the run. */
 const PORT_LOW = 40000;
 const PORTS = 12;
 const CONCURRENCY = 4;
-export const DEFAULT_STALL_REQUESTS = 32;
+const DEFAULT_STALL_REQUESTS = 32;
 
 const TITLE = 'a middlebox drops the first SYN of a reused source port: some requests take exactly ~1 s';
 const FIX = 'keep-alive (fewer new connections), conn_reuse_mode / TIME_WAIT timeouts on the IPVS or NAT hop';

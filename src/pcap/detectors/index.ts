@@ -12,5 +12,3 @@ import { detectSynRetransmit } from './syn-retransmit.js';
 export type Detector = CoreDetector<Conn, DetectorContext, Finding | null>;
 
 export const DETECTORS: readonly Detector[] = [detectFinRetransmit, detectSynPortReuseDrop, detectSynRetransmit, detectStall];
-
-export const PCAP_FINDING_IDS = ['fin-retransmit', 'syn-port-reuse-drop', 'syn-retransmit', 'stall-1s'] as const;
