@@ -8,9 +8,11 @@ import { renderJson } from '../core/render.js';
 import { formatBytes, formatCount, parseDuration } from '../core/units.js';
 import { analyse } from './analyse.js';
 import { jsonDocument } from './json.js';
+import { HTML_OPTION_HELP, checkHtmlPath } from '../html/option.js';
 
 interface PcapOptions {
   json?: boolean;
+  html?: string;
   failOn: string;
   stallThreshold: string;
 }
@@ -21,6 +23,7 @@ export function registerPcap(program: Command): void {
     .description('Analyse packet captures: FIN retransmits, port-reuse SYN drops, SYN retransmits and 1-second stalls, with Wireshark filters')
     .argument('<files...>', 'pcap or pcapng files (gzip is detected), merged in time order; - reads stdin')
     .option('--json', 'print one JSON document { command, files, summary, findings, warnings }')
+    .option('--html <file>', HTML_OPTION_HELP)
     .option('--fail-on <severity>', 'exit 1 when a finding is at or above: info, warn, error or none', 'warn')
     .option('--stall-threshold <duration>', 'a gap at least this long while waiting on the network is a stall (a bare number is seconds)', '0.9s')
     .addHelpText(
@@ -33,6 +36,7 @@ Examples:
   lbdiag pcap <(ssh lb1 tcpdump -w - port 80)      pipes and FIFOs by path are read like stdin
   lbdiag pcap --json big.pcap | jq '.findings[].id'
   lbdiag pcap --stall-threshold 300ms --fail-on error lb.pcap
+  lbdiag pcap lb.pcap --html lb.html               the report on stdout, and charts in lb.html
 
 Finding ids: fin-retransmit, syn-port-reuse-drop, syn-retransmit, stall-1s (see README).
 Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unreadable input,
@@ -43,6 +47,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
         const failOn = parseFailOn(opts.failOn);
         const stallMs = parseDuration(opts.stallThreshold, '--stall-threshold');
         if (!(stallMs > 0)) throw new UsageError('--stall-threshold must be above zero');
+        if (opts.html !== undefined) checkHtmlPath(opts.html);
         const progress = new ProgressLine();
         const started = Date.now();
         const controller = new AbortController();
@@ -71,6 +76,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
           const [{ renderHuman }, { makeChalk }] = await Promise.all([import('./report.js'), import('../core/style.js')]);
           process.stdout.write(renderHuman(res, makeChalk(process.stdout), process.stdout.columns || 100));
         }
+        if (opts.html !== undefined) await (await import('../html/option.js')).writeHtmlReport(opts.html, jsonDocument(res));
         if (opts.json) for (const w of res.warnings) process.stderr.write(`lbdiag: warning: ${w}\n`);
         if (res.summary.interrupted) return EXIT_INTERRUPTED;
         return reachesFailOn(res.findings, failOn) ? EXIT_FINDINGS : EXIT_OK;
