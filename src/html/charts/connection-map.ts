@@ -76,7 +76,7 @@ export function connectionMap(m: ModeReport, palette: Palette): string {
   // Left column: one row per connection, height proportional to its requests (with a floor).
   const gapL = rows.length > 60 ? 1 : rows.length > 20 ? 2 : 4;
   const minH = rows.length <= 40 ? 14 : rows.length <= 80 ? 6 : 2;
-  const target = Math.min(680, Math.max(160, rows.length * 18));
+  const target = Math.min(680, Math.max(70, rows.length * 26));
   const kL = Math.max(0.01, (target - gapL * (rows.length - 1)) / total);
   const heights = rows.map((r) => Math.max(minH, r.requests * kL));
   const leftH = heights.reduce((s, h) => s + h, 0) + gapL * (rows.length - 1);

@@ -17,7 +17,7 @@ const PHASES: [string, string, string][] = [
   ['total', 'total', '#0072B2'],
 ];
 
-const W = 640;
+const W = 580;
 const LABEL = 200;
 const ROW = 40;
 
@@ -78,7 +78,7 @@ export function latencyTable(m: ModeReport): string {
   if (rows.length === 0) return '';
   const cell = (x: number | null | undefined): string => (x === null || x === undefined ? '–' : esc(msLabel(x)));
   const body = rows
-    .map(([, label, colour, s]) => `<tr><td><span class="swatch" style="background:${colour}"></span>${esc(label)}</td><td>${esc(s.count)}</td><td>${cell(s.p50)}</td><td>${cell(s.p90)}</td><td>${cell(s.p99)}</td><td>${cell(s.max)}</td></tr>`)
+    .map(([key, label, colour, s]) => `<tr><td title="${esc(label)}"><span class="swatch" style="background:${colour}"></span>${esc(key)}</td><td>${esc(s.count)}</td><td>${cell(s.p50)}</td><td>${cell(s.p90)}</td><td>${cell(s.p99)}</td><td>${cell(s.max)}</td></tr>`)
     .join('');
   return `<table class="num"><thead><tr><th>phase</th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr></thead><tbody>${body}</tbody></table>`;
 }
