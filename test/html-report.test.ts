@@ -128,7 +128,8 @@ test('probe --html: a backend named like a script tag is text; an expected backe
     assertSelfContained(html);
     const shown = html.split('&lt;script&gt;alert(1)&lt;/script&gt;').length - 1;
     assert.ok(shown >= 3, `the name is shown, escaped (${shown} times)`);
-    assert.equal(html.split('alert(1)').length - 1, shown, 'never unescaped, not even in an attribute');
+    // Clipped labels cut the name short, but every occurrence starts escaped.
+    assert.equal(html.split('alert(1)').length, html.split('&lt;script&gt;alert(1)').length, 'never unescaped, not even in an attribute');
     assertModesDrawn(html, Object.entries(rep.modes) as [string, ModeReport][]);
     assertFindingsShown(html, rep.findings);
     assert.ok(rep.findings.some((f) => f.id === 'backend-missing'), rep.findings.map((f) => f.id).join(','));
@@ -168,4 +169,41 @@ test('--html - and an unwritable path: one line, exit 2, before any work', { tim
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.equal(r.stdout, '');
   }
+});
+
+test('renderHtml on hand-made documents: a merge document draws like a probe; 400 connections keep 149 rows and merge the rest', async () => {
+  const { renderHtml } = await import('../src/html/index.js');
+  const { MAP_MAX_ROWS } = await import('../src/html/charts/connection-map.js');
+  const hist = { count: 400, min: 1, mean: 2, p50: 2, p90: 3, p99: 4, max: 5 };
+  const conns = Array.from({ length: 400 }, (_, i) => ({
+    id: i,
+    localPort: 40000 + i,
+    address: '127.0.0.1',
+    requests: i === 7 ? 50 : 1,
+    errors: 0,
+    backends: { [i % 2 ? 'b' : 'a']: i === 7 ? 50 : 1 },
+    serverConnections: 1,
+    firstMs: 0,
+    lastMs: 1,
+  }));
+  const mode = {
+    requests: 449, ok: 449, errors: 0, unidentified: 0, connections: 400, requestsOnNewConnections: 400, requestsOnReusedConnections: 49,
+    errorsOnNewConnections: 0, errorsOnReusedConnections: 0, startMs: 0, durationMs: 1000, rate: 449, statuses: { '200': 449 }, errorKinds: {},
+    backends: [
+      { name: 'b', count: 249, share: 0.5546, errors: 0 },
+      { name: 'a', count: 200, share: 0.4454, errors: 0 },
+    ],
+    perConnection: conns, perConnectionOmitted: 0, addresses: [],
+    latency: { connect: hist, server: hist, total: hist },
+    timeline: { bucketMs: 100, buckets: [{ t: 0, requests: 449, errors: 0, backends: { a: 200, b: 249 } }] },
+  };
+  const html = renderHtml({ command: 'merge', version: '0', target: { url: 'http://vip/' }, config: {}, modes: { keepalive: mode }, findings: [] });
+  assertSelfContained(html);
+  assert.match(html, /<h1><span class="cmd">lbdiag merge<\/span>/);
+  const [s] = modeSections(html);
+  assert.equal(s.conns.length, MAP_MAX_ROWS);
+  assert.ok(s.conns.includes('7'), 'the busiest connection keeps its row');
+  assert.equal(s.conns.at(-1), 'other');
+  assert.match(s.html, /the other 251 are merged into the last row/);
+  assert.throws(() => renderHtml({ command: 'whoami' }), /unknown document command/);
 });
