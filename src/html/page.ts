@@ -29,7 +29,7 @@ section.card, article.finding { background: #fff; border: 1px solid #dde1e6; bor
 .row > div { min-width: 0; }
 svg.chart { display: block; max-width: 100%; height: auto; font-size: 12px; }
 svg .label { fill: #1b1f24; font-size: 12px; }
-svg .value { fill: #333; font-size: 11.5px; }
+svg .value { fill: #333; font-size: 11.5px; paint-order: stroke; stroke: #fff; stroke-width: 3px; stroke-linejoin: round; }
 svg .axis { fill: #555; font-size: 11px; }
 svg .tick { fill: #222; font-size: 10.5px; }
 svg .even { stroke: #333; stroke-dasharray: 4 3; stroke-width: 1.2; }
