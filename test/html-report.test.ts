@@ -205,5 +205,9 @@ test('renderHtml on hand-made documents: a merge document draws like a probe; 40
   assert.ok(s.conns.includes('7'), 'the busiest connection keeps its row');
   assert.equal(s.conns.at(-1), 'other');
   assert.match(s.html, /the other 251 are merged into the last row/);
+  assert.match(html, />connect \(TCP handshake\)</);
+  // https: the probe's connect time ends when the TLS handshake does, and the label says so.
+  const tls = renderHtml({ command: 'probe', target: { url: 'https://vip/' }, config: {}, modes: { keepalive: mode }, findings: [] });
+  assert.match(tls, />connect \(TCP \+ TLS handshakes\)</);
   assert.throws(() => renderHtml({ command: 'whoami' }), /unknown document command/);
 });

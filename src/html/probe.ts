@@ -47,6 +47,8 @@ function errorsLine(m: ModeReport): string {
 export interface ModeSectionOptions {
   palette: Palette;
   expectedBackends?: string[];
+  /** https target: the connect phase includes the TLS handshake (unless the document splits it out). */
+  tlsInConnect?: boolean;
   /** Text after the mode name (default: the probe's mode descriptions). */
   describe?: string;
 }
@@ -74,7 +76,7 @@ export function modeSection(mode: string, m: ModeReport, o: ModeSectionOptions):
     out.push(`<p class="caption">Connection → backend map: not drawn for this mode (${mode === 'short' ? 'one request per connection: every connection reaches one backend by construction, the shares above are the whole story' : 'the document lists no connections'}).</p>`);
   }
   out.push(`<h5>Timeline per backend</h5>${timelineChart(m, o.palette)}`);
-  out.push(`<h5>Latency by phase</h5><div class="row"><div>${latencyChart(m)}</div><div>${latencyTable(m)}</div></div>`);
+  out.push(`<h5>Latency by phase</h5><div class="row"><div>${latencyChart(m, o.tlsInConnect)}</div><div>${latencyTable(m, o.tlsInConnect)}</div></div>`);
   out.push('</section>');
   return out.join('\n');
 }
@@ -102,7 +104,8 @@ export function probeBody(doc: Omit<ProbeDocument, 'command'>, palette: Palette,
   out.push(findingStrip(findings, prefix));
   if (doc.interrupted) out.push('<p class="meta"><span class="badge sev-warn">INTERRUPTED</span> the report covers what ran before Ctrl-C.</p>');
   for (const e of doc.inputErrors ?? []) out.push(`<p class="meta"><span class="badge sev-error">INPUT</span> ${esc(e)}</p>`);
-  for (const [mode, m] of modeEntries(doc.modes)) out.push(modeSection(mode, m, { palette, expectedBackends: expectedBackends(doc) }));
+  const tlsInConnect = /^https:/i.test(doc.target?.url ?? '');
+  for (const [mode, m] of modeEntries(doc.modes)) out.push(modeSection(mode, m, { palette, expectedBackends: expectedBackends(doc), tlsInConnect }));
   out.push(`<h3>Findings</h3>`);
   out.push(findingCards(findings, prefix));
   return out.join('\n');

@@ -21,17 +21,21 @@ const W = 580;
 const LABEL = 200;
 const ROW = 40;
 
-function phases(latency: Record<string, Summary | undefined>): [string, string, string, Summary][] {
+/** https without a separate `tls` phase: the probe's connect time ends at the TLS handshake's end. */
+const CONNECT_WITH_TLS = 'connect (TCP + TLS handshakes)';
+
+function phases(latency: Record<string, Summary | undefined>, tlsInConnect = false): [string, string, string, Summary][] {
   const known = new Set(PHASES.map((p) => p[0]));
+  const label = (k: string, l: string): string => (k === 'connect' && tlsInConnect && !latency.tls ? CONNECT_WITH_TLS : l);
   const list: [string, string, string, Summary | undefined][] = [
-    ...PHASES.map(([k, l, c]) => [k, l, c, latency[k]] as [string, string, string, Summary | undefined]),
+    ...PHASES.map(([k, l, c]) => [k, label(k, l), c, latency[k]] as [string, string, string, Summary | undefined]),
     ...Object.keys(latency).filter((k) => !known.has(k)).map((k) => [k, k, '#7F7F7F', latency[k]] as [string, string, string, Summary | undefined]),
   ];
   return list.filter((p): p is [string, string, string, Summary] => Boolean(p[3] && p[3].count && p[3].max !== null && p[3].min !== null));
 }
 
-export function latencyChart(m: ModeReport): string {
-  const rows = phases((m.latency ?? {}) as unknown as Record<string, Summary | undefined>);
+export function latencyChart(m: ModeReport, tlsInConnect = false): string {
+  const rows = phases((m.latency ?? {}) as unknown as Record<string, Summary | undefined>, tlsInConnect);
   if (rows.length === 0) return '<p class="muted">No latency recorded.</p>';
   const lo = Math.max(0.001, Math.min(...rows.map((r) => r[3].min as number)));
   const hi = Math.max(lo * 1.5, ...rows.map((r) => r[3].max as number));
@@ -73,8 +77,8 @@ export function latencyChart(m: ModeReport): string {
   return out.join('');
 }
 
-export function latencyTable(m: ModeReport): string {
-  const rows = phases((m.latency ?? {}) as unknown as Record<string, Summary | undefined>);
+export function latencyTable(m: ModeReport, tlsInConnect = false): string {
+  const rows = phases((m.latency ?? {}) as unknown as Record<string, Summary | undefined>, tlsInConnect);
   if (rows.length === 0) return '';
   const cell = (x: number | null | undefined): string => (x === null || x === undefined ? '–' : esc(msLabel(x)));
   const body = rows
