@@ -94,7 +94,7 @@ test('lab --scenario pinning --html: the charts of both steps, one map row per k
   labHtmlFile = file;
 });
 
-test('lab report in headless Chromium: no console message, SVG charts in the DOM, a screenshot with the chart colours', { timeout: 120_000 }, async (t) => {
+test('lab report in headless Chromium: no console message, SVG charts in the DOM, a screenshot with the chart colours', { timeout: 150_000 }, async (t) => {
   if (!hasChromium()) return t.skip(`${CHROMIUM} not installed (Debian package chromium; .ci/run installs it)`);
   assert.ok(labHtmlFile, 'the lab test wrote the report');
   const url = `file://${labHtmlFile}`;
@@ -154,21 +154,24 @@ test('pcap --html of a fixture: summary, server endpoints and every finding with
   assert.match(html, /<h3>Summary<\/h3>/);
 });
 
-test('--html - and an unwritable path: one line, exit 2, before any work', { timeout: 30_000 }, async () => {
+test('--html - and an unwritable path: one line, exit 2, before any work', { timeout: 60_000 }, async () => {
   const capture = path.join(ROOT, 'fixtures', 'clean-baseline.pcap');
-  for (const [args, re] of [
+  const cases = [
     [['pcap', capture, '--html', '-'], /^lbdiag: --html needs a file name \(- is not allowed/],
     [['probe', '127.0.0.1:9', '--html', '-'], /^lbdiag: --html needs a file name/],
     [['lab', '--html', '-'], /^lbdiag: --html needs a file name/],
     [['pcap', capture, '--html', path.join(dir, 'no-such-dir', 'x.html')], /^lbdiag: cannot write --html .*does not exist/],
     [['pcap', capture, '--html', dir], /^lbdiag: cannot write --html .*is a directory/],
-  ] as [string[], RegExp][]) {
-    const r = await runLbdiag(args, { timeoutMs: 20_000 });
+  ] as [string[], RegExp][];
+  // In parallel: each is a start-up and a one-line refusal.
+  const results = await Promise.all(cases.map(([args]) => runLbdiag(args, { timeoutMs: 30_000 })));
+  cases.forEach(([args, re], i) => {
+    const r = results[i];
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, re);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.equal(r.stdout, '');
-  }
+  });
 });
 
 test('renderHtml on hand-made documents: a merge document draws like a probe; 400 connections keep 149 rows and merge the rest', async () => {

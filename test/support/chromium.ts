@@ -27,7 +27,7 @@ export interface ChromiumRun {
   console: string[];
 }
 
-export async function runChromium(args: string[], timeoutMs = 60_000): Promise<ChromiumRun> {
+export async function runChromium(args: string[], timeoutMs = 100_000): Promise<ChromiumRun> {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'lbdiag-chromium-'));
   const p = start(CHROMIUM, [
     '--headless',
