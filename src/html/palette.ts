@@ -6,6 +6,8 @@
  */
 export const BACKEND_COLOURS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#7F7F7F'];
 export const ERROR_COLOUR = '#333333';
+/** The hatch pattern for error bars, defined once per page (src/html/page.ts). */
+export const HATCH_ID = 'lbdiag-hatch';
 export const SEVERITY_COLOUR: Record<string, string> = { error: '#D55E00', warn: '#E69F00', info: '#0072B2' };
 
 export class Palette {

@@ -5,7 +5,7 @@
  */
 import type { ModeReport } from '../document.js';
 import { clip, esc, n } from '../escape.js';
-import { ERROR_COLOUR, type Palette } from '../palette.js';
+import { ERROR_COLOUR, HATCH_ID, type Palette } from '../palette.js';
 import { linearTicks, msLabel } from './axis.js';
 
 const W = 1120;
@@ -36,7 +36,6 @@ export function timelineChart(m: ModeReport, palette: Palette): string {
   const out: string[] = [];
   out.push(`<svg class="chart timeline" role="img" aria-label="requests per backend over time" width="${W}" height="${h}" viewBox="0 0 ${W} ${h}">`);
   out.push(`<title>Requests per backend per ${esc(msLabel(tl.bucketMs))}</title>`);
-  out.push(`<defs><pattern id="hatch" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="4" height="4" fill="${ERROR_COLOUR}"/><line x1="0" y1="0" x2="0" y2="4" stroke="#fff" stroke-width="1.2"/></pattern></defs>`);
   rows.forEach((r, i) => {
     const y0 = top + i * ROW;
     const base = y0 + ROW - 4;
@@ -48,7 +47,7 @@ export function timelineChart(m: ModeReport, palette: Palette): string {
     r.values.forEach((v, j) => {
       if (v <= 0) return;
       const bh = Math.max(1.5, (v / max) * (ROW - 8));
-      parts.push(`<rect x="${n(LABEL + j * bw + 0.5)}" y="${n(base - bh)}" width="${n(Math.max(1, bw - 1))}" height="${n(bh)}" fill="${r.error ? 'url(#hatch)' : r.colour}"><title>${esc(r.label)} ${esc(msLabel(buckets[j].t))}–${esc(msLabel(buckets[j].t + tl.bucketMs))}: ${v}</title></rect>`);
+      parts.push(`<rect x="${n(LABEL + j * bw + 0.5)}" y="${n(base - bh)}" width="${n(Math.max(1, bw - 1))}" height="${n(bh)}" fill="${r.error ? `url(#${HATCH_ID})` : r.colour}"><title>${esc(r.label)} ${esc(msLabel(buckets[j].t))}–${esc(msLabel(buckets[j].t + tl.bucketMs))}: ${v}</title></rect>`);
     });
     parts.push(`<text x="${LABEL + plotW + 8}" y="${base - 6}" class="value">${total}</text></g>`);
     out.push(parts.join(''));
