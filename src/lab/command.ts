@@ -12,6 +12,7 @@ import { runLab } from './run.js';
 import { SCENARIO_NAMES, type ScenarioName } from './scenario.js';
 import type { BalancerFamily } from './balancer-choice.js';
 import { renderScenario, renderSummary } from './story.js';
+import { HTML_OPTION_HELP, checkHtmlPath } from '../html/option.js';
 
 interface Flags {
   scenario: string;
@@ -20,6 +21,7 @@ interface Flags {
   requests?: string;
   addresses: string;
   json?: boolean;
+  html?: string;
 }
 
 const DEFAULT_ADDRESSES = '127.0.77';
@@ -54,6 +56,7 @@ export function registerLab(program: Command): void {
     .option('-n, --requests <n>', 'requests per probe mode (default: each scenario\'s own, 200 to 240)')
     .option('--addresses <prefix>', 'the loopback /24 to use: balancers on .1, backends on .2, .3, ... (ports from the kernel)', DEFAULT_ADDRESSES)
     .option('--json', 'print one JSON document: {schema, command: "lab", version, startedAt, interrupted, config, findings, scenarios: [{name, step, balancer, expected, found, ok, probe}], summary, ...}')
+    .option('--html <file>', HTML_OPTION_HELP)
     .addHelpText(
       'after',
       `
@@ -75,6 +78,7 @@ Examples:
   lbdiag lab --scenario scale-up --backends 4 -n 400
   sudo lbdiag lab --scenario stall             network namespace + iptables, capture analysed by lbdiag pcap
   lbdiag lab --json | jq '.scenarios[] | {name, step, found, ok}'
+  lbdiag lab --html lab.html                   the story on stdout, the charts of every step in lab.html
 
 Everything the lab starts listens on loopback only and is stopped at the end, on error and on Ctrl-C.
 Exit codes: 0 every scenario showed its expected finding; 1 one did not; 2 usage error; 130 interrupted
@@ -83,6 +87,7 @@ Exit codes: 0 every scenario showed its expected finding; 1 one did not; 2 usage
     .action(
       action(async (flags: Flags) => {
         const { names, options } = labOptionsFromFlags(flags);
+        if (flags.html !== undefined) checkHtmlPath(flags.html);
         const chalk = makeChalk(process.stdout);
         const width = process.stdout.columns || 100;
         const progress = new ProgressLine();
@@ -119,6 +124,7 @@ Exit codes: 0 every scenario showed its expected finding; 1 one did not; 2 usage
         for (const s of report.summary) if (s.error) process.stderr.write(`lbdiag: lab ${s.scenario}: ${s.error}\n`);
         if (flags.json) process.stdout.write(renderJson(report));
         else if (names.length > 1 || report.interrupted) process.stdout.write(renderSummary(report, { chalk, width }));
+        if (flags.html !== undefined) await (await import('../html/option.js')).writeHtmlReport(flags.html, report);
         if (report.interrupted) return EXIT_INTERRUPTED;
         return report.ok ? EXIT_OK : EXIT_FINDINGS;
       }),

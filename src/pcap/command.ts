@@ -9,9 +9,11 @@ import { formatBytes, formatCount, parseDuration } from '../core/units.js';
 import { analyse } from './analyse.js';
 import { jsonDocument } from './json.js';
 import { parseBackendFrom } from '../probe/identity.js';
+import { HTML_OPTION_HELP, checkHtmlPath } from '../html/option.js';
 
 interface PcapOptions {
   json?: boolean;
+  html?: string;
   failOn: string;
   stallThreshold: string;
   backendFrom: string;
@@ -24,6 +26,8 @@ export function registerPcap(program: Command): void {
     .description('Analyse packet captures: FIN retransmits, port-reuse SYN drops, SYN retransmits and stalls (tcp-stall), with Wireshark filters')
     .argument('<files...>', 'pcap or pcapng files (gzip is detected), merged in time order; - reads stdin')
     .option('--json', 'print one JSON document { schema, command, version, startedAt, interrupted, config, findings, files, summary, warnings }')
+    .option('--json', 'print one JSON document { command, files, summary, findings, warnings }')
+    .option('--html <file>', HTML_OPTION_HELP)
     .option('--fail-on <severity>', 'exit 1 when a finding is at or above: info, warn, error or none', 'warn')
     .option('--stall-threshold <duration>', 'a gap at least this long while waiting on the network is a stall (a bare number is seconds)', '0.9s')
     .option('--backend-from <spec>', 'where an HTTP response names its backend: auto (the probe\'s rules), header:NAME, json:PATH, regex:RE or body', 'auto')
@@ -39,6 +43,7 @@ Examples:
   lbdiag pcap --json big.pcap | jq '.findings[].id'
   lbdiag pcap --stall-threshold 300ms --fail-on error lb.pcap
   lbdiag pcap --backend-from header:X-Served-By client.pcap   backend names from a response header
+  lbdiag pcap lb.pcap --html lb.html               the report on stdout, and charts in lb.html
 
 Finding ids: fin-retransmit, syn-port-reuse-drop, syn-retransmit, tcp-stall (see README); from HTTP/1.x
 exchanges the probe's keepalive-pinning, imbalance, single-backend, intermittent-errors, connection-churn, ...
@@ -52,6 +57,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
         const stallMs = parseDuration(opts.stallThreshold, '--stall-threshold');
         if (!(stallMs > 0)) throw new UsageError('--stall-threshold must be above zero');
         const backendFrom = parseBackendFrom(opts.backendFrom);
+        if (opts.html !== undefined) checkHtmlPath(opts.html);
         const progress = new ProgressLine();
         const startedAt = new Date();
         const started = startedAt.getTime();
@@ -85,6 +91,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
           const [{ renderHuman }, { makeChalk }] = await Promise.all([import('./report.js'), import('../core/style.js')]);
           process.stdout.write(renderHuman({ ...res, findings: doc.findings }, makeChalk(process.stdout), process.stdout.columns || 100));
         }
+        if (opts.html !== undefined) await (await import('../html/option.js')).writeHtmlReport(opts.html, doc);
         if (opts.json) for (const w of res.warnings) process.stderr.write(`lbdiag: warning: ${w}\n`);
         if (doc.interrupted) return EXIT_INTERRUPTED;
         return reachesFailOn(doc.findings, failOn) ? EXIT_FINDINGS : EXIT_OK;

@@ -11,6 +11,7 @@ import { DURATION_HELP, formatDuration, parseCount, parseDuration, parseRate } f
 import { parseBackendFrom } from './identity.js';
 import { renderProbeReport } from './report.js';
 import { parseHeader } from './request.js';
+import { HTML_OPTION_HELP, checkHtmlPath } from '../html/option.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_REQUESTS, DEFAULT_TIMEOUT_MS, runProbe, type ProbeModeOption, type ProbeOptions } from './run.js';
 
 interface Flags {
@@ -37,6 +38,7 @@ interface Flags {
   expectBackends?: string;
   weights?: string;
   json?: boolean;
+  html?: string;
   records?: string;
   failOn: string;
   insecure?: boolean;
@@ -149,6 +151,7 @@ export function registerProbe(program: Command): void {
     .option('--expect-backends <names>', 'comma-separated backend names that should answer')
     .option('--weights <name=w,...>', 'expected shares for the imbalance test (unnamed backends weigh 1)')
     .option('--json', 'print one JSON document (schema lbdiag.v1, see schema/ in the repository) instead of tables')
+    .option('--html <file>', HTML_OPTION_HELP)
     .option('--records <file>', 'write one NDJSON line per request to file; - writes them to stdout (the report then goes to stderr)')
     .option('--fail-on <severity>', 'exit 1 when a finding is at least this severe: info, warn, error, none', 'error')
     .option('-k, --insecure', 'https: do not verify the certificate')
@@ -164,6 +167,7 @@ Examples:
   lbdiag probe 10.0.0.10:443 --backend-from header:X-Served-By --records requests.ndjson --fail-on warn
   lbdiag probe 10.0.0.10:80 -z 30s -q 100 -m POST --data @body.json   hey/oha-style flags
   lbdiag probe 10.0.0.10:80 --mode short --records - | jq -c 'select(.error)'   records on stdout, report on stderr
+  lbdiag probe 10.0.0.10:80 --html probe.html         the report on stdout, and charts in probe.html
 
 Durations: ${DURATION_HELP}.
 
@@ -179,6 +183,7 @@ input the run showed wrong (a --weights name); 130 interrupted (Ctrl-C: the part
       action(async (vip: string, flags: Flags) => {
         const failOn = parseFailOn(flags.failOn);
         const options = optionsFromFlags(vip, flags);
+        if (flags.html !== undefined) checkHtmlPath(flags.html);
         const controller = new AbortController();
         const progress = new ProgressLine();
         const off = onInterrupt(() => controller.abort());
@@ -203,6 +208,7 @@ input the run showed wrong (a --weights name); 130 interrupted (Ctrl-C: the part
         if (flags.json) sink.write(renderJson(report));
         else sink.write(renderProbeReport(report, { chalk: makeChalk(sink), width: sink.columns || 100 }));
         for (const e of report.inputErrors ?? []) process.stderr.write(`lbdiag: ${e}\n`);
+        if (flags.html !== undefined) await (await import('../html/option.js')).writeHtmlReport(flags.html, report);
         if (report.interrupted) return EXIT_INTERRUPTED;
         if (report.inputErrors?.length) return EXIT_USAGE;
         return reachesFailOn(report.findings, failOn) ? EXIT_FINDINGS : EXIT_OK;

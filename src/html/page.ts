@@ -1,0 +1,92 @@
+/**
+ * The page around the sections: one self-contained HTML file. Styles are inline, there is no
+ * script, and a Content-Security-Policy forbids every fetch (no script, no font, no image from
+ * anywhere but data: URLs), so the file opens offline and a hostile string that slipped through
+ * escaping still could not run or call home.
+ */
+import { esc } from './escape.js';
+import { ERROR_COLOUR, HATCH_ID } from './palette.js';
+
+const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+
+const CSS = `
+:root { color-scheme: light; }
+* { box-sizing: border-box; }
+body { margin: 0; background: #f6f7f9; color: #1b1f24; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
+main { max-width: 1180px; margin: 0 auto; padding: 20px 24px 60px; }
+header.top { border-bottom: 3px solid #0072B2; margin-bottom: 16px; padding-bottom: 8px; }
+h1 { font-size: 24px; margin: 0 0 4px; }
+h1 .cmd { color: #0072B2; }
+h2 { font-size: 20px; margin: 28px 0 10px; border-bottom: 1px solid #d0d5dc; padding-bottom: 4px; }
+h3 { font-size: 16px; margin: 20px 0 6px; }
+h4 { font-size: 15px; margin: 0 0 6px; }
+h5 { font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: #555; margin: 10px 0 2px; }
+section.card > h3:first-child { margin-top: 0; }
+section.card, article.finding { background: #fff; border: 1px solid #dde1e6; border-radius: 6px; padding: 14px 18px; margin: 12px 0; }
+.meta { color: #444; margin: 2px 0; }
+.muted { color: #666; }
+.caption { color: #444; font-size: 13px; margin: 4px 0 0; }
+.row { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
+.row > div { min-width: 0; }
+svg.chart { display: block; max-width: 100%; height: auto; font-size: 12px; }
+svg .label { fill: #1b1f24; font-size: 12px; }
+svg .value { fill: #333; font-size: 11.5px; paint-order: stroke; stroke: #fff; stroke-width: 3px; stroke-linejoin: round; }
+svg .axis { fill: #555; font-size: 11px; }
+svg .tick { fill: #222; font-size: 10.5px; }
+svg .even { stroke: #333; stroke-dasharray: 4 3; stroke-width: 1.2; }
+svg .baseline { stroke: #c8cdd3; stroke-width: 1; }
+svg .axisline { stroke: #777; stroke-width: 1; }
+svg .grid { stroke: #e3e6ea; stroke-width: 1; }
+svg .node { fill: #4a4f57; }
+svg .ribbon { fill-opacity: .55; stroke: #fff; stroke-width: .4; }
+svg .conn-row:hover .ribbon { fill-opacity: .9; }
+table { border-collapse: collapse; margin: 6px 0; }
+th, td { text-align: left; padding: 4px 10px; border-bottom: 1px solid #e5e8ec; vertical-align: top; }
+thead th { background: #eef1f4; font-weight: 600; }
+table.num td:not(:first-child), table.num th:not(:first-child) { text-align: right; font-variant-numeric: tabular-nums; }
+table.kv th { width: 180px; color: #444; font-weight: 600; }
+.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; vertical-align: baseline; }
+.badge { display: inline-block; font-size: 11px; font-weight: 700; padding: 1px 6px; border-radius: 3px; color: #fff; letter-spacing: .03em; }
+.badge.sev-error { background: #B34700; }
+.badge.sev-warn { background: #E69F00; color: #1b1f24; }
+.badge.sev-info { background: #0072B2; }
+.badge.ok { background: #009E73; }
+.badge.fail { background: #B34700; }
+.badge.skip { background: #7F7F7F; }
+article.finding { border-left: 6px solid #0072B2; }
+article.finding.sev-error { border-left-color: #D55E00; }
+article.finding.sev-warn { border-left-color: #E69F00; }
+.finding .where { color: #333; margin: 2px 0; }
+ul.evidence { margin: 2px 0 4px; padding-left: 20px; }
+ul.evidence li { margin: 2px 0; }
+.strip { margin: 8px 0; line-height: 2; }
+a.chip { display: inline-block; border: 1px solid #cfd4da; border-radius: 14px; padding: 0 10px 0 4px; margin-right: 4px; color: #1b1f24; text-decoration: none; background: #fff; line-height: 1.9; }
+a.chip:hover { border-color: #0072B2; }
+.ok-line { color: #00704f; font-weight: 600; }
+.warnings li { color: #7a4d00; }
+code { font: 12.5px ui-monospace, "DejaVu Sans Mono", monospace; background: #f0f2f5; padding: 0 3px; border-radius: 3px; }
+details summary { cursor: pointer; color: #0060a0; margin-top: 6px; }
+footer { color: #777; font-size: 12px; margin-top: 30px; }
+`;
+
+export function page(title: string, body: string, generator: string): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${CSP}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="${esc(generator)}">
+<title>${esc(title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<svg width="0" height="0" style="position:absolute" aria-hidden="true"><defs><pattern id="${HATCH_ID}" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="4" height="4" fill="${ERROR_COLOUR}"/><line x1="0" y1="0" x2="0" y2="4" stroke="#fff" stroke-width="1.2"/></pattern></defs></svg>
+<main>
+${body}
+<footer>Generated by ${esc(generator)}. Self-contained: no script, no font, nothing fetched from the network. Hover a bar, ribbon or row for its numbers.</footer>
+</main>
+</body>
+</html>
+`;
+}
