@@ -34,6 +34,8 @@ export interface ProbeRecord extends ExchangeTiming, Identity {
   port: number;
   /** Remote address the connection went to. */
   addr: string;
+  /** `--source`: the local address the connection was bound to. */
+  src?: string;
   status?: number;
   /** Error kind (refused, reset, timeout, closed, bad-response, ...), when no response came. */
   error?: string;

@@ -5,6 +5,7 @@
 import type { Finding } from '../core/finding.js';
 import type { HistogramSummary } from '../core/histogram.js';
 import type { ProbeMode } from './record.js';
+import { compareAddresses } from './sources.js';
 import type { ModeTally } from './tally.js';
 
 export interface BackendReport {
@@ -31,6 +32,8 @@ export interface ConnectionReport {
   id: number;
   localPort: number;
   address: string;
+  /** `--source` address it was bound to. */
+  source?: string;
   requests: number;
   errors: number;
   backends: Record<string, number>;
@@ -71,6 +74,11 @@ export interface ModeReport {
   /** Connections beyond the detail cap (counted, not listed). */
   perConnectionOmitted: number;
   addresses: { address: string; requests: number; ok: number; errors: number; backends: Record<string, number> }[];
+  /**
+   * With `--source`: per local address, requests and the backends that answered them
+   * (`backends`), and the backend of each connection's first answer (`connectionBackends`).
+   */
+  sources?: { source: string; requests: number; ok: number; errors: number; backends: Record<string, number>; connectionBackends: Record<string, number> }[];
   latency: LatencyReport;
   timeline: { bucketMs: number; buckets: { t: number; requests: number; errors: number; backends: Record<string, number> }[] };
   /** Requests cut off in flight when the run stopped (-d deadline, Ctrl-C): not tallied. */
@@ -80,6 +88,8 @@ export interface ModeReport {
 export interface ProbeReport {
   command: 'probe';
   version: string;
+  /** This run's client label (`--label`, default the host name): how `lbdiag merge` tells runs apart. */
+  client: string;
   target: { url: string; host: string; port: number; path: string; addresses: string[] };
   config: Record<string, unknown>;
   startedAt: string;
@@ -121,6 +131,7 @@ export function summarizeMode(t: ModeTally): ModeReport {
     id: c.id,
     localPort: c.port,
     address: c.addr,
+    ...(c.src !== undefined ? { source: c.src } : {}),
     requests: c.requests,
     errors: c.errors,
     backends: obj(c.backends),
@@ -150,6 +161,9 @@ export function summarizeMode(t: ModeTally): ModeReport {
     perConnection,
     perConnectionOmitted: t.connsDropped,
     addresses: [...t.addresses.entries()].map(([address, a]) => ({ address, requests: a.requests, ok: a.ok, errors: a.errors, backends: obj(a.backends) })),
+    ...(t.sources.size
+      ? { sources: [...t.sources.entries()].sort((x, y) => compareAddresses(x[0], y[0])).map(([source, a]) => ({ source, requests: a.requests, ok: a.ok, errors: a.errors, backends: obj(a.backends), connectionBackends: obj(t.sourceConns.get(source) ?? new Map<string, number>()) })) }
+      : {}),
     latency: { connect: hist(t.connect.summary()), server: hist(t.ttfb.summary()), total: hist(t.total.summary()) },
     timeline: {
       bucketMs: t.timeline.bucketMs,
