@@ -83,8 +83,23 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
       ? o.addresses.flatMap((address) => o.sources!.filter((src) => isIP(src) === isIP(address)).map((localAddress) => ({ ...o.endpoint, address, localAddress })))
       : o.addresses.map((address) => ({ ...o.endpoint, address }));
     const pool = o.endpoint.tls ? undefined : new SocketPool(4 * c + 16);
+    // With --source, each round over the (address, source) pairs goes in a fresh random order: every
+    // source gets its share of connections, but never in lock-step with a balancer's own round
+    // robin (9 sources over 3 backends in a fixed order would map each source to one backend).
+    let round: number[] = [];
+    const nextEndpoint = (): Endpoint => {
+      if (!o.sources?.length) return endpoints[opened % endpoints.length];
+      if (round.length === 0) {
+        round = endpoints.map((_, i) => i);
+        for (let i = round.length - 1; i > 0; i--) {
+          const j = Math.floor(Math.random() * (i + 1));
+          [round[i], round[j]] = [round[j], round[i]];
+        }
+      }
+      return endpoints[round.pop()!];
+    };
     const newConn = (): ProbeConnection => {
-      const endpoint = endpoints[opened % endpoints.length];
+      const endpoint = nextEndpoint();
       opened++;
       const conn = new ProbeConnection(connId++, endpoint, pool);
       live.add(conn);
