@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
+import { SCHEMA_ID } from '../core/envelope.js';
 import { UsageError } from '../core/errors.js';
 import { sortFindings } from '../core/finding.js';
 import { analyse } from './analyse.js';
@@ -301,6 +302,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
     ...weightsCheck.findings,
   ];
   const report: ProbeReport = {
+    schema: SCHEMA_ID,
     command: 'probe',
     version,
     client: options.label ?? os.hostname(),

@@ -3,8 +3,9 @@
  * ends. A stable schema: add fields, never rename them.
  */
 import type { Finding } from '../core/finding.js';
-import type { HistogramSummary } from '../core/histogram.js';
+import type { HistogramJson, HistogramSummary } from '../core/histogram.js';
 import type { ProbeMode } from './record.js';
+import { SCHEMA_ID } from '../core/envelope.js';
 import { compareAddresses } from './sources.js';
 import type { ModeTally } from './tally.js';
 
@@ -39,6 +40,8 @@ export interface ConnectionReport {
   backends: Record<string, number>;
   /** Distinct connections the backend(s) saw on it (lbdiag whoami only). */
   serverConnections: number;
+  /** gcd of the dispatch-order differences of its answered requests (keepalive-pinning's round-robin check; 0 with one request). */
+  orderGcd?: number;
   firstMs: number;
   lastMs: number;
 }
@@ -80,12 +83,15 @@ export interface ModeReport {
    */
   sources?: { source: string; requests: number; ok: number; errors: number; backends: Record<string, number>; connectionBackends: Record<string, number> }[];
   latency: LatencyReport;
+  /** The latency histograms bucket by bucket (ms), so `lbdiag merge` adds runs without loss. */
+  histograms?: { connect: HistogramJson; server: HistogramJson; total: HistogramJson; ok: HistogramJson; failed: HistogramJson; fresh: HistogramJson };
   timeline: { bucketMs: number; buckets: { t: number; requests: number; errors: number; backends: Record<string, number> }[] };
   /** Requests cut off in flight when the run stopped (-d deadline, Ctrl-C): not tallied. */
   inFlightAborted?: number;
 }
 
 export interface ProbeReport {
+  schema: typeof SCHEMA_ID;
   command: 'probe';
   version: string;
   /** This run's client label (`--label`, default the host name): how `lbdiag merge` tells runs apart. */
@@ -136,6 +142,7 @@ export function summarizeMode(t: ModeTally): ModeReport {
     errors: c.errors,
     backends: obj(c.backends),
     serverConnections: c.serverConns.size,
+    orderGcd: c.orderGcd,
     firstMs: num(c.firstT) ?? 0,
     lastMs: num(c.lastT) ?? 0,
   }));
@@ -165,6 +172,7 @@ export function summarizeMode(t: ModeTally): ModeReport {
       ? { sources: [...t.sources.entries()].sort((x, y) => compareAddresses(x[0], y[0])).map(([source, a]) => ({ source, requests: a.requests, ok: a.ok, errors: a.errors, backends: obj(a.backends), connectionBackends: obj(t.sourceConns.get(source) ?? new Map<string, number>()) })) }
       : {}),
     latency: { connect: hist(t.connect.summary()), server: hist(t.ttfb.summary()), total: hist(t.total.summary()) },
+    histograms: { connect: t.connect.toJSON(), server: t.ttfb.toJSON(), total: t.total.toJSON(), ok: t.okTotal.toJSON(), failed: t.failedTotal.toJSON(), fresh: t.totalFresh.toJSON() },
     timeline: {
       bucketMs: t.timeline.bucketMs,
       buckets: t.timeline.buckets.map((b) => ({ t: b.t, requests: b.requests, errors: b.errors, backends: obj(b.backends) })),

@@ -1,0 +1,1 @@
+export const SCHEMA_ID = 'lbdiag.v1';
