@@ -81,6 +81,9 @@ test('merge of three real runs: sums, exact-within-error percentiles, the pinned
   assert.ok(pinned, merged.findings.map((f: { id: string }) => f.id).join(','));
   assert.deepEqual(pinned.metrics.pinned, ['pinned']);
   assert.deepEqual(pinned.metrics.spread.sort(), ['spread-a', 'spread-b']);
+  const twice = await runLbdiag(['merge', files[0], files[1], files[0]]);
+  assert.equal(twice.code, 2);
+  assert.match(twice.stderr, /the same run as .*given twice/);
   const human = await runLbdiag(['merge', ...files], { env: { ...process.env, NO_COLOR: '1' } });
   assert.match(human.stdout, /lbdiag merge 3 runs/);
   assert.match(human.stdout, /client-pinned/);

@@ -43,6 +43,8 @@ export class ProbeMerger {
   private lanes = 0;
   private connId = 1;
   private targets = new Set<string>();
+  /** client@startedAt of every input: the same run given twice would count twice. */
+  private runs = new Map<string, string>();
 
   /** Adds one parsed document; `name` (the file) is used in error messages. Throws UsageError on another schema or command. */
   add(doc: unknown, name: string): void {
@@ -53,6 +55,10 @@ export class ProbeMerger {
     const r = doc as unknown as ProbeReport;
     const started = Date.parse(r.startedAt);
     const client = typeof r.client === 'string' && r.client ? r.client : name;
+    const key = `${client}@${r.startedAt}`;
+    const dup = this.runs.get(key);
+    if (dup !== undefined) throw new UsageError(`${name}: the same run as ${dup} (client ${client}, started ${r.startedAt}): given twice?`);
+    this.runs.set(key, name);
     this.first ??= r;
     this.targets.add(r.target?.url ?? '?');
     this.lanes += Number(r.config?.concurrency) || 1;

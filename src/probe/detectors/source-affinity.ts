@@ -81,6 +81,8 @@ export function sourceAffinity(m: ModeTally): { finding?: Finding; undecided?: S
   const table = sources.map(([, b]) => backends.map((n) => b.get(n) ?? 0));
   const t = independenceTest(table);
   if (thin.length > 0 || t.minExpected < 1 || t.lowExpectedShare > 0.2) {
+    // Keep-alive: connections do not grow with -n (they are -c), so "run more requests" would be wrong advice.
+    if (m.mode === 'keepalive') return {};
     const needed = Math.max(MIN_CONNS_PER_SOURCE, 5 * backends.length) * sources.length;
     return { undecided: { test: 'source-affinity', mode: m.mode, needed, have: t.n, why: `the source x backend table is too thin for a chi-square test (${t.n} connections over ${sources.length} sources and ${backends.length} backends; needs >= ${MIN_CONNS_PER_SOURCE} connections per source, expected counts >= 1 and at most a fifth below 5); count connections: use --mode short` } };
   }
