@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   probe: async () => (await import('./probe/command.js')).registerProbe,
   pcap: async () => (await import('./pcap/command.js')).registerPcap,
   lab: async () => (await import('./lab/command.js')).registerLab,
+  merge: async () => (await import('./merge/command.js')).registerMerge,
   // completion needs every subcommand: it gets buildProgram rather than importing cli.ts (no cycle).
   completion: async () => {
     const { registerCompletion } = await import('./completion/command.js');

@@ -37,6 +37,18 @@ export interface HistogramSummary {
   max: number;
 }
 
+/**
+ * A histogram in JSON, exactly: non-empty buckets as [index, count] pairs plus the exact count,
+ * sum, min and max. `Histogram.fromJSON` gives back the same histogram, so runs merge without loss.
+ */
+export interface HistogramJson {
+  count: number;
+  sum: number;
+  min: number | null;
+  max: number | null;
+  buckets: [number, number][];
+}
+
 export class Histogram {
   private readonly counts = new Uint32Array(SIZE);
   count = 0;
@@ -62,6 +74,31 @@ export class Histogram {
     if (other.min < this.min) this.min = other.min;
     if (other.max > this.max) this.max = other.max;
   }
+
+  toJSON(): HistogramJson {
+    const buckets: [number, number][] = [];
+    for (let i = 0; i < SIZE; i++) if (this.counts[i]) buckets.push([i, this.counts[i]]);
+    return { count: this.count, sum: this.sum, min: Number.isFinite(this.min) ? this.min : null, max: Number.isFinite(this.max) ? this.max : null, buckets };
+  }
+
+  /** Adds a histogram from its JSON form; throws on a malformed one (index out of range, counts that do not add up). */
+  mergeJson(j: HistogramJson): void {
+    if (!j || !Array.isArray(j.buckets) || !Number.isFinite(j.count) || !Number.isFinite(j.sum)) throw new Error('malformed histogram');
+    let n = 0;
+    for (const [i, c] of j.buckets) {
+      if (!Number.isInteger(i) || i < 0 || i >= SIZE || !Number.isInteger(c) || c < 0) throw new Error('malformed histogram bucket');
+      n += c;
+    }
+    if (n !== j.count) throw new Error('histogram buckets do not add up to its count');
+    for (const [i, c] of j.buckets) this.counts[i] += c;
+    this.count += j.count;
+    this.sum += j.sum;
+    if (j.min !== null && j.min < this.min) this.min = j.min;
+    if (j.max !== null && j.max > this.max) this.max = j.max;
+  }
+
+  /** Relative error bound of a quantile: half a bucket's width over its lower edge (1/64 above 32 µs). */
+  static readonly RELATIVE_ERROR = 1 / (2 * SUB);
 
   /** The value (ms) at quantile q in [0,1]: the middle of the bucket, clamped to [min, max]. */
   quantile(q: number): number {

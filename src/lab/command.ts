@@ -50,7 +50,7 @@ export function registerLab(program: Command): void {
   program
     .command('lab')
     .description('reproduce the classic balancer failures on this machine (loopback only) and diagnose them with the probe')
-    .addOption(new Option('-s, --scenario <name>', 'pinning | scale-up | stale-listener | stall | all').choices([...SCENARIO_NAMES, 'all']).default('pinning'))
+    .addOption(new Option('-s, --scenario <name>', 'pinning | scale-up | stale-listener | stall | source-affinity | all').choices([...SCENARIO_NAMES, 'all']).default('pinning'))
     .option('-b, --backends <n>', 'lbdiag whoami backends to start (2 to 12)', '3')
     .option('--balancer <kind>', 'builtin (needs nothing installed) | haproxy | nginx: run the real one with a generated config (default builtin)')
     .option('-n, --requests <n>', 'requests per probe mode (default: each scenario\'s own, 200 to 240)')

@@ -11,7 +11,7 @@ import type { Finding } from '../core/finding.js';
 import type { ProbeReport } from '../probe/summary.js';
 import type { LabContext } from './context.js';
 
-export const SCENARIO_NAMES = ['pinning', 'scale-up', 'stale-listener', 'stall'] as const;
+export const SCENARIO_NAMES = ['pinning', 'scale-up', 'stale-listener', 'stall', 'source-affinity'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 

@@ -26,7 +26,6 @@ export function registerPcap(program: Command): void {
     .description('Analyse packet captures: FIN retransmits, port-reuse SYN drops, SYN retransmits and stalls (tcp-stall), with Wireshark filters')
     .argument('<files...>', 'pcap or pcapng files (gzip is detected), merged in time order; - reads stdin')
     .option('--json', 'print one JSON document { schema, command, version, startedAt, interrupted, config, findings, files, summary, warnings }')
-    .option('--json', 'print one JSON document { command, files, summary, findings, warnings }')
     .option('--html <file>', HTML_OPTION_HELP)
     .option('--fail-on <severity>', 'exit 1 when a finding is at or above: info, warn, error or none', 'warn')
     .option('--stall-threshold <duration>', 'a gap at least this long while waiting on the network is a stall (a bare number is seconds)', '0.9s')

@@ -12,6 +12,7 @@ import { parseBackendFrom } from './identity.js';
 import { renderProbeReport } from './report.js';
 import { parseHeader } from './request.js';
 import { HTML_OPTION_HELP, checkHtmlPath } from '../html/option.js';
+import { parseSources } from './sources.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_REQUESTS, DEFAULT_TIMEOUT_MS, runProbe, type ProbeModeOption, type ProbeOptions } from './run.js';
 
 interface Flags {
@@ -42,6 +43,8 @@ interface Flags {
   records?: string;
   failOn: string;
   insecure?: boolean;
+  source?: string;
+  label?: string;
 }
 
 export function parseWeights(text: string): Map<string, number> {
@@ -116,7 +119,15 @@ export function optionsFromFlags(vip: string, f: Flags): ProbeOptions {
     records: f.records,
     close: f.close as 'server' | 'client' | undefined,
     insecure: f.insecure,
+    sources: f.source !== undefined ? parseSources(f.source) : undefined,
+    label: f.label !== undefined ? parseLabel(f.label) : undefined,
   };
+}
+
+function parseLabel(text: string): string {
+  const t = text.trim();
+  if (!t || t.length > 200 || /[\x00-\x1f\x7f]/.test(t)) throw new UsageError(`invalid --label "${text}" (1 to 200 printable characters, e.g. zone-a or 3-node7)`);
+  return t;
 }
 
 function positive(ms: number, what: string): number {
@@ -155,6 +166,8 @@ export function registerProbe(program: Command): void {
     .option('--records <file>', 'write one NDJSON line per request to file; - writes them to stdout (the report then goes to stderr)')
     .option('--fail-on <severity>', 'exit 1 when a finding is at least this severe: info, warn, error, none', 'error')
     .option('-k, --insecure', 'https: do not verify the certificate')
+    .option('--source <addrs>', 'bind outgoing connections to these local addresses, round robin over connections: a list, a range or a CIDR, IPv4 or IPv6 (127.0.0.20-127.0.0.29, 10.0.0.5,10.0.0.6, 127.0.0.16/29); each must be an address of this host')
+    .option('--label <name>', 'this run\'s client name in the JSON, for lbdiag merge (default: the host name)')
     .addHelpText(
       'after',
       `
@@ -166,6 +179,8 @@ Examples:
   lbdiag probe svc.ns.svc.cluster.local:8080 --resolve all --json > probe.json
   lbdiag probe 10.0.0.10:443 --backend-from header:X-Served-By --records requests.ndjson --fail-on warn
   lbdiag probe 10.0.0.10:80 -z 30s -q 100 -m POST --data @body.json   hey/oha-style flags
+  lbdiag probe 127.0.0.1:8080 --mode short --source 127.0.0.20-127.0.0.29   ten client addresses: is it sticky by source?
+  lbdiag probe 10.0.0.10:80 --json --label zone-a > zone-a.json; lbdiag merge zone-*.json
   lbdiag probe 10.0.0.10:80 --mode short --records - | jq -c 'select(.error)'   records on stdout, report on stderr
   lbdiag probe 10.0.0.10:80 --html probe.html         the report on stdout, and charts in probe.html
 
@@ -173,7 +188,7 @@ Durations: ${DURATION_HELP}.
 
 Findings (stable ids): keepalive-pinning, insufficient-data, imbalance, single-backend, backend-missing,
 late-backend-starved, stale-instance, backend-restarted, intermittent-errors, all-failing, idle-timeout-reset,
-stall-1s, l7-proxy, connection-churn, no-backend-identity, local-port-exhaustion.
+stall-1s, l7-proxy, connection-churn, no-backend-identity, local-port-exhaustion, source-affinity.
 Error kinds in records: refused, reset, timeout (no byte of an answer, or no connection), head-timeout,
 body-timeout, head-too-large, chunk-line-too-long, too-many-1xx, bad-response, no-local-port, closed.
 Exit codes: 0 no finding at --fail-on; 1 a finding at or above it; 2 usage error, unreachable target, or an

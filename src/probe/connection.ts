@@ -15,6 +15,8 @@ import type { ExchangeTiming } from './record.js';
 export interface Endpoint {
   address: string;
   port: number;
+  /** `--source`: the local address outgoing connections bind to (any, when absent). */
+  localAddress?: string;
   /** TLS: SNI name and whether to verify the certificate. */
   tls?: { servername: string; rejectUnauthorized: boolean };
   /** Whole-request deadline (connect, send, head and body), like hey's and oha's `-t`. */
@@ -178,12 +180,12 @@ export class ProbeConnection implements SocketOwner {
     if (!ep.tls && this.pool) {
       const s = this.pool.take(this);
       this.socket = s;
-      s.connect({ host: ep.address, port: ep.port });
+      s.connect({ host: ep.address, port: ep.port, localAddress: ep.localAddress });
       return;
     }
     const s = ep.tls
-      ? tls.connect({ host: ep.address, port: ep.port, servername: ep.tls.servername, rejectUnauthorized: ep.tls.rejectUnauthorized })
-      : net.connect({ host: ep.address, port: ep.port, allowHalfOpen: true });
+      ? tls.connect({ host: ep.address, port: ep.port, servername: ep.tls.servername, rejectUnauthorized: ep.tls.rejectUnauthorized, ...({ localAddress: ep.localAddress } as tls.ConnectionOptions) }) // tls.connect passes localAddress on to net
+      : net.connect({ host: ep.address, port: ep.port, localAddress: ep.localAddress, allowHalfOpen: true });
     this.socket = s;
     s.on(ep.tls ? 'secureConnect' : 'connect', () => this.onConnect());
     s.on('data', (d: Buffer) => this.onData(d));

@@ -14,6 +14,7 @@
  * With `requests`, each lane gets an equal quota; with `durationMs` lanes run until the deadline.
  * `rate` (per second, whole run) and `intervalMs` (per connection) pace the lanes, staggered.
  */
+import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ProbeConnection, type Endpoint, type Exchange } from './connection.js';
 import type { ProbeMode } from './record.js';
@@ -22,6 +23,8 @@ import { SocketPool } from './socket-pool.js';
 export interface EngineOptions {
   mode: ProbeMode;
   addresses: string[];
+  /** `--source`: local addresses to bind to, round robin over connections (only those of each address's family are paired with it). */
+  sources?: string[];
   endpoint: Omit<Endpoint, 'address'>;
   /** Request bytes for keep-alive connections and for `Connection: close` ones. */
   payload: Buffer;
@@ -76,10 +79,27 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
     };
     const ticker = setInterval(sweep, tickMs);
 
-    const endpoints: Endpoint[] = o.addresses.map((address) => ({ ...o.endpoint, address }));
+    const endpoints: Endpoint[] = o.sources?.length
+      ? o.addresses.flatMap((address) => o.sources!.filter((src) => isIP(src) === isIP(address)).map((localAddress) => ({ ...o.endpoint, address, localAddress })))
+      : o.addresses.map((address) => ({ ...o.endpoint, address }));
     const pool = o.endpoint.tls ? undefined : new SocketPool(4 * c + 16);
+    // With --source, each round over the (address, source) pairs goes in a fresh random order: every
+    // source gets its share of connections, but never in lock-step with a balancer's own round
+    // robin (9 sources over 3 backends in a fixed order would map each source to one backend).
+    let round: number[] = [];
+    const nextEndpoint = (): Endpoint => {
+      if (!o.sources?.length) return endpoints[opened % endpoints.length];
+      if (round.length === 0) {
+        round = endpoints.map((_, i) => i);
+        for (let i = round.length - 1; i > 0; i--) {
+          const j = Math.floor(Math.random() * (i + 1));
+          [round[i], round[j]] = [round[j], round[i]];
+        }
+      }
+      return endpoints[round.pop()!];
+    };
     const newConn = (): ProbeConnection => {
-      const endpoint = endpoints[opened % endpoints.length];
+      const endpoint = nextEndpoint();
       opened++;
       const conn = new ProbeConnection(connId++, endpoint, pool);
       live.add(conn);

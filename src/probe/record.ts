@@ -3,6 +3,9 @@ import type { Identity } from './identity.js';
 
 export type ProbeMode = 'keepalive' | 'short' | 'rotate';
 
+/** Every mode, in the order a run goes through them (merge walks them). */
+export const MODES: readonly ProbeMode[] = ['keepalive', 'short', 'rotate'];
+
 /** How one exchange on a client connection went, in time: shared by the connection and the record. */
 export interface ExchangeTiming {
   /** The connection had carried a request before this one. */
@@ -32,6 +35,8 @@ export interface ProbeRecord extends ExchangeTiming, Identity {
   port: number;
   /** Remote address the connection went to. */
   addr: string;
+  /** `--source`: the local address the connection was bound to. */
+  src?: string;
   status?: number;
   /** Error kind (refused, reset, timeout, closed, bad-response, ...), when no response came. */
   error?: string;

@@ -85,6 +85,7 @@ export function renderMode(mode: ProbeMode, m: ModeReport, report: ProbeReport, 
     for (const a of m.addresses) at.push([a.address, String(a.requests), String(a.ok), String(a.errors), backendsText(a.backends)]);
     lines.push(at.toString());
   }
+  if (m.sources && m.sources.length > 1) lines.push(renderSourceMatrix(m, opts));
   if (mode !== 'short' && m.perConnection.length) lines.push(renderConnections(mode, m, report, opts));
   lines.push(renderTimeline(m, opts, unicode));
   lines.push(renderLatency(m, opts));
@@ -115,6 +116,25 @@ function renderConnections(mode: ProbeMode, m: ModeReport, report: ProbeReport, 
   }
   const more = conns.length > limit ? `\n${chalk.dim(`(${conns.length - limit} more connections not shown; all in --json)`)}` : '';
   return `${head}\n${t.toString()}${more}`;
+}
+
+/** `--source` over several addresses: which backends each source address reached (connections, by their first answer). */
+function renderSourceMatrix(m: ModeReport, opts: ProbeRenderOptions): string {
+  const { chalk } = opts;
+  const sources = m.sources!;
+  const backends = [...new Set(sources.flatMap((s) => Object.keys(s.connectionBackends)))].sort();
+  const limitB = 8;
+  const shownB = backends.slice(0, limitB);
+  const t = makeTable(['source', 'conns', ...shownB, ...(backends.length > limitB ? ['other'] : [])], chalk);
+  const limitS = 24;
+  for (const s of sources.slice(0, limitS)) {
+    const cb = s.connectionBackends;
+    const total = Object.values(cb).reduce((a, b) => a + b, 0);
+    const other = backends.slice(limitB).reduce((a, b) => a + (cb[b] ?? 0), 0);
+    t.push([s.source, String(total), ...shownB.map((b) => (cb[b] ? String(cb[b]) : chalk.dim('.'))), ...(backends.length > limitB ? [String(other)] : [])]);
+  }
+  const more = sources.length > limitS ? `\n${chalk.dim(`(${sources.length - limitS} more sources not shown; all in --json)`)}` : '';
+  return `source x backend (connections by the backend of their first answer):\n${t.toString()}${more}`;
 }
 
 const SPARK = ' ▁▂▃▄▅▆▇█';

@@ -4,12 +4,14 @@
  * (nothing listening, DNS failure) before any connection succeeded.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { UsageError } from '../core/errors.js';
 import { VERSION as version, envelope } from '../core/envelope.js';
 import { analyse } from './analyse.js';
 import { readLocalPortFacts, type LocalPortFacts } from './local-ports.js';
 import { checkWeights } from './weights-check.js';
+import { checkLocal, sourcesFor } from './sources.js';
 import type { Exchange } from './connection.js';
 import { runEngine } from './engine.js';
 import { identify, parseBackendFrom, type BackendFrom } from './identity.js';
@@ -53,6 +55,10 @@ export interface ProbeOptions {
   close?: 'server' | 'client';
   /** https: skip certificate verification. */
   insecure?: boolean;
+  /** `--source`: local addresses (already parsed) to bind outgoing connections to, round robin. */
+  sources?: string[];
+  /** `--label`: this run's client name in `lbdiag merge` (default: the host name). */
+  label?: string;
 }
 
 export interface ProbeProgress {
@@ -100,6 +106,11 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   const target = parseTarget(options.target);
   const all = await resolveTarget(target);
   const addresses = options.resolve === 'all' ? all : [all[0]];
+  let sources: string[] | undefined;
+  if (options.sources?.length) {
+    checkLocal(options.sources);
+    sources = sourcesFor(options.sources, addresses);
+  }
   const modeOpt = options.mode ?? 'both';
   const modes: ProbeMode[] = modeOpt === 'both' ? ['keepalive', 'short'] : [modeOpt];
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
@@ -133,6 +144,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
     expectBackends: options.expectBackends ?? null,
     weights: options.weights ? Object.fromEntries(options.weights) : null,
     close,
+    sources: sources ?? null,
   };
 
   let out: NodeJS.WritableStream | undefined;
@@ -178,13 +190,14 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
       tally.startT = performance.now() - t0;
       tallies.push(tally);
       let lastProgress = 0;
-      const onExchange = (ex: Exchange, conn: { id: number; localPort: number; endpoint: { address: string } }, started: number, order: number): void => {
+      const onExchange = (ex: Exchange, conn: { id: number; localPort: number; endpoint: { address: string; localAddress?: string } }, started: number, order: number): void => {
         const rec: ProbeRecord = {
           mode,
           t: round(started - t0),
           conn: conn.id,
           port: conn.localPort,
           addr: conn.endpoint.address,
+          ...(conn.endpoint.localAddress !== undefined ? { src: conn.endpoint.localAddress } : {}),
           reused: ex.reused,
           seq: ex.seq,
           order,
@@ -240,6 +253,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
       const res = await runEngine({
         mode,
         addresses,
+        sources,
         endpoint: {
           port: target.port,
           timeoutMs,
@@ -286,6 +300,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
     'probe',
     { startedAt, interrupted: Boolean(hooks.signal?.aborted), config, findings: analysed },
     {
+      client: options.label ?? os.hostname(),
       target: { url: target.url, host: target.host, port: target.port, path: target.path, addresses },
       durationMs: round(performance.now() - t0),
       modes: {} as ProbeReport['modes'],

@@ -4,8 +4,9 @@
  * schema: add fields, never rename them.
  */
 import type { Envelope } from '../core/envelope.js';
-import type { HistogramSummary } from '../core/histogram.js';
+import type { HistogramJson, HistogramSummary } from '../core/histogram.js';
 import type { ProbeMode } from './record.js';
+import { compareAddresses } from './sources.js';
 import type { ModeTally } from './tally.js';
 
 export interface BackendReport {
@@ -32,11 +33,15 @@ export interface ConnectionReport {
   id: number;
   localPort: number;
   address: string;
+  /** `--source` address it was bound to. */
+  source?: string;
   requests: number;
   errors: number;
   backends: Record<string, number>;
   /** Distinct connections the backend(s) saw on it (lbdiag whoami only). */
   serverConnections: number;
+  /** gcd of the dispatch-order differences of its answered requests (keepalive-pinning's round-robin check; 0 with one request). */
+  orderGcd?: number;
   firstMs: number;
   lastMs: number;
 }
@@ -72,7 +77,14 @@ export interface ModeReport {
   /** Connections beyond the detail cap (counted, not listed). */
   perConnectionOmitted: number;
   addresses: { address: string; requests: number; ok: number; errors: number; backends: Record<string, number> }[];
+  /**
+   * With `--source`: per local address, requests and the backends that answered them
+   * (`backends`), and the backend of each connection's first answer (`connectionBackends`).
+   */
+  sources?: { source: string; requests: number; ok: number; errors: number; backends: Record<string, number>; connectionBackends: Record<string, number> }[];
   latency: LatencyReport;
+  /** The latency histograms bucket by bucket (ms), so `lbdiag merge` adds runs without loss. */
+  histograms?: { connect: HistogramJson; server: HistogramJson; total: HistogramJson; ok: HistogramJson; failed: HistogramJson; fresh: HistogramJson };
   timeline: { bucketMs: number; buckets: { t: number; requests: number; errors: number; backends: Record<string, number> }[] };
   /** Requests cut off in flight when the run stopped (-d deadline, Ctrl-C): not tallied. */
   inFlightAborted?: number;
@@ -80,6 +92,8 @@ export interface ModeReport {
 
 /** The probe's fields after the common envelope (`schema`, `command`, `version`, `startedAt`, `interrupted`, `config`, `findings`). */
 export interface ProbeFields {
+  /** This run's client label (`--label`, default the host name): how `lbdiag merge` tells runs apart. */
+  client: string;
   target: { url: string; host: string; port: number; path: string; addresses: string[] };
   durationMs: number;
   modes: Partial<Record<ProbeMode, ModeReport>>;
@@ -119,10 +133,12 @@ export function summarizeMode(t: ModeTally): ModeReport {
     id: c.id,
     localPort: c.port,
     address: c.addr,
+    ...(c.src !== undefined ? { source: c.src } : {}),
     requests: c.requests,
     errors: c.errors,
     backends: obj(c.backends),
     serverConnections: c.serverConns.size,
+    orderGcd: c.orderGcd,
     firstMs: num(c.firstT) ?? 0,
     lastMs: num(c.lastT) ?? 0,
   }));
@@ -148,7 +164,11 @@ export function summarizeMode(t: ModeTally): ModeReport {
     perConnection,
     perConnectionOmitted: t.connsDropped,
     addresses: [...t.addresses.entries()].map(([address, a]) => ({ address, requests: a.requests, ok: a.ok, errors: a.errors, backends: obj(a.backends) })),
+    ...(t.sources.size
+      ? { sources: [...t.sources.entries()].sort((x, y) => compareAddresses(x[0], y[0])).map(([source, a]) => ({ source, requests: a.requests, ok: a.ok, errors: a.errors, backends: obj(a.backends), connectionBackends: obj(t.sourceConns.get(source) ?? new Map<string, number>()) })) }
+      : {}),
     latency: { connect: hist(t.connect.summary()), server: hist(t.ttfb.summary()), total: hist(t.total.summary()) },
+    histograms: { connect: t.connect.toJSON(), server: t.ttfb.toJSON(), total: t.total.toJSON(), ok: t.okTotal.toJSON(), failed: t.failedTotal.toJSON(), fresh: t.totalFresh.toJSON() },
     timeline: {
       bucketMs: t.timeline.bucketMs,
       buckets: t.timeline.buckets.map((b) => ({ t: b.t, requests: b.requests, errors: b.errors, backends: obj(b.backends) })),

@@ -44,6 +44,8 @@ export interface ConnTally {
   id: number;
   port: number;
   addr: string;
+  /** `--source` address the connection was bound to. */
+  src?: string;
   firstT: number;
   lastT: number;
   requests: number;
@@ -99,6 +101,10 @@ export class ModeTally {
   connsSeen = 0;
   connsDropped = 0;
   addresses = new Map<string, AddressTally>();
+  /** Per `--source` address (only when the run bound its connections): requests and backends reached. */
+  sources = new Map<string, AddressTally>();
+  /** Connections opened per `--source` address (the unit a source-hashing balancer decides on). */
+  sourceConns = new Map<string, Map<string, number>>();
   connect = new Histogram();
   ttfb = new Histogram();
   total = new Histogram();
@@ -192,6 +198,15 @@ export class ModeTally {
     if (failed) a.errors++;
     else a.ok++;
 
+    let src: AddressTally | undefined;
+    if (r.src !== undefined) {
+      src = this.sources.get(r.src);
+      if (!src) this.sources.set(r.src, (src = { requests: 0, ok: 0, errors: 0, backends: new Map() }));
+      src.requests++;
+      if (failed) src.errors++;
+      else src.ok++;
+    }
+
     if (r.status !== undefined) {
       if (r.backend === undefined) this.unidentified++;
       else {
@@ -205,6 +220,16 @@ export class ModeTally {
         b.total.record(r.totalMs);
         b.addresses.set(r.addr, (b.addresses.get(r.addr) ?? 0) + 1);
         if (!failed) a.backends.set(r.backend, (a.backends.get(r.backend) ?? 0) + 1);
+        if (!failed && src) {
+          src.backends.set(r.backend, (src.backends.get(r.backend) ?? 0) + 1);
+          // The first identified answer on each connection: one observation per connection for the
+          // source x backend table (requests on one kept-alive connection are not independent).
+          if (r.seq === 1) {
+            let m = this.sourceConns.get(r.src!);
+            if (!m) this.sourceConns.set(r.src!, (m = new Map()));
+            m.set(r.backend, (m.get(r.backend) ?? 0) + 1);
+          }
+        }
         if (r.instance !== undefined) {
           let inst = b.instances.get(r.instance);
           if (!inst && b.instances.size < MAX_INSTANCES) {
@@ -254,7 +279,7 @@ export class ModeTally {
         this.connsDropped++;
         return;
       }
-      c = { id: r.conn, port: r.port, addr: r.addr, firstT: r.t, lastT: r.t, requests: 0, ok: 0, errors: 0, backends: new Map(), serverConns: new Set(), orderFirst: -1, orderGcd: 0 };
+      c = { id: r.conn, port: r.port, addr: r.addr, ...(r.src !== undefined ? { src: r.src } : {}), firstT: r.t, lastT: r.t, requests: 0, ok: 0, errors: 0, backends: new Map(), serverConns: new Set(), orderFirst: -1, orderGcd: 0 };
       this.conns.set(r.conn, c);
     }
     if (r.port) c.port = r.port;

@@ -26,6 +26,8 @@ export interface HaproxyOptions extends BalancerOptions {
   idleTimeoutS?: number;
   /** Start-up bound (default 10 s). */
   startTimeoutMs?: number;
+  /** haproxy `balance` algorithm (default roundrobin; `source` hashes the client address). */
+  balance?: string;
 }
 
 export interface HaproxyBalancer extends Balancer {
@@ -64,6 +66,8 @@ export interface HaproxyConfigOptions {
   /** Value of an X-Lbdiag-Generation response header (http mode), e.g. "old" / "new". */
   generation?: string;
   frontendLines?: string[];
+  /** haproxy `balance` algorithm (default roundrobin). */
+  balance?: string;
 }
 
 /** The config text (pure, for tests and for showing users what ran). */
@@ -91,7 +95,7 @@ export function haproxyConfig(o: HaproxyConfigOptions): string {
     '    default_backend lbdiag_be',
     '',
     'backend lbdiag_be',
-    '    balance roundrobin',
+    `    balance ${o.balance ?? 'roundrobin'}`,
     ...(http ? ['    option forwardfor', '    http-request set-header X-Forwarded-Proto http', '    http-response add-header Via "1.1 haproxy"'] : []),
   ];
   if (!o.stale) {
@@ -134,7 +138,7 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<HaproxyBalance
   if (opts.listen.port === 0) throw new Error('haproxy needs an explicit listen port (use a free port, not 0)');
   const timeoutMs = opts.startTimeoutMs ?? 10_000;
   let backends = namedBackends(opts.backends);
-  const base = { mode: opts.mode, listen: opts.listen, idleTimeoutS: opts.idleTimeoutS, frontendLines: opts.frontendLines };
+  const base = { mode: opts.mode, listen: opts.listen, idleTimeoutS: opts.idleTimeoutS, frontendLines: opts.frontendLines, balance: opts.balance };
   let current = await startGeneration(bin, { ...base, backends }, `haproxy ${opts.mode}`, timeoutMs);
   const all = new Set<SpawnedProcess>([current.proc]);
   let stopped: Promise<void> | undefined;

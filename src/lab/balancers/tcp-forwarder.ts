@@ -5,12 +5,24 @@
  * either side destroys both, never the process.
  */
 import net from 'node:net';
-import type { Balancer, BalancerOptions } from './types.js';
+import type { BackendTarget, Balancer, BalancerOptions } from './types.js';
 import { RoundRobin, builtinHandle, listenOn } from './builtin.js';
 
 export interface TcpForwarderOptions extends BalancerOptions {
   /** Give up connecting to a backend after this long (default 5000 ms); the client is reset. */
   connectTimeoutMs?: number;
+  /**
+   * `source`: pick the backend from a hash of the client address (haproxy `balance source`, IPVS
+   * `sh`): every connection from one address reaches the same backend. Default: round robin.
+   */
+  pick?: 'roundrobin' | 'source';
+}
+
+/** FNV-1a of the client address: stable, spread over the backends. */
+function sourceHash(addr: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < addr.length; i++) h = Math.imul(h ^ addr.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
 }
 
 export interface TcpForwarderStats {
@@ -38,7 +50,12 @@ export async function startTcpForwarder(opts: TcpForwarderOptions): Promise<TcpF
 
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (client) => {
     stats.accepted++;
-    const backend = roundRobin.pick(stats.perBackend);
+    let backend: BackendTarget | undefined;
+    if (opts.pick === 'source') {
+      const list = roundRobin.current(); // named, and follows setBackends
+      backend = list.length ? list[sourceHash(client.remoteAddress ?? '') % list.length] : undefined;
+      if (backend) stats.perBackend[backend.name!] = (stats.perBackend[backend.name!] ?? 0) + 1;
+    } else backend = roundRobin.pick(stats.perBackend);
     if (!backend) {
       client.on('error', () => {});
       client.resetAndDestroy();

@@ -4,10 +4,12 @@ import { pinning } from './pinning.js';
 import { scaleUp } from './scale-up.js';
 import { staleListener } from './stale-listener.js';
 import { stall } from './stall.js';
+import { sourceAffinity } from './source-affinity.js';
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
   pinning,
   'scale-up': scaleUp,
   'stale-listener': staleListener,
   stall,
+  'source-affinity': sourceAffinity,
 };

@@ -16,7 +16,7 @@
  *  9. stall-1s                per mode
  * 10. l7-proxy                run
  * 11. connection-churn        per mode (keep-alive only)
- * 12. (new detectors plug in at the marked place below: source-affinity, issue 13, goes there)
+ * 12. source-affinity         per mode (new detectors plug in at the marked place below)
  * 13. no-backend-identity     run
  * 14. insufficient-data       run, always last: it reports the tests that could not decide
  *     (1-3, and any test added to its list)
@@ -37,6 +37,8 @@ import { l7Proxy } from './l7-proxy.js';
 import { lateBackendStarved } from './late-backend-starved.js';
 import { localPortExhaustion } from './local-port-exhaustion.js';
 import { noBackendIdentity } from './no-backend-identity.js';
+import { sourceAffinity } from './source-affinity.js';
+import { decided } from './undecided.js';
 import { singleBackend } from './single-backend.js';
 import { staleInstance } from './stale-instance.js';
 import { stall1s } from './stall-1s.js';
@@ -54,9 +56,9 @@ export const PROBE_DETECTORS: readonly RunDetector[] = [
   l7Proxy,
   eachMode(connectionChurn),
   // ── New detectors go here: one file in this folder, one line here, a RunDetector
-  //    `(modes, ctx) => Finding | Finding[] | null` or eachMode(ModeDetector). source-affinity
-  //    (issue 13) is `eachMode((m) => decided(sourceAffinity(m)))` (decided from ./undecided.js),
-  //    with its undecided test added in insufficient-data.ts (marked there).
+  //    `(modes, ctx) => Finding | Finding[] | null` or eachMode(ModeDetector); a test that can be
+  //    undecided also adds its assessment in insufficient-data.ts (marked there).
+  eachMode((m) => decided(sourceAffinity(m))),
   noBackendIdentity,
   insufficientData,
 ];

@@ -9,6 +9,7 @@ import { assessImbalance } from './imbalance.js';
 import { assessKeepalivePinning } from './keepalive-pinning.js';
 import { assessSingleBackend } from './single-backend.js';
 import { type Undecided, undecidedOf } from './undecided.js';
+import { sourceAffinity } from './source-affinity.js';
 
 function push(list: Undecided[], u: Undecided | null): void {
   if (u) list.push(u);
@@ -19,8 +20,8 @@ export const insufficientData: RunDetector = (modes, ctx): Finding | null => {
   for (const m of modes) push(undecided, undecidedOf(assessKeepalivePinning(m, ctx)));
   for (const m of modes) push(undecided, undecidedOf(assessImbalance(m, ctx)));
   push(undecided, undecidedOf(assessSingleBackend(modes, ctx)));
-  // ── Other tests that can be undecided add their assessment here, after single-backend
-  //    (source-affinity, issue 13: `for (const m of modes) push(undecided, undecidedOf(sourceAffinity(m)));`).
+  // ── Other tests that can be undecided add their assessment here, after single-backend.
+  for (const m of modes) push(undecided, undecidedOf(sourceAffinity(m)));
   if (undecided.length === 0) return null;
   const needed = Math.max(...undecided.map((u) => u.needed));
   const tests = [...new Set(undecided.map((u) => u.test))];

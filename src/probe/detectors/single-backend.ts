@@ -27,9 +27,9 @@ export function assessSingleBackend(modes: readonly ModeTally[], ctx: ProbeConte
       title: `one backend (${name}) answered all ${ok} identified requests`,
       evidence: modes.filter((m) => m.requests > 0).map((m) => `${m.mode}: ${m.ok} ok of ${m.requests} requests over ${m.connectionsOpened} connections, all from ${name}`),
       explanation:
-        'Either only one backend is in service (others failing health checks, drained, or not in the pool), or every connection and request is sent to the same one: source-address persistence/affinity (all probe connections come from one address), a hash on something constant, or a single keep-alive connection through a layer-4 balancer.',
+        'Either only one backend is in service (others failing health checks, drained, or not in the pool), or every connection and request is sent to the same one: source-address affinity (the balancer hashes the client address - haproxy `balance source`, nginx `ip_hash`, IPVS `sh`, Kubernetes `sessionAffinity: ClientIP` - and all probe connections came from one address), a hash on something constant, or a single keep-alive connection through a layer-4 balancer.',
       remedy:
-        'Check the pool members\' health and state on the balancer; try --mode short with -c larger than the backend count; if persistence is configured, test from several client addresses. Pass --expect N to make a missing backend an error.',
+        'Check the pool members\' health and state on the balancer; try --mode short with -c larger than the backend count; to tell source affinity from a single healthy backend, probe from several client addresses: `lbdiag probe VIP --mode short -n 300 --source 127.0.0.20-127.0.0.29` on loopback, or `--source` over addresses of this host (source-affinity then proves it). Pass --expect N to make a missing backend an error.',
       metrics: { backend: name, requests: ok },
     },
   };
