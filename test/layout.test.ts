@@ -59,8 +59,11 @@ const SOURCES = new Set(['probe', 'pcap', 'whoami']);
 const ALLOWED: Record<string, (to: string) => boolean> = {
   core: () => false,
   wire: (to) => to === 'core',
-  probe: (to) => to === 'core' || to === 'wire' || SOURCES.has(to),
-  pcap: (to) => to === 'core' || to === 'wire' || SOURCES.has(to),
+  // html renders the JSON documents (a leaf over core; it reads the probe document's types): the
+  // command files of probe and pcap call it for --html.
+  html: (to) => to === 'core' || to === 'probe',
+  probe: (to) => to === 'core' || to === 'wire' || to === 'html' || SOURCES.has(to),
+  pcap: (to) => to === 'core' || to === 'wire' || to === 'html' || SOURCES.has(to),
   whoami: (to) => to === 'core' || to === 'wire' || SOURCES.has(to),
 };
 

@@ -73,7 +73,7 @@ test('pcap --json of real-kernel fixtures: valid envelope, catalogued findings',
     assert.equal(doc.command, 'pcap');
     assert.equal(doc.interrupted, false);
     assert.ok(Date.parse(doc.startedAt as string) >= started - 1000, 'startedAt is this run');
-    assert.deepEqual(doc.config, { stallThresholdS: 0.9 });
+    assert.deepEqual(doc.config, { stallThresholdS: 0.9, http: true, backendFrom: 'auto' });
     assert.equal((doc.summary as { interrupted: boolean }).interrupted, doc.interrupted, 'the deprecated alias agrees');
     assertCatalogued(doc.findings, 'pcap', f);
     assertSorted(doc.findings, f);

@@ -12,7 +12,7 @@
  */
 import type { Severity } from './finding.js';
 
-export type FindingSource = 'probe' | 'pcap';
+export type FindingSource = 'probe' | 'pcap' | 'merge';
 
 export interface CatalogEntry {
   id: string;
@@ -45,6 +45,8 @@ export const CATALOG: readonly CatalogEntry[] = [
   { id: 'no-backend-identity', severities: ['info'], sources: BOTH, summary: 'most responses did not say which backend answered' },
   // Probe only: they need what only the probing machine sees.
   { id: 'stall-1s', severities: ['warn'], sources: ['probe'], summary: 'connect times cluster near 1 s / 3 s / 7 s while the server answers fast: SYN retransmissions' },
+  { id: 'source-affinity', severities: ['warn'], sources: ['probe', 'merge'], summary: 'with several --source addresses, each source keeps reaching the same backend beyond chance (chi-square test of independence): the balancer hashes the client address' },
+  { id: 'client-pinned', severities: ['warn'], sources: ['merge'], summary: 'merged runs: one client stayed on one backend while other clients spread over several' },
   { id: 'local-port-exhaustion', severities: ['warn'], sources: ['probe'], summary: 'connects failed with EADDRNOTAVAIL: the probing machine ran out of local ports' },
   // Capture TCP analysis (src/pcap/detectors/).
   { id: 'fin-retransmit', severities: ['warn', 'error'], sources: ['pcap'], summary: 'a FIN was retransmitted: a NAT/conntrack entry of a half-closed connection expired' },

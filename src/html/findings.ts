@@ -3,7 +3,7 @@
  * per finding with its evidence, where it was seen (mode, backend, tcp.stream, frames, Wireshark
  * filter), what it means, the fix, and the machine-readable metrics folded away.
  */
-import { sortFindings, type Finding } from '../core/finding.js';
+import type { Finding } from '../core/finding.js';
 import { esc } from './escape.js';
 
 const LABEL: Record<string, string> = { error: 'ERROR', warn: 'WARN', info: 'INFO' };
@@ -15,7 +15,7 @@ export function findingAnchor(prefix: string, i: number): string {
 
 export function findingStrip(findings: readonly Finding[], prefix: string): string {
   if (findings.length === 0) return '<p class="ok-line">No findings.</p>';
-  const sorted = sortFindings(findings);
+  const sorted = findings; // documents come sorted (the envelope sorts, worst first)
   const counts = { error: 0, warn: 0, info: 0 } as Record<string, number>;
   for (const f of sorted) counts[f.severity] = (counts[f.severity] ?? 0) + 1;
   const head = (['error', 'warn', 'info'] as const).filter((s) => counts[s]).map((s) => `${counts[s]} ${LABEL[s]}`).join(', ');
@@ -27,7 +27,7 @@ export function findingStrip(findings: readonly Finding[], prefix: string): stri
 
 export function findingCards(findings: readonly Finding[], prefix: string): string {
   if (findings.length === 0) return '<p class="ok-line">No findings.</p>';
-  return sortFindings(findings)
+  return findings
     .map((f, i) => {
       const where: string[] = [];
       if (f.mode) where.push(`mode <b>${esc(f.mode)}</b>`);

@@ -45,6 +45,6 @@ export function labPage(doc: LabDocument): { title: string; body: string } {
       else out.push(findingStrip(s.pcap.findings ?? [], `${prefix}pcap-`), findingCards(s.pcap.findings ?? [], `${prefix}pcap-`));
     }
   });
-  if (doc.findings?.length) out.push('<h2>Findings</h2>', findingCards(doc.findings, 'lab-'));
+  // The document's top-level findings are those of its steps, each already shown under its step.
   return { title: `lbdiag lab ${opts.scenario ?? ''}`, body: out.join('\n') };
 }

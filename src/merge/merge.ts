@@ -9,9 +9,9 @@
  * (the 1-in-N error pattern, idle times before failures, whoami's per-request L7 signals,
  * generations) is not in the JSON: those findings are listed per client from each run's own report.
  */
-import { SCHEMA_ID } from '../core/envelope.js';
+import { SCHEMA_ID, envelope } from '../core/envelope.js';
 import { UsageError } from '../core/errors.js';
-import { sortFindings, type Finding } from '../core/finding.js';
+import type { Finding } from '../core/finding.js';
 import { analyse } from '../probe/analyse.js';
 import { MODES, type ProbeMode } from '../probe/record.js';
 import { summarizeMode, type ModeReport, type ProbeReport } from '../probe/summary.js';
@@ -235,19 +235,16 @@ export class ProbeMerger {
     }
     const findings: Finding[] = [...analyse(tallies, {}), ...clientComparison(this.clients)];
     const f = this.first;
-    return {
-      schema: SCHEMA_ID,
-      command: 'merge',
-      version: f.version,
-      inputs: this.clients.length,
-      target: this.targets.size === 1 ? f.target : { ...f.target, url: [...this.targets].join(' + ') },
-      config: { ...f.config, concurrency: this.lanes, clients: this.clients.length },
-      startedAt: new Date(origin).toISOString(),
-      durationMs: span,
-      interrupted: false,
-      modes,
-      clients: this.clients,
-      findings: sortFindings(findings),
-    };
+    return envelope(
+      'merge',
+      { startedAt: new Date(origin), interrupted: false, config: { ...f.config, concurrency: this.lanes, clients: this.clients.length }, findings },
+      {
+        inputs: this.clients.length,
+        target: this.targets.size === 1 ? f.target : { ...f.target, url: [...this.targets].join(' + ') },
+        durationMs: span,
+        modes,
+        clients: this.clients,
+      },
+    );
   }
 }
