@@ -5,7 +5,7 @@ import { EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError } from
 import { parseFailOn, reachesFailOn } from '../core/finding.js';
 import { onInterrupt } from '../core/interrupt.js';
 import { ProgressLine } from '../core/progress.js';
-import { renderJson } from '../core/render.js';
+import { renderJson, verbosityFromFlags } from '../core/render.js';
 import { makeChalk } from '../core/style.js';
 import { DURATION_HELP, formatDuration, parseCount, parseDuration, parseRate } from '../core/units.js';
 import { parseBackendFrom } from './identity.js';
@@ -40,6 +40,9 @@ interface Flags {
   records?: string;
   failOn: string;
   insecure?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  explain?: boolean;
 }
 
 export function parseWeights(text: string): Map<string, number> {
@@ -152,6 +155,9 @@ export function registerProbe(program: Command): void {
     .option('--records <file>', 'write one NDJSON line per request to file; - writes them to stdout (the report then goes to stderr)')
     .option('--fail-on <severity>', 'exit 1 when a finding is at least this severe: info, warn, error, none', 'error')
     .option('-k, --insecure', 'https: do not verify the certificate')
+    .option('--quiet', 'human report: the summary line and the findings only, no tables (-q is --rate here, as in oha)')
+    .option('-v, --verbose', 'human report: every finding in full (all evidence, the meaning each time, consequences as findings)')
+    .option('--explain', 'human report: print each finding\'s meaning every time (by default once per finding id)')
     .addHelpText(
       'after',
       `
@@ -201,7 +207,7 @@ input the run showed wrong (a --weights name); 130 interrupted (Ctrl-C: the part
         // --records -: the NDJSON lines own stdout; the report (human or JSON) goes to stderr.
         const sink = options.records === '-' ? process.stderr : process.stdout;
         if (flags.json) sink.write(renderJson(report));
-        else sink.write(renderProbeReport(report, { chalk: makeChalk(sink), width: sink.columns || 100 }));
+        else sink.write(renderProbeReport(report, { chalk: makeChalk(sink), width: sink.columns || 100, verbosity: verbosityFromFlags(flags), explain: flags.explain }));
         for (const e of report.inputErrors ?? []) process.stderr.write(`lbdiag: ${e}\n`);
         if (report.interrupted) return EXIT_INTERRUPTED;
         if (report.inputErrors?.length) return EXIT_USAGE;
