@@ -66,7 +66,7 @@ export interface FindingsRenderOptions extends RenderOptions {
   verbosity?: Verbosity;
   /** --explain: the meaning on every finding, whatever the verbosity. */
   explain?: boolean;
-  /** Ids whose meaning was already printed in this run (shared across calls: lab prints many reports). */
+  /** Meanings already printed in this run (meaningKey; shared across calls: lab prints many reports). */
   explained?: Set<string>;
   /** Related findings grouped under their cause (see core/grouping.ts); default: each on its own. */
   rules?: readonly CauseRule[];
@@ -84,6 +84,18 @@ export function findingWhere(f: Finding): string {
     where.push(`frames ${shown}${f.frames.length > 12 ? `,… (${f.frames.length})` : ''}`);
   }
   return where.join('  ');
+}
+
+/**
+ * Which meanings count as "already printed": one per id, except where a detector words the
+ * meaning differently for different cases (stall-1s during the handshake vs awaiting the answer;
+ * a SYN refused vs unanswered): those are different meanings and each is printed once. Numbers,
+ * the backend and the mode are not a different meaning ("no request reached d" vs "... e").
+ */
+export function meaningKey(f: Finding): string {
+  let text = f.explanation;
+  for (const s of [f.backend, f.mode]) if (s) text = text.split(s).join('\u0001');
+  return `${f.id}\u0000${text.replace(/[0-9][0-9.,]*/g, '#')}`;
 }
 
 /** A short name for a finding in summaries: its id and, when it has one, the backend, mode or stream. */
@@ -159,10 +171,11 @@ export function renderFindings(findings: readonly Finding[], opts: FindingsRende
     const ev = verbose ? f.evidence : f.evidence.slice(0, EVIDENCE_LINES);
     ev.forEach((e, i) => lines.push(`  ${chalk.dim(i === 0 ? 'evidence:' : '         ')} ${e}`));
     if (ev.length < f.evidence.length) lines.push(`            ${chalk.dim(`… ${f.evidence.length - ev.length} more (-v or --json)`)}`);
-    const showMeaning = verbose || opts.explain || (verbosity === 'normal' && !explained.has(f.id));
+    const key = meaningKey(f);
+    const showMeaning = verbose || opts.explain || (verbosity === 'normal' && !explained.has(key));
     if (showMeaning) {
       lines.push(para('meaning:', f.explanation));
-      explained.add(f.id);
+      explained.add(key);
     }
     lines.push(para('fix:', f.remedy));
     if (consequences.length && !verbose) {
