@@ -4,7 +4,7 @@
  * for `--scenario all` a one-screen summary table.
  */
 import type { ChalkInstance } from 'chalk';
-import { probeRules, renderProbeReport } from '../probe/report.js';
+import { probeChecked, probeRules, renderProbeReport } from '../probe/report.js';
 import type { Finding } from '../core/finding.js';
 import { groupFindings } from '../core/grouping.js';
 import { findingWhere, makeTable, renderFindings, severityLabel, summaryLine, wrap, type Verbosity } from '../core/render.js';
@@ -82,7 +82,7 @@ function findingLines(findings: readonly Finding[], rules: Parameters<typeof gro
 /** A probe step in a few lines: summary line, one line per mode, one per finding. */
 function compactProbe(p: ProbeReport, o: StoryRenderOptions): string[] {
   const rules = probeRules(p);
-  const out = [summaryLine(p.findings, { chalk: o.chalk, rules })];
+  const out = [summaryLine(p.findings, { chalk: o.chalk, rules, checked: probeChecked(p) })];
   if (o.verbosity !== 'quiet') for (const [mode, m] of Object.entries(p.modes) as [ProbeMode, ModeReport][]) out.push(modeLine(mode, m));
   if (p.interrupted) out.push(o.chalk.yellow('interrupted: the report covers what ran before Ctrl-C'));
   out.push(...findingLines(p.findings, rules, o));
