@@ -135,7 +135,9 @@ export function renderScenario(r: ScenarioResult, o: StoryRenderOptions): string
   }
   for (const s of r.steps) {
     if (full) out.push('');
-    out.push(chalk.dim(rule(`probe: ${r.name} / ${s.step}, ${layerLabel(s.balancer)}`, o)));
+    // Compact: the rule names the probe's target, so the step can be re-run by hand.
+    const target = !full && s.probe ? `lbdiag probe ${s.probe.target.url}: ` : 'probe: ';
+    out.push(chalk.dim(rule(`${target}${r.name} / ${s.step}, ${layerLabel(s.balancer)}`, o)));
     if (s.skipped) out.push(`skipped: ${s.skipped}`);
     if (s.probe) {
       if (full) out.push(renderProbeReport(s.probe, { chalk, width: o.width, unicode: o.unicode, verbosity: verbosity === 'quiet' ? 'quiet' : verbosity, explain: o.explain, explained: o.explained }).trimEnd());
