@@ -57,7 +57,7 @@ export function registerLab(program: Command): void {
     .option('--addresses <prefix>', 'the loopback /24 to use: balancers on .1, backends on .2, .3, ... (ports from the kernel)', DEFAULT_ADDRESSES)
     .option('-q, --quiet', 'per scenario only the summary lines, findings and result (no story, no tables)')
     .option('-v, --verbose', 'the full probe reports (tables, timelines, latency, every finding in full)')
-    .option('--explain', 'every finding in full with its meaning')
+    .option('--explain', 'every finding in full with its meaning (the steps stay compact; -v for the full reports)')
     .option('--json', 'print one JSON document: {command: "lab", scenarios: [{name, step, balancer, expected, found, ok, probe}], summary}')
     .addHelpText(
       'after',

@@ -85,7 +85,8 @@ function compactProbe(p: ProbeReport, o: StoryRenderOptions): string[] {
   const out = [summaryLine(p.findings, { chalk: o.chalk, rules, checked: probeChecked(p) })];
   if (o.verbosity !== 'quiet') for (const [mode, m] of Object.entries(p.modes) as [ProbeMode, ModeReport][]) out.push(modeLine(mode, m));
   if (p.interrupted) out.push(o.chalk.yellow('interrupted: the report covers what ran before Ctrl-C'));
-  out.push(...findingLines(p.findings, rules, o));
+  if (o.explain && p.findings.length) out.push(renderFindings(p.findings, { chalk: o.chalk, width: o.width, explain: true, explained: o.explained, rules }).trimEnd());
+  else out.push(...findingLines(p.findings, rules, o));
   return out;
 }
 
@@ -115,7 +116,8 @@ export function scenarioLine(r: ScenarioResult, chalk: ChalkInstance): string {
 export function renderScenario(r: ScenarioResult, o: StoryRenderOptions): string {
   const { chalk } = o;
   const verbosity = o.verbosity ?? 'normal';
-  const full = verbosity === 'verbose' || o.explain === true;
+  // --explain alone keeps the compact steps, with every finding in full.
+  const full = verbosity === 'verbose';
   const out: string[] = [];
   out.push(chalk.bold(rule(`lab: ${r.name}`, o, '═')));
   out.push(scenarioLine(r, chalk));
@@ -140,13 +142,14 @@ export function renderScenario(r: ScenarioResult, o: StoryRenderOptions): string
     out.push(chalk.dim(rule(`${target}${r.name} / ${s.step}, ${layerLabel(s.balancer)}`, o)));
     if (s.skipped) out.push(`skipped: ${s.skipped}`);
     if (s.probe) {
-      if (full) out.push(renderProbeReport(s.probe, { chalk, width: o.width, unicode: o.unicode, verbosity: verbosity === 'quiet' ? 'quiet' : verbosity, explain: o.explain, explained: o.explained }).trimEnd());
+      if (full) out.push(renderProbeReport(s.probe, { chalk, width: o.width, unicode: o.unicode, verbosity: 'verbose', explain: o.explain, explained: o.explained }).trimEnd());
       else out.push(...compactProbe(s.probe, o));
     }
     if (s.pcap) {
       out.push(chalk.dim(rule(`lbdiag pcap ${s.pcap.file ?? '(no capture)'}`, o)));
       if (s.pcap.skipped) out.push(`not analysed: ${s.pcap.skipped}`);
       else if (full) out.push(renderFindings(s.pcap.findings, { chalk, width: o.width, verbosity, explain: o.explain, explained: o.explained }).trimEnd());
+      else if (o.explain && s.pcap.findings.length) out.push(renderFindings(s.pcap.findings, { chalk, width: o.width, explain: true, explained: o.explained }).trimEnd());
       else out.push(...compactPcap(s.pcap.findings, o));
     }
   }
