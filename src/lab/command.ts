@@ -3,7 +3,7 @@ import { action } from '../core/action.js';
 import { EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../core/errors.js';
 import { onInterrupt } from '../core/interrupt.js';
 import { ProgressLine } from '../core/progress.js';
-import { renderJson } from '../core/render.js';
+import { renderJson, verbosityFromFlags } from '../core/render.js';
 import { makeChalk } from '../core/style.js';
 import { formatDuration, parseCount } from '../core/units.js';
 import { BALANCER_FAMILIES, requireFamily } from './balancer-choice.js';
@@ -22,6 +22,9 @@ interface Flags {
   addresses: string;
   json?: boolean;
   html?: string;
+  quiet?: boolean;
+  verbose?: boolean;
+  explain?: boolean;
 }
 
 const DEFAULT_ADDRESSES = '127.0.77';
@@ -55,6 +58,9 @@ export function registerLab(program: Command): void {
     .option('--balancer <kind>', 'builtin (needs nothing installed) | haproxy | nginx: run the real one with a generated config (default builtin)')
     .option('-n, --requests <n>', 'requests per probe mode (default: each scenario\'s own, 200 to 240)')
     .option('--addresses <prefix>', 'the loopback /24 to use: balancers on .1, backends on .2, .3, ... (ports from the kernel)', DEFAULT_ADDRESSES)
+    .option('-q, --quiet', 'per scenario only the summary lines, findings and result (no story, no tables)')
+    .option('-v, --verbose', 'the full probe reports (tables, timelines, latency, every finding in full)')
+    .option('--explain', 'every finding in full with its meaning (the steps stay compact; -v for the full reports)')
     .option('--json', 'print one JSON document: {schema, command: "lab", version, startedAt, interrupted, config, findings, scenarios: [{name, step, balancer, expected, found, ok, probe}], summary, ...}')
     .option('--html <file>', HTML_OPTION_HELP)
     .addHelpText(
@@ -88,6 +94,10 @@ Exit codes: 0 every scenario showed its expected finding; 1 one did not; 2 usage
       action(async (flags: Flags) => {
         const { names, options } = labOptionsFromFlags(flags);
         if (flags.html !== undefined) checkHtmlPath(flags.html);
+        const verbosity = verbosityFromFlags(flags);
+        const explained = new Set<string>();
+        const times: Partial<Record<string, number>> = {};
+        let scenarioStart = Date.now();
         const chalk = makeChalk(process.stdout);
         const width = process.stdout.columns || 100;
         const progress = new ProgressLine();
@@ -110,9 +120,11 @@ Exit codes: 0 every scenario showed its expected finding; 1 one did not; 2 usage
                 progress.update(() => `lab: ${status}: ${p.mode} ${p.done}${p.total !== undefined ? `/${p.total}` : ''} requests, ${formatDuration(p.elapsedMs)}, ${p.backends} backends, ${p.errors} errors`),
             },
             (result) => {
+              times[result.name] = Date.now() - scenarioStart;
+              scenarioStart = Date.now();
               if (!human) return;
               progress.clear();
-              process.stdout.write(`${renderScenario(result, { chalk, width })}\n`);
+              process.stdout.write(`${renderScenario(result, { chalk, width, verbosity, explain: flags.explain, explained })}\n`);
             },
           );
         } finally {
@@ -123,7 +135,7 @@ Exit codes: 0 every scenario showed its expected finding; 1 one did not; 2 usage
         for (const e of report.cleanupErrors) process.stderr.write(`lbdiag: cleanup: ${e}\n`);
         for (const s of report.summary) if (s.error) process.stderr.write(`lbdiag: lab ${s.scenario}: ${s.error}\n`);
         if (flags.json) process.stdout.write(renderJson(report));
-        else if (names.length > 1 || report.interrupted) process.stdout.write(renderSummary(report, { chalk, width }));
+        else if (names.length > 1 || report.interrupted) process.stdout.write(renderSummary(report, { chalk, width }, times));
         if (flags.html !== undefined) await (await import('../html/option.js')).writeHtmlReport(flags.html, report);
         if (report.interrupted) return EXIT_INTERRUPTED;
         return report.ok ? EXIT_OK : EXIT_FINDINGS;

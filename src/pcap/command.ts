@@ -4,7 +4,7 @@ import { EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../core/er
 import { parseFailOn, reachesFailOn } from '../core/finding.js';
 import { onInterrupt } from '../core/interrupt.js';
 import { ProgressLine } from '../core/progress.js';
-import { renderJson } from '../core/render.js';
+import { renderJson, verbosityFromFlags } from '../core/render.js';
 import { formatBytes, formatCount, parseDuration } from '../core/units.js';
 import { analyse } from './analyse.js';
 import { jsonDocument } from './json.js';
@@ -18,6 +18,9 @@ interface PcapOptions {
   stallThreshold: string;
   backendFrom: string;
   http: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  explain?: boolean;
 }
 
 export function registerPcap(program: Command): void {
@@ -28,6 +31,9 @@ export function registerPcap(program: Command): void {
     .option('--json', 'print one JSON document { schema, command, version, startedAt, interrupted, config, findings, files, summary, warnings }')
     .option('--html <file>', HTML_OPTION_HELP)
     .option('--fail-on <severity>', 'exit 1 when a finding is at or above: info, warn, error or none', 'warn')
+    .option('-q, --quiet', 'human report: the summary line and the findings only, no tables')
+    .option('-v, --verbose', 'human report: every finding in full (all of one id, all evidence, the meaning each time)')
+    .option('--explain', 'human report: print each finding\'s meaning every time (by default once per finding id)')
     .option('--stall-threshold <duration>', 'a gap at least this long while waiting on the network is a stall (a bare number is seconds)', '0.9s')
     .option('--backend-from <spec>', 'where an HTTP response names its backend: auto (the probe\'s rules), header:NAME, json:PATH, regex:RE or body', 'auto')
     .option('--no-http', 'TCP analysis only: do not reassemble and parse HTTP/1.x')
@@ -53,6 +59,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
     .action(
       action(async (files: string[], opts: PcapOptions) => {
         const failOn = parseFailOn(opts.failOn);
+        const verbosity = verbosityFromFlags(opts);
         const stallMs = parseDuration(opts.stallThreshold, '--stall-threshold');
         if (!(stallMs > 0)) throw new UsageError('--stall-threshold must be above zero');
         const backendFrom = parseBackendFrom(opts.backendFrom);
@@ -88,7 +95,8 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
         else {
           // Loaded only for human output: chalk and the tables are start-up time --json does not need.
           const [{ renderHuman }, { makeChalk }] = await Promise.all([import('./report.js'), import('../core/style.js')]);
-          process.stdout.write(renderHuman({ ...res, findings: doc.findings }, makeChalk(process.stdout), process.stdout.columns || 100));
+          process.stdout.write(renderHuman({ ...res, findings: doc.findings }, makeChalk(process.stdout), process.stdout.columns || 100, { verbosity, explain: opts.explain }));
+
         }
         if (opts.html !== undefined) await (await import('../html/option.js')).writeHtmlReport(opts.html, doc);
         if (opts.json) for (const w of res.warnings) process.stderr.write(`lbdiag: warning: ${w}\n`);

@@ -1,10 +1,11 @@
 /** The pcap command's human report (summary tables) and JSON document. */
 import type { ChalkInstance } from 'chalk';
-import { makeTable, renderFindings, renderFindingSummary } from '../core/render.js';
+import { makeTable, renderFindings, renderFindingSummary, summaryLine, type Verbosity } from '../core/render.js';
+import { PCAP_FINDING_IDS } from './detectors/index.js';
+import { renderHttp } from './http/report.js';
 import { bar } from '../core/style.js';
 import { formatBytes, formatCount, formatDuration } from '../core/units.js';
 import type { AnalysisResult } from './analyse.js';
-import { renderHttp } from './http/report.js';
 
 const SERVERS_IN_TABLE = 15;
 
@@ -13,7 +14,36 @@ function counts(rec: Record<string, number>): string {
   return parts.length ? parts.join(', ') : '-';
 }
 
-export function renderHuman(res: AnalysisResult, chalk: ChalkInstance, width: number): string {
+/** How much the human report shows: quiet (summary line and findings), normal, verbose; --explain. */
+export interface PcapRenderOptions {
+  verbosity?: Verbosity;
+  explain?: boolean;
+}
+
+/** What the analysis checked, for "No problems found (...)". */
+export function pcapChecked(res: AnalysisResult): string {
+  return `${formatCount(res.summary.tcp.connections)} TCP connections in ${formatCount(res.summary.packets)} packets checked for ${PCAP_FINDING_IDS.join(', ')}`;
+}
+
+export function renderHuman(res: AnalysisResult, chalk: ChalkInstance, width: number, ro: PcapRenderOptions = {}): string {
+  const out: string[] = [];
+  const verbosity = ro.verbosity ?? 'normal';
+  out.push(summaryLine(res.findings, { chalk, checked: pcapChecked(res) }));
+  if (verbosity !== 'quiet') out.push(renderTables(res, chalk));
+  if (res.findings.length && verbosity !== 'quiet') out.push(renderFindingSummary(res.findings, { chalk }).trimEnd());
+  // TCP findings first; the HTTP exchanges' tables and findings follow (src/pcap/http/report.ts).
+  const httpFindings = new Set(res.httpFindings ?? []);
+  const showHttp = res.http !== undefined && res.http.streams > 0 && verbosity !== 'quiet';
+  const first = showHttp ? res.findings.filter((f) => !httpFindings.has(f)) : res.findings;
+  if (first.length) out.push(renderFindings(first, { chalk, width, verbosity, explain: ro.explain }).trimEnd());
+  else if (showHttp && httpFindings.size > 0) out.push('No TCP findings.');
+  if (showHttp) out.push(renderHttp(res.http!, res.httpFindings ?? [], chalk, width).trimEnd());
+  for (const w of res.warnings) out.push(chalk.yellow(`warning: ${w}`));
+  return `${out.join('\n\n')}\n`;
+}
+
+/** The capture and server-endpoint tables. */
+function renderTables(res: AnalysisResult, chalk: ChalkInstance): string {
   const s = res.summary;
   const out: string[] = [];
   const t = makeTable(['capture', ''], chalk);
@@ -40,12 +70,5 @@ export function renderHuman(res: AnalysisResult, chalk: ChalkInstance, width: nu
     if (s.serversTotal > SERVERS_IN_TABLE) st.push([chalk.dim(`… ${s.serversTotal - SERVERS_IN_TABLE} more`), '', '']);
     out.push(st.toString());
   }
-  if (res.findings.length) out.push(renderFindingSummary(res.findings, { chalk }).trimEnd());
-  // TCP findings first; the HTTP exchanges' tables and findings follow (src/pcap/http/report.ts).
-  const httpFindings = new Set(res.httpFindings ?? []);
-  const tcpFindings = res.findings.filter((f) => !httpFindings.has(f));
-  out.push(tcpFindings.length === 0 && httpFindings.size > 0 ? 'No TCP findings.' : renderFindings(tcpFindings, { chalk, width }).trimEnd());
-  if (res.http && res.http.streams > 0) out.push(renderHttp(res.http, res.httpFindings ?? [], chalk, width));
-  for (const w of res.warnings) out.push(chalk.yellow(`warning: ${w}`));
-  return `${out.join('\n\n')}\n`;
+  return out.join('\n\n');
 }

@@ -5,7 +5,7 @@ import { EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError } from
 import { parseFailOn, reachesFailOn } from '../core/finding.js';
 import { onInterrupt } from '../core/interrupt.js';
 import { ProgressLine } from '../core/progress.js';
-import { renderJson } from '../core/render.js';
+import { renderJson, verbosityFromFlags } from '../core/render.js';
 import { makeChalk } from '../core/style.js';
 import { DURATION_HELP, formatDuration, parseCount, parseDuration, parseRate } from '../core/units.js';
 import { parseBackendFrom } from './identity.js';
@@ -45,6 +45,9 @@ interface Flags {
   insecure?: boolean;
   source?: string;
   label?: string;
+  quiet?: boolean;
+  verbose?: boolean;
+  explain?: boolean;
 }
 
 export function parseWeights(text: string): Map<string, number> {
@@ -168,6 +171,9 @@ export function registerProbe(program: Command): void {
     .option('-k, --insecure', 'https: do not verify the certificate')
     .option('--source <addrs>', 'bind outgoing connections to these local addresses, round robin over connections: a list, a range or a CIDR, IPv4 or IPv6 (127.0.0.20-127.0.0.29, 10.0.0.5,10.0.0.6, 127.0.0.16/29); each must be an address of this host')
     .option('--label <name>', 'this run\'s client name in the JSON, for lbdiag merge (default: the host name)')
+    .option('--quiet', 'human report: the summary line and the findings only, no tables (-q is --rate here, as in oha)')
+    .option('-v, --verbose', 'human report: every finding in full (all evidence, the meaning each time, consequences as findings)')
+    .option('--explain', 'human report: print each finding\'s meaning every time (by default once per finding id)')
     .addHelpText(
       'after',
       `
@@ -221,7 +227,7 @@ input the run showed wrong (a --weights name); 130 interrupted (Ctrl-C: the part
         // --records -: the NDJSON lines own stdout; the report (human or JSON) goes to stderr.
         const sink = options.records === '-' ? process.stderr : process.stdout;
         if (flags.json) sink.write(renderJson(report));
-        else sink.write(renderProbeReport(report, { chalk: makeChalk(sink), width: sink.columns || 100 }));
+        else sink.write(renderProbeReport(report, { chalk: makeChalk(sink), width: sink.columns || 100, verbosity: verbosityFromFlags(flags), explain: flags.explain }));
         for (const e of report.inputErrors ?? []) process.stderr.write(`lbdiag: ${e}\n`);
         if (flags.html !== undefined) await (await import('../html/option.js')).writeHtmlReport(flags.html, report);
         if (report.interrupted) return EXIT_INTERRUPTED;

@@ -4,7 +4,8 @@
  * connect and server time, then the findings.
  */
 import type { ChalkInstance } from 'chalk';
-import { makeTable as baseTable, renderFindings } from '../core/render.js';
+import { makeTable as baseTable, renderFindings, summaryLine, type Verbosity } from '../core/render.js';
+import { probeCauseRules } from './causes.js';
 import { bar } from '../core/style.js';
 import { formatDuration, formatPercent } from '../core/units.js';
 import type { ProbeMode } from './record.js';
@@ -15,6 +16,25 @@ export interface ProbeRenderOptions {
   width?: number;
   /** Unicode bars and sparklines (default true). */
   unicode?: boolean;
+  /** quiet: summary line and findings only; verbose: every finding in full (default normal). */
+  verbosity?: Verbosity;
+  /** --explain: each finding's meaning every time. */
+  explain?: boolean;
+  /** Ids whose meaning this run already printed (lab shares one across its reports). */
+  explained?: Set<string>;
+}
+
+/** What a probe run checked, for "No problems found (...)". */
+export function probeChecked(report: ProbeReport): string {
+  const modes = Object.entries(report.modes) as [ProbeMode, ModeReport][];
+  const requests = modes.reduce((n, [, m]) => n + m.requests, 0);
+  const backends = new Set(modes.flatMap(([, m]) => m.backends.map((b) => b.name)));
+  return `${requests} requests in ${modes.map(([k]) => k).join(', ') || 'no'} mode${modes.length === 1 ? '' : 's'}, ${backends.size} backend${backends.size === 1 ? '' : 's'} answered`;
+}
+
+/** The probe's findings grouped under their causes (the run's --weights decide the imbalance links). */
+export function probeRules(report: ProbeReport) {
+  return probeCauseRules((report.config.weights ?? null) as Record<string, number> | null);
 }
 
 /** lbdiag's tables, compact (no rule between rows): these reports have many rows. */
@@ -34,18 +54,23 @@ export function renderProbeReport(report: ProbeReport, opts: ProbeRenderOptions)
   const { chalk } = opts;
   const unicode = opts.unicode ?? true;
   const out: string[] = [];
+  const verbosity = opts.verbosity ?? 'normal';
+  const rules = probeRules(report);
+  out.push(summaryLine(report.findings, { chalk, rules, checked: probeChecked(report) }));
   const c = report.config;
   const load = c.durationMs !== null ? `${formatDuration(c.durationMs as number)} per mode` : `${c.requests} requests per mode`;
   const pace = c.rate !== null ? `, ${c.rate}/s` : c.intervalMs !== null ? `, every ${formatDuration(c.intervalMs as number)} per connection` : '';
   out.push(`${chalk.bold('lbdiag probe')} ${report.target.url}  (${report.target.addresses.join(', ')})  ${load}, ${c.concurrency} concurrent${pace}`);
   if (report.interrupted) out.push(chalk.yellow('interrupted: the report covers what ran before Ctrl-C'));
-  for (const [mode, m] of Object.entries(report.modes) as [ProbeMode, ModeReport][]) {
+  if (verbosity !== 'quiet') {
+    for (const [mode, m] of Object.entries(report.modes) as [ProbeMode, ModeReport][]) {
+      out.push('');
+      out.push(renderMode(mode, m, report, opts, unicode));
+    }
     out.push('');
-    out.push(renderMode(mode, m, report, opts, unicode));
-  }
-  out.push('');
-  out.push(chalk.bold('Findings'));
-  out.push(renderFindings(report.findings, { chalk, width: opts.width }));
+    out.push(chalk.bold('Findings'));
+  } else out.push('');
+  out.push(renderFindings(report.findings, { chalk, width: opts.width, verbosity, explain: opts.explain, explained: opts.explained, rules }));
   return `${out.join('\n').replace(/\n+$/, '')}\n`;
 }
 

@@ -12,3 +12,6 @@ import { detectSynRetransmit } from './syn-retransmit.js';
 export type Detector = CoreDetector<Conn, DetectorContext, Finding | null>;
 
 export const DETECTORS: readonly Detector[] = [detectFinRetransmit, detectSynPortReuseDrop, detectSynRetransmit, detectStall];
+
+/** The ids the TCP detectors above can raise (what a clean capture was checked for). */
+export const PCAP_FINDING_IDS = ['fin-retransmit', 'syn-port-reuse-drop', 'syn-retransmit', 'tcp-stall'] as const;
