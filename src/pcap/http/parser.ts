@@ -48,7 +48,50 @@ const S_UNTIL_CLOSE = 7;
 const S_STOPPED = 8;
 
 const METHOD = /^[A-Z][A-Z0-9_-]{1,19}$/;
-const VERSION = /^HTTP\/1\.([01])$/;
+
+/** Headers the parser always reads (framing). */
+const FRAMING = ['content-length', 'transfer-encoding', 'connection'];
+const NO_LENGTHS = new Uint8Array(64);
+
+interface WantedTable {
+  set: Set<string>;
+  lengths: Uint8Array;
+  byLength: (readonly string[] | undefined)[];
+}
+
+const tables = new WeakMap<readonly string[], WantedTable>();
+
+function wantedTable(wanted: readonly string[]): WantedTable {
+  let t = tables.get(wanted);
+  if (t !== undefined) return t;
+  const set = new Set([...FRAMING, ...wanted]);
+  const lengths = new Uint8Array(64);
+  const byLength: string[][] = [];
+  for (const n of set) {
+    lengths[Math.min(n.length, 63)] = 1;
+    // Only plain ASCII lower-case names are compared byte by byte; any other name sends every name of its length to the slow path.
+    if (n.length < 63) (byLength[n.length] ??= []).push(n);
+  }
+  for (const n of set) if (!/^[\x21-\x7e]+$/.test(n) || n !== n.toLowerCase()) byLength[Math.min(n.length, 63)] = undefined as unknown as string[];
+  t = { set, lengths, byLength };
+  tables.set(wanted, t);
+  return t;
+}
+
+/** The name text[i, c) lower-cased, when it is one of `names` (ASCII lower case); undefined when none. */
+function matchName(text: string, i: number, c: number, names: readonly string[]): string | undefined {
+  for (let k = 0; k < names.length; k++) {
+    const n = names[k];
+    let j = 0;
+    for (; j < n.length; j++) {
+      let ch = text.charCodeAt(i + j);
+      if (ch >= 0x41 && ch <= 0x5a) ch += 0x20;
+      if (ch !== n.charCodeAt(j)) break;
+    }
+    if (j === n.length) return n;
+  }
+  return undefined;
+}
 
 export class MessageParser {
   private state = S_IDLE;
@@ -70,11 +113,16 @@ export class MessageParser {
     /** Header names (lower case) to keep; null keeps all. Framing headers are always kept. */
     wanted: readonly string[] | null = null,
   ) {
-    this.wanted = wanted === null ? null : new Set(['content-length', 'transfer-encoding', 'connection', ...wanted]);
-    for (const n of this.wanted ?? []) this.wantedLengths[Math.min(n.length, 63)] = 1;
+    // One table per list of names, shared by every parser given that list (a capture has one parser per direction per connection).
+    const w = wanted === null ? null : wantedTable(wanted);
+    this.wanted = w === null ? null : w.set;
+    this.wantedLengths = w === null ? NO_LENGTHS : w.lengths;
+    this.byLength = w === null ? [] : w.byLength;
   }
 
-  private readonly wantedLengths = new Uint8Array(64);
+  private readonly wantedLengths: Uint8Array;
+  /** Wanted names by length (ASCII lower case), for comparing header names without slicing them. */
+  private readonly byLength: (readonly string[] | undefined)[];
 
   private readonly wanted: Set<string> | null;
 
@@ -188,8 +236,16 @@ export class MessageParser {
   private readHead(buf: Buffer, pos: number, end: number, frame: number, t: number): number {
     const room = HEAD_CAP - this.headLen;
     const take = Math.min(end - pos, room);
+    if (this.headLen === 0) {
+      // The whole head in this segment (the usual case): found and read in place, no Buffer view or copy.
+      const idx = headEnd(buf, pos, pos + take);
+      if (idx >= 0) {
+        this.headDone(buf.toString('latin1', pos, idx), frame, t);
+        return idx;
+      }
+    }
     const hb = this.headLen === 0 ? buf.subarray(pos, pos + take) : Buffer.concat([this.pendingHead, buf.subarray(pos, pos + take)]);
-    const idx = headEnd(hb, Math.max(0, this.headLen - 3));
+    const idx = headEnd(hb, Math.max(0, this.headLen - 3), hb.length);
     if (idx < 0) {
       if (take === room) this.stop('head over 64 KiB');
       else {
@@ -208,27 +264,35 @@ export class MessageParser {
 
   private headDone(text: string, frame: number, t: number): void {
     const eol = text.indexOf('\n');
-    const first = text.slice(0, eol < 0 ? text.length : eol).replace(/\r$/, '').split(' ');
+    // The start line split at spaces by index (as `line.split(' ')` would, without the array and regexes).
+    let le = eol < 0 ? text.length : eol;
+    if (le > 0 && text.charCodeAt(le - 1) === 0x0d) le--;
+    let sp1 = text.indexOf(' ');
+    if (sp1 >= le) sp1 = -1;
+    let sp2 = sp1 < 0 ? -1 : text.indexOf(' ', sp1 + 1);
+    if (sp2 >= le) sp2 = -1;
     const h: MessageHead = { method: '', target: '', status: 0, minor: 1, headers: {} };
     if (this.isResponse) {
-      const v = VERSION.exec(first[0] ?? '');
-      const status = Number(first[1]);
-      if (!v || !/^\d{3}$/.test(first[1] ?? '')) {
+      const minor = sp1 === 8 ? version(text, 0) : -1;
+      const se = sp2 < 0 ? le : sp2;
+      if (minor < 0 || sp1 < 0 || se - sp1 !== 4 || !digit(text, sp1 + 1) || !digit(text, sp1 + 2) || !digit(text, sp1 + 3)) {
         this.stop('not an HTTP/1.x status line');
         return;
       }
-      h.minor = Number(v[1]);
-      h.status = status;
-      h.target = first.slice(2).join(' ');
+      h.minor = minor;
+      h.status = (text.charCodeAt(sp1 + 1) - 0x30) * 100 + (text.charCodeAt(sp1 + 2) - 0x30) * 10 + (text.charCodeAt(sp1 + 3) - 0x30);
+      h.target = sp2 < 0 ? '' : text.slice(sp2 + 1, le);
     } else {
-      const v = VERSION.exec(first[first.length - 1] ?? '');
-      if (first.length !== 3 || !METHOD.test(first[0]) || !v) {
+      const sp3 = sp2 < 0 ? -1 : text.indexOf(' ', sp2 + 1);
+      const minor = sp2 >= 0 && le - sp2 === 9 ? version(text, sp2 + 1) : -1;
+      const method = sp1 < 0 ? '' : text.slice(0, sp1);
+      if (sp2 < 0 || (sp3 >= 0 && sp3 < le) || minor < 0 || !METHOD.test(method)) {
         this.stop('not an HTTP/1.x request line');
         return;
       }
-      h.method = first[0];
-      h.target = first[1];
-      h.minor = Number(v[1]);
+      h.method = method;
+      h.target = text.slice(sp1 + 1, sp2);
+      h.minor = minor;
     }
     // Headers: only the ones someone reads (framing, and for responses what identity needs), by one scan.
     const wanted = this.wanted;
@@ -239,8 +303,12 @@ export class MessageParser {
       const c = text.indexOf(':', i);
       // Only names of a wanted length are sliced and compared (most headers are skipped without allocating).
       if (c > i && c < e && ++count <= 200 && (wanted === null || this.wantedLengths[Math.min(c - i, 63)] === 1)) {
-        const name = text.slice(i, c).trim().toLowerCase();
-        if (wanted === null || wanted.has(name)) {
+        const len = c - i;
+        const names = len < 63 ? this.byLength[len] : undefined;
+        // Fast path: a name with no surrounding white space compared in place against the wanted names of its length.
+        const plain = names !== undefined && text.charCodeAt(i) > 0x20 && text.charCodeAt(c - 1) > 0x20;
+        const name = plain ? matchName(text, i, c, names) : text.slice(i, c).trim().toLowerCase();
+        if (name !== undefined && (wanted === null || wanted.has(name))) {
           const value = text.slice(c + 1, e).trim();
           const prev = h.headers[name];
           h.headers[name] = prev === undefined ? value : `${prev}, ${value}`;
@@ -260,7 +328,8 @@ export class MessageParser {
       this.state = S_CHUNK_SIZE;
       this.line = '';
     } else if (cl !== undefined) {
-      const n = /^\s*(\d{1,15})\s*(,\s*\1\s*)*$/.exec(cl);
+      // Plain digits (nearly always) without the regex; anything else (spaces, a repeated value) by it.
+      const n = cl.length > 0 && cl.length <= 15 && allDigits(cl) ? [cl, cl] : /^\s*(\d{1,15})\s*(,\s*\1\s*)*$/.exec(cl);
       if (!n) {
         this.stop('bad Content-Length');
         return;
@@ -294,12 +363,29 @@ export class MessageParser {
   }
 }
 
-/** Index just past the blank line ending a head (LF LF or CRLF CRLF, mixed allowed), or -1. */
-function headEnd(b: Buffer, from: number): number {
-  for (let i = b.indexOf(0x0a, from); i >= 0; i = b.indexOf(0x0a, i + 1)) {
+/** HTTP/1.0 or HTTP/1.1 at text[i, i+8): the minor version, else -1. */
+function version(text: string, i: number): number {
+  if (!text.startsWith('HTTP/1.', i)) return -1;
+  const m = text.charCodeAt(i + 7);
+  return m === 0x30 ? 0 : m === 0x31 ? 1 : -1;
+}
+
+function digit(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  return c >= 0x30 && c <= 0x39;
+}
+
+function allDigits(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (!digit(s, i)) return false;
+  return true;
+}
+
+/** Index just past the blank line ending a head (LF LF or CRLF CRLF, mixed allowed) in b[from, end), or -1. */
+function headEnd(b: Buffer, from: number, end: number): number {
+  for (let i = b.indexOf(0x0a, from); i >= 0 && i < end; i = b.indexOf(0x0a, i + 1)) {
     let j = i + 1;
-    if (j < b.length && b[j] === 0x0d) j++;
-    if (j < b.length && b[j] === 0x0a) return j + 1;
+    if (j < end && b[j] === 0x0d) j++;
+    if (j < end && b[j] === 0x0a) return j + 1;
   }
   return -1;
 }

@@ -20,6 +20,9 @@ export const QUEUE_CAP = 256;
 /** Body bytes kept per message for identity extraction. */
 export const BODY_CAP = 16 * 1024;
 
+/** Requests: only the framing headers are read. */
+const NO_HEADERS: readonly string[] = [];
+
 const FIN = 0x01;
 const RST = 0x04;
 
@@ -108,7 +111,7 @@ export class HttpStream implements MessageSink {
       head: (h) => self.reqHead(h),
       end: (_b, _n, frame, t) => self.reqEnd(frame, t),
     };
-    this.cli = new Way(new MessageParser(false, reqSink, 0, []));
+    this.cli = new Way(new MessageParser(false, reqSink, 0, NO_HEADERS));
     this.srv = new Way(new MessageParser(true, this, BODY_CAP, counters.responseHeaders));
   }
 

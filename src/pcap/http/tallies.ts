@@ -72,6 +72,7 @@ export class HttpTallies implements HttpSink {
   private shortBodyNames = new Set<string>();
   private shortBodyCount = 0;
   private readonly addrNames = new Map<Conn, string>();
+  private readonly v4Names = new Map<number, string>();
 
   constructor(private readonly from: BackendFrom) {}
 
@@ -133,6 +134,18 @@ export class HttpTallies implements HttpSink {
   private closedByClient = 0;
 
   private server(c: Conn): string {
+    if (!c.v6) {
+      // IPv4: the server endpoint as one number, so a capture of many short connections to one server formats it once.
+      const a = clientIsA(c);
+      const key = ((a ? c.b0 : c.a0) >>> 0) * 65536 + (a ? c.bp : c.ap);
+      let v = this.v4Names.get(key);
+      if (v === undefined) {
+        v = this.intern(serverOf(c));
+        if (this.v4Names.size > 4096) this.v4Names.clear();
+        this.v4Names.set(key, v);
+      }
+      return v;
+    }
     let s = this.addrNames.get(c);
     if (s === undefined) {
       s = this.intern(serverOf(c));
