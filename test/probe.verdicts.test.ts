@@ -183,6 +183,13 @@ test('real lbdiag whoami --workers 2: one generation, two pids, no stale-instanc
   await waitForPort(host, port, 15_000);
   const h = await getHeaders(host, port);
   if (h['x-lbdiag-started'] === undefined) return t.skip('this lbdiag whoami sends no X-Lbdiag-Started yet (the whoami branch adds it): skipped');
+  // The port answers as soon as one worker listens: wait (bounded) until both workers answer.
+  const pids = new Set([h['x-lbdiag-pid']]);
+  for (let i = 0; i < 100 && pids.size < 2; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    pids.add((await getHeaders(host, port))['x-lbdiag-pid']);
+  }
+  assert.equal(pids.size, 2, 'both workers answer');
   const rep = await runProbe({ target: `${host}:${port}`, mode: 'short', requests: 60, concurrency: 4 });
   const app = rep.modes.short!.backends.find((b) => b.name === 'app');
   assert.ok(app, JSON.stringify(rep.modes.short!.backends));
