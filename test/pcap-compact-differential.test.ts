@@ -18,6 +18,7 @@ import { DETECTORS } from '../src/pcap/detectors/index.js';
 import type { Conn } from '../src/pcap/connection.js';
 import type { Finding } from '../src/core/finding.js';
 import { isUsageError } from '../src/core/errors.js';
+import { rng as prng } from './support/seeded-random.js';
 
 interface Outcome {
   perFrame: number[];
@@ -68,17 +69,6 @@ test('compact records on and off: identical results on every tcpdump-corpus capt
 
 // --- generated connection sequences -------------------------------------------------------------
 
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Tuple {
   v6: boolean;

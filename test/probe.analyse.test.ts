@@ -3,36 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyse } from '../src/probe/analyse.js';
 import { ModeTally } from '../src/probe/tally.js';
-import type { ProbeMode, ProbeRecord } from '../src/probe/record.js';
+import { keepalive, randomSchedule, rec, short } from './support/probe-tallies.js';
 
-function rec(mode: ProbeMode, o: Partial<ProbeRecord>): ProbeRecord {
-  return { mode, t: 0, conn: 1, port: 40000, addr: '10.0.0.10', reused: false, seq: 1, totalMs: 2, status: 200, ttfbMs: 1, ...o };
-}
 
-/** keep-alive: `conns` connections, `per` requests each; backendOf(conn, seq) names the backend. */
-function keepalive(conns: number, per: number, backendOf: (c: number, s: number) => string, extra: (c: number, s: number) => Partial<ProbeRecord> = () => ({})): ModeTally {
-  const t = new ModeTally('keepalive');
-  t.startT = 0;
-  t.lanes = conns;
-  let clock = 0;
-  for (let s = 1; s <= per; s++)
-    for (let c = 1; c <= conns; c++) {
-      clock += 1;
-      t.add(rec('keepalive', { t: clock, order: clock - 1, conn: c, port: 40000 + c, reused: s > 1, seq: s, connectMs: s === 1 ? 0.3 : undefined, idleMs: s > 1 ? 1 : undefined, backend: backendOf(c, s), serverConn: `${c}`, serverSeq: s, ...extra(c, s) }));
-    }
-  t.connectionsOpened = conns;
-  t.endT = clock;
-  return t;
-}
 
-function short(n: number, backendOf: (i: number) => string | undefined, extra: (i: number) => Partial<ProbeRecord> = () => ({}), t0 = 1000): ModeTally {
-  const t = new ModeTally('short');
-  t.startT = t0;
-  for (let i = 0; i < n; i++) t.add(rec('short', { t: t0 + i, order: i, conn: 1000 + i, port: 50000 + i, connectMs: 0.3, backend: backendOf(i), serverConn: `${i}`, serverSeq: 1, ...extra(i) }));
-  t.connectionsOpened = n;
-  t.endT = t0 + n;
-  return t;
-}
 
 const names = ['a', 'b', 'c'];
 const ids = (f: { id: string }[]) => f.map((x) => x.id).sort();
@@ -145,24 +119,6 @@ test('stale-instance: a clean handover is backend-restarted (info); without X-Lb
   assert.match(unknown!.evidence.join('\n'), /no X-Lbdiag-Started/);
 });
 
-/** keep-alive with requests sent to `conns` connections in a random order (the engine's schedule). */
-function randomSchedule(conns: number, n: number, backendOf: (conn: number, order: number) => string, seed = 1): ModeTally {
-  let x = seed;
-  const rnd = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  const t = new ModeTally('keepalive');
-  t.startT = 0;
-  t.lanes = conns;
-  const seq = new Map<number, number>();
-  for (let i = 0; i < n; i++) {
-    const c = 1 + Math.floor(rnd() * conns);
-    const s = (seq.get(c) ?? 0) + 1;
-    seq.set(c, s);
-    t.add(rec('keepalive', { t: i, order: i, conn: c, port: 40000 + c, reused: s > 1, seq: s, backend: backendOf(c, i) }));
-  }
-  t.connectionsOpened = seq.size;
-  t.endT = n;
-  return t;
-}
 
 test('keepalive-pinning considers per-request balancing: lockstep round robin is undecided, a random schedule decides both ways', () => {
   // The false alarm of issue 9: 4 connections in lockstep through per-request round robin over 2.

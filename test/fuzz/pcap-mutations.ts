@@ -16,6 +16,7 @@ import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { analyse } from '../../src/pcap/analyse.js';
 import { isUsageError } from '../../src/core/errors.js';
+import { rng } from '../support/seeded-random.js';
 
 export interface FuzzOptions {
   count: number;
@@ -40,17 +41,6 @@ export interface FuzzStats {
   processes: { runs: number; exitCodes: Record<string, number>; failures: string[] };
 }
 
-/** mulberry32: small, seeded, good enough to pick mutations. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Field {
   at: number;
