@@ -10,6 +10,7 @@
  *   - VIP 2: one DNAT rule per client address (what source affinity is: the backend is a function
  *     of the source address): merge raises source-affinity (clients count as sources in short
  *     mode) and no client-pinned (no client is held while others spread).
+ * Both merged documents validate against schema/lbdiag-v1.schema.json.
  * Everything is created inside namespaces named with this test's pid (veth pairs are created
  * in the namespaces with `ip -n`, never in the root namespace) and torn down in `after`; the root
  * namespace's firewall, routes and sysctls are never touched. Skipped, with the reason, without
@@ -20,9 +21,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { canUseNetns } from '../src/lab/netns.js';
 import { findBinary, runSync } from '../src/lab/tools.js';
-import { LBDIAG, runLbdiag, start, type Started } from './support/processes.js';
+import { LBDIAG, ROOT, runLbdiag, start, type Started } from './support/processes.js';
 import { until } from './support/whoami-process.js';
 
 const check = canUseNetns();
@@ -33,6 +35,8 @@ const BACKENDS = [1, 2, 3].map((i) => ({ addr: `10.99.0.${i}`, name: `backend-${
 const BACKEND_PORT = 8080;
 const VIP_RANDOM = '10.99.9.1';
 const VIP_SOURCE = '10.99.9.2';
+const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'schema', 'lbdiag-v1.schema.json'), 'utf8')) as Record<string, unknown>;
+const validate = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, validateFormats: false }).compile(schema);
 const namespaces: string[] = [];
 const servers: Started[] = [];
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lbdiag-merge-netns-'));
@@ -118,7 +122,9 @@ async function probeFromClients(vip: string, caseName: string): Promise<{ files:
 async function merge(files: string[]): Promise<Doc> {
   const m = await runLbdiag(['merge', '--json', ...files], { timeoutMs: 30_000 });
   assert.ok(m.code === 0 || m.code === 1, `merge: exit ${m.code}: ${m.stderr}`);
-  return JSON.parse(m.stdout) as Doc;
+  const doc = JSON.parse(m.stdout) as Doc;
+  assert.ok(validate(doc), `merge document against the schema: ${JSON.stringify(validate.errors?.slice(0, 3))}`);
+  return doc;
 }
 
 test('iptables --probability DNAT (per connection): every client reaches several backends; merge raises no source-affinity, no client-pinned', { timeout: 60_000 }, async (t) => {
