@@ -2,13 +2,15 @@
  * Every command's real `--json` output validates against schema/lbdiag-v1.schema.json (ajv,
  * draft 2020-12), and every finding in it is in the catalog with a severity and a source the
  * catalog allows: a probe through a real TCP balancer to `lbdiag whoami` processes on loopback,
- * `lbdiag pcap` of real-kernel fixtures and of a run interrupted by SIGINT, and `lbdiag lab`.
+ * `lbdiag pcap` of real-kernel fixtures and of a run interrupted by SIGINT, `lbdiag lab`, and
+ * `lbdiag merge` of two real probe runs against `lbdiag whoami`.
  * The schema is strict (no unplanned field): a field added to a document without its schema
  * entry fails here.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { catalogEntry, type FindingSource } from '../src/core/catalog.js';
@@ -30,13 +32,14 @@ function assertValid(doc: unknown, what: string): asserts doc is Doc {
   assert.ok(ok, `${what}: ${JSON.stringify(validator.errors?.slice(0, 5), null, 1)}`);
 }
 
-/** Each finding's id is in the catalog, with a severity and a source it allows. */
+/** Each finding's id is in the catalog, with a severity and a source it allows (merge runs the probe detectors again on the merged tallies: a merge finding may be a probe id). */
 function assertCatalogued(findings: Finding[], source: FindingSource, what: string): void {
+  const allowed: FindingSource[] = source === 'merge' ? ['merge', 'probe'] : [source];
   for (const f of findings) {
     const e = catalogEntry(f.id);
     assert.ok(e, `${what}: finding id ${f.id} is not in src/core/catalog.ts`);
     assert.ok(e.severities.includes(f.severity), `${what}: ${f.id} with severity ${f.severity}, catalog allows ${e.severities.join(', ')}`);
-    assert.ok(e.sources.includes(source), `${what}: ${f.id} raised by ${source}, catalog says ${e.sources.join(', ')}`);
+    assert.ok(allowed.some((s) => e.sources.includes(s)), `${what}: ${f.id} raised by ${source}, catalog says ${e.sources.join(', ')}`);
   }
 }
 
@@ -130,6 +133,49 @@ test('probe --json through a TCP balancer to two lbdiag whoami processes: valid 
   assert.deepEqual(modes.short.backends.map((b) => b.name).sort(), names, 'both backends answered short-lived requests');
   assertCatalogued(doc.findings, 'probe', 'probe');
   assertSorted(doc.findings, 'probe');
+});
+
+test('merge --json of two real probe --json runs against lbdiag whoami: valid merge document, catalogued findings', { timeout: 60_000 }, async () => {
+  const host = '127.0.93.10';
+  const { p, port } = await startWhoamiProcess(host, ['--name', 'solo']);
+  processes.push(p);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lbdiag-schema-merge-'));
+  try {
+    const files: string[] = [];
+    for (const label of ['zone-a', 'zone-b']) {
+      const r = await runLbdiag(['probe', `${host}:${port}`, '-n', '30', '--json', '--label', label], { timeoutMs: 40_000 });
+      assert.ok(r.code === 0 || r.code === 1, `probe ${label}: exit ${r.code}: ${r.stderr}`);
+      assertValid(JSON.parse(r.stdout), `probe ${label}`);
+      const file = path.join(dir, `${label}.json`);
+      fs.writeFileSync(file, r.stdout);
+      files.push(file);
+    }
+    const m = await runLbdiag(['merge', '--json', ...files], { timeoutMs: 40_000 });
+    assert.ok(m.code === 0 || m.code === 1, `merge: exit ${m.code}: ${m.stderr}`);
+    const doc = JSON.parse(m.stdout) as unknown;
+    assertValid(doc, 'merge');
+    assert.equal(doc.command, 'merge');
+    assert.equal(doc.schema, SCHEMA_ID);
+    assert.equal(doc.inputs, 2);
+    const clients = doc.clients as { client: string; file: string }[];
+    assert.deepEqual(clients.map((c) => c.client), ['zone-a', 'zone-b']);
+    assert.deepEqual(clients.map((c) => c.file), files);
+    assert.equal((doc.config as { clients: number }).clients, 2);
+    assertCatalogued(doc.findings, 'merge', 'merge');
+    assertSorted(doc.findings, 'merge');
+    // Strict: a field the merge document does not define, or a client entry without its label, fails.
+    const bad = (mutate: (d: Record<string, unknown>) => void): boolean => {
+      const d = structuredClone(doc) as Record<string, unknown>;
+      mutate(d);
+      return validator(d) as boolean;
+    };
+    assert.equal(bad((d) => (d.unplanned = 1)), false, 'a top-level field the merge schema does not name');
+    assert.equal(bad((d) => delete (d.clients as Record<string, unknown>[])[0].client), false, 'a client without its label');
+    assert.equal(bad((d) => delete d.inputs), false, 'no inputs');
+    assert.equal(bad((d) => (d.client = 'x')), false, 'a probe-only field (client) on a merge document');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('lab --scenario pinning --balancer builtin --json: valid envelope; findings are those of its steps', { timeout: 90_000 }, async () => {
