@@ -25,7 +25,8 @@ export interface CatalogEntry {
   aliases?: readonly { id: string; source: FindingSource; until: string }[];
 }
 
-const BOTH: readonly FindingSource[] = ['probe', 'pcap'];
+/** The probe's exchange detectors: run by the probe, on captures' HTTP exchanges (pcap) and again by merge. */
+const BOTH: readonly FindingSource[] = ['probe', 'pcap', 'merge'];
 
 export const CATALOG: readonly CatalogEntry[] = [
   // Probe diagnoses (src/probe/analyse.ts, src/probe/detectors/), also run on a capture's HTTP/1.x exchanges.
@@ -44,10 +45,10 @@ export const CATALOG: readonly CatalogEntry[] = [
   { id: 'connection-churn', severities: ['info'], sources: BOTH, summary: 'keep-alive connections were ended by the other side far more often than expected' },
   { id: 'no-backend-identity', severities: ['info'], sources: BOTH, summary: 'most responses did not say which backend answered' },
   // Probe only: they need what only the probing machine sees.
-  { id: 'stall-1s', severities: ['warn'], sources: ['probe'], summary: 'connect times cluster near 1 s / 3 s / 7 s while the server answers fast: SYN retransmissions' },
+  { id: 'stall-1s', severities: ['warn'], sources: ['probe', 'merge'], summary: 'connect times cluster near 1 s / 3 s / 7 s while the server answers fast: SYN retransmissions' },
   { id: 'source-affinity', severities: ['warn'], sources: ['probe', 'merge'], summary: 'with several --source addresses, each source keeps reaching the same backend beyond chance (chi-square test of independence): the balancer hashes the client address' },
   { id: 'client-pinned', severities: ['warn'], sources: ['merge'], summary: 'merged runs: one client stayed on one backend while other clients spread over several' },
-  { id: 'local-port-exhaustion', severities: ['warn'], sources: ['probe'], summary: 'connects failed with EADDRNOTAVAIL: the probing machine ran out of local ports' },
+  { id: 'local-port-exhaustion', severities: ['warn'], sources: ['probe', 'merge'], summary: 'connects failed with EADDRNOTAVAIL: the probing machine ran out of local ports' },
   // Capture TCP analysis (src/pcap/detectors/).
   { id: 'fin-retransmit', severities: ['warn', 'error'], sources: ['pcap'], summary: 'a FIN was retransmitted: a NAT/conntrack entry of a half-closed connection expired' },
   { id: 'syn-port-reuse-drop', severities: ['error'], sources: ['pcap'], summary: 'the first SYN of a reused 4-tuple went unanswered and was resent (IPVS conn_reuse_mode, conntrack TIME_WAIT)' },
