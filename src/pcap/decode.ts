@@ -1,54 +1,30 @@
-import { OPENED, SKIPPED, E_IPIP, E_ETHERIP, S_L2TP } from './decode/encapsulations.js';
+import { NON_IP, TCP, TRUNCATED, UNKNOWN_LINK, CAPTURED_TWICE } from './decode/outcomes.js';
+import type { Decoded } from './decode/decoded.js';
+import { carried, ipv4, ipv6, u32 } from './decode/ip.js';
 import { etherPayload, ethernet, pppPayload } from './decode/ether.js';
 import { gre } from './decode/gre.js';
 import { mpls } from './decode/mpls.js';
 import { nflog } from './decode/nflog.js';
 import { udp } from './decode/udp-tunnels.js';
-import { BothViews } from './decode/both-views.js';
+
+export * from './decode/outcomes.js';
+export { Decoded, FIN, SYN, RST, ACK } from './decode/decoded.js';
 
 /**
- * Link layer → IPv4/IPv6 → TCP, decoded into one reusable scratch object (no allocation per
- * packet). `decode` returns TCP (0) when the TCP header is in `out`, otherwise the reason the
- * packet was not analysed; unknown content is counted by the caller, never fatal.
- * Plain Ethernet/SLL/raw → IPv4/IPv6 → TCP stays in this file (the hot path); everything else
- * (tags past the first, MPLS, PPPoE, PBB, LLC/SNAP, GRE/ERSPAN, UDP tunnels, NFLOG) is in
- * decode/, reached only from the branches plain IP does not take.
- *
- * Over 400 lines with the link-layer table: the encapsulations already live in decode/; what stays
- * is the per-packet link → IP → TCP path and the outcome codes (see test/layout.test.ts for the
- * decode.ts ↔ decode/ cycle and its fix).
+ * Link layer → IPv4/IPv6 → TCP, decoded into one reusable scratch object (decode/decoded.ts, no
+ * allocation per packet). `decode` returns TCP (0) when the TCP header is in `out`, otherwise the
+ * reason the packet was not analysed (decode/outcomes.ts); unknown content is counted by the
+ * caller, never fatal. This file reads the link layers; IPv4/IPv6 → TCP (the hot path) is in
+ * decode/ip.ts; everything else (tags past the first, MPLS, PPPoE, PBB, LLC/SNAP, GRE/ERSPAN, UDP
+ * tunnels, NFLOG) is in decode/, reached only from the branches plain IP does not take.
  */
 
-export const TCP = 0;
-export const UDP = 1;
-export const ICMP = 2;
-export const OTHER_IP = 3;
-export const NON_IP = 4;
-export const UNKNOWN_LINK = 5;
-export const TRUNCATED = 6;
-export const FRAGMENT = 7;
-export const BAD_IP = 8;
-export const BAD_TCP = 9;
-/** An encapsulation recognised but not opened: SKIP_BASE + index in SKIPPED (decode/encapsulations.ts). */
-export const SKIP_BASE = 10;
-/** A TCP segment already seen through the other view of a tunnel (decode/both-views.ts). */
-export const CAPTURED_TWICE = SKIP_BASE + SKIPPED.length;
-
-/** Names used in the summary, indexed by the codes above. */
-export const OUTCOME_NAMES = [
-  'tcp',
-  'udp',
-  'icmp',
-  'other-ip-protocol',
-  'non-ip',
-  'unsupported-link-type',
-  'truncated',
-  'ip-fragment',
-  'bad-ip-header',
-  'bad-tcp-header',
-  ...SKIPPED.map((n) => `unsupported-encapsulation:${n}`),
-  'tcp-captured-twice',
-];
+// The encapsulations call back into ipv4()/ipv6() and one another; decode/ip.ts reaches them
+// through this table so that no decoder file imports one that imports it back.
+carried.udp = udp;
+carried.gre = gre;
+carried.mpls = mpls;
+carried.ethernet = ethernet;
 
 export const LINK_NAMES: Record<number, string> = {
   0: 'null',
@@ -131,57 +107,6 @@ const UNSUPPORTED_LINK_NAMES: Record<number, string> = {
   294: 'dsa-tag-edsa',
   297: 'zwave-r1-r2',
 };
-
-export class Decoded {
-  v6 = false;
-  /** Addresses as 32-bit words; IPv4 uses only s0/d0. */
-  s0 = 0;
-  s1 = 0;
-  s2 = 0;
-  s3 = 0;
-  d0 = 0;
-  d1 = 0;
-  d2 = 0;
-  d3 = 0;
-  sport = 0;
-  dport = 0;
-  seq = 0;
-  ack = 0;
-  /** TCP flags byte (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, ...). */
-  flags = 0;
-  win = 0;
-  /** TCP payload length as the IP header reports it (Wireshark's tcp.len); -1 when unknown. */
-  seglen = 0;
-  /** Packets per opened encapsulation layer (index: OPENED in decode/encapsulations.ts). */
-  readonly encapsulations = new Float64Array(OPENED.length);
-  /** Set while the current packet's IP packet was reached through an encapsulation. */
-  tunnelled = false;
-  /** The same segments seen inside and outside a tunnel (see decode/both-views.ts). */
-  readonly bothViews = new BothViews();
-  opened(layer: number): void {
-    this.encapsulations[layer]++;
-    this.tunnelled = true;
-  }
-  /** Offset of the TCP payload in the record's buffer (read by the HTTP layer). */
-  poff = 0;
-  /** Capture time in seconds (set by the caller; kept here so the hot path passes no boxed doubles). */
-  t = 0.5;
-  /**
-   * End of the bytes the frame reports (its length on the wire, which a snap length may have cut
-   * from the capture), narrowed to each IP datagram on the way in: Wireshark's reported length.
-   */
-  rend = 0;
-}
-
-export const FIN = 0x01;
-export const SYN = 0x02;
-export const RST = 0x04;
-export const ACK = 0x10;
-
-/** Big-endian u32 without Buffer's argument checks (hot path). */
-function u32(b: Buffer, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-}
 
 const ETH_IPV4 = 0x0800;
 const ETH_IPV6 = 0x86dd;
@@ -289,147 +214,3 @@ function decodeLink(b: Buffer, off: number, caplen: number, linkType: number, ou
   return etherPayload(b, p, end, out, etype, 0);
 }
 
-export function ipv4(b: Buffer, p: number, end: number, out: Decoded, depth: number): number {
-  if (p + 20 > end) return TRUNCATED;
-  const vihl = b[p];
-  if (vihl >> 4 !== 4) return BAD_IP;
-  const ihl = (vihl & 15) * 4;
-  if (ihl < 20) return BAD_IP;
-  if (p + ihl > end) return TRUNCATED;
-  let total = (b[p + 2] << 8) | b[p + 3];
-  // As Wireshark: a zero total length is what TSO-offloaded packets show (the frame's length is
-  // used); one shorter than the header is bogus; one longer than the frame is not trusted (the
-  // bytes the frame reports are used), so a fuzzed length cannot make a segment longer than it is.
-  const avail = out.rend - p;
-  if (total === 0) total = avail;
-  if (total < ihl) return BAD_IP;
-  if (total > avail) total = avail;
-  out.rend = p + total;
-  const frag = ((b[p + 6] << 8) | b[p + 7]) & 0x3fff;
-  const proto = b[p + 9];
-  if (frag !== 0) return FRAGMENT;
-  const pay = p + ihl;
-  const payLen = total - ihl;
-  if (proto === 6) {
-    out.v6 = false;
-    out.s0 = u32(b, p + 12);
-    out.d0 = u32(b, p + 16);
-    out.s1 = out.s2 = out.s3 = out.d1 = out.d2 = out.d3 = 0;
-    return tcp(b, pay, end, payLen, out);
-  }
-  return other(b, pay, end, out, proto, depth);
-}
-
-export function ipv6(b: Buffer, p: number, end: number, out: Decoded, depth: number): number {
-  if (p + 40 > end) return TRUNCATED;
-  if (b[p] >> 4 !== 6) return BAD_IP;
-  let payLen = (b[p + 4] << 8) | b[p + 5];
-  let next = b[p + 6];
-  const hdr = p;
-  let q = p + 40;
-  const avail = out.rend - q;
-  // As Wireshark 4.0 (its IPv6 TSO preference is off by default): a zero payload length is a
-  // jumbogram's when a hop-by-hop jumbo option says so, else the datagram is empty (Wireshark
-  // marks the TCP inside malformed and does not analyse it); one longer than the frame is not
-  // trusted (the bytes the frame reports are used).
-  if (payLen === 0 && next !== 59) {
-    payLen = next === 0 ? jumboLength(b, q, end) : 0;
-    if (payLen === 0) return BAD_IP;
-  }
-  if (payLen > avail) payLen = avail;
-  out.rend = q + payLen;
-  let left = payLen;
-  // Extension headers: hop-by-hop, routing, destination options, fragment, AH, mobility, HIP, shim6.
-  for (let i = 0; i < 16; i++) {
-    if (next === 0 || next === 43 || next === 60 || next === 135 || next === 139 || next === 140) {
-      if (q + 2 > end) return TRUNCATED;
-      const len = (b[q + 1] + 1) * 8;
-      next = b[q];
-      q += len;
-      left -= len;
-    } else if (next === 44) {
-      if (q + 8 > end) return TRUNCATED;
-      const fo = ((b[q + 2] << 8) | b[q + 3]) & 0xfff9;
-      if (fo !== 0) return FRAGMENT; // offset or more-fragments set; atomic fragments pass
-      next = b[q];
-      q += 8;
-      left -= 8;
-    } else if (next === 51) {
-      if (q + 2 > end) return TRUNCATED;
-      const len = (b[q + 1] + 2) * 4;
-      next = b[q];
-      q += len;
-      left -= len;
-    } else break;
-    if (left < 0) return BAD_IP;
-  }
-  if (next === 6) {
-    out.v6 = true;
-    out.s0 = u32(b, hdr + 8);
-    out.s1 = u32(b, hdr + 12);
-    out.s2 = u32(b, hdr + 16);
-    out.s3 = u32(b, hdr + 20);
-    out.d0 = u32(b, hdr + 24);
-    out.d1 = u32(b, hdr + 28);
-    out.d2 = u32(b, hdr + 32);
-    out.d3 = u32(b, hdr + 36);
-    return tcp(b, q, end, left, out);
-  }
-  return other(b, q, end, out, next, depth);
-}
-
-/** The jumbo payload length option (RFC 2675, above 65535) of the hop-by-hop header at `q`, or 0; as Wireshark reads it. */
-function jumboLength(b: Buffer, q: number, end: number): number {
-  if (q + 2 > end) return 0;
-  const stop = q + (b[q + 1] + 1) * 8;
-  for (let o = q + 2; o < stop && o + 6 <= end; ) {
-    const type = b[o];
-    if (type === 0) {
-      o++;
-      continue;
-    }
-    if (type === 0xc2 && b[o + 1] === 4) {
-      const n = u32(b, o + 2);
-      return n > 0xffff ? n : 0;
-    }
-    o += 2 + b[o + 1];
-  }
-  return 0;
-}
-
-function other(b: Buffer, p: number, end: number, out: Decoded, proto: number, depth: number): number {
-  if (proto === 17) return udp(b, p, end, out, depth + 1);
-  if (proto === 1 || proto === 58) return ICMP;
-  // IP-in-IP and IPv6-in-IP: decoded once, as Wireshark does.
-  if ((proto === 4 || proto === 41) && depth < 2) {
-    if (p >= end) return TRUNCATED;
-    out.opened(E_IPIP);
-    return proto === 4 ? ipv4(b, p, end, out, depth + 1) : ipv6(b, p, end, out, depth + 1);
-  }
-  if (proto === 47) return gre(b, p, end, out, depth + 1);
-  if (proto === 137) return mpls(b, p, end, out, depth + 1);
-  if (proto === 97) {
-    // EtherIP (RFC 3378): a 2-byte header, then an Ethernet frame.
-    if (p + 2 > end) return TRUNCATED;
-    out.opened(E_ETHERIP);
-    return ethernet(b, p + 2, end, out, depth + 1);
-  }
-  if (proto === 115) return SKIP_BASE + S_L2TP;
-  return OTHER_IP;
-}
-
-function tcp(b: Buffer, p: number, end: number, len: number, out: Decoded): number {
-  if (p + 20 > end) return TRUNCATED;
-  const hlen = (b[p + 12] >> 4) * 4;
-  if (hlen < 20) return BAD_TCP;
-  out.sport = (b[p] << 8) | b[p + 1];
-  out.dport = (b[p + 2] << 8) | b[p + 3];
-  out.seq = u32(b, p + 4);
-  out.ack = u32(b, p + 8);
-  out.flags = b[p + 13];
-  out.win = (b[p + 14] << 8) | b[p + 15];
-  // Shorter than its own header: Wireshark still numbers the stream but skips the analysis.
-  out.seglen = len >= hlen ? len - hlen : -1;
-  out.poff = p + hlen;
-  return TCP;
-}

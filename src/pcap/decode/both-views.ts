@@ -10,7 +10,19 @@
  * Plain captures pay one fingerprint and one store per TCP segment; the search runs only once a
  * tunnelled segment has been seen.
  */
-import type { Decoded } from '../decode.js';
+/** The fields of a decoded TCP segment the fingerprint reads (decode/decoded.ts's Decoded, which holds a BothViews). */
+interface Segment {
+  s0: number;
+  d0: number;
+  s3: number;
+  d3: number;
+  sport: number;
+  dport: number;
+  seq: number;
+  ack: number;
+  flags: number;
+  seglen: number;
+}
 
 const SLOTS = 32;
 
@@ -24,7 +36,7 @@ export class BothViews {
   copies = 0;
 
   /** True when the segment in `d` is the other view's copy of a recent segment. */
-  isCopy(d: Decoded, tunnelled: boolean): boolean {
+  isCopy(d: Segment, tunnelled: boolean): boolean {
     const f = (d.s0 ^ Math.imul(d.d0, 31) ^ d.s3 ^ Math.imul(d.d3, 7) ^ Math.imul((d.sport << 16) | d.dport, 13) ^ d.seq ^ Math.imul(d.ack, 17) ^ (d.flags << 24) ^ Math.imul(d.seglen, 5)) | 0;
     const view = tunnelled ? 2 : 1;
     if (tunnelled) this.sawTunnel = true;

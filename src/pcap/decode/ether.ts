@@ -3,9 +3,10 @@
  * 802.1Q/802.1ad tags, MPLS, PPPoE session, PBB (802.1ah), 802.2 LLC/SNAP, and the inner
  * Ethernet frame of tunnels (VXLAN, Geneve, GRE transparent bridging, ERSPAN, MPLS pseudowires).
  */
-import { NON_IP, SKIP_BASE, TRUNCATED, ipv4, ipv6, type Decoded } from '../decode.js';
+import { NON_IP, SKIP_BASE, TRUNCATED } from './outcomes.js';
+import { carried, ipv4, ipv6 } from './ip.js';
+import type { Decoded } from './decoded.js';
 import { E_LLC_SNAP, E_PBB, E_PPPOE, MAX_DEPTH, S_CISCO_METADATA, S_MACSEC, S_NSH, S_TOO_DEEP, S_VN_TAG } from './encapsulations.js';
-import { mpls } from './mpls.js';
 
 /** An Ethernet header at p (no FCS expected; IP lengths bound the payload anyway). */
 export function ethernet(b: Buffer, p: number, end: number, out: Decoded, depth: number): number {
@@ -34,7 +35,7 @@ export function etherPayload(b: Buffer, p: number, end: number, out: Decoded, et
         continue;
       case 0x8847:
       case 0x8848:
-        return mpls(b, p, end, out, depth + 1);
+        return carried.mpls(b, p, end, out, depth + 1);
       case 0x8864: {
         // PPPoE session: ver/type, code, session id, length, then the PPP protocol.
         if (p + 8 > end) return TRUNCATED;
@@ -103,6 +104,6 @@ export function pppPayload(b: Buffer, p: number, end: number, out: Decoded, dept
   }
   if (proto === 0x21) return p < end ? ipv4(b, p, end, out, depth) : TRUNCATED;
   if (proto === 0x57) return p < end ? ipv6(b, p, end, out, depth) : TRUNCATED;
-  if (proto === 0x281 || proto === 0x283) return mpls(b, p, end, out, depth + 1);
+  if (proto === 0x281 || proto === 0x283) return carried.mpls(b, p, end, out, depth + 1);
   return NON_IP;
 }

@@ -4,7 +4,9 @@
  * IPv4, IPv6, WCCP redirection (0x883e), transparent Ethernet bridging (0x6558), ERSPAN type I/II (0x88be: type II when the
  * GRE sequence number is present, as Wireshark decides) and III (0x22eb), MPLS, PPP (PPTP).
  */
-import { SKIP_BASE, TRUNCATED, ipv4, ipv6, type Decoded } from '../decode.js';
+import { SKIP_BASE, TRUNCATED } from './outcomes.js';
+import { ipv4, ipv6 } from './ip.js';
+import type { Decoded } from './decoded.js';
 import { E_ERSPAN_I, E_ERSPAN_II, E_ERSPAN_III, E_GRE, E_GRE_ETH, E_PPTP, MAX_DEPTH, S_GRE, S_TOO_DEEP } from './encapsulations.js';
 import { ethernet, pppPayload } from './ether.js';
 import { mpls } from './mpls.js';

@@ -5,7 +5,9 @@
  * 6 likewise IPv6, 0 an Ethernet pseudowire with or without
  * the RFC 4385 control word, 1 (PW-ACH) and the GAL label 13 are not opened.
  */
-import { SKIP_BASE, TRUNCATED, ipv4, ipv6, type Decoded } from '../decode.js';
+import { SKIP_BASE, TRUNCATED } from './outcomes.js';
+import { ipv4, ipv6 } from './ip.js';
+import type { Decoded } from './decoded.js';
 import { E_MPLS, E_MPLS_PW_ETH, MAX_DEPTH, S_MPLS_PAYLOAD, S_TOO_DEEP } from './encapsulations.js';
 import { ethernet } from './ether.js';
 

@@ -3,7 +3,9 @@
  * in the capturing host's byte order (length includes the 4-byte TLV header, padded to 4 bytes);
  * the payload TLV (type 9) holds the IP packet.
  */
-import { SKIP_BASE, TRUNCATED, ipv4, ipv6, type Decoded } from '../decode.js';
+import { SKIP_BASE, TRUNCATED } from './outcomes.js';
+import { ipv4, ipv6 } from './ip.js';
+import type { Decoded } from './decoded.js';
 import { E_NFLOG, S_NFLOG_PAYLOAD } from './encapsulations.js';
 
 export function nflog(b: Buffer, p: number, end: number, out: Decoded): number {

@@ -4,7 +4,9 @@
  * L2TP (1701), VXLAN-GPE (4790) and Linux's default VXLAN port 8472 (which Wireshark does not
  * open by default) are recognised and counted by name, not opened.
  */
-import { SKIP_BASE, TRUNCATED, UDP, ipv4, ipv6, type Decoded } from '../decode.js';
+import { SKIP_BASE, TRUNCATED, UDP } from './outcomes.js';
+import { ipv4, ipv6 } from './ip.js';
+import type { Decoded } from './decoded.js';
 import { E_GENEVE, E_GTPU, E_VXLAN, MAX_DEPTH, S_L2TP, S_TOO_DEEP, S_UDP_8472, S_VXLAN_GPE } from './encapsulations.js';
 import { etherPayload, ethernet } from './ether.js';
 import { mpls } from './mpls.js';

@@ -9,6 +9,10 @@
  * Memory per direction is bounded: a head is kept up to `HEAD_CAP` bytes (longer: the stream is
  * given up), a body only up to `bodyCap` bytes (what identity extraction needs); the rest is
  * counted and dropped.
+ *
+ * One file (just over 400 lines) on purpose: `feed()` is one state machine (head, Content-Length,
+ * chunk size/data/CRLF, trailers, until close) over one buffer position; its states and the
+ * head scan they share read top to bottom here, and split they would pass that state across modules.
  */
 
 export const HEAD_CAP = 64 * 1024;
