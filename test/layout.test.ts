@@ -1,5 +1,5 @@
 /**
- * The tree reads as the pipeline (README "Architecture"): src/core at the bottom imports nothing
+ * The tree reads as the pipeline (docs/architecture.md): src/core at the bottom imports nothing
  * above it; src/wire (the whoami ↔ probe contract) imports only core; the sources (probe, pcap,
  * whoami) never import the commands that drive them (lab, completion, cli.ts); and no import cycle
  * anywhere, type-only imports included. Parses the import statements of src/**\/*.ts.

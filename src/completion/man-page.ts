@@ -84,7 +84,7 @@ export function manPage(program: CommandSpec, info: ManPageInfo): string {
   for (const c of commands) out.push(...commandSection(c, `${name} ${c.name}`));
   out.push(
     '.SH SEE ALSO',
-    paragraph(`The README of the ${name} package (every option and finding, with output from real runs).`),
+    paragraph(`The README and docs/ of the ${name} package (every option and finding, with output from real runs).`),
     '',
   );
   return out.join('\n');

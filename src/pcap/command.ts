@@ -50,7 +50,7 @@ Examples:
   lbdiag pcap --backend-from header:X-Served-By client.pcap   backend names from a response header
   lbdiag pcap lb.pcap --html lb.html               the report on stdout, and charts in lb.html
 
-Finding ids: fin-retransmit, syn-port-reuse-drop, syn-retransmit, tcp-stall (see README); from HTTP/1.x
+Finding ids: fin-retransmit, syn-port-reuse-drop, syn-retransmit, tcp-stall (see README, docs/findings.md); from HTTP/1.x
 exchanges the probe's keepalive-pinning, imbalance, single-backend, intermittent-errors, connection-churn, ...
 tcp-stall was called stall-1s in lbdiag 0.1, the id the probe keeps for its SYN-retransmit stall.
 Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unreadable input,
