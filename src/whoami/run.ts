@@ -57,7 +57,10 @@ export async function runSingle(opts: WhoamiOptions): Promise<number> {
     log: log as BannerInput['log'],
     processes: [{ pid: handle.pid, instance: handle.instance }],
   } satisfies BannerInput;
+  // Signal handlers first, then the banner: whoever waits for the banner may signal at once, and a
+  // signal that came before Node had a handler would kill the process instead of draining it.
+  const drained = drainOnSignals(handle, () => process.exit(EXIT_INTERRUPTED));
   process.stdout.write(log === 'json' ? bannerJson(input) : bannerText(input));
-  await drainOnSignals(handle, () => process.exit(EXIT_INTERRUPTED));
+  await drained;
   return EXIT_OK;
 }

@@ -135,7 +135,6 @@ export async function runPrimary(n: number, opts: WhoamiOptions): Promise<number
     processes: ready.map((r) => ({ pid: r.pid, instance: r.instance })),
     primaryPid: process.pid,
   } satisfies BannerInput;
-  process.stdout.write(log === 'json' ? bannerJson(input) : bannerText(input));
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -155,6 +154,8 @@ export async function runPrimary(n: number, opts: WhoamiOptions): Promise<number
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // The banner after the handlers: whoever waits for it may signal at once (see run.ts).
+  process.stdout.write(log === 'json' ? bannerJson(input) : bannerText(input));
   await allExited;
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
