@@ -147,7 +147,7 @@ export function registerProbe(program: Command): void {
     .option('-n, --requests <n>', `requests per mode (default ${DEFAULT_REQUESTS} unless --duration)`)
     .option('-d, --duration <dur>', 'run each mode for this long, a hard deadline (requests still in flight then are cut off and counted apart); with -n, whichever ends first (e.g. 10s; 10 = 10s)')
     .option('-z <dur>', 'same as -d (hey, oha)')
-    .option('-c, --concurrency <n>', `concurrent connections (default ${DEFAULT_CONCURRENCY})`)
+    .option('-c, --concurrency <n>', `connections (default ${DEFAULT_CONCURRENCY}): short mode keeps this many requests in flight, each on a new connection; keep-alive and rotate keep this many connections with one request fewer in flight (each sent on an idle connection drawn at random: no lockstep)`)
     .option('--interval <dur>', 'one request per interval per connection (a slow poller), e.g. 500ms')
     .option('--rate <n/s>', 'requests per second for the whole mode, spread over the connections (200, 200/s, 600/m)')
     .option('-q <n/s>', 'same as --rate: for the whole mode (as oha -q; hey -q is per worker: hey -c 4 -q 100 is -q 400 here)')
