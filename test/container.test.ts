@@ -13,17 +13,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, hasCommand, LBDIAG, ROOT, start } from './support/processes.js';
-
-function npm(args: string[], cwd: string): string {
-  const r = spawnSync('npm', args, {
-    cwd,
-    encoding: 'utf8',
-    timeout: 120_000,
-    env: { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' },
-  });
-  assert.equal(r.status, 0, `npm ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
+import { npm } from './support/npm.js';
 
 const DOCKERFILE = path.join(ROOT, 'Dockerfile');
 const LINT = path.join(ROOT, 'node_modules', 'dockerfilelint', 'bin', 'dockerfilelint');
