@@ -30,7 +30,7 @@ export const POFF = COPIED.decoded.indexOf('poff');
 export const REND = COPIED.decoded.indexOf('rend');
 
 export const SLOTS = 8;
-/** Numbers per slot (a segment takes about 70). */
+/** Numbers per slot (a segment takes 72: about 450 segments a slot). */
 export const NUMS = 32 * 1024;
 /**
  * Payload bytes per slot: above the largest record a link type that carries TCP may hold
