@@ -22,6 +22,8 @@ export interface ProbeRenderOptions {
   explain?: boolean;
   /** Ids whose meaning this run already printed (lab shares one across its reports). */
   explained?: Set<string>;
+  /** Replaces the `lbdiag probe <target> …` line (lbdiag merge describes its merged view there). */
+  headerLine?: string;
 }
 
 /** What a probe run checked, for "No problems found (...)". */
@@ -60,7 +62,7 @@ export function renderProbeReport(report: ProbeReport, opts: ProbeRenderOptions)
   const c = report.config;
   const load = c.durationMs !== null ? `${formatDuration(c.durationMs as number)} per mode` : `${c.requests} requests per mode`;
   const pace = c.rate !== null ? `, ${c.rate}/s` : c.intervalMs !== null ? `, every ${formatDuration(c.intervalMs as number)} per connection` : '';
-  out.push(`${chalk.bold('lbdiag probe')} ${report.target.url}  (${report.target.addresses.join(', ')})  ${load}, ${c.concurrency} concurrent${pace}`);
+  out.push(opts.headerLine ?? `${chalk.bold('lbdiag probe')} ${report.target.url}  (${report.target.addresses.join(', ')})  ${load}, ${c.concurrency} concurrent${pace}`);
   if (report.interrupted) out.push(chalk.yellow('interrupted: the report covers what ran before Ctrl-C'));
   if (verbosity !== 'quiet') {
     for (const [mode, m] of Object.entries(report.modes) as [ProbeMode, ModeReport][]) {
