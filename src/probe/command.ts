@@ -43,6 +43,8 @@ interface Flags {
   records?: string;
   failOn: string;
   insecure?: boolean;
+  sni?: string;
+  cacert?: string;
   source?: string;
   label?: string;
   quiet?: boolean;
@@ -122,6 +124,8 @@ export function optionsFromFlags(vip: string, f: Flags): ProbeOptions {
     records: f.records,
     close: f.close as 'server' | 'client' | undefined,
     insecure: f.insecure,
+    sni: f.sni,
+    cacert: f.cacert,
     sources: f.source !== undefined ? parseSources(f.source) : undefined,
     label: f.label !== undefined ? parseLabel(f.label) : undefined,
   };
@@ -168,7 +172,9 @@ export function registerProbe(program: Command): void {
     .option('--html <file>', HTML_OPTION_HELP)
     .option('--records <file>', 'write one NDJSON line per request to file; - writes them to stdout (the report then goes to stderr)')
     .option('--fail-on <severity>', 'exit 1 when a finding is at least this severe: info, warn, error, none', 'error')
-    .option('-k, --insecure', 'https: do not verify the certificate')
+    .option('-k, --insecure', 'https: a certificate that fails verification (self-signed, unknown CA, expired, name mismatch) does not fail the request; its problems are still reported')
+    .option('--sni <name>', 'https: the server name sent in the TLS handshake (SNI) and verified in the certificate (default: the URL host when it is a name; none for an IP address). The Host header stays the URL host (or -H Host)')
+    .option('--cacert <file>', 'https: trust the CA certificates in this PEM file (instead of the system\'s), e.g. a private CA or a self-signed certificate')
     .option('--source <addrs>', 'bind outgoing connections to these local addresses, round robin over connections: a list, a range or a CIDR, IPv4 or IPv6 (127.0.0.20-127.0.0.29, 10.0.0.5,10.0.0.6, 127.0.0.16/29); each must be an address of this host')
     .option('--label <name>', 'this run\'s client name in the JSON, for lbdiag merge (default: the host name)')
     .option('--quiet', 'human report: the summary line and the findings only, no tables (-q is --rate here, as in oha)')
@@ -189,6 +195,8 @@ Examples:
   lbdiag probe 10.0.0.10:80 --json --label zone-a > zone-a.json; lbdiag merge zone-*.json
   lbdiag probe 10.0.0.10:80 --mode short --records - | jq -c 'select(.error)'   records on stdout, report on stderr
   lbdiag probe 10.0.0.10:80 --html probe.html         the report on stdout, and charts in probe.html
+  lbdiag probe https://10.0.0.10/ --sni api.example.com --cacert ca.pem   TLS through an SNI router, private CA
+  lbdiag probe https://10.0.0.10/ -k --json | jq '.modes.short.tls'   certificates per backend, unverified
 
 Durations: ${DURATION_HELP}.
 

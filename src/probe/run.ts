@@ -20,6 +20,7 @@ import { buildRequest } from './request.js';
 import { summarizeMode, type ProbeReport } from './summary.js';
 import { ModeTally } from './tally.js';
 import { parseTarget, resolveTarget } from './target.js';
+import { tlsSettings } from './tls-options.js';
 
 export type ProbeModeOption = 'both' | ProbeMode;
 
@@ -53,8 +54,12 @@ export interface ProbeOptions {
   records?: string;
   /** Short mode: who closes first (default `server`: the request says Connection: close). */
   close?: 'server' | 'client';
-  /** https: skip certificate verification. */
+  /** https: a certificate problem does not fail the request (it is still reported). */
   insecure?: boolean;
+  /** https: the SNI to send (default: the URL host when it is a name; none for an IP address). */
+  sni?: string;
+  /** https: a PEM bundle of CAs to trust instead of the system's. */
+  cacert?: string;
   /** `--source`: local addresses (already parsed) to bind outgoing connections to, round robin. */
   sources?: string[];
   /** `--label`: this run's client name in `lbdiag merge` (default: the host name). */
@@ -104,6 +109,7 @@ function describeKind(kind: string): string {
 
 export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): Promise<ProbeReport> {
   const target = parseTarget(options.target);
+  const tls = tlsSettings(target, { sni: options.sni, insecure: options.insecure, cacert: options.cacert });
   const all = await resolveTarget(target);
   const addresses = options.resolve === 'all' ? all : [all[0]];
   let sources: string[] | undefined;
@@ -145,6 +151,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
     weights: options.weights ? Object.fromEntries(options.weights) : null,
     close,
     sources: sources ?? null,
+    ...(tls ? { tls: { sni: tls.servername ?? null, insecure: tls.insecure, cacert: tls.caFile ?? null } } : {}),
   };
 
   let out: NodeJS.WritableStream | undefined;
@@ -205,6 +212,9 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         };
         if (ex.idleMs !== undefined) rec.idleMs = round(ex.idleMs);
         if (ex.connectMs !== undefined) rec.connectMs = round(ex.connectMs);
+        if (ex.tlsMs !== undefined) rec.tlsMs = round(ex.tlsMs);
+        if (ex.tls) rec.tls = ex.tls;
+        if (ex.tlsError !== undefined) rec.tlsError = ex.tlsError;
         if (ex.ttfbMs !== undefined) rec.ttfbMs = round(ex.ttfbMs);
         if (ex.response) {
           connectedOnce = true;
@@ -259,7 +269,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
           timeoutMs,
           close: mode === 'short' ? close : undefined,
           headRequest: method === 'HEAD',
-          tls: target.scheme === 'https' ? { servername: target.host, rejectUnauthorized: !options.insecure } : undefined,
+          tls,
         },
         payload,
         payloadClose,
