@@ -12,9 +12,11 @@ import path from 'node:path';
 import { isUsageError } from '../src/core/errors.js';
 import { optionsFromFlags } from '../src/probe/command.js';
 import { runProbe } from '../src/probe/run.js';
-import { runLbdiag } from './support/processes.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { ROOT, runLbdiag } from './support/processes.js';
 import { makeCa, makeLeaf, startTlsBackend, type Pem, type TlsBackend } from './support/tls-backends.js';
 
+const validate = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, validateFormats: false }).compile(JSON.parse(fs.readFileSync(path.join(ROOT, 'schema', 'lbdiag-v1.schema.json'), 'utf8')) as object);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lbdiag-tls-'));
 let ca: Pem;
 let selfSigned: TlsBackend;
@@ -34,17 +36,40 @@ after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-type Doc = { config: Record<string, unknown>; modes: Record<string, { requests: number; ok: number; errors: number; errorKinds: Record<string, unknown>; backends: { name: string }[] }>; findings: { id: string }[] };
+type TlsJson = {
+  handshakes: number;
+  certificates: { fingerprint256: string; subject: string; sans: string[]; verify: string[]; notAfter: string; connections: number; backends: Record<string, number> }[];
+  backends: { name: string; connections: number; versions: Record<string, number>; alpn: Record<string, number>; sni: Record<string, number>; certificates: Record<string, number> }[];
+  errors: { kind: string; count: number; details: Record<string, number> }[];
+};
+type Hist = { count: number; p50: number | null };
+type Doc = {
+  config: Record<string, unknown>;
+  modes: Record<string, { requests: number; ok: number; errors: number; connections: number; errorKinds: Record<string, { count: number; inTls?: number }>; backends: { name: string }[]; latency: { connect: Hist; tls?: Hist }; tls?: TlsJson }>;
+  findings: { id: string; severity: string; title: string; evidence: string[]; remedy: string; explanation: string }[];
+};
 
 test('-k: a self-signed certificate does not fail the request in any mode, and an IP target sends no SNI and prints no warning', async () => {
   for (const mode of ['keepalive', 'short', 'rotate']) {
     const r = await runLbdiag(['probe', `https://127.0.0.1:${selfSigned.port}/`, '-k', '--mode', mode, '-n', '8', '-c', '2', '--json'], { timeoutMs: 20_000 });
     assert.equal(r.stderr, '', `${mode}: nothing on stderr (no "Setting the TLS ServerName to an IP address" warning)`);
     const doc = JSON.parse(r.stdout) as Doc;
+    assert.ok(validate(doc), `${mode}: ${JSON.stringify(validate.errors?.slice(0, 3))}`);
     const m = doc.modes[mode];
     assert.equal(m.ok, 8, `${mode}: ${JSON.stringify(m.errorKinds)}`);
     assert.deepEqual(m.backends.map((b) => b.name), ['self']);
     assert.deepEqual(doc.config.tls, { sni: null, insecure: true, cacert: null });
+    // The TCP and TLS handshakes are timed apart, once per new connection.
+    assert.equal(m.latency.connect.count, m.connections);
+    assert.equal(m.latency.tls?.count, m.connections);
+    // -k: the certificate's problems are still found and reported, per backend.
+    const tls = m.tls!;
+    assert.equal(tls.handshakes, m.connections);
+    assert.equal(tls.certificates.length, 1);
+    assert.deepEqual(tls.certificates[0].verify, ['tls-self-signed', 'tls-name-mismatch']);
+    assert.deepEqual(tls.certificates[0].sans, ['DNS:self.test']);
+    assert.match(tls.certificates[0].fingerprint256, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    assert.deepEqual(tls.backends.map((b) => [b.name, b.connections, Object.keys(b.versions)[0], b.alpn, b.sni]), [['self', m.connections, 'TLSv1.3', { 'http/1.1': m.connections }, { '': m.connections }]]);
   }
   assert.deepEqual([...selfSigned.snis], [''], 'no SNI was sent to an IP target');
 });
