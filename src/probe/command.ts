@@ -202,9 +202,12 @@ Durations: ${DURATION_HELP}.
 
 Findings (stable ids): keepalive-pinning, insufficient-data, imbalance, single-backend, backend-missing,
 late-backend-starved, stale-instance, backend-restarted, intermittent-errors, all-failing, idle-timeout-reset,
-stall-1s, l7-proxy, connection-churn, no-backend-identity, local-port-exhaustion, source-affinity.
+stall-1s, l7-proxy, connection-churn, no-backend-identity, local-port-exhaustion, source-affinity, tls-error,
+tls-cert-mismatch.
 Error kinds in records: refused, reset, timeout (no byte of an answer, or no connection), head-timeout,
-body-timeout, head-too-large, chunk-line-too-long, too-many-1xx, bad-response, no-local-port, closed.
+body-timeout, head-too-large, chunk-line-too-long, too-many-1xx, bad-response, no-local-port, closed; https:
+tls-expired, tls-not-yet-valid, tls-self-signed, tls-unknown-ca, tls-name-mismatch, tls-cert-invalid,
+tls-handshake, tls-protocol-version, tls-alpn, tls-not-tls (phase tls; the exact problem in tlsError).
 Exit codes: 0 no finding at --fail-on; 1 a finding at or above it; 2 usage error, unreachable target, or an
 input the run showed wrong (a --weights name); 130 interrupted (Ctrl-C: the partial report is printed).`,
     )

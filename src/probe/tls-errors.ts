@@ -66,7 +66,8 @@ export function verifyPeer(s: tls.TLSSocket, settings: Pick<TlsSettings, 'verify
 }
 
 function chainFailure(code: string, cert: TlsCertInfo | undefined, caFile: string | undefined): TlsFailure {
-  const who = cert ? ` (subject ${cert.subject || '(empty)'}, fingerprint ${cert.fingerprint256})` : '';
+  // The certificate itself (subject, fingerprint) is in the record's TLS info and the finding's evidence.
+  const who = cert?.subject ? ` (${cert.subject})` : '';
   const trust = caFile ? `the CAs in --cacert ${caFile}` : "this machine's trusted CAs";
   switch (code) {
     case 'CERT_HAS_EXPIRED':
