@@ -57,6 +57,9 @@ export function probeCauseRules(weights?: Record<string, number> | null): CauseR
     // Every failure of the mode was a TLS-level one: the pool is not the story, the certificate is.
     { cause: 'tls-error', effect: 'all-failing', explains: tlsExplains },
     { cause: 'tls-error', effect: 'intermittent-errors', explains: tlsExplains },
+    // The failing handshakes showed a certificate no answering backend had: they reached another
+    // server, which failed TLS: that is why only one backend answered.
+    { cause: 'tls-error', effect: 'single-backend', explains: (cause) => cause.severity === 'error' && Number(cause.metrics?.otherServers) > 0 },
     {
       // In a pinned mode the shares are those of the few connections (the analysis says so too).
       cause: 'keepalive-pinning',

@@ -23,18 +23,25 @@ export interface TlsFailure {
 }
 
 /** Every TLS error kind, with what it means and the flag that fixes or bypasses it. */
-export const TLS_KINDS: Record<string, { what: string; fix: string }> = {
-  'tls-expired': { what: 'the certificate has expired', fix: 'renew the certificate on the server; -k skips verification meanwhile' },
-  'tls-not-yet-valid': { what: 'the certificate is not valid yet', fix: 'check the clocks (server that issued it, and this machine); -k skips verification meanwhile' },
-  'tls-self-signed': { what: 'the certificate is self-signed (no CA signed it)', fix: '-k skips verification; --cacert FILE with this certificate trusts it' },
-  'tls-unknown-ca': { what: 'the certificate was issued by a CA this client does not trust', fix: '--cacert FILE with the issuing CA (PEM) trusts it; -k skips verification' },
-  'tls-name-mismatch': { what: 'the certificate does not hold the name the client asked for', fix: '--sni NAME with a name the certificate holds (it is also the name verified); -k skips verification' },
-  'tls-cert-invalid': { what: 'the certificate chain is invalid', fix: 'fix the chain the server sends; -k skips verification' },
+export const TLS_KINDS: Record<string, { what: string; fix: string; bypass?: string }> = {
+  'tls-expired': { what: 'the certificate has expired', fix: 'renew the certificate on the server', bypass: '-k skips verification meanwhile' },
+  'tls-not-yet-valid': { what: 'the certificate is not valid yet', fix: 'check the clocks (of the machine that issued it, and of this one)', bypass: '-k skips verification meanwhile' },
+  'tls-self-signed': { what: 'the certificate is self-signed (no CA signed it)', fix: '--cacert FILE with this certificate trusts it (or give the server a certificate from a CA the clients trust)', bypass: '-k skips verification' },
+  'tls-unknown-ca': { what: 'the certificate was issued by a CA this client does not trust', fix: '--cacert FILE with the issuing CA (PEM) trusts it (or have the server send its intermediate certificates)', bypass: '-k skips verification' },
+  'tls-name-mismatch': { what: 'the certificate does not hold the name the client asked for', fix: '--sni NAME with a name the certificate holds (it is also the name verified), or a certificate for the name the clients use', bypass: '-k skips verification' },
+  'tls-cert-invalid': { what: 'the certificate chain is invalid', fix: 'fix the chain the server sends', bypass: '-k skips verification' },
   'tls-handshake': { what: 'the server aborted the TLS handshake with an alert', fix: '--sni NAME when the server picks its certificate or route by SNI; otherwise compare the server\'s TLS versions and ciphers with the client\'s (openssl s_client -connect HOST:PORT -servername NAME)' },
   'tls-protocol-version': { what: 'client and server have no TLS version in common', fix: 'enable TLS 1.2 or 1.3 on the server (Node accepts TLS 1.2 and 1.3 only)' },
   'tls-alpn': { what: 'the server accepts none of the application protocols offered by ALPN', fix: 'offer the protocol it speaks (--http2 for an h2-only server)' },
   'tls-not-tls': { what: 'the server answered something that is not TLS', fix: 'use http:// for a plain-text port, or the port that speaks TLS' },
 };
+
+/** The fix and, when a flag can bypass it, the bypass: one sentence. */
+export function tlsFixText(kind: string, withBypass = true): string | undefined {
+  const k = TLS_KINDS[kind];
+  if (!k) return undefined;
+  return withBypass && k.bypass ? `${k.fix}; ${k.bypass}` : k.fix;
+}
 
 export function isTlsKind(kind: string): boolean {
   return kind.startsWith('tls-');

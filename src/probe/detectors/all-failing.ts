@@ -14,6 +14,13 @@ const POOL = {
   remedy: "Check the balancer's pool state and a direct request to a backend with the same path and headers.",
 };
 
+/** `(8 of them inside the TLS handshake, no TLS alert)` for closes and resets after TCP was accepted. */
+function handshakeNote(m: ModeTally): string {
+  let n = 0;
+  for (const [k, v] of m.errorKinds) if (k === 'closed' || k === 'reset') n += v.tlsPhase;
+  return n ? ` (${n === m.errors ? 'all' : n} of them inside the TLS handshake, with no TLS alert)` : '';
+}
+
 /**
  * What to say when nothing succeeded. TLS-level failures are tls-error's story (no pool advice);
  * connections accepted and then closed or reset inside the TLS handshake, with no TLS alert, fit
@@ -51,7 +58,7 @@ export const allFailing: ModeDetector = (tally): Finding | null => {
     severity: 'error',
     mode: m.mode,
     title: `${m.mode}: every one of ${m.requests} requests failed (${kindText})`,
-    evidence: [`${m.mode}: ${kindText}`],
+    evidence: [`${m.mode}: ${kindText}${handshakeNote(m)}`],
     ...advice(m),
     metrics: { requests: m.requests, errors: m.errors },
   };

@@ -9,7 +9,7 @@
  */
 import type { Finding } from '../../core/finding.js';
 import type { ModeDetector } from './context.js';
-import { TLS_KINDS, isTlsKind } from '../tls-errors.js';
+import { TLS_KINDS, isTlsKind, tlsFixText } from '../tls-errors.js';
 import type { ModeTally } from '../tally.js';
 import type { TlsCertInfo } from '../tls-info.js';
 import { pct } from './shares.js';
@@ -53,7 +53,7 @@ export const tlsError: ModeDetector = (m): Finding | null => {
   for (const [fp, c] of bad) evidence.push(`certificate ${certLine(fp, c.cert)} on ${c.connections} connection${c.connections === 1 ? '' : 's'}: ${c.verify.join(', ')}`);
   const allKinds = [...new Set([...kinds.map(([k]) => k), ...bad.flatMap(([, c]) => c.verify)])];
   const explain = allKinds.map((k) => TLS_KINDS[k]?.what ?? k);
-  const fixes = [...new Set(allKinds.map((k) => TLS_KINDS[k]?.fix).filter((x): x is string => Boolean(x)))];
+  const fixes = [...new Set(allKinds.map((k) => tlsFixText(k)).filter((x): x is string => Boolean(x)))];
   return {
     id: 'tls-error',
     severity: 'error',
@@ -64,8 +64,12 @@ export const tlsError: ModeDetector = (m): Finding | null => {
       `The balancer (or the server) accepted the TCP connection and answered the TLS handshake, and the handshake failed: ${explain.join('; ')}. ` +
       'This is not a pool or balancing problem: every client that verifies certificates (browsers, curl, gRPC) fails the same way' +
       (all ? '.' : ', on the same share of its connections: with TLS passed through to the backends, the failing share is the backends whose certificate is wrong.'),
-    remedy: fixes.map((f, i) => (fixes.length > 1 ? `(${i + 1}) ${f}.` : `${f}.`)).join(' '),
-    metrics: { requests: m.requests, failed, allFailed: all, kinds: allKinds },
+    remedy:
+      (good.length && bad.length ? `Find the backend that presents ${bad.map(([fp]) => `SHA-256 ${fp.slice(0, 11)}…`).join(' or ')} (openssl s_client -connect BACKEND:PORT -servername NAME against each backend) and give it a valid certificate like the others'. Meanwhile: ` : '') +
+      fixes.map((f, i) => (fixes.length > 1 ? `(${i + 1}) ${f}.` : `${f}.`)).join(' '),
+    // otherServers: certificates seen only on failing handshakes while others came with answers: the
+    // failing connections reached a different server (so "one backend answered everything" is this).
+    metrics: { requests: m.requests, failed, allFailed: all, kinds: allKinds, otherServers: good.length ? bad.length : 0 },
   };
 };
 
@@ -86,7 +90,7 @@ function unverified(m: ModeTally): Finding | null {
     title: `${m.mode}: ${conns} of ${m.tls.handshakes} TLS handshakes presented a certificate that does not verify (${kinds.join(', ')}); -k let them through`,
     evidence: bad.map(([fp, c]) => `certificate ${certLine(fp, c.cert)} on ${c.connections} connection${c.connections === 1 ? '' : 's'}${c.backends.size ? ` from ${[...c.backends.keys()].join(', ')}` : ''}: ${c.verify.join(', ')}`),
     explanation: `With -k the probe does not fail on certificate problems; clients that verify do: ${kinds.map((k) => TLS_KINDS[k]?.what ?? k).join('; ')}.`,
-    remedy: `For clients that verify: ${[...new Set(kinds.map((k) => TLS_KINDS[k]?.fix).filter(Boolean))].join('; ')}. Run without -k to see what they see.`,
+    remedy: `For clients that verify: ${[...new Set(kinds.map((k) => tlsFixText(k, false)).filter(Boolean))].join('; ')}. Run without -k to see what they see.`,
     metrics: { handshakes: m.tls.handshakes, unverified: conns, kinds },
   };
 }
