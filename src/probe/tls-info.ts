@@ -102,7 +102,7 @@ export class TlsTiming {
     readonly t0 = performance.now(),
   ) {
     s.once('connect', () => (this.tcpAt = performance.now()));
-    s.once('secureConnect', () => (this.tlsAt = performance.now()));
+    s.once('secureConnect', () => (this.tlsAt ||= performance.now()));
   }
   /** TCP handshake (undefined until the TCP connection was made). */
   get connectMs(): number | undefined {
