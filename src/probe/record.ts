@@ -46,6 +46,8 @@ export interface ProbeRecord extends ExchangeTiming, Identity {
   status?: number;
   /** Error kind (refused, reset, timeout, closed, bad-response, ...), when no response came. */
   error?: string;
+  /** HTTP/2 (`--http2`, `--grpc`): the stream's id on its connection. */
+  stream?: number;
   /** Where it failed: during connect, in the TLS handshake, or after the request was written. */
   phase?: ExchangePhase;
   /** https, first request of a connection: version, cipher, ALPN, certificate (and its problems). */
