@@ -100,6 +100,9 @@ export function optionsFromFlags(vip: string, f: Flags): ProbeOptions {
   if (f.resolve !== 'first' && f.resolve !== 'all') throw new UsageError(`invalid --resolve "${f.resolve}" (first or all)`);
   parseBackendFrom(f.backendFrom); // validate early
   const expectBackends = f.expectBackends?.split(',').map((s) => s.trim()).filter(Boolean);
+  if (f.expect !== undefined && expectBackends?.length && parseCount(f.expect, '--expect') < new Set(expectBackends).size) {
+    throw new UsageError(`--expect ${f.expect} is fewer than the ${new Set(expectBackends).size} backends --expect-backends names`);
+  }
   return {
     target: vip,
     mode,
