@@ -40,6 +40,12 @@ const POOL = 8;
 const POOL_STREAMS = 2;
 /** Each pool phase lasts about this long whatever -n is (the pacing adapts). */
 const PHASE_MS = 1500;
+/**
+ * The goaway step: longer, and at least GOAWAY_MIN_REQUESTS calls whatever -n is, so that the calls
+ * made once every pre-join connection has aged out are enough to judge the new backend's share.
+ */
+const GOAWAY_PHASE_MS = 2000;
+const GOAWAY_MIN_REQUESTS = 240;
 /** The new backend joins this long after the pool is open. */
 const JOIN_AFTER_MS = 400;
 /** The backends' --max-conn-age in the goaway step. */
@@ -160,6 +166,7 @@ export const grpc: Scenario = {
 
     // 3. The same pool against backends that send GOAWAY at --max-conn-age.
     let aged: Awaited<ReturnType<typeof scaleUpRun>> = null;
+    let lateShareAged: { share: number; calls: number } | null = null;
     let agedL4: Balancer | null = null;
     if (!ctx.aborted) {
       ctx.status(`restarting the backends with --max-conn-age ${formatDuration(MAX_CONN_AGE_MS)}`);
@@ -167,11 +174,13 @@ export const grpc: Scenario = {
       const second = await ctx.startBackends(0, n + 1, { maxConnAgeMs: MAX_CONN_AGE_MS });
       const t2 = second.map(targetOf);
       agedL4 = await ctx.startBalancer(c4.kind, t2.slice(0, n));
-      aged = await scaleUpRun(ctx, agedL4, t2, late, requests, 'goaway');
+      aged = await scaleUpRun(ctx, agedL4, t2, late, Math.max(requests, GOAWAY_MIN_REQUESTS), 'goaway');
       if (aged) {
         const rot = aged.report.modes.rotate as H2ModeReport | undefined;
         const fair = 1 / (n + 1);
-        const lateShare = share(rot, late);
+        // Judged once every connection opened before the join is older than the backends' max age.
+        const after = shareAfter(rot, late, aged.joinedAt === null ? null : aged.joinedAt + MAX_CONN_AGE_MS);
+        lateShareAged = after;
         const goaways = rot?.http2?.goaways ?? 0;
         steps.push(
           judge({
@@ -182,7 +191,7 @@ export const grpc: Scenario = {
             absent: ['late-backend-starved'],
             checks: [
               { what: `the backends' GOAWAY retired pooled connections (${goaways} received)`, ok: goaways > 0 },
-              { what: `${late} gets at least half its fair share (${pct(fair)}) once connections are retired by GOAWAY`, ok: lateShare >= fair / 2 },
+              { what: `${late} gets at least half its fair share (${pct(fair)}) of the calls once the connections opened before it joined are ${formatDuration(MAX_CONN_AGE_MS)} old (GOAWAY)`, ok: after !== null && after.share >= fair / 2 },
             ],
             probe: aged.report,
           }),
@@ -224,10 +233,9 @@ export const grpc: Scenario = {
     if (rg) {
       const rot = rg.modes.rotate as H2ModeReport | undefined;
       found.push(
-        `With the backends sending GOAWAY at ${formatDuration(MAX_CONN_AGE_MS)} the same pool (it never retires a connection itself) opened ${rot?.connections ?? 0} connections (${rot?.http2?.goaways ?? 0} GOAWAY received): ${sharesText(rot, names)}${rg.findings.some((f) => f.id === 'late-backend-starved') ? '; late-backend-starved still raised: not the expected result' : ''}.`,
+        `With the backends sending GOAWAY at ${formatDuration(MAX_CONN_AGE_MS)} the same pool (it never retires a connection itself) opened ${rot?.connections ?? 0} connections (${rot?.http2?.goaways ?? 0} GOAWAY received): ${sharesText(rot, names)} over the whole run, ${late} ${lateShareAged ? `${pct(lateShareAged.share)} of the ${lateShareAged.calls} calls made once every connection opened before it joined had reached that age` : '(join time unknown)'}${rg.findings.some((f) => f.id === 'late-backend-starved') ? '; late-backend-starved still raised: not the expected result' : ''}.`,
       );
     }
-    const lateShareAged = share(rg?.modes.rotate, late);
     return {
       name: 'grpc',
       steps,
@@ -239,7 +247,7 @@ export const grpc: Scenario = {
           `L7 on ${formatEndpoint(l7.address)}: ${describeKind(c7.kind)}.${c7.note ? ` (${c7.note})` : ''}`,
           `Each is probed with ${requests} unary calls (lbdiag probe --grpc --grpc-method ${GRPC_METHOD}) over ${CLIENT_CONNECTIONS} HTTP/2 connections with ${STREAMS} calls in flight on each (--streams ${STREAMS}), then ${requests} calls on a new connection each.`,
           `Then a pool of ${POOL} connections (--streams ${POOL_STREAMS}) through L4; ${formatDuration(JOIN_AFTER_MS)} after it is open the autoscaler adds ${late}${l4.kind.startsWith('builtin') ? '' : ' (a reload)'}.`,
-          `Finally every backend restarted with --max-conn-age ${formatDuration(MAX_CONN_AGE_MS)} (GOAWAY, like gRPC MAX_CONNECTION_AGE) and the same scale-up, the pool retiring a connection only when the server says so (--mode rotate --max-conn-age ${formatDuration(CLIENT_AGE_MS)}).`,
+          `Finally every backend restarted with --max-conn-age ${formatDuration(MAX_CONN_AGE_MS)} (GOAWAY, like gRPC MAX_CONNECTION_AGE) and the same scale-up (${Math.max(requests, GOAWAY_MIN_REQUESTS)} calls), the pool retiring a connection only when the server says so (--mode rotate --max-conn-age ${formatDuration(CLIENT_AGE_MS)}).`,
         ],
         naive: r4
           ? [
@@ -257,7 +265,7 @@ export const grpc: Scenario = {
       summary: {
         naive: r4 ? `new connection per call via L4: ${sharesText(r4.modes.short, names.slice(0, n))}` : 'not measured',
         finding: r4?.findings.some((f) => f.id === 'keepalive-pinning')
-          ? `keepalive-pinning via L4, none via L7; ${late} starved until GOAWAY (then ${pct(lateShareAged)})`
+          ? `keepalive-pinning via L4, none via L7; ${late} starved until GOAWAY (then ${lateShareAged ? pct(lateShareAged.share) : '?'} of calls)`
           : 'keepalive-pinning not raised',
         fix: grpc.fix,
       },
@@ -270,6 +278,25 @@ function share(m: ModeReport | undefined, name: string): number {
 }
 
 /**
+ * `name`'s share of the identified calls in the timeline buckets that start after `joinedAt` (ms
+ * from the probe's start, as the mode's startMs): what a backend gets once it exists, not diluted by
+ * the time before it did. Null without a join time or calls after it.
+ */
+export function shareAfter(m: ModeReport | undefined, name: string, joinedAt: number | null): { share: number; calls: number } | null {
+  if (!m || joinedAt === null) return null;
+  let mine = 0;
+  let all = 0;
+  for (const bk of m.timeline.buckets) {
+    if (m.startMs + bk.t < joinedAt) continue;
+    for (const [b, c] of Object.entries(bk.backends)) {
+      all += c;
+      if (b === name) mine += c;
+    }
+  }
+  return all > 0 ? { share: mine / all, calls: all } : null;
+}
+
+/**
  * A pool of POOL gRPC connections through `lb` (first n targets); once every pooled connection is
  * open and JOIN_AFTER_MS later, the last target joins. `pool`: keep-alive then short-lived (the
  * new backend shows on new connections); `goaway`: rotate with a client age far beyond the run, so
@@ -279,7 +306,7 @@ async function scaleUpRun(ctx: LabContext, lb: Balancer, targets: BackendTarget[
   if (ctx.aborted) return null;
   const vip = formatEndpoint(lb.address);
   const mode = kind === 'pool' ? 'both' : 'rotate';
-  const interval = Math.max(2, Math.round((PHASE_MS * POOL) / requests));
+  const interval = Math.max(2, Math.round(((kind === 'pool' ? PHASE_MS : GOAWAY_PHASE_MS) * POOL) / requests));
   ctx.status(`gRPC pool of ${POOL} connections on ${vip}; ${late} joins ${formatDuration(JOIN_AFTER_MS)} after it is open`);
   let poolOpen: () => void = () => {};
   const opened = new Promise<void>((r) => (poolOpen = r));
