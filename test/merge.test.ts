@@ -87,6 +87,10 @@ test('merge of three real runs: sums, exact-within-error percentiles, the pinned
   const human = await runLbdiag(['merge', ...files], { env: { ...process.env, NO_COLOR: '1' } });
   assert.match(human.stdout, /lbdiag merge 3 runs/);
   assert.match(human.stdout, /client-pinned/);
+  // The summary line first; the merged view, not one run's settings ("N requests per mode").
+  assert.match(human.stdout.split('\n')[0], /client-pinned/);
+  assert.match(human.stdout, /^merged /m);
+  assert.doesNotMatch(human.stdout, /^lbdiag probe /m);
 });
 
 test('merge refuses another schema, another command, non-JSON: one line, exit 2', async () => {
