@@ -7,9 +7,6 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { assertNothingLeft, ids } from './lab-support.js';
 import { runLbdiag } from './support/processes.js';
 import { haproxyInstalled } from '../src/lab/balancers/index.js';
@@ -19,16 +16,6 @@ import type { ModeReport } from '../src/probe/summary.js';
 
 /** A /24 of its own per run, so the builtin and haproxy runs go side by side. */
 const ADDR = { builtin: '127.0.41', haproxy: '127.0.43' } as const;
-const DIST_SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src');
-/**
- * Until whoami speaks h2c/gRPC (branch whoami-h2) and the probe has --grpc (branch probe-h2), the
- * scenario skips itself with the reason. Once their code is here (these modules exist), a skip is a
- * failure, so a later regression cannot hide behind it.
- */
-const H2_LANDED = existsSync(path.join(DIST_SRC, 'whoami/h2.js')) && existsSync(path.join(DIST_SRC, 'probe/h2-engine.js'));
-
-type H2Mode = ModeReport & { http2?: { streamsPerConnection: number; goaways: number; retried: number } };
-
 async function grpcLab(balancer: keyof typeof ADDR): Promise<{ code: number | null; stderr: string; rep: LabReport; ms: number }> {
   const t0 = Date.now();
   const r = await runLbdiag(['lab', '--scenario', 'grpc', '--balancer', balancer, '-n', '40', '--addresses', ADDR[balancer], '--json'], { timeoutMs: 50_000 });
@@ -76,7 +63,7 @@ function checkGrpcRun(rep: LabReport, l4Kind: string, l7Kind: string): void {
   // GOAWAY at --max-conn-age: the same kind of pool reaches delta.
   const goaway = step('goaway');
   assert.ok(!goaway.found.includes('late-backend-starved'), goaway.found.join(','));
-  const rot = goaway.probe!.modes.rotate as H2Mode;
+  const rot = goaway.probe!.modes.rotate!;
   assert.ok((rot.http2?.goaways ?? 0) > 0, `GOAWAY frames received: ${JSON.stringify(rot.http2)}`);
   assert.ok(rot.connections > 8, `connections reopened after GOAWAY: ${rot.connections}`);
   assert.ok(goaway.checks.every((c) => c.ok), JSON.stringify(goaway.checks));
@@ -104,9 +91,7 @@ test('shareAfter: a backend\'s share of the calls in the buckets from a time on'
 describe('lab --scenario grpc (builtin and haproxy side by side)', { concurrency: 2 }, () => {
   test('lab --scenario grpc, builtin balancers: L4 pins each HTTP/2 connection, builtin-h2 spreads the calls, GOAWAY reaches the late backend', { timeout: 60_000 }, async (t) => {
     const { code, stderr, rep, ms } = await grpcLab('builtin');
-    const skipped = rep.summary[0]?.skipped;
-    if (skipped && !H2_LANDED) return t.skip(`needs whoami --grpc from branch whoami-h2 and probe --grpc from branch probe-h2 (scenario said: ${skipped})`);
-    assert.equal(skipped, undefined, 'the scenario ran');
+    assert.equal(rep.summary[0]?.skipped, undefined, 'the scenario ran');
     assert.equal(code, 0, `${stderr}\n${JSON.stringify(rep.summary)}`);
     checkGrpcRun(rep, 'builtin-l4', 'builtin-h2');
     t.diagnostic(`builtin run: ${ms} ms`);
@@ -116,9 +101,7 @@ describe('lab --scenario grpc (builtin and haproxy side by side)', { concurrency
   test('lab --scenario grpc --balancer haproxy: mode tcp pins, mode http + proto h2 spreads, GOAWAY reaches the late backend', { timeout: 60_000 }, async (t) => {
     if (!haproxyInstalled()) return t.skip('haproxy not installed');
     const { code, stderr, rep, ms } = await grpcLab('haproxy');
-    const skipped = rep.summary[0]?.skipped;
-    if (skipped && !H2_LANDED) return t.skip(`needs whoami --grpc from branch whoami-h2 and probe --grpc from branch probe-h2 (scenario said: ${skipped})`);
-    assert.equal(skipped, undefined, 'the scenario ran');
+    assert.equal(rep.summary[0]?.skipped, undefined, 'the scenario ran');
     assert.equal(code, 0, `${stderr}\n${JSON.stringify(rep.summary)}`);
     checkGrpcRun(rep, 'haproxy-tcp', 'haproxy-h2');
     t.diagnostic(`haproxy run: ${ms} ms`);

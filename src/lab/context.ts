@@ -7,7 +7,7 @@
  */
 import { runProbe, type ProbeOptions, type ProbeProgress } from '../probe/run.js';
 import type { ProbeReport } from '../probe/summary.js';
-import { startWhoami, type WhoamiHandle, type WhoamiOptions } from '../whoami/server.js';
+import { startWhoami, type WhoamiHandle } from '../whoami/server.js';
 import { startBalancer, type Balancer, type BalancerKind, type BackendTarget } from './balancers/index.js';
 import type { BalancerFamily } from './balancer-choice.js';
 import { freePort } from './port-wait.js';
@@ -99,10 +99,8 @@ export class LabContext {
     for (let i = first; i < first + count; i++) {
       const host = this.address(2 + i);
       this.status(`starting backend ${backendName(i)} on ${host}`);
-      // maxConnAgeMs: whoami --max-conn-age (GOAWAY on HTTP/2, Connection: close on HTTP/1.1; issue 12).
-      const wo: WhoamiOptions & { maxConnAgeMs?: number } = { host, port: 0, name: backendName(i), idleTimeoutMs: opts.idleTimeoutMs ?? 60_000, log: false };
-      if (opts.maxConnAgeMs !== undefined) wo.maxConnAgeMs = opts.maxConnAgeMs;
-      const w = await startWhoami(wo);
+      // maxConnAgeMs: whoami --max-conn-age (GOAWAY on HTTP/2, Connection: close on HTTP/1.1).
+      const w = await startWhoami({ host, port: 0, name: backendName(i), idleTimeoutMs: opts.idleTimeoutMs ?? 60_000, maxConnAgeMs: opts.maxConnAgeMs, log: false });
       this.defer(`whoami ${w.name}`, () => w.close());
       const a = w.addresses[0];
       this.started.listeners.push({ host: a.address, port: a.port });

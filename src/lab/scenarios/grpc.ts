@@ -11,7 +11,6 @@
  * - `goaway`: the backends restarted with `--max-conn-age` (each connection gets GOAWAY when old),
  *   the same pool, which never retires a connection itself, reaches the new backend.
  */
-import http2 from 'node:http2';
 import { describeKind, h2Kind, l4Kind } from '../balancer-choice.js';
 import { backendName, targetOf, type LabContext } from '../context.js';
 import { connectionsText, pct, sharesText } from '../phrases.js';
@@ -20,15 +19,6 @@ import { formatEndpoint, type Balancer, type BackendTarget } from '../balancers/
 import type { ProbeOptions } from '../../probe/run.js';
 import type { ModeReport, ProbeReport } from '../../probe/summary.js';
 import { formatDuration } from '../../core/units.js';
-import { GRPC_CONTENT_TYPE, GRPC_STATUS, WHOAMI_GET_PATH, decodeGetResponse, encodeGetRequest, frameMessage, unframeMessage } from '../../wire/grpc.js';
-
-/**
- * The probe's HTTP/2 options as issue 12 names them (`--http2`, `--grpc`, `--grpc-method`,
- * `--streams`); an intersection, so this compiles whether or not ProbeOptions has them yet.
- */
-type GrpcProbeOptions = ProbeOptions & { http2?: boolean; grpc?: boolean; grpcMethod?: string; streams?: number };
-/** What an HTTP/2 run adds to a mode's report (probe-h2). */
-type H2ModeReport = ModeReport & { http2?: { streamsPerConnection: number; goaways: number; retried: number } };
 
 const GRPC_METHOD = 'lbdiag.v1.WhoAmI/Get';
 const DEFAULT_GRPC_REQUESTS = 200;
@@ -63,49 +53,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/**
- * Whether `lbdiag whoami` answers gRPC over h2c (issue 12; branch whoami-h2 until merged): one
- * WhoAmI/Get call by prior knowledge, bounded by 3 s. Null when it does, else why not.
- */
-export function whoamiGrpcMissing(t: BackendTarget): Promise<string | null> {
-  return new Promise((resolve) => {
-    const host = t.host.includes(':') ? `[${t.host}]` : t.host;
-    const session = http2.connect(`http://${host}:${t.port}`);
-    let settled = false;
-    const done = (why: string | null): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      session.destroy();
-      resolve(why);
-    };
-    const timer = setTimeout(() => done('no HTTP/2 answer within 3 s'), 3000);
-    session.on('error', (e) => done(`h2c: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
-    const req = session.request({ ':method': 'POST', ':path': WHOAMI_GET_PATH, 'content-type': GRPC_CONTENT_TYPE, te: 'trailers' });
-    const chunks: Buffer[] = [];
-    let status = '';
-    req.on('response', (h) => (status = String(h['grpc-status'] ?? '')));
-    req.on('trailers', (h) => (status = String(h['grpc-status'] ?? status)));
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('error', (e) => done(`h2c: ${(e as NodeJS.ErrnoException).code ?? e.message}`));
-    req.on('end', () => {
-      const m = unframeMessage(Buffer.concat(chunks));
-      if (status !== String(GRPC_STATUS.OK)) done(`grpc-status ${status || 'missing'}`);
-      else if (!m.ok || decodeGetResponse(m.payload).backend !== t.name) done('no WhoAmI identity in the answer');
-      else done(null);
-    });
-    req.end(frameMessage(encodeGetRequest()));
-  });
-}
-
-/** Whether a probe report comes from a gRPC run (probe-h2 records `config.protocol`). */
-function spokeGrpc(r: ProbeReport): boolean {
-  return (r.config as Record<string, unknown> | undefined)?.protocol === 'grpc';
-}
-
-const NEEDS_WHOAMI = 'needs lbdiag whoami speaking gRPC over h2c (issue 12, branch whoami-h2)';
-const NEEDS_PROBE = 'needs lbdiag probe --grpc (issue 12, branch probe-h2)';
-
 export const grpc: Scenario = {
   name: 'grpc',
   title: 'gRPC (HTTP/2) multiplexes every call on one connection: a layer-4 balancer pins a whole client to one backend',
@@ -113,26 +60,16 @@ export const grpc: Scenario = {
   async run(ctx: LabContext): Promise<ScenarioResult> {
     const { options } = ctx;
     const n = options.backends;
-    const skipped = (why: string): ScenarioResult => ({
-      name: 'grpc',
-      steps: [],
-      story: { title: grpc.title, built: [], naive: [], found: [], fix: [] },
-      summary: { naive: '-', finding: `skipped: ${why}`, fix: grpc.fix },
-      skipped: why,
-    });
     const first = await ctx.startBackends(0, n + 1);
     const targets = first.map(targetOf);
     const names = targets.map((t) => t.name!);
     const late = backendName(n);
-    const missing = await whoamiGrpcMissing(targets[0]);
-    if (missing) return skipped(`${NEEDS_WHOAMI}: ${missing}`);
-
     const c4 = l4Kind(options.family);
     const c7 = h2Kind(options.family);
     const l4 = await ctx.startBalancer(c4.kind, targets.slice(0, n));
     const l7 = await ctx.startBalancer(c7.kind, targets.slice(0, n));
     const requests = options.requests ?? DEFAULT_GRPC_REQUESTS;
-    const base: GrpcProbeOptions = { target: '', grpc: true, http2: true, grpcMethod: GRPC_METHOD };
+    const base: ProbeOptions = { target: '', grpc: true, grpcMethod: GRPC_METHOD };
     const steps: LabStep[] = [];
 
     // 1. Two gRPC clients through L4, then through L7.
@@ -142,8 +79,7 @@ export const grpc: Scenario = {
     ] as const) {
       if (ctx.aborted) break;
       ctx.status(`gRPC through the ${step.toUpperCase()} balancer ${formatEndpoint(lb.address)}`);
-      const probe = await ctx.probe({ ...base, target: formatEndpoint(lb.address), mode: 'both', requests, concurrency: CLIENT_CONNECTIONS, streams: STREAMS } as GrpcProbeOptions);
-      if (!spokeGrpc(probe)) return skipped(NEEDS_PROBE);
+      const probe = await ctx.probe({ ...base, target: formatEndpoint(lb.address), mode: 'both', requests, concurrency: CLIENT_CONNECTIONS, streams: STREAMS });
       steps.push(judge({ name: 'grpc', step, balancer: lb.kind, expected: [...expected], absent: [...absent], checks: [], probe }));
     }
 
@@ -176,7 +112,7 @@ export const grpc: Scenario = {
       agedL4 = await ctx.startBalancer(c4.kind, t2.slice(0, n));
       aged = await scaleUpRun(ctx, agedL4, t2, late, Math.max(requests, GOAWAY_MIN_REQUESTS), 'goaway');
       if (aged) {
-        const rot = aged.report.modes.rotate as H2ModeReport | undefined;
+        const rot = aged.report.modes.rotate;
         const fair = 1 / (n + 1);
         // Judged once every connection opened before the join is older than the backends' max age.
         const after = shareAfter(rot, late, aged.joinedAt === null ? null : aged.joinedAt + MAX_CONN_AGE_MS);
@@ -231,7 +167,7 @@ export const grpc: Scenario = {
       );
     }
     if (rg) {
-      const rot = rg.modes.rotate as H2ModeReport | undefined;
+      const rot = rg.modes.rotate;
       found.push(
         `With the backends sending GOAWAY at ${formatDuration(MAX_CONN_AGE_MS)} the same pool (it never retires a connection itself) opened ${rot?.connections ?? 0} connections (${rot?.http2?.goaways ?? 0} GOAWAY received): ${sharesText(rot, names)} over the whole run, ${late} ${lateShareAged ? `${pct(lateShareAged.share)} of the ${lateShareAged.calls} calls made once every connection opened before it joined had reached that age` : '(join time unknown)'}${rg.findings.some((f) => f.id === 'late-backend-starved') ? '; late-backend-starved still raised: not the expected result' : ''}.`,
       );
@@ -314,7 +250,6 @@ async function scaleUpRun(ctx: LabContext, lb: Balancer, targets: BackendTarget[
     {
       target: vip,
       grpc: true,
-      http2: true,
       grpcMethod: GRPC_METHOD,
       mode,
       requests,
@@ -322,7 +257,7 @@ async function scaleUpRun(ctx: LabContext, lb: Balancer, targets: BackendTarget[
       streams: POOL_STREAMS,
       intervalMs: interval,
       ...(kind === 'goaway' ? { maxConnAgeMs: CLIENT_AGE_MS } : {}),
-    } as GrpcProbeOptions,
+    },
     (p) => {
       if ((p.mode === 'keepalive' || p.mode === 'rotate') && p.done >= POOL) poolOpen();
     },
