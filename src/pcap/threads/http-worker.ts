@@ -69,7 +69,8 @@ try {
   };
 
   for (let i = 0; ; i = (i + 1) % SLOTS) {
-    while (Atomics.load(ctl, i) === EMPTY) Atomics.wait(ctl, i, EMPTY, 1000);
+    // Bounded waits: a terminate() from the TCP side (its run failed) takes effect between them.
+    while (Atomics.load(ctl, i) === EMPTY) Atomics.wait(ctl, i, EMPTY, 200);
     const used = Atomics.load(ctl, CTL_USED + i);
     if (used === END) break;
     replay(numSlots[i], byteSlots[i], used);
