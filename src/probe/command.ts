@@ -215,9 +215,9 @@ Durations: ${DURATION_HELP}.
 
 Findings (stable ids): keepalive-pinning, insufficient-data, imbalance, single-backend, backend-missing,
 late-backend-starved, stale-instance, backend-restarted, intermittent-errors, all-failing, idle-timeout-reset,
-stall-1s, l7-proxy, connection-churn, no-backend-identity, local-port-exhaustion, source-affinity.
+stall-1s, l7-proxy, connection-churn, no-backend-identity, local-port-exhaustion, source-affinity, protocol-mismatch.
 Error kinds in records: refused, reset, timeout (no byte of an answer, or no connection), head-timeout,
-body-timeout, head-too-large, chunk-line-too-long, too-many-1xx, bad-response, no-local-port, closed;
+body-timeout, head-too-large, chunk-line-too-long, too-many-1xx, bad-response, no-local-port, closed, http2-frames (HTTP/2 frames to an HTTP/1.1 request);
 HTTP/2: h2-protocol-error, alpn-no-h2, refused-stream,
 stream-<h2 error> (e.g. stream-internal-error); gRPC: grpc-<status> (e.g. grpc-unavailable), not-serving,
 grpc-no-status.

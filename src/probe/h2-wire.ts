@@ -85,7 +85,7 @@ export function readPrefaceReply(host: string, port: number, timeoutMs: number, 
     let alpn: string | false | undefined;
     let settled = false;
     const s = tlsOptions
-      ? tls.connect({ host, port, ...tlsOptions, ALPNProtocols: ['h2', 'http/1.1'] })
+      ? tls.connect({ host, port, rejectUnauthorized: tlsOptions.rejectUnauthorized, ...(tlsOptions.servername && !net.isIP(tlsOptions.servername) ? { servername: tlsOptions.servername } : {}), ALPNProtocols: ['h2', 'http/1.1'] })
       : net.connect({ host, port });
     const done = (): void => {
       if (settled) return;

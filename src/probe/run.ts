@@ -17,6 +17,8 @@ import { runEngine, type EngineResult } from './engine.js';
 import { runH2Engine, type H2EngineResult } from './h2-engine.js';
 import { buildGrpcRequest, buildH2HttpRequest, parseGrpcMethod } from './h2-request.js';
 import type { H2Exchange } from './h2-session.js';
+import { readPrefaceReply } from './h2-wire.js';
+import type { WireCheck } from './detectors/protocol-mismatch.js';
 import { identify, parseBackendFrom, type BackendFrom } from './identity.js';
 import type { ProbeMode, ProbeRecord } from './record.js';
 import { buildRequest } from './request.js';
@@ -203,6 +205,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   let nextConnId = 1;
   const deepSeen = new Set<number>();
   const h2Facts = new Map<ProbeMode, { goaways: number; retried: number }>();
+  const wire: WireCheck = {};
 
   try {
     for (const mode of modes) {
@@ -324,6 +327,12 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
           });
       nextConnId = res.nextConnId;
       if (h2Request) h2Facts.set(mode, { goaways: res.goaways ?? 0, retried: res.retried ?? 0 });
+      if (res.alpnMismatch && !wire.alpnAgreed) wire.alpnAgreed = res.alpnMismatch.agreed;
+      // HTTP/2 sessions failed before the server's SETTINGS, or (plain HTTP/1.1) not one answer and
+      // connections closed without a byte: look at what the server says to the HTTP/2 preface (once).
+      const closedOnly = !h2Request && target.scheme === 'http' && tally.ok === 0 && (tally.errorKinds.get('closed')?.count ?? 0) * 2 > tally.requests;
+      if ((res.protocolFailures || closedOnly) && !wire.prefaceReply && !internal.signal.aborted)
+        wire.prefaceReply = await readPrefaceReply(addresses[0], target.port, timeoutMs, endpoint.tls ? { servername: endpoint.tls.servername, rejectUnauthorized: endpoint.tls.rejectUnauthorized } : undefined);
       if (res.inFlightAborted) inFlightAborted.set(mode, res.inFlightAborted);
       if (!localPorts && tally.errorKinds.has('no-local-port')) localPorts = readLocalPortFacts(addresses[0], target.port, close);
       tally.connectionsOpened = res.connections;
@@ -342,7 +351,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   for (const t of tallies) for (const b of t.backends.values()) if (b.ok > 0) seen.add(b.name);
   const weightsCheck = checkWeights(options.weights, seen, options.expectBackends);
   const analysed = [
-    ...analyse(tallies, { protocol, expect: options.expect, expectBackends: options.expectBackends, weights: weightsCheck.weights, localPorts }),
+    ...analyse(tallies, { protocol, wire, expect: options.expect, expectBackends: options.expectBackends, weights: weightsCheck.weights, localPorts }),
     ...weightsCheck.findings,
   ];
   const report: ProbeReport = envelope(
