@@ -8,7 +8,7 @@ import { ProgressLine } from '../core/progress.js';
 import { renderJson, verbosityFromFlags } from '../core/render.js';
 import { makeChalk } from '../core/style.js';
 import { DURATION_HELP, formatDuration, parseCount, parseDuration, parseRate } from '../core/units.js';
-import { parseGrpcMethod } from './h2-request.js';
+import { parseGrpcMethod } from './h2-options.js';
 import { parseBackendFrom } from './identity.js';
 import { renderProbeReport } from './report.js';
 import { parseHeader } from './request.js';

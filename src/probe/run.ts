@@ -14,8 +14,8 @@ import { checkWeights } from './weights-check.js';
 import { checkLocal, sourcesFor } from './sources.js';
 import type { Exchange } from './connection.js';
 import { runEngine, type EngineResult } from './engine.js';
-import { runH2Engine, type H2EngineResult } from './h2-engine.js';
-import { buildGrpcRequest, buildH2HttpRequest, parseGrpcMethod } from './h2-request.js';
+import type { H2EngineResult } from './h2-engine.js';
+import { parseGrpcMethod } from './h2-options.js';
 import type { H2Exchange } from './h2-session.js';
 import { readPrefaceReply } from './h2-wire.js';
 import type { WireCheck } from './detectors/protocol-mismatch.js';
@@ -144,7 +144,9 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   const protocol: ProbeProtocol = options.grpc ? 'grpc' : options.http2 ? 'h2' : 'http1';
   const streams = options.streams ?? 1;
   const grpcPath = options.grpc ? parseGrpcMethod(options.grpcMethod) : undefined;
-  const h2Request = protocol === 'http1' ? undefined : grpcPath ? buildGrpcRequest(target, spec, grpcPath) : buildH2HttpRequest(target, spec);
+  // The HTTP/2 engine and the gRPC codec load only for runs that speak them (protobufjs costs start-up time).
+  const h2 = protocol === 'http1' ? undefined : { ...(await import('./h2-engine.js')), ...(await import('./h2-request.js')) };
+  const h2Request = h2 === undefined ? undefined : grpcPath ? h2.buildGrpcRequest(target, spec, grpcPath) : h2.buildH2HttpRequest(target, spec);
 
   const config = {
     mode: modeOpt,
@@ -288,8 +290,8 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         headRequest: method === 'HEAD',
         tls: target.scheme === 'https' ? { servername: target.host, rejectUnauthorized: !options.insecure } : undefined,
       };
-      const res: EngineResult & Partial<H2EngineResult> = h2Request
-        ? await runH2Engine({
+      const res: EngineResult & Partial<H2EngineResult> = h2 && h2Request
+        ? await h2.runH2Engine({
             mode,
             addresses,
             sources,
