@@ -154,6 +154,10 @@ export class H2Connection {
       this.events.onGone(this);
     });
     this.socket.on('error', (e: Error) => {
+      if (e instanceof TlsConnectError) {
+        this.tlsError = e.message;
+        this.tlsInfo = e.info;
+      }
       if (!this.failure) this.failure = errorKind(e);
     });
   }
