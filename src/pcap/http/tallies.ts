@@ -21,6 +21,7 @@ import { identify, type BackendFrom } from '../../probe/identity.js';
 import type { HttpResponse } from '../../probe/http-response.js';
 import type { ProbeRecord } from '../../probe/record.js';
 import { ModeTally } from '../../probe/tally.js';
+import { BACKEND_KEY, CONN_KEY, INSTANCE_KEY, PID_KEY, STARTED_KEY } from '../../wire/identity-headers.js';
 import { clientIsA, serverOf, type Conn } from '../connection.js';
 import type { HttpSink } from './layer.js';
 import type { CaptureExchange, HttpStream } from './stream.js';
@@ -35,7 +36,7 @@ type Rec = ProbeRecord & { shortBody: boolean };
 
 /** Response headers `identify()` reads (src/probe/identity.ts), plus the one --backend-from names. */
 export function identityHeaders(from: BackendFrom): string[] {
-  const h = ['x-lbdiag-backend', 'x-lbdiag-instance', 'x-lbdiag-pid', 'x-lbdiag-conn', 'content-type', 'via'];
+  const h = [BACKEND_KEY, INSTANCE_KEY, STARTED_KEY, PID_KEY, CONN_KEY, 'content-type', 'via'];
   if (from.kind === 'header') h.push(from.name);
   return h;
 }
@@ -102,6 +103,7 @@ export class HttpTallies implements HttpSink {
       // Identity strings are interned: a million responses from three backends hold three strings.
       if (id.backend !== undefined) rec.backend = this.intern(id.backend);
       if (id.instance !== undefined) rec.instance = this.intern(id.instance);
+      if (id.started !== undefined) rec.started = id.started;
       if (id.pid !== undefined) rec.pid = id.pid;
       if (id.serverConn !== undefined) rec.serverConn = id.serverConn;
       if (id.serverSeq !== undefined) rec.serverSeq = id.serverSeq;
