@@ -19,9 +19,8 @@ export const HEAD_CAP = 64 * 1024;
 const LINE_CAP = 1024;
 
 export interface MessageHead {
-  /** Request: method, target. Response: status, reason. */
+  /** Request: the method ('' for a response). Response: the status (0 for a request). Target and reason are not read. */
   method: string;
-  target: string;
   status: number;
   /** HTTP/1.0 or HTTP/1.1 (minor version). */
   minor: number;
@@ -82,17 +81,39 @@ function wantedTable(wanted: readonly string[]): WantedTable {
   return t;
 }
 
-/** The name text[i, c) lower-cased, when it is one of `names` (ASCII lower case); undefined when none. */
-function matchName(text: string, i: number, c: number, names: readonly string[]): string | undefined {
+/** The name b[i, c) lower-cased, when it is one of `names` (ASCII lower case); undefined when none. */
+function matchName(b: Buffer, i: number, c: number, names: readonly string[]): string | undefined {
   for (let k = 0; k < names.length; k++) {
     const n = names[k];
     let j = 0;
     for (; j < n.length; j++) {
-      let ch = text.charCodeAt(i + j);
+      let ch = b[i + j];
       if (ch >= 0x41 && ch <= 0x5a) ch += 0x20;
       if (ch !== n.charCodeAt(j)) break;
     }
     if (j === n.length) return n;
+  }
+  return undefined;
+}
+
+/** What String.prototype.trim() removes from a latin1 string: tab, LF, VT, FF, CR, space, no-break space. */
+function isTrimmed(ch: number): boolean {
+  return (ch >= 0x09 && ch <= 0x0d) || ch === 0x20 || ch === 0xa0;
+}
+
+/** b[from, to) as latin1 text (Buffer's own slice method, without toString's encoding dispatch). */
+const latin1 = (b: Buffer, from: number, to: number): string => (b as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(from, to);
+
+/** Common request methods as interned strings, so a request line costs no method string. */
+const KNOWN_METHODS = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'];
+
+function knownMethod(b: Buffer, from: number, to: number): string | undefined {
+  for (let k = 0; k < KNOWN_METHODS.length; k++) {
+    const m = KNOWN_METHODS[k];
+    if (m.length !== to - from) continue;
+    let j = 0;
+    while (j < m.length && b[from + j] === m.charCodeAt(j)) j++;
+    if (j === m.length) return m;
   }
   return undefined;
 }
@@ -244,7 +265,7 @@ export class MessageParser {
       // The whole head in this segment (the usual case): found and read in place, no Buffer view or copy.
       const idx = headEnd(buf, pos, pos + take);
       if (idx >= 0) {
-        this.headDone(buf.toString('latin1', pos, idx), frame, t);
+        this.headDone(buf, pos, idx, frame, t);
         return idx;
       }
     }
@@ -259,61 +280,72 @@ export class MessageParser {
       return end;
     }
     const consumed = idx - this.headLen;
-    const text = hb.toString('latin1', 0, idx);
     this.pendingHead = EMPTY;
     this.headLen = 0;
-    this.headDone(text, frame, t);
+    this.headDone(hb, 0, idx, frame, t);
     return pos + consumed;
   }
 
-  private headDone(text: string, frame: number, t: number): void {
-    const eol = text.indexOf('\n');
+  /**
+   * The head b[from, to) (start line, headers, blank line), read from the bytes: no text of the whole
+   * head is made, only the method (interned when common) and the values of the wanted headers.
+   */
+  private headDone(b: Buffer, from: number, to: number, frame: number, t: number): void {
+    let eol = b.indexOf(0x0a, from);
+    if (eol >= to) eol = -1;
     // The start line split at spaces by index (as `line.split(' ')` would, without the array and regexes).
-    let le = eol < 0 ? text.length : eol;
-    if (le > 0 && text.charCodeAt(le - 1) === 0x0d) le--;
-    let sp1 = text.indexOf(' ');
+    let le = eol < 0 ? to : eol;
+    if (le > from && b[le - 1] === 0x0d) le--;
+    let sp1 = b.indexOf(0x20, from);
     if (sp1 >= le) sp1 = -1;
-    let sp2 = sp1 < 0 ? -1 : text.indexOf(' ', sp1 + 1);
+    let sp2 = sp1 < 0 ? -1 : b.indexOf(0x20, sp1 + 1);
     if (sp2 >= le) sp2 = -1;
-    const h: MessageHead = { method: '', target: '', status: 0, minor: 1, headers: {} };
+    const h: MessageHead = { method: '', status: 0, minor: 1, headers: {} };
     if (this.isResponse) {
-      const minor = sp1 === 8 ? version(text, 0) : -1;
+      const minor = sp1 === from + 8 ? version(b, from) : -1;
       const se = sp2 < 0 ? le : sp2;
-      if (minor < 0 || sp1 < 0 || se - sp1 !== 4 || !digit(text, sp1 + 1) || !digit(text, sp1 + 2) || !digit(text, sp1 + 3)) {
+      if (minor < 0 || sp1 < 0 || se - sp1 !== 4 || !digit(b[sp1 + 1]) || !digit(b[sp1 + 2]) || !digit(b[sp1 + 3])) {
         this.stop('not an HTTP/1.x status line');
         return;
       }
       h.minor = minor;
-      h.status = (text.charCodeAt(sp1 + 1) - 0x30) * 100 + (text.charCodeAt(sp1 + 2) - 0x30) * 10 + (text.charCodeAt(sp1 + 3) - 0x30);
-      h.target = sp2 < 0 ? '' : text.slice(sp2 + 1, le);
+      h.status = (b[sp1 + 1] - 0x30) * 100 + (b[sp1 + 2] - 0x30) * 10 + (b[sp1 + 3] - 0x30);
     } else {
-      const sp3 = sp2 < 0 ? -1 : text.indexOf(' ', sp2 + 1);
-      const minor = sp2 >= 0 && le - sp2 === 9 ? version(text, sp2 + 1) : -1;
-      const method = sp1 < 0 ? '' : text.slice(0, sp1);
-      if (sp2 < 0 || (sp3 >= 0 && sp3 < le) || minor < 0 || !METHOD.test(method)) {
+      const sp3 = sp2 < 0 ? -1 : b.indexOf(0x20, sp2 + 1);
+      const minor = sp2 >= 0 && le - sp2 === 9 ? version(b, sp2 + 1) : -1;
+      if (sp2 < 0 || (sp3 >= 0 && sp3 < le) || minor < 0) {
+        this.stop('not an HTTP/1.x request line');
+        return;
+      }
+      const method = knownMethod(b, from, sp1) ?? latin1(b, from, sp1);
+      if (!METHOD.test(method)) {
         this.stop('not an HTTP/1.x request line');
         return;
       }
       h.method = method;
-      h.target = text.slice(sp1 + 1, sp2);
       h.minor = minor;
     }
     // Headers: only the ones someone reads (framing, and for responses what identity needs), by one scan.
     const wanted = this.wanted;
     let count = 0;
-    for (let i = text.indexOf('\n') + 1; i > 0 && i < text.length; ) {
-      let e = text.indexOf('\n', i);
-      if (e < 0) e = text.length;
-      const c = text.indexOf(':', i);
-      // Only names of a wanted length are sliced and compared (most headers are skipped without allocating).
-      if (c > i && c < e && ++count <= 200 && (wanted === null || this.wantedLengths[Math.min(c - i, 63)] === 1)) {
+    for (let i = eol < 0 ? -1 : eol + 1; i > 0 && i < to; ) {
+      let e = b.indexOf(0x0a, i);
+      if (e < 0 || e >= to) e = to;
+      let c = b.indexOf(0x3a, i);
+      if (c >= e) c = -1;
+      // Only names of a wanted length are compared (most headers are skipped without allocating).
+      if (c > i && ++count <= 200 && (wanted === null || this.wantedLengths[Math.min(c - i, 63)] === 1)) {
         const len = c - i;
         const names = len < 63 ? this.byLength[len] : undefined;
         // Fast path: a name with no surrounding white space compared in place against the wanted names of its length.
-        const plain = names !== undefined && text.charCodeAt(i) > 0x20 && text.charCodeAt(c - 1) > 0x20;
-        const name = plain ? matchName(text, i, c, names) : text.slice(i, c).trim().toLowerCase();
+        const plain = names !== undefined && b[i] > 0x20 && b[c - 1] > 0x20;
+        const name = plain ? matchName(b, i, c, names) : latin1(b, i, c).trim().toLowerCase();
         if (name !== undefined && (wanted === null || wanted.has(name))) {
-          const value = text.slice(c + 1, e).trim();
+          let vs = c + 1;
+          let ve = e;
+          while (vs < ve && isTrimmed(b[vs])) vs++;
+          while (ve > vs && isTrimmed(b[ve - 1])) ve--;
+          const value = latin1(b, vs, ve);
           const prev = h.headers[name];
           h.headers[name] = prev === undefined ? value : `${prev}, ${value}`;
         }
@@ -367,20 +399,20 @@ export class MessageParser {
   }
 }
 
-/** HTTP/1.0 or HTTP/1.1 at text[i, i+8): the minor version, else -1. */
-function version(text: string, i: number): number {
-  if (!text.startsWith('HTTP/1.', i)) return -1;
-  const m = text.charCodeAt(i + 7);
+/** HTTP/1.0 or HTTP/1.1 at b[i, i+8): the minor version, else -1. */
+function version(b: Buffer, i: number): number {
+  // "HTTP/1."
+  if (b[i] !== 0x48 || b[i + 1] !== 0x54 || b[i + 2] !== 0x54 || b[i + 3] !== 0x50 || b[i + 4] !== 0x2f || b[i + 5] !== 0x31 || b[i + 6] !== 0x2e) return -1;
+  const m = b[i + 7];
   return m === 0x30 ? 0 : m === 0x31 ? 1 : -1;
 }
 
-function digit(text: string, i: number): boolean {
-  const c = text.charCodeAt(i);
+function digit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
 function allDigits(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (!digit(s, i)) return false;
+  for (let i = 0; i < s.length; i++) if (!digit(s.charCodeAt(i))) return false;
   return true;
 }
 
