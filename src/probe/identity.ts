@@ -57,6 +57,10 @@ function jsonAt(doc: unknown, path: readonly string[]): unknown {
   return cur;
 }
 
+function bodyJson(res: HttpResponse, ctype: string): unknown {
+  return ctype.includes('json') || res.body[0] === 0x7b ? parseJson(res.body) : undefined;
+}
+
 function parseJson(body: Buffer): unknown {
   if (body.length === 0 || body.length >= 256 * 1024) return undefined;
   try {
@@ -82,11 +86,13 @@ function forwardedFromLbdiagJson(doc: unknown): string[] {
 
 /**
  * Reads identity from a response. `deep` also parses bodies for forwarding headers
- * (done on a sample of responses: the first on each connection).
+ * (done on a sample of responses: the first on each connection). `into` (its identity fields
+ * unset or undefined) receives the fields instead of a new object: the capture adapter fills
+ * its record in place.
  */
-export function identify(res: HttpResponse, from: BackendFrom, deep: boolean): Identity {
+export function identify(res: HttpResponse, from: BackendFrom, deep: boolean, into?: Identity): Identity {
   const h = res.headers;
-  const id: Identity = {};
+  const id: Identity = into ?? {};
   // lbdiag whoami's headers are read whatever --backend-from says: they carry the server's view.
   const lb = h[BACKEND_KEY];
   if (lb !== undefined) {
@@ -105,21 +111,17 @@ export function identify(res: HttpResponse, from: BackendFrom, deep: boolean): I
     }
   }
   const ctype = (h['content-type'] ?? '').toLowerCase();
+  // The body as JSON, parsed at most once and only where a rule needs it (no closure per call: this runs per response).
   let doc: unknown;
   let docParsed = false;
-  const json = (): unknown => {
-    if (!docParsed) {
-      docParsed = true;
-      doc = ctype.includes('json') || res.body[0] === 0x7b ? parseJson(res.body) : undefined;
-    }
-    return doc;
-  };
   switch (from.kind) {
     case 'header':
       id.backend = h[from.name];
       break;
     case 'json': {
-      const v = jsonAt(json(), from.path);
+      docParsed = true;
+      doc = bodyJson(res, ctype);
+      const v = jsonAt(doc, from.path);
       if (typeof v === 'string' || typeof v === 'number') id.backend = String(v);
       break;
     }
@@ -136,7 +138,9 @@ export function identify(res: HttpResponse, from: BackendFrom, deep: boolean): I
         id.backend = lb;
         break;
       }
-      const d = json();
+      docParsed = true;
+      doc = bodyJson(res, ctype);
+      const d = doc;
       if (d && typeof d === 'object') {
         const name = jsonAt(d, ['name']) ?? jsonAt(d, ['hostname']) ?? jsonAt(d, ['Hostname']);
         if (typeof name === 'string' && name) id.backend = name;
@@ -152,7 +156,8 @@ export function identify(res: HttpResponse, from: BackendFrom, deep: boolean): I
   if (deep) {
     const fwd = new Set<string>();
     if (h.via) fwd.add('Via (response)');
-    const d = json();
+    if (!docParsed) doc = bodyJson(res, ctype);
+    const d = doc;
     if (d && typeof d === 'object') for (const f of forwardedFromLbdiagJson(d)) fwd.add(f);
     else if (res.body.length && res.body.length <= 64 * 1024 && !ctype.includes('json')) {
       for (const m of res.body.toString('utf8').matchAll(FORWARD_LINE)) fwd.add(canonical(m[1]));

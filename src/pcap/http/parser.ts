@@ -33,7 +33,11 @@ export interface MessageSink {
   start(frame: number, t: number): void;
   /** The head is parsed. Returns true when this message has no body (HEAD answer, 1xx, 204, 304). */
   head(h: MessageHead, frame: number, t: number): boolean;
-  /** The message ended (its last byte was in `frame`). `body` holds its first bytes. */
+  /**
+   * The message ended (its last byte was in `frame`). `body` holds its first bytes. The head given to
+   * `head()`, its headers and `body` are valid until this call returns (the parser reuses them for its
+   * next message): a sink copies what it keeps.
+   */
   end(body: Buffer, bodyBytes: number, frame: number, t: number): void;
 }
 
@@ -60,6 +64,8 @@ interface WantedTable {
   set: Set<string>;
   lengths: Uint8Array;
   byLength: (readonly string[] | undefined)[];
+  /** The last value seen per header name (by every parser sharing this table): a repeated value is not sliced again. */
+  last: Map<string, string>;
 }
 
 const tables = new WeakMap<readonly string[], WantedTable>();
@@ -76,7 +82,7 @@ function wantedTable(wanted: readonly string[]): WantedTable {
     if (n.length < 63) (byLength[n.length] ??= []).push(n);
   }
   for (const n of set) if (!/^[\x21-\x7e]+$/.test(n) || n !== n.toLowerCase()) byLength[Math.min(n.length, 63)] = undefined as unknown as string[];
-  t = { set, lengths, byLength };
+  t = { set, lengths, byLength, last: new Map() };
   tables.set(wanted, t);
   return t;
 }
@@ -99,6 +105,13 @@ function matchName(b: Buffer, i: number, c: number, names: readonly string[]): s
 /** What String.prototype.trim() removes from a latin1 string: tab, LF, VT, FF, CR, space, no-break space. */
 function isTrimmed(ch: number): boolean {
   return (ch >= 0x09 && ch <= 0x0d) || ch === 0x20 || ch === 0xa0;
+}
+
+/** Is b[from, to) the latin1 encoding of `s`? */
+function sameText(b: Buffer, from: number, to: number, s: string): boolean {
+  if (s.length !== to - from) return false;
+  for (let j = 0; j < s.length; j++) if (b[from + j] !== s.charCodeAt(j)) return false;
+  return true;
 }
 
 /** b[from, to) as latin1 text (Buffer's own slice method, without toString's encoding dispatch). */
@@ -125,6 +138,11 @@ export class MessageParser {
   private line = '';
   private remaining = 0;
   private body: Buffer[] = [];
+  /** `body` holds views into the caller's buffer, valid only during the current feed() call. */
+  private bodyViews = false;
+  /** The head object handed to the sink, reused message after message; the header names set in it. */
+  private readonly h: MessageHead = { method: '', status: 0, minor: 1, headers: {} };
+  private readonly setNames: string[] = [];
   private kept = 0;
   private bodyBytes = 0;
   /** Why parsing stopped ('' while it goes on). */
@@ -141,6 +159,7 @@ export class MessageParser {
     // One table per list of names, shared by every parser given that list (a capture has one parser per direction per connection).
     const w = wanted === null ? null : wantedTable(wanted);
     this.wanted = w === null ? null : w.set;
+    this.last = w === null ? new Map() : w.last;
     this.wantedLengths = w === null ? NO_LENGTHS : w.lengths;
     this.byLength = w === null ? [] : w.byLength;
   }
@@ -150,6 +169,7 @@ export class MessageParser {
   private readonly byLength: (readonly string[] | undefined)[];
 
   private readonly wanted: Set<string> | null;
+  private readonly last: Map<string, string>;
 
   get inMessage(): boolean {
     return this.state !== S_IDLE && this.state !== S_STOPPED;
@@ -174,6 +194,15 @@ export class MessageParser {
   }
 
   feed(buf: Buffer, pos: number, end: number, frame: number, t: number): void {
+    this.parse(buf, pos, end, frame, t);
+    // A body still open after this segment: its first bytes are copied out of the caller's buffer.
+    if (this.bodyViews) {
+      this.bodyViews = false;
+      for (let i = 0; i < this.body.length; i++) this.body[i] = Buffer.from(this.body[i]);
+    }
+  }
+
+  private parse(buf: Buffer, pos: number, end: number, frame: number, t: number): void {
     while (pos < end) {
       switch (this.state) {
         case S_STOPPED:
@@ -300,7 +329,15 @@ export class MessageParser {
     if (sp1 >= le) sp1 = -1;
     let sp2 = sp1 < 0 ? -1 : b.indexOf(0x20, sp1 + 1);
     if (sp2 >= le) sp2 = -1;
-    const h: MessageHead = { method: '', status: 0, minor: 1, headers: {} };
+    // One head object per parser: the previous message is over, its header values are cleared (so the
+    // object keeps its shape and nothing is allocated for it).
+    const h = this.h;
+    h.method = '';
+    h.status = 0;
+    h.minor = 1;
+    const set = this.setNames;
+    for (let k = 0; k < set.length; k++) h.headers[set[k]] = undefined as unknown as string;
+    set.length = 0;
     if (this.isResponse) {
       const minor = sp1 === from + 8 ? version(b, from) : -1;
       const se = sp2 < 0 ? le : sp2;
@@ -345,14 +382,18 @@ export class MessageParser {
           let ve = e;
           while (vs < ve && isTrimmed(b[vs])) vs++;
           while (ve > vs && isTrimmed(b[ve - 1])) ve--;
-          const value = latin1(b, vs, ve);
+          // Backend names, instances, content types repeat response after response: the last string is reused when the bytes match.
+          const seen = this.last.get(name);
+          const value = seen !== undefined && sameText(b, vs, ve, seen) ? seen : latin1(b, vs, ve);
+          if (value !== seen) this.last.set(name, value);
           const prev = h.headers[name];
+          if (prev === undefined) set.push(name);
           h.headers[name] = prev === undefined ? value : `${prev}, ${value}`;
         }
       }
       i = e + 1;
     }
-    this.body = [];
+    this.body.length = 0;
     this.kept = 0;
     this.bodyBytes = 0;
     const noBody = this.sink.head(h, frame, t);
@@ -382,7 +423,9 @@ export class MessageParser {
     this.bodyBytes += n;
     if (this.kept < this.bodyCap && n > 0) {
       const take = Math.min(n, this.bodyCap - this.kept);
-      this.body.push(Buffer.from(buf.subarray(from, from + take)));
+      // A view: copied at the end of feed() only if the message is not over by then.
+      this.body.push(buf.subarray(from, from + take));
+      this.bodyViews = true;
       this.kept += take;
     }
   }
@@ -390,7 +433,8 @@ export class MessageParser {
   private finish(frame: number, t: number): void {
     const body = this.body.length === 0 ? EMPTY : this.body.length === 1 ? this.body[0] : Buffer.concat(this.body);
     const bytes = this.bodyBytes;
-    this.body = [];
+    this.body.length = 0;
+    this.bodyViews = false;
     this.kept = 0;
     this.bodyBytes = 0;
     this.state = S_IDLE;
