@@ -47,6 +47,8 @@ export interface Identity {
 }
 
 const FORWARD_LINE = /^(x-forwarded-for|x-forwarded-proto|x-forwarded-host|forwarded|via|x-real-ip)\s*:/gim;
+/** The same test without the global flag: does the body hold any forwarding line at all (no iterator, no match arrays). */
+const FORWARD_ANY = new RegExp(FORWARD_LINE.source, 'im');
 
 function jsonAt(doc: unknown, path: readonly string[]): unknown {
   let cur = doc;
@@ -84,6 +86,9 @@ function forwardedFromLbdiagJson(doc: unknown): string[] {
   return out;
 }
 
+let lastStartedText: string | undefined;
+let lastStarted: number | undefined;
+
 /**
  * Reads identity from a response. `deep` also parses bodies for forwarding headers
  * (done on a sample of responses: the first on each connection). `into` (its identity fields
@@ -99,8 +104,13 @@ export function identify(res: HttpResponse, from: BackendFrom, deep: boolean, in
     id.instance = h[INSTANCE_KEY];
     const pid = Number(h[PID_KEY]);
     if (Number.isInteger(pid)) id.pid = pid;
-    const started = parseStarted(h[STARTED_KEY]);
-    if (started !== undefined) id.started = started;
+    const startedText = h[STARTED_KEY];
+    // One generation sends the same X-Lbdiag-Started on every answer: the last one read is kept.
+    if (startedText !== lastStartedText) {
+      lastStartedText = startedText;
+      lastStarted = parseStarted(startedText);
+    }
+    if (lastStarted !== undefined) id.started = lastStarted;
     const conn = h[CONN_KEY];
     if (conn) {
       const parsed = parseConn(conn);
@@ -154,15 +164,17 @@ export function identify(res: HttpResponse, from: BackendFrom, deep: boolean, in
   }
   if (id.backend !== undefined && id.backend.length === 0) id.backend = undefined;
   if (deep) {
-    const fwd = new Set<string>();
-    if (h.via) fwd.add('Via (response)');
+    // Made only when something is found (this runs on the first response of every connection).
+    let fwd: Set<string> | undefined;
+    if (h.via) (fwd ??= new Set()).add('Via (response)');
     if (!docParsed) doc = bodyJson(res, ctype);
     const d = doc;
-    if (d && typeof d === 'object') for (const f of forwardedFromLbdiagJson(d)) fwd.add(f);
+    if (d && typeof d === 'object') for (const f of forwardedFromLbdiagJson(d)) (fwd ??= new Set()).add(f);
     else if (res.body.length && res.body.length <= 64 * 1024 && !ctype.includes('json')) {
-      for (const m of res.body.toString('utf8').matchAll(FORWARD_LINE)) fwd.add(canonical(m[1]));
+      const text = res.body.toString('utf8');
+      if (FORWARD_ANY.test(text)) for (const m of text.matchAll(FORWARD_LINE)) (fwd ??= new Set()).add(canonical(m[1]));
     }
-    if (fwd.size) id.forwarded = [...fwd];
+    if (fwd !== undefined && fwd.size) id.forwarded = [...fwd];
   }
   return id;
 }

@@ -87,13 +87,13 @@ function wantedTable(wanted: readonly string[]): WantedTable {
   return t;
 }
 
-/** The name b[i, c) lower-cased, when it is one of `names` (ASCII lower case); undefined when none. */
-function matchName(b: Buffer, i: number, c: number, names: readonly string[]): string | undefined {
+/** The name text[i, c) lower-cased, when it is one of `names` (ASCII lower case); undefined when none. */
+function matchName(text: string, i: number, c: number, names: readonly string[]): string | undefined {
   for (let k = 0; k < names.length; k++) {
     const n = names[k];
     let j = 0;
     for (; j < n.length; j++) {
-      let ch = b[i + j];
+      let ch = text.charCodeAt(i + j);
       if (ch >= 0x41 && ch <= 0x5a) ch += 0x20;
       if (ch !== n.charCodeAt(j)) break;
     }
@@ -107,26 +107,16 @@ function isTrimmed(ch: number): boolean {
   return (ch >= 0x09 && ch <= 0x0d) || ch === 0x20 || ch === 0xa0;
 }
 
-/** Is b[from, to) the latin1 encoding of `s`? */
-function sameText(b: Buffer, from: number, to: number, s: string): boolean {
-  if (s.length !== to - from) return false;
-  for (let j = 0; j < s.length; j++) if (b[from + j] !== s.charCodeAt(j)) return false;
-  return true;
-}
-
 /** b[from, to) as latin1 text (Buffer's own slice method, without toString's encoding dispatch). */
 const latin1 = (b: Buffer, from: number, to: number): string => (b as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(from, to);
 
 /** Common request methods as interned strings, so a request line costs no method string. */
 const KNOWN_METHODS = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'];
 
-function knownMethod(b: Buffer, from: number, to: number): string | undefined {
+function knownMethod(text: string, end: number): string | undefined {
   for (let k = 0; k < KNOWN_METHODS.length; k++) {
     const m = KNOWN_METHODS[k];
-    if (m.length !== to - from) continue;
-    let j = 0;
-    while (j < m.length && b[from + j] === m.charCodeAt(j)) j++;
-    if (j === m.length) return m;
+    if (m.length === end && text.startsWith(m)) return m;
   }
   return undefined;
 }
@@ -137,12 +127,15 @@ export class MessageParser {
   private headLen = 0;
   private line = '';
   private remaining = 0;
-  private body: Buffer[] = [];
+  /** The body's first bytes kept: the first piece, and any further pieces (null until a second one comes). */
+  private body: Buffer | null = null;
+  private bodyRest: Buffer[] | null = null;
   /** `body` holds views into the caller's buffer, valid only during the current feed() call. */
   private bodyViews = false;
   /** The head object handed to the sink, reused message after message; the header names set in it. */
   private readonly h: MessageHead = { method: '', status: 0, minor: 1, headers: {} };
   private readonly setNames: string[] = [];
+  private setCount = 0;
   private kept = 0;
   private bodyBytes = 0;
   /** Why parsing stopped ('' while it goes on). */
@@ -185,7 +178,8 @@ export class MessageParser {
     this.state = S_STOPPED;
     this.stopped = reason;
     this.pendingHead = EMPTY;
-    this.body = [];
+    this.body = null;
+    this.bodyRest = null;
   }
 
   /** The connection closed in this direction: a body delimited by the close ends here. */
@@ -198,7 +192,8 @@ export class MessageParser {
     // A body still open after this segment: its first bytes are copied out of the caller's buffer.
     if (this.bodyViews) {
       this.bodyViews = false;
-      for (let i = 0; i < this.body.length; i++) this.body[i] = Buffer.from(this.body[i]);
+      if (this.body !== null) this.body = Buffer.from(this.body);
+      if (this.bodyRest !== null) for (let i = 0; i < this.bodyRest.length; i++) this.bodyRest[i] = Buffer.from(this.bodyRest[i]);
     }
   }
 
@@ -316,18 +311,19 @@ export class MessageParser {
   }
 
   /**
-   * The head b[from, to) (start line, headers, blank line), read from the bytes: no text of the whole
-   * head is made, only the method (interned when common) and the values of the wanted headers.
+   * The head b[from, to) (start line, headers, blank line). Scanned as one latin1 text (the string
+   * searches are native and fast; a byte loop in JS measured 2.5x slower); nothing else is allocated
+   * for it but the wanted header values that differ from the last ones seen.
    */
   private headDone(b: Buffer, from: number, to: number, frame: number, t: number): void {
-    let eol = b.indexOf(0x0a, from);
-    if (eol >= to) eol = -1;
+    const text = latin1(b, from, to);
+    const eol = text.indexOf('\n');
     // The start line split at spaces by index (as `line.split(' ')` would, without the array and regexes).
-    let le = eol < 0 ? to : eol;
-    if (le > from && b[le - 1] === 0x0d) le--;
-    let sp1 = b.indexOf(0x20, from);
+    let le = eol < 0 ? text.length : eol;
+    if (le > 0 && text.charCodeAt(le - 1) === 0x0d) le--;
+    let sp1 = text.indexOf(' ');
     if (sp1 >= le) sp1 = -1;
-    let sp2 = sp1 < 0 ? -1 : b.indexOf(0x20, sp1 + 1);
+    let sp2 = sp1 < 0 ? -1 : text.indexOf(' ', sp1 + 1);
     if (sp2 >= le) sp2 = -1;
     // One head object per parser: the previous message is over, its header values are cleared (so the
     // object keeps its shape and nothing is allocated for it).
@@ -336,26 +332,22 @@ export class MessageParser {
     h.status = 0;
     h.minor = 1;
     const set = this.setNames;
-    for (let k = 0; k < set.length; k++) h.headers[set[k]] = undefined as unknown as string;
-    set.length = 0;
+    for (let k = 0; k < this.setCount; k++) h.headers[set[k]] = undefined as unknown as string;
+    this.setCount = 0;
     if (this.isResponse) {
-      const minor = sp1 === from + 8 ? version(b, from) : -1;
+      const minor = sp1 === 8 ? version(text, 0) : -1;
       const se = sp2 < 0 ? le : sp2;
-      if (minor < 0 || sp1 < 0 || se - sp1 !== 4 || !digit(b[sp1 + 1]) || !digit(b[sp1 + 2]) || !digit(b[sp1 + 3])) {
+      if (minor < 0 || sp1 < 0 || se - sp1 !== 4 || !digit(text, sp1 + 1) || !digit(text, sp1 + 2) || !digit(text, sp1 + 3)) {
         this.stop('not an HTTP/1.x status line');
         return;
       }
       h.minor = minor;
-      h.status = (b[sp1 + 1] - 0x30) * 100 + (b[sp1 + 2] - 0x30) * 10 + (b[sp1 + 3] - 0x30);
+      h.status = (text.charCodeAt(sp1 + 1) - 0x30) * 100 + (text.charCodeAt(sp1 + 2) - 0x30) * 10 + (text.charCodeAt(sp1 + 3) - 0x30);
     } else {
-      const sp3 = sp2 < 0 ? -1 : b.indexOf(0x20, sp2 + 1);
-      const minor = sp2 >= 0 && le - sp2 === 9 ? version(b, sp2 + 1) : -1;
-      if (sp2 < 0 || (sp3 >= 0 && sp3 < le) || minor < 0) {
-        this.stop('not an HTTP/1.x request line');
-        return;
-      }
-      const method = knownMethod(b, from, sp1) ?? latin1(b, from, sp1);
-      if (!METHOD.test(method)) {
+      const sp3 = sp2 < 0 ? -1 : text.indexOf(' ', sp2 + 1);
+      const minor = sp2 >= 0 && le - sp2 === 9 ? version(text, sp2 + 1) : -1;
+      const method = sp1 < 0 ? '' : knownMethod(text, sp1) ?? text.slice(0, sp1);
+      if (sp2 < 0 || (sp3 >= 0 && sp3 < le) || minor < 0 || !METHOD.test(method)) {
         this.stop('not an HTTP/1.x request line');
         return;
       }
@@ -365,35 +357,36 @@ export class MessageParser {
     // Headers: only the ones someone reads (framing, and for responses what identity needs), by one scan.
     const wanted = this.wanted;
     let count = 0;
-    for (let i = eol < 0 ? -1 : eol + 1; i > 0 && i < to; ) {
-      let e = b.indexOf(0x0a, i);
-      if (e < 0 || e >= to) e = to;
-      let c = b.indexOf(0x3a, i);
-      if (c >= e) c = -1;
+    for (let i = eol + 1; i > 0 && i < text.length; ) {
+      let e = text.indexOf('\n', i);
+      if (e < 0) e = text.length;
+      const c = text.indexOf(':', i);
       // Only names of a wanted length are compared (most headers are skipped without allocating).
-      if (c > i && ++count <= 200 && (wanted === null || this.wantedLengths[Math.min(c - i, 63)] === 1)) {
+      if (c > i && c < e && ++count <= 200 && (wanted === null || this.wantedLengths[Math.min(c - i, 63)] === 1)) {
         const len = c - i;
         const names = len < 63 ? this.byLength[len] : undefined;
         // Fast path: a name with no surrounding white space compared in place against the wanted names of its length.
-        const plain = names !== undefined && b[i] > 0x20 && b[c - 1] > 0x20;
-        const name = plain ? matchName(b, i, c, names) : latin1(b, i, c).trim().toLowerCase();
+        const plain = names !== undefined && text.charCodeAt(i) > 0x20 && text.charCodeAt(c - 1) > 0x20;
+        const name = plain ? matchName(text, i, c, names) : text.slice(i, c).trim().toLowerCase();
         if (name !== undefined && (wanted === null || wanted.has(name))) {
+          // The value trimmed as String#trim would, by index.
           let vs = c + 1;
           let ve = e;
-          while (vs < ve && isTrimmed(b[vs])) vs++;
-          while (ve > vs && isTrimmed(b[ve - 1])) ve--;
-          // Backend names, instances, content types repeat response after response: the last string is reused when the bytes match.
+          while (vs < ve && isTrimmed(text.charCodeAt(vs))) vs++;
+          while (ve > vs && isTrimmed(text.charCodeAt(ve - 1))) ve--;
+          // Backend names, instances, content types repeat response after response: the last string is reused when it matches.
           const seen = this.last.get(name);
-          const value = seen !== undefined && sameText(b, vs, ve, seen) ? seen : latin1(b, vs, ve);
+          const value = seen !== undefined && seen.length === ve - vs && text.startsWith(seen, vs) ? seen : text.slice(vs, ve);
           if (value !== seen) this.last.set(name, value);
           const prev = h.headers[name];
-          if (prev === undefined) set.push(name);
+          if (prev === undefined) set[this.setCount++] = name;
           h.headers[name] = prev === undefined ? value : `${prev}, ${value}`;
         }
       }
       i = e + 1;
     }
-    this.body.length = 0;
+    this.body = null;
+    this.bodyRest = null;
     this.kept = 0;
     this.bodyBytes = 0;
     const noBody = this.sink.head(h, frame, t);
@@ -424,16 +417,19 @@ export class MessageParser {
     if (this.kept < this.bodyCap && n > 0) {
       const take = Math.min(n, this.bodyCap - this.kept);
       // A view: copied at the end of feed() only if the message is not over by then.
-      this.body.push(buf.subarray(from, from + take));
+      const piece = buf.subarray(from, from + take);
+      if (this.body === null) this.body = piece;
+      else (this.bodyRest ??= []).push(piece);
       this.bodyViews = true;
       this.kept += take;
     }
   }
 
   private finish(frame: number, t: number): void {
-    const body = this.body.length === 0 ? EMPTY : this.body.length === 1 ? this.body[0] : Buffer.concat(this.body);
+    const body = this.body === null ? EMPTY : this.bodyRest === null ? this.body : Buffer.concat([this.body, ...this.bodyRest]);
     const bytes = this.bodyBytes;
-    this.body.length = 0;
+    this.body = null;
+    this.bodyRest = null;
     this.bodyViews = false;
     this.kept = 0;
     this.bodyBytes = 0;
@@ -443,20 +439,20 @@ export class MessageParser {
   }
 }
 
-/** HTTP/1.0 or HTTP/1.1 at b[i, i+8): the minor version, else -1. */
-function version(b: Buffer, i: number): number {
-  // "HTTP/1."
-  if (b[i] !== 0x48 || b[i + 1] !== 0x54 || b[i + 2] !== 0x54 || b[i + 3] !== 0x50 || b[i + 4] !== 0x2f || b[i + 5] !== 0x31 || b[i + 6] !== 0x2e) return -1;
-  const m = b[i + 7];
+/** HTTP/1.0 or HTTP/1.1 at text[i, i+8): the minor version, else -1. */
+function version(text: string, i: number): number {
+  if (!text.startsWith('HTTP/1.', i)) return -1;
+  const m = text.charCodeAt(i + 7);
   return m === 0x30 ? 0 : m === 0x31 ? 1 : -1;
 }
 
-function digit(c: number): boolean {
+function digit(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
   return c >= 0x30 && c <= 0x39;
 }
 
 function allDigits(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (!digit(s.charCodeAt(i))) return false;
+  for (let i = 0; i < s.length; i++) if (!digit(s, i)) return false;
   return true;
 }
 
