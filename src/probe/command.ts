@@ -13,7 +13,8 @@ import { renderProbeReport } from './report.js';
 import { parseHeader } from './request.js';
 import { HTML_OPTION_HELP, checkHtmlPath } from '../html/option.js';
 import { parseSources } from './sources.js';
-import { DEFAULT_CONCURRENCY, DEFAULT_REQUESTS, DEFAULT_TIMEOUT_MS, runProbe, type ProbeModeOption, type ProbeOptions } from './run.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_REQUESTS, DEFAULT_TIMEOUT_MS, type ProbeModeOption, type ProbeOptions } from './run.js';
+import { parseWorkers, runProbeWorkers } from './workers.js';
 
 interface Flags {
   mode: string;
@@ -45,6 +46,7 @@ interface Flags {
   insecure?: boolean;
   source?: string;
   label?: string;
+  workers?: string;
   quiet?: boolean;
   verbose?: boolean;
   explain?: boolean;
@@ -171,6 +173,7 @@ export function registerProbe(program: Command): void {
     .option('-k, --insecure', 'https: do not verify the certificate')
     .option('--source <addrs>', 'bind outgoing connections to these local addresses, round robin over connections: a list, a range or a CIDR, IPv4 or IPv6 (127.0.0.20-127.0.0.29, 10.0.0.5,10.0.0.6, 127.0.0.16/29); each must be an address of this host')
     .option('--label <name>', 'this run\'s client name in the JSON, for lbdiag merge (default: the host name)')
+    .option('-w, --workers <n|auto>', 'run the traffic in n worker threads (as autocannon -w), each with its share of -c, -n and --rate, their tallies merged into one report; auto: one per available core (default 1)')
     .option('--quiet', 'human report: the summary line and the findings only, no tables (-q is --rate here, as in oha)')
     .option('-v, --verbose', 'human report: every finding in full (all evidence, the meaning each time, consequences as findings)')
     .option('--explain', 'human report: print each finding\'s meaning every time (by default once per finding id)')
@@ -189,6 +192,7 @@ Examples:
   lbdiag probe 10.0.0.10:80 --json --label zone-a > zone-a.json; lbdiag merge zone-*.json
   lbdiag probe 10.0.0.10:80 --mode short --records - | jq -c 'select(.error)'   records on stdout, report on stderr
   lbdiag probe 10.0.0.10:80 --html probe.html         the report on stdout, and charts in probe.html
+  lbdiag probe 10.0.0.10:80 --mode short -c 100 -d 30s --workers auto   load from every core
 
 Durations: ${DURATION_HELP}.
 
@@ -204,13 +208,14 @@ input the run showed wrong (a --weights name); 130 interrupted (Ctrl-C: the part
       action(async (vip: string, flags: Flags) => {
         const failOn = parseFailOn(flags.failOn);
         const options = optionsFromFlags(vip, flags);
+        const workers = flags.workers !== undefined ? parseWorkers(flags.workers) : 1;
         if (flags.html !== undefined) checkHtmlPath(flags.html);
         const controller = new AbortController();
         const progress = new ProgressLine();
         const off = onInterrupt(() => controller.abort());
         let report;
         try {
-          report = await runProbe(options, {
+          report = await runProbeWorkers(options, workers, {
             signal: controller.signal,
             onProgress: progress.active
               ? (p) =>

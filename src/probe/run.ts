@@ -20,6 +20,7 @@ import { buildRequest } from './request.js';
 import { summarizeMode, type ProbeReport } from './summary.js';
 import { ModeTally } from './tally.js';
 import { parseTarget, resolveTarget } from './target.js';
+import type { WorkerSide, WorkersModeRun } from './workers-types.js';
 
 export type ProbeModeOption = 'both' | ProbeMode;
 
@@ -76,6 +77,10 @@ export interface ProbeProgress {
 export interface ProbeHooks {
   onProgress?: (p: ProbeProgress) => void;
   signal?: AbortSignal;
+  /** `--workers`, in the main thread: each mode runs in the worker threads (src/probe/workers.ts) instead of here. */
+  runMode?: WorkersModeRun;
+  /** `--workers`, inside a worker thread (src/probe/workers-thread.ts): the shared clock, counters and outlets. */
+  inWorker?: WorkerSide;
 }
 
 export const DEFAULT_REQUESTS = 200;
@@ -104,7 +109,7 @@ function describeKind(kind: string): string {
 
 export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): Promise<ProbeReport> {
   const target = parseTarget(options.target);
-  const all = await resolveTarget(target);
+  const all = hooks.inWorker?.resolved ?? (await resolveTarget(target));
   const addresses = options.resolve === 'all' ? all : [all[0]];
   let sources: string[] | undefined;
   if (options.sources?.length) {
@@ -161,14 +166,15 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
     out.on('error', () => undefined);
   }
   const flush = (): void => {
-    if (out && pendingOut) {
-      out.write(pendingOut);
+    if (pendingOut && (out || hooks.inWorker?.records)) {
+      if (out) out.write(pendingOut);
+      else hooks.inWorker!.records!(pendingOut);
       pendingOut = '';
     }
   };
 
   const startedAt = new Date();
-  const t0 = performance.now();
+  const t0 = hooks.inWorker?.t0 ?? performance.now();
   const tallies: ModeTally[] = [];
   let connectedOnce = false;
   let connectFailures = 0;
@@ -185,9 +191,9 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   try {
     for (const mode of modes) {
       if (internal.signal.aborted) break;
-      const tally = new ModeTally(mode, timelineBucket(options, requests, concurrency));
+      const tally = new ModeTally(mode, hooks.inWorker?.timelineBucketMs ?? timelineBucket(options, requests, concurrency));
       tally.lanes = concurrency;
-      tally.startT = performance.now() - t0;
+      tally.startT = hooks.inWorker?.startT ?? performance.now() - t0;
       tallies.push(tally);
       let lastProgress = 0;
       const onExchange = (ex: Exchange, conn: { id: number; localPort: number; endpoint: { address: string; localAddress?: string } }, started: number, order: number): void => {
@@ -237,7 +243,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
           }
         }
         tally.add(rec);
-        if (out) {
+        if (out || hooks.inWorker?.records) {
           pendingOut += `${JSON.stringify(rec)}\n`;
           if (pendingOut.length > 65536) flush();
         }
@@ -250,7 +256,17 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
           }
         }
       };
-      const res = await runEngine({
+      const res: { connected?: boolean; unreachable?: string } & Awaited<ReturnType<typeof runEngine>> = hooks.runMode
+        ? await hooks.runMode(mode, tally, {
+            write: (ndjson) => {
+              if (!out) return;
+              pendingOut += ndjson;
+              if (pendingOut.length > 65536) flush();
+            },
+            t0,
+            resolved: all,
+          })
+        : await runEngine({
         mode,
         addresses,
         sources,
@@ -272,13 +288,19 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         maxConnAgeMs: mode === 'rotate' ? options.maxConnAgeMs : undefined,
         signal: internal.signal,
         firstConnId: nextConnId,
+        ids: hooks.inWorker?.ids,
         onExchange,
       });
+      if (res.connected !== undefined) {
+        connectedOnce ||= res.connected;
+        unreachableKind ??= res.unreachable;
+      }
       nextConnId = res.nextConnId;
       if (res.inFlightAborted) inFlightAborted.set(mode, res.inFlightAborted);
       if (!localPorts && tally.errorKinds.has('no-local-port')) localPorts = readLocalPortFacts(addresses[0], target.port, close);
       tally.connectionsOpened = res.connections;
       tally.durationMs = res.endedAt - res.startedAt;
+      hooks.inWorker?.onMode(tally, { startT: res.startedAt - t0, endT: res.endedAt - t0, connections: res.connections, inFlightAborted: res.inFlightAborted, connected: connectedOnce, unreachable: unreachableKind });
       if (!connectedOnce && unreachableKind) {
         throw new UsageError(`cannot reach ${target.hostHeader}${addresses.length > 1 || addresses[0] !== target.host ? ` (${addresses.join(', ')})` : ''}: ${describeKind(unreachableKind)}`);
       }
