@@ -258,6 +258,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
       };
       const res: { connected?: boolean; unreachable?: string } & Awaited<ReturnType<typeof runEngine>> = hooks.runMode
         ? await hooks.runMode(mode, tally, {
+            recording: out !== undefined,
             write: (ndjson) => {
               if (!out) return;
               pendingOut += ndjson;

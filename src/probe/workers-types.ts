@@ -49,7 +49,8 @@ export interface WorkersModeResult {
 
 /** What `runProbe` hands the main-thread mode runner. */
 export interface WorkersModeIo {
-  /** Takes NDJSON record lines for `--records`. */
+  /** `--records` was given: the workers send their NDJSON lines, `write` takes them. */
+  recording: boolean;
   write(ndjson: string): void;
   /** The run's origin on the main thread's `performance.now()` clock. */
   t0: number;

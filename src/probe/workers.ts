@@ -153,7 +153,7 @@ export async function runProbeWorkers(options: ProbeOptions, workers: number, ho
             };
             if (slot.exited) return slot.onGone(`worker ${i + 1} of ${workers} is gone`);
             stop.signal.addEventListener('abort', abort);
-            const msg: ToWorker = { type: 'mode', mode, options: share, originEpoch: performance.timeOrigin + io.t0, startT: tally.startT, timelineBucketMs: tally.timeline.bucketMs, resolved: io.resolved, records: true };
+            const msg: ToWorker = { type: 'mode', mode, options: share, originEpoch: performance.timeOrigin + io.t0, startT: tally.startT, timelineBucketMs: tally.timeline.bucketMs, resolved: io.resolved, records: io.recording };
             slot.worker.postMessage(msg);
             if (stop.signal.aborted) abort();
           }),
