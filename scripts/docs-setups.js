@@ -1,0 +1,222 @@
+// Setup recipes for `npm run docs` (scripts/docs.js): the servers a documented command needs, named by
+// a marker's `setup="..."` (comma-separated, started in order). Everything listens on loopback only,
+// runs as our child under `timeout` (so it dies within LIFETIME_S even if this script is killed), and
+// is stopped by pid. A recipe returns nothing; what it starts is registered with `ctx.spawn`.
+//
+// Addresses are fixed (the docs show them): 127.0.91.0/24 for these recipes, plus the few the pages
+// name (127.0.0.1:18391, 127.0.88.1:18180, 127.0.0.1:19100/19110). A port in use fails the setup with
+// one line.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import net from 'node:net';
+import path from 'node:path';
+
+/** No setup process lives longer than this, whatever happens to the script. */
+export const LIFETIME_S = 300;
+
+/** Waits until host:port accepts a TCP connection (bounded). */
+export async function waitListening(host, port, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect({ host, port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Waits until a setup's output file matches re (bounded). */
+async function waitForText(file, re, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!re.test(existsSync(file) ? readFileSync(file, 'utf8') : '')) {
+    if (Date.now() > deadline) throw new Error(`${path.basename(file)} did not print ${re} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Fails when something already listens there (a leftover, or another user of the port). */
+async function assertFree(host, port) {
+  const busy = await new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+  if (busy) throw new Error(`${host}:${port} is already in use (a leftover process? find it with ss -ltnp)`);
+}
+
+/**
+ * The processes of one block's setups: `spawn(name, argv, {log})` starts argv under `timeout`, its
+ * stdout and stderr into ctx.dir/<name>.out and .err (the marker's commands can read them through
+ * $LBDIAG_DOCS_TMP); `stop()` ends them all by pid (SIGTERM, SIGKILL after 5 s).
+ */
+export function setupContext(root, dir, env) {
+  const children = [];
+  const ctx = {
+    root,
+    dir,
+    env,
+    lbdiag: (args) => [process.execPath, path.join(root, 'bin', 'lbdiag.js'), ...args],
+    spawn(name, argv) {
+      const out = openSync(path.join(dir, `${name}.out`), 'w');
+      const err = openSync(path.join(dir, `${name}.err`), 'w');
+      const child = spawn('timeout', ['-k', '5', String(LIFETIME_S), ...argv], { cwd: root, env, stdio: ['ignore', out, err] });
+      closeSync(out);
+      closeSync(err);
+      const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+      children.push({ name, child, exited });
+      return child;
+    },
+    async stop() {
+      for (const { child, exited } of children.reverse()) {
+        if (child.exitCode !== null || child.signalCode !== null) continue;
+        // SIGTERM twice: a whoami drains on the first and exits at once on the second.
+        for (const delay of [0, 300]) {
+          await new Promise((r) => setTimeout(r, delay));
+          if (child.exitCode !== null || child.signalCode !== null) break;
+          try {
+            process.kill(child.pid, 'SIGTERM');
+          } catch {
+            /* gone */
+          }
+        }
+        const timer = setTimeout(() => {
+          try {
+            process.kill(child.pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }, 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      children.length = 0;
+    },
+    pids: () => children.map((c) => c.child.pid),
+  };
+  return ctx;
+}
+
+async function whoami(ctx, name, host, port, extra = ['--drain-delay', '0']) {
+  await assertFree(host, port);
+  ctx.spawn(`whoami-${name}`, ctx.lbdiag(['whoami', '--name', name, '-H', host, '--port', String(port), ...extra]));
+  // Ready when its banner is out: no probe connection, so the documented requests get conn 1, 2, ...
+  await waitForText(path.join(ctx.dir, `whoami-${name}.out`), /listening/);
+}
+
+/** haproxy in the foreground (-db) with the given frontend/backend lines, as our child. */
+async function haproxy(ctx, name, host, port, body) {
+  await assertFree(host, port);
+  const cfg = path.join(ctx.dir, `${name}.cfg`);
+  writeFileSync(
+    cfg,
+    [
+      'global',
+      '    maxconn 1000',
+      'defaults',
+      '    timeout connect 5s',
+      '    timeout client 60s',
+      '    timeout server 60s',
+      ...body,
+      '',
+    ].join('\n'),
+  );
+  const bin = ['/usr/sbin/haproxy', '/usr/bin/haproxy'].find((p) => {
+    try {
+      return openSync(p, 'r') >= 0;
+    } catch {
+      return false;
+    }
+  });
+  if (!bin) throw new Error('haproxy is not installed (apt-get install haproxy)');
+  ctx.spawn(name, [bin, '-f', cfg, '-db']);
+  await waitListening(host, port);
+}
+
+/** Three whoami named a, b, c (or the given names) on 127.0.91.2, .3, .4 port 18080. */
+async function threeBackends(ctx, names) {
+  for (const [i, n] of names.entries()) await whoami(ctx, n, `127.0.91.${2 + i}`, 18080);
+  return names.map((n, i) => `    server ${n} 127.0.91.${2 + i}:18080`);
+}
+
+/**
+ * docs/pcap.md's damaged inputs, written into the block's scratch directory: capture.pcap.gz (a gzip
+ * whose first record claims 2^31-1 bytes), cut.pcap.gz (a gzip capture cut at 60 %), big.pcapng (one
+ * section of 5,000,000 interface description blocks, 100 MB, no packet).
+ */
+function damagedCaptures(ctx) {
+  const header = Buffer.alloc(24);
+  header.writeUInt32LE(0xa1b2c3d4, 0);
+  header.writeUInt16LE(2, 4);
+  header.writeUInt16LE(4, 6);
+  header.writeUInt32LE(262144, 16);
+  header.writeUInt32LE(1, 20);
+  const record = Buffer.alloc(16 + 64);
+  record.writeUInt32LE(1796100000, 0);
+  record.writeUInt32LE(0x7fffffff, 8);
+  record.writeUInt32LE(0x7fffffff, 12);
+  writeFileSync(path.join(ctx.dir, 'capture.pcap.gz'), gzipSync(Buffer.concat([header, record])));
+  const whole = gzipSync(readFileSync(path.join(ctx.root, 'fixtures', 'whoami-haproxy.pcap')));
+  writeFileSync(path.join(ctx.dir, 'cut.pcap.gz'), whole.subarray(0, Math.floor(whole.length * 0.6)));
+  const n = 5_000_000;
+  const big = Buffer.alloc(28 + 20 * n);
+  big.writeUInt32LE(0x0a0d0d0a, 0);
+  big.writeUInt32LE(28, 4);
+  big.writeUInt32LE(0x1a2b3c4d, 8);
+  big.writeUInt16LE(1, 12);
+  big.writeUInt16LE(0, 14);
+  big.writeBigInt64LE(-1n, 16);
+  big.writeUInt32LE(28, 24);
+  for (let k = 0, o = 28; k < n; k++, o += 20) {
+    big.writeUInt32LE(1, o);
+    big.writeUInt32LE(20, o + 4);
+    big.writeUInt16LE(1, o + 8);
+    big.writeUInt32LE(20, o + 16);
+  }
+  writeFileSync(path.join(ctx.dir, 'big.pcapng'), big);
+}
+
+export const SETUPS = {
+  /** Damaged captures for docs/pcap.md (see damagedCaptures). */
+  'damaged-captures': async (ctx) => damagedCaptures(ctx),
+  /** README: one whoami, `lbdiag whoami --port 18391 -H 127.0.0.1 --name web-a`. */
+  'whoami-web-a': (ctx) => whoami(ctx, 'web-a', '127.0.0.1', 18391),
+  /** docs/whoami.md: `web-1` on 127.0.91.10:18088 with --log (its log in $LBDIAG_DOCS_TMP/whoami-web-1.out). */
+  'whoami-web-1': (ctx) => whoami(ctx, 'web-1', '127.0.91.10', 18088, ['--log']),
+  /** haproxy `mode tcp` round robin on 127.0.88.1:18180 over whoami a, b, c. */
+  'haproxy-tcp': async (ctx) => {
+    const servers = await threeBackends(ctx, ['a', 'b', 'c']);
+    await haproxy(ctx, 'haproxy-tcp', '127.0.88.1', 18180, ['frontend vip', '    mode tcp', '    bind 127.0.88.1:18180', '    default_backend pool', 'backend pool', '    mode tcp', '    balance roundrobin', ...servers]);
+  },
+  /** haproxy `mode http` round robin with X-Forwarded-For on 127.0.88.1:18181 over whoami a, b, c. */
+  'haproxy-http': async (ctx) => {
+    const servers = await threeBackends(ctx, ['a', 'b', 'c']);
+    await haproxy(ctx, 'haproxy-http', '127.0.88.1', 18181, ['frontend vip', '    mode http', '    option forwardfor', '    bind 127.0.88.1:18181', '    default_backend pool', 'backend pool', '    mode http', '    balance roundrobin', ...servers]);
+  },
+  /** haproxy `mode tcp` round robin over four servers, the fourth a port nothing listens on, no health check. */
+  'haproxy-dead-member': async (ctx) => {
+    const servers = await threeBackends(ctx, ['a', 'b', 'c']);
+    await assertFree('127.0.91.5', 18080);
+    await haproxy(ctx, 'haproxy-dead', '127.0.88.1', 18182, ['frontend vip', '    mode tcp', '    bind 127.0.88.1:18182', '    default_backend pool', 'backend pool', '    mode tcp', '    balance roundrobin', ...servers, '    server d 127.0.91.5:18080']);
+  },
+  /** docs/merge.md: haproxy `mode http` `balance source` on 127.0.0.1:19100 over whoami b1, b2, b3. */
+  'haproxy-source': async (ctx) => {
+    const servers = await threeBackends(ctx, ['b1', 'b2', 'b3']);
+    await haproxy(ctx, 'haproxy-source', '127.0.0.1', 19100, ['frontend vip', '    mode http', '    bind 127.0.0.1:19100', '    default_backend pool', 'backend pool', '    mode http', '    balance source', ...servers]);
+  },
+  /** docs/merge.md: haproxy `mode tcp` round robin on 127.0.0.1:19110 over whoami b1, b2, b3. */
+  'haproxy-tcp-b': async (ctx) => {
+    const servers = await threeBackends(ctx, ['b1', 'b2', 'b3']);
+    await haproxy(ctx, 'haproxy-tcp-b', '127.0.0.1', 19110, ['frontend vip', '    mode tcp', '    bind 127.0.0.1:19110', '    default_backend pool', 'backend pool', '    mode tcp', '    balance roundrobin', ...servers]);
+  },
+};
