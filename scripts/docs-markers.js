@@ -79,8 +79,9 @@ export function scanMarkdown(text) {
     i = close;
   }
   const orphans = [];
+  const fenced = (i) => blocks.some((b) => i > b.open && i < b.close);
   lines.forEach((l, i) => {
-    if (MARKER.test(l) && !markerLines.has(i)) orphans.push(i + 1);
+    if (MARKER.test(l) && !markerLines.has(i) && !fenced(i)) orphans.push(i + 1);
   });
   return { lines, blocks, errors, orphans };
 }
@@ -124,7 +125,8 @@ export function markerSteps(attrs) {
     const cmd = attrs[`cmd${sfx}`];
     if (cmd === undefined) break;
     if (typeof cmd !== 'string' || cmd.trim() === '') throw new Error(`cmd${sfx} is empty`);
-    const get = (k) => attrs[`${k}${sfx}`] ?? (n === 1 ? undefined : attrs[k]);
+    // prompt, output, gap, drop, timeout carry over to cmd.2...; display, excerpt and exit are per command.
+    const get = (k) => attrs[`${k}${sfx}`] ?? (n === 1 || ['display', 'excerpt', 'exit'].includes(k) ? undefined : attrs[k]);
     steps.push({
       n,
       cmd,
@@ -159,7 +161,7 @@ export function markerSteps(attrs) {
  *   `/re/*`                  every line matching re from there to the end
  *   `/re/ to /re2/`          from a line matching re to the next one matching re2, inclusive
  *   `/re/ until /re2/`       the same, without the re2 line
- *   `/re/ to end`            from the match to the last line
+ *   `/re/ to end`            from the match to the last line (`N to /re/`, `N until /re/`: from line N)
  *   `[text]`                 a literal line `[text]` (and no automatic gap line next to it)
  *   `blank`                  a literal empty line (idem)
  * Pieces that are not adjacent in the output are joined by the gap line (`gap`, default `…`).
@@ -201,6 +203,16 @@ export function parseExcerpt(spec) {
       const m = /^(\d+)(?:-(\d+|\$))?/.exec(s.slice(i));
       piece = { kind: 'lines', from: Number(m[1]), to: m[2] === undefined ? Number(m[1]) : m[2] === '$' ? Infinity : Number(m[2]) };
       i += m[0].length;
+      skip();
+      const r = m[2] === undefined ? /^(to|until)\b/.exec(s.slice(i)) : null;
+      if (r) {
+        // `N to /re/`: from line N to the next line matching re
+        i += r[0].length;
+        skip();
+        piece = { kind: 'range', line: Number(m[1]), inclusive: r[1] === 'to', end: null };
+        if (s.startsWith('end', i)) i += 3;
+        else piece.end = regex();
+      }
     } else {
       const re = regex();
       piece = { kind: 'match', re, after: 0, nth: 1 };
@@ -282,7 +294,8 @@ export function applyExcerpt(lines, spec, gap = '…') {
       if (ks.length === 0) throw new Error(`excerpt ${p.re}* matches no line`);
       for (const k of ks) take(k, k);
     } else {
-      const k = find(p.re, cursor, 'start', p.nth);
+      if (p.line !== undefined && (p.line < 1 || p.line > lines.length)) throw new Error(`excerpt line ${p.line} is past the output's ${lines.length} lines`);
+      const k = p.line !== undefined ? p.line - 1 : find(p.re, cursor, 'start', p.nth);
       let end = lines.length - 1;
       if (p.end) {
         const e = find(p.end, k + 1, 'end');
@@ -420,8 +433,8 @@ export function lbdiagInvocations(cmd) {
         continue;
       }
       if (w === 'lbdiag') current = [];
-      else if (['timeout', 'taskset', 'exec', 'env'].includes(w)) {
-        // wrappers: `timeout -s INT 2 lbdiag ...`: look for lbdiag further on
+      else if (['timeout', 'taskset', 'exec', 'env', 'tini'].includes(w) || w.endsWith('docs-session.sh')) {
+        // wrappers: `timeout -s INT 2 lbdiag ...`, scripts/docs-session.sh ... -- lbdiag ...: look for lbdiag further on
         let j = i + 1;
         while (j < words.length && typeof words[j] === 'string' && words[j] !== 'lbdiag') j++;
         if (words[j] === 'lbdiag') {

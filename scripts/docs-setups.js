@@ -33,6 +33,15 @@ export async function waitListening(host, port, timeoutMs = 15000) {
   }
 }
 
+/** The pids of a process's children (Linux /proc), [] when unknown. */
+function childPids(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 /** Waits until a setup's output file matches re (bounded). */
 async function waitForText(file, re, timeoutMs = 15000) {
   const deadline = Date.now() + timeoutMs;
@@ -80,14 +89,17 @@ export function setupContext(root, dir, env) {
     async stop() {
       for (const { child, exited } of children.reverse()) {
         if (child.exitCode !== null || child.signalCode !== null) continue;
-        // SIGTERM twice: a whoami drains on the first and exits at once on the second.
+        // SIGTERM twice, to the server itself (the child of `timeout`, by pid): a whoami drains on the
+        // first and exits at once on the second.
         for (const delay of [0, 300]) {
           await new Promise((r) => setTimeout(r, delay));
           if (child.exitCode !== null || child.signalCode !== null) break;
-          try {
-            process.kill(child.pid, 'SIGTERM');
-          } catch {
-            /* gone */
+          for (const pid of [...childPids(child.pid), child.pid]) {
+            try {
+              process.kill(pid, 'SIGTERM');
+            } catch {
+              /* gone */
+            }
           }
         }
         const timer = setTimeout(() => {
@@ -109,9 +121,9 @@ export function setupContext(root, dir, env) {
 
 async function whoami(ctx, name, host, port, extra = ['--drain-delay', '0']) {
   await assertFree(host, port);
-  ctx.spawn(`whoami-${name}`, ctx.lbdiag(['whoami', '--name', name, '-H', host, '--port', String(port), ...extra]));
+  ctx.spawn(`whoami-${name}-${host}`, ctx.lbdiag(['whoami', '--name', name, '-H', host, '--port', String(port), ...extra]));
   // Ready when its banner is out: no probe connection, so the documented requests get conn 1, 2, ...
-  await waitForText(path.join(ctx.dir, `whoami-${name}.out`), /listening/);
+  await waitForText(path.join(ctx.dir, `whoami-${name}-${host}.out`), /listening/);
 }
 
 /** haproxy in the foreground (-db) with the given frontend/backend lines, as our child. */
@@ -191,7 +203,7 @@ export const SETUPS = {
   'damaged-captures': async (ctx) => damagedCaptures(ctx),
   /** README: one whoami, `lbdiag whoami --port 18391 -H 127.0.0.1 --name web-a`. */
   'whoami-web-a': (ctx) => whoami(ctx, 'web-a', '127.0.0.1', 18391),
-  /** docs/whoami.md: `web-1` on 127.0.91.10:18088 with --log (its log in $LBDIAG_DOCS_TMP/whoami-web-1.out). */
+  /** docs/whoami.md: `web-1` on 127.0.91.10:18088 with --log (its log in $LBDIAG_DOCS_TMP/whoami-web-1-127.0.91.10.out). */
   'whoami-web-1': (ctx) => whoami(ctx, 'web-1', '127.0.91.10', 18088, ['--log']),
   /** haproxy `mode tcp` round robin on 127.0.88.1:18180 over whoami a, b, c. */
   'haproxy-tcp': async (ctx) => {
@@ -208,6 +220,16 @@ export const SETUPS = {
     const servers = await threeBackends(ctx, ['a', 'b', 'c']);
     await assertFree('127.0.91.5', 18080);
     await haproxy(ctx, 'haproxy-dead', '127.0.88.1', 18182, ['frontend vip', '    mode tcp', '    bind 127.0.88.1:18182', '    default_backend pool', 'backend pool', '    mode tcp', '    balance roundrobin', ...servers, '    server d 127.0.91.5:18080']);
+  },
+  /**
+   * Two generations of one backend name: whoami `app` on 127.0.91.6, then 1.5 s later another `app` on
+   * .7, behind haproxy `mode tcp` round robin on 127.0.88.1:18183 (an old process that never left).
+   */
+  'haproxy-two-generations': async (ctx) => {
+    await whoami(ctx, 'app', '127.0.91.6', 18080);
+    await new Promise((r) => setTimeout(r, 1500));
+    await whoami(ctx, 'app', '127.0.91.7', 18080);
+    await haproxy(ctx, 'haproxy-gen', '127.0.88.1', 18183, ['frontend vip', '    mode tcp', '    bind 127.0.88.1:18183', '    default_backend pool', 'backend pool', '    mode tcp', '    balance roundrobin', '    server old 127.0.91.6:18080', '    server new 127.0.91.7:18080']);
   },
   /** docs/merge.md: haproxy `mode http` `balance source` on 127.0.0.1:19100 over whoami b1, b2, b3. */
   'haproxy-source': async (ctx) => {
