@@ -140,7 +140,7 @@ export function markerSteps(attrs) {
       timeout: Number(get('timeout') ?? 180),
     });
   }
-  const known = /^(cmd|display|excerpt|gap|drop|output|exit|prompt|timeout|setup|check)(\.\d+)?$/;
+  const known = /^(cmd|display|excerpt|gap|drop|output|exit|prompt|timeout|setup|check|note)(\.\d+)?$/;
   for (const k of Object.keys(attrs)) if (!known.test(k)) throw new Error(`unknown attribute ${k}`);
   if (steps.length === 0) throw new Error('lbdiag:run needs cmd="..."');
   for (const s of steps) {
@@ -311,7 +311,9 @@ export function applyExcerpt(lines, spec, gap = '…') {
  * The stable part of an output, for `npm run docs -- --check`: per line, every number (counts,
  * percentages, times, ports, pids, p-values), hex id and timestamp becomes `#`, bar and sparkline
  * characters and box-drawing rules are dropped, spaces collapse, and the words of the line are sorted
- * (backends swap places from run to run); then the lines are sorted and blank ones dropped. Two runs
+ * (backends swap places from run to run); then the distinct lines are sorted and blank ones dropped
+ * (a line that shows once in one run and twice in another, e.g. a finding listed under two causes,
+ * is the same kind of line). Two runs
  * of the same command differ after this only when a finding, a label, a message or the shape of a
  * report changed, or when the run itself came out differently (another finding raised).
  */
@@ -325,17 +327,18 @@ export function normalise(text) {
         .replace(/\b[0-9a-f]{8}\b/g, '#')
         .replace(/lbd[\w-]*\d[\w-]*/g, '#') // namespace / veth names the lab makes
         .replace(/\/tmp\/[\w./-]+/g, '#')
-        .replace(/\d+(\.\d+)?(e[-+]?\d+)?/gi, '#')
+        .replace(/[<=>≈]\s*(?=\d)/g, '')
+        .replace(/\d+(\.\d+)?(e[-+]?\d+)?(µs|us|ms|s|m|h|KiB|MiB|GiB|kB|KB|MB|GB|B|%|x|×)?(?![\w])/gi, '#')
         .replace(/[▁▂▃▄▅▆▇█▉▊▋▌▍▎▏·]+/g, ' ')
         .replace(/[─━═┌┐└┘├┤┬┴┼]+/g, ' ')
         .replace(/[│]/g, ' ')
         .replace(/#([^\s#]*#)+/g, '#')
-        .trim()
-        .split(/\s+/)
+        .split(/[\s(),;:]+/)
+        .filter(Boolean)
         .sort()
         .join(' '),
     )
-    .filter((l) => l !== '')
+    .filter((l, i, all) => l !== '' && all.indexOf(l) === i)
     .sort();
 }
 
@@ -433,7 +436,7 @@ export function lbdiagInvocations(cmd) {
         continue;
       }
       if (w === 'lbdiag') current = [];
-      else if (['timeout', 'taskset', 'exec', 'env', 'tini'].includes(w) || w.endsWith('docs-session.sh')) {
+      else if (['timeout', 'taskset', 'exec', 'env', 'tini', 'ip'].includes(w) || w.endsWith('docs-session.sh')) {
         // wrappers: `timeout -s INT 2 lbdiag ...`, scripts/docs-session.sh ... -- lbdiag ...: look for lbdiag further on
         let j = i + 1;
         while (j < words.length && typeof words[j] === 'string' && words[j] !== 'lbdiag') j++;

@@ -11,6 +11,7 @@ import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'no
 import { gzipSync } from 'node:zlib';
 import net from 'node:net';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 /** No setup process lives longer than this, whatever happens to the script. */
 export const LIFETIME_S = 300;
@@ -71,6 +72,7 @@ async function assertFree(host, port) {
  */
 export function setupContext(root, dir, env) {
   const children = [];
+  const cleanups = [];
   const ctx = {
     root,
     dir,
@@ -113,8 +115,13 @@ export function setupContext(root, dir, env) {
         clearTimeout(timer);
       }
       children.length = 0;
+      for (const fn of cleanups.splice(0).reverse()) await fn();
     },
     pids: () => children.map((c) => c.child.pid),
+    /** Runs fn at stop(), after the processes are stopped (namespaces a recipe made). */
+    onStop(fn) {
+      cleanups.push(fn);
+    },
   };
   return ctx;
 }
@@ -198,7 +205,30 @@ function damagedCaptures(ctx) {
   writeFileSync(path.join(ctx.dir, 'big.pcapng'), big);
 }
 
+/**
+ * A network namespace (the lab's own helper, src/lab/netns.ts: a veth pair, a /30, deleted at stop)
+ * with `lbdiag whoami --name web-a` inside on its address port 8080, and the namespace's
+ * ip_local_port_range narrowed to 40000-40007 (a namespace-only sysctl). The block's commands get
+ * $LBDIAG_DOCS_NETNS (run a client inside with `ip netns exec $LBDIAG_DOCS_NETNS ...`) and
+ * $LBDIAG_DOCS_VIP (address:port of the whoami). Root and iproute2 only.
+ */
+async function narrowPortsNamespace(ctx) {
+  const { canUseNetns, createStallTopology } = await import(pathToFileURL(path.join(ctx.root, 'dist', 'src', 'lab', 'netns.js')).href);
+  const ok = canUseNetns();
+  if (!ok.ok) throw new Error(`needs network namespaces: ${ok.reason}`);
+  const topo = await createStallTopology({
+    stall: false,
+    backendCommand: (host, port) => ({ command: process.execPath, args: [path.join(ctx.root, 'bin', 'lbdiag.js'), 'whoami', '--name', 'web-a', '-H', host, '--port', String(port), '--drain-delay', '0'] }),
+  });
+  ctx.onStop(() => topo.teardown());
+  topo.ns.exec('/bin/sh', ['-c', 'echo "40000 40007" > /proc/sys/net/ipv4/ip_local_port_range']);
+  ctx.env.LBDIAG_DOCS_NETNS = topo.ns.name;
+  ctx.env.LBDIAG_DOCS_VIP = `${topo.backend.host}:${topo.backend.port}`;
+}
+
 export const SETUPS = {
+  /** docs/findings.md's local-port-exhaustion: see narrowPortsNamespace. */
+  'netns-narrow-ports': narrowPortsNamespace,
   /** Damaged captures for docs/pcap.md (see damagedCaptures). */
   'damaged-captures': async (ctx) => damagedCaptures(ctx),
   /** README: one whoami, `lbdiag whoami --port 18391 -H 127.0.0.1 --name web-a`. */

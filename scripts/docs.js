@@ -25,7 +25,7 @@
 //   drop="re"        lines matching re are left out first (e.g. drop="^├" the rules between table rows)
 //   excerpt="..."    the lines kept (see parseExcerpt in scripts/docs-markers.js); gap="…" between cuts
 //   timeout="180"    seconds before the command is killed (the block then fails)
-//   check=off        --check does not compare this block (too random to compare), only runs it
+//   check="off"      --check runs this block but does not compare it (say why in note="...")
 // Inline markers in the text: `<!-- lbdiag:wall -->4.0 s<!-- /lbdiag:wall -->` becomes the wall time
 // of the next run block's first command; `<!-- lbdiag:date -->...<!-- /lbdiag:date -->` the date of the
 // run (UTC); `<!-- lbdiag:load -->...<!-- /lbdiag:load -->` the 1-minute load average when the next
@@ -115,6 +115,9 @@ function formatWall(ms) {
  * Runs a run marker's commands with its setups; returns { lines, wallMs, load } or throws an Error
  * whose message says what failed. `cache` holds results of identical (setup, commands) within a run.
  */
+/** The environment each cached run had (for $LBDIAG_DOCS_* in display). */
+const blockEnvOf = new Map();
+
 export async function runBlock(attrs, env, cache = new Map()) {
   const steps = markerSteps(attrs);
   const key = JSON.stringify([attrs.setup ?? '', steps.map((s) => s.cmd)]);
@@ -144,6 +147,7 @@ export async function runBlock(attrs, env, cache = new Map()) {
       rmSync(dir, { recursive: true, force: true });
     }
     cache.set(key, results);
+    blockEnvOf.set(key, blockEnv);
   }
   const lines = [];
   for (const [i, step] of steps.entries()) {
@@ -163,7 +167,8 @@ export async function runBlock(attrs, env, cache = new Map()) {
         throw new Error(`\`${step.cmd}\`: ${e.message}`);
       }
     }
-    if (step.prompt) lines.push(`$ ${step.display}`);
+    // $LBDIAG_DOCS_* in display: values a setup chose (a namespace's address)
+    if (step.prompt) lines.push(`$ ${step.display.replace(/\$\{?(LBDIAG_DOCS_\w+)\}?/g, (m, k) => blockEnvOf.get(key)?.[k] ?? m)}`);
     lines.push(...out);
     if (r.code !== 0) lines.push(`(exit ${r.code})`);
   }
