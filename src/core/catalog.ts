@@ -47,6 +47,7 @@ export const CATALOG: readonly CatalogEntry[] = [
   // Probe only: they need what only the probing machine sees.
   { id: 'stall-1s', severities: ['warn'], sources: ['probe', 'merge'], summary: 'connect times cluster near 1 s / 3 s / 7 s while the server answers fast: SYN retransmissions' },
   { id: 'source-affinity', severities: ['warn'], sources: ['probe', 'merge'], summary: 'with several --source addresses, each source keeps reaching the same backend beyond chance (chi-square test of independence): the balancer hashes the client address' },
+  { id: 'mixed-targets', severities: ['info'], sources: ['merge'], summary: 'merged runs probed different targets: merged as one service (right for one VIP under several names, wrong for different services)' },
   { id: 'client-pinned', severities: ['warn'], sources: ['merge'], summary: 'merged runs: one client stayed on one backend while other clients spread over several' },
   { id: 'local-port-exhaustion', severities: ['warn'], sources: ['probe', 'merge'], summary: 'connects failed with EADDRNOTAVAIL: the probing machine ran out of local ports' },
   // Capture TCP analysis (src/pcap/detectors/).

@@ -40,6 +40,8 @@ export interface ProbeRecord extends ExchangeTiming, Identity {
   status?: number;
   /** Error kind (refused, reset, timeout, closed, bad-response, ...), when no response came. */
   error?: string;
+  /** HTTP/2 (`--http2`, `--grpc`): the stream's id on its connection. */
+  stream?: number;
   /** Where it failed: during connect, or after the request was written. */
   phase?: 'connect' | 'response';
 }

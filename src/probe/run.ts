@@ -13,7 +13,10 @@ import { readLocalPortFacts, type LocalPortFacts } from './local-ports.js';
 import { checkWeights } from './weights-check.js';
 import { checkLocal, sourcesFor } from './sources.js';
 import type { Exchange } from './connection.js';
-import { runEngine } from './engine.js';
+import { runEngine, type EngineResult } from './engine.js';
+import { runH2Engine, type H2EngineResult } from './h2-engine.js';
+import { buildGrpcRequest, buildH2HttpRequest, parseGrpcMethod } from './h2-request.js';
+import type { H2Exchange } from './h2-session.js';
 import { identify, parseBackendFrom, type BackendFrom } from './identity.js';
 import type { ProbeMode, ProbeRecord } from './record.js';
 import { buildRequest } from './request.js';
@@ -59,7 +62,18 @@ export interface ProbeOptions {
   sources?: string[];
   /** `--label`: this run's client name in `lbdiag merge` (default: the host name). */
   label?: string;
+  /** `--http2`: HTTP/2 (h2c by prior knowledge on http://, ALPN h2 on https://). */
+  http2?: boolean;
+  /** `--grpc`: unary gRPC calls over HTTP/2 (implies http2). */
+  grpc?: boolean;
+  /** `--grpc-method`: Service/Method (default grpc.health.v1.Health/Check). */
+  grpcMethod?: string;
+  /** `--streams`: concurrent streams per HTTP/2 connection (default 1). */
+  streams?: number;
 }
+
+/** The protocol a run spoke: `http1`, `h2` (--http2) or `grpc` (--grpc, over HTTP/2). */
+export type ProbeProtocol = 'http1' | 'h2' | 'grpc';
 
 export interface ProbeProgress {
   mode: ProbeMode;
@@ -125,6 +139,10 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   const payload = buildRequest(target, spec, false);
   // `--close client`: short-lived requests do not ask the server to close; the client closes after the answer.
   const payloadClose = buildRequest(target, spec, close === 'server');
+  const protocol: ProbeProtocol = options.grpc ? 'grpc' : options.http2 ? 'h2' : 'http1';
+  const streams = options.streams ?? 1;
+  const grpcPath = options.grpc ? parseGrpcMethod(options.grpcMethod) : undefined;
+  const h2Request = protocol === 'http1' ? undefined : grpcPath ? buildGrpcRequest(target, spec, grpcPath) : buildH2HttpRequest(target, spec);
 
   const config = {
     mode: modeOpt,
@@ -145,6 +163,9 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
     weights: options.weights ? Object.fromEntries(options.weights) : null,
     close,
     sources: sources ?? null,
+    protocol,
+    streams: protocol === 'http1' ? null : streams,
+    grpcMethod: grpcPath ?? null,
   };
 
   let out: NodeJS.WritableStream | undefined;
@@ -181,6 +202,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   hooks.signal?.addEventListener('abort', onOuterAbort);
   let nextConnId = 1;
   const deepSeen = new Set<number>();
+  const h2Facts = new Map<ProbeMode, { goaways: number; retried: number }>();
 
   try {
     for (const mode of modes) {
@@ -190,7 +212,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
       tally.startT = performance.now() - t0;
       tallies.push(tally);
       let lastProgress = 0;
-      const onExchange = (ex: Exchange, conn: { id: number; localPort: number; endpoint: { address: string; localAddress?: string } }, started: number, order: number): void => {
+      const onExchange = (ex: Exchange & Partial<Pick<H2Exchange, 'stream'>>, conn: { id: number; localPort: number; endpoint: { address: string; localAddress?: string } }, started: number, order: number): void => {
         const rec: ProbeRecord = {
           mode,
           t: round(started - t0),
@@ -206,6 +228,12 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         if (ex.idleMs !== undefined) rec.idleMs = round(ex.idleMs);
         if (ex.connectMs !== undefined) rec.connectMs = round(ex.connectMs);
         if (ex.ttfbMs !== undefined) rec.ttfbMs = round(ex.ttfbMs);
+        if (ex.stream !== undefined) rec.stream = ex.stream;
+        if (ex.response && ex.error !== undefined) {
+          // gRPC: an answer (with its backend) that is an error all the same (grpc-status, not serving).
+          rec.error = ex.error;
+          rec.phase = 'response';
+        }
         if (ex.response) {
           connectedOnce = true;
           rec.status = ex.response.status;
@@ -250,31 +278,52 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
           }
         }
       };
-      const res = await runEngine({
-        mode,
-        addresses,
-        sources,
-        endpoint: {
-          port: target.port,
-          timeoutMs,
-          close: mode === 'short' ? close : undefined,
-          headRequest: method === 'HEAD',
-          tls: target.scheme === 'https' ? { servername: target.host, rejectUnauthorized: !options.insecure } : undefined,
-        },
-        payload,
-        payloadClose,
-        concurrency,
-        requests,
-        durationMs: options.durationMs,
-        intervalMs: options.intervalMs,
-        rate: options.rate,
-        maxConnRequests: mode === 'rotate' ? maxConnRequests : undefined,
-        maxConnAgeMs: mode === 'rotate' ? options.maxConnAgeMs : undefined,
-        signal: internal.signal,
-        firstConnId: nextConnId,
-        onExchange,
-      });
+      const endpoint = {
+        port: target.port,
+        timeoutMs,
+        close: mode === 'short' ? close : undefined,
+        headRequest: method === 'HEAD',
+        tls: target.scheme === 'https' ? { servername: target.host, rejectUnauthorized: !options.insecure } : undefined,
+      };
+      const res: EngineResult & Partial<H2EngineResult> = h2Request
+        ? await runH2Engine({
+            mode,
+            addresses,
+            sources,
+            endpoint,
+            request: h2Request,
+            concurrency,
+            streams,
+            requests,
+            durationMs: options.durationMs,
+            intervalMs: options.intervalMs,
+            rate: options.rate,
+            maxConnRequests: mode === 'rotate' ? maxConnRequests : undefined,
+            maxConnAgeMs: mode === 'rotate' ? options.maxConnAgeMs : undefined,
+            signal: internal.signal,
+            firstConnId: nextConnId,
+            onExchange,
+          })
+        : await runEngine({
+            mode,
+            addresses,
+            sources,
+            endpoint,
+            payload,
+            payloadClose,
+            concurrency,
+            requests,
+            durationMs: options.durationMs,
+            intervalMs: options.intervalMs,
+            rate: options.rate,
+            maxConnRequests: mode === 'rotate' ? maxConnRequests : undefined,
+            maxConnAgeMs: mode === 'rotate' ? options.maxConnAgeMs : undefined,
+            signal: internal.signal,
+            firstConnId: nextConnId,
+            onExchange,
+          });
       nextConnId = res.nextConnId;
+      if (h2Request) h2Facts.set(mode, { goaways: res.goaways ?? 0, retried: res.retried ?? 0 });
       if (res.inFlightAborted) inFlightAborted.set(mode, res.inFlightAborted);
       if (!localPorts && tally.errorKinds.has('no-local-port')) localPorts = readLocalPortFacts(addresses[0], target.port, close);
       tally.connectionsOpened = res.connections;
@@ -293,7 +342,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   for (const t of tallies) for (const b of t.backends.values()) if (b.ok > 0) seen.add(b.name);
   const weightsCheck = checkWeights(options.weights, seen, options.expectBackends);
   const analysed = [
-    ...analyse(tallies, { expect: options.expect, expectBackends: options.expectBackends, weights: weightsCheck.weights, localPorts }),
+    ...analyse(tallies, { protocol, expect: options.expect, expectBackends: options.expectBackends, weights: weightsCheck.weights, localPorts }),
     ...weightsCheck.findings,
   ];
   const report: ProbeReport = envelope(
@@ -310,6 +359,8 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
     const m = summarizeMode(t);
     const cut = inFlightAborted.get(t.mode);
     if (cut) m.inFlightAborted = cut;
+    const h2 = h2Facts.get(t.mode);
+    if (h2) m.http2 = { streamsPerConnection: streams, goaways: h2.goaways, retried: h2.retried };
     report.modes[t.mode] = m;
   }
   if (weightsCheck.usageErrors.length) report.inputErrors = weightsCheck.usageErrors;

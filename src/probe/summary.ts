@@ -88,6 +88,12 @@ export interface ModeReport {
   timeline: { bucketMs: number; buckets: { t: number; requests: number; errors: number; backends: Record<string, number> }[] };
   /** Requests cut off in flight when the run stopped (-d deadline, Ctrl-C): not tallied. */
   inFlightAborted?: number;
+  /**
+   * HTTP/2 runs (`--http2`, `--grpc`): streams per connection (`--streams`), GOAWAY frames
+   * received, and streams the server refused (REFUSED_STREAM, past a GOAWAY) that were sent again
+   * on another connection (not counted as requests or errors).
+   */
+  http2?: { streamsPerConnection: number; goaways: number; retried: number };
 }
 
 /** The probe's fields after the common envelope (`schema`, `command`, `version`, `startedAt`, `interrupted`, `config`, `findings`). */

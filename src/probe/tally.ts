@@ -61,6 +61,13 @@ export interface ConnTally {
    */
   orderFirst: number;
   orderGcd: number;
+  /**
+   * Backends the client that opened this connection reached in its whole run (set by `lbdiag
+   * merge`; absent in a single run, where it is every backend the run saw). A connection whose
+   * client could reach only one backend (another target, source affinity) staying on one backend
+   * says nothing about per-connection balancing.
+   */
+  clientBackends?: number;
 }
 
 export interface ErrorKindTally {
