@@ -76,6 +76,27 @@ function corpusDir() {
   return c.find((d) => existsSync(d)) ?? c[c.length - 1];
 }
 
+/** What runs now, for a clean stop on Ctrl-C / SIGTERM: the command's process group, the block's setups. */
+const running = { shell: null, ctx: null, dirs: new Set() };
+
+/** Ctrl-C or SIGTERM: stop what runs (by pid / process group), remove temporary files, exit 130; pages are untouched. */
+function onSignal(sig) {
+  process.stderr.write(`\ndocs: ${sig}: stopping; no page was changed by the block that was running\n`);
+  if (running.shell) {
+    try {
+      process.kill(-running.shell.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  const done = () => {
+    for (const d of running.dirs) rmSync(d, { recursive: true, force: true });
+    process.exit(130);
+  };
+  if (running.ctx) running.ctx.stop().then(done, done);
+  else done();
+}
+
 /** Runs one shell command; resolves { stdout, stderr, code, ms } (code 'timeout' when killed). */
 function runShell(cmd, { env, cwd, output, timeoutS }) {
   return new Promise((resolve) => {
@@ -83,6 +104,7 @@ function runShell(cmd, { env, cwd, output, timeoutS }) {
     const started = process.hrtime.bigint();
     // detached: its own process group, so a timeout kills the whole pipeline (by the group's pid).
     const child = spawn('sh', ['-c', script], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    running.shell = child;
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
@@ -98,6 +120,7 @@ function runShell(cmd, { env, cwd, output, timeoutS }) {
     }, timeoutS * 1000);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      running.shell = null;
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       resolve({ stdout, stderr, code: timedOut ? 'timeout' : (code ?? signal), ms });
     });
@@ -127,6 +150,8 @@ export async function runBlock(attrs, env, cache = new Map()) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'lbdiag-docs-'));
     const blockEnv = { ...env, LBDIAG_DOCS_TMP: dir };
     const ctx = setupContext(ROOT, dir, blockEnv);
+    running.ctx = ctx;
+    running.dirs.add(dir);
     try {
       for (const name of String(attrs.setup ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
         const recipe = SETUPS[name];
@@ -144,7 +169,9 @@ export async function runBlock(attrs, env, cache = new Map()) {
       }
     } finally {
       await ctx.stop();
+      running.ctx = null;
       rmSync(dir, { recursive: true, force: true });
+      running.dirs.delete(dir);
     }
     cache.set(key, results);
     blockEnvOf.set(key, blockEnv);
@@ -217,6 +244,10 @@ async function main() {
     process.exit(2);
   }
   const { env, cleanup } = docEnv();
+  for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => {
+    cleanup();
+    onSignal(sig);
+  });
   const [onlyFile, onlyLine] = o.only ? o.only.split(':') : [null, null];
   const failures = [];
   const differs = [];
