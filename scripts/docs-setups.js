@@ -226,7 +226,82 @@ async function narrowPortsNamespace(ctx) {
   ctx.env.LBDIAG_DOCS_VIP = `${topo.backend.host}:${topo.backend.port}`;
 }
 
+/**
+ * docs/findings.md's refused connection whose RST is lost: a network namespace of its own (loopback
+ * only) where iptables REJECTs (tcp-reset) SYNs to port 81 and DROPs that RST on input; tcpdump
+ * captures lo while a client connects from port 40404 twice (2.5 s each, so the SYN is sent again).
+ * Leaves $LBDIAG_DOCS_TMP/refused.pcap; the namespace is deleted at stop. Root, iproute2, iptables
+ * and tcpdump only (as test/pcap-refused-retry.test.ts makes it).
+ */
+async function refusedCapture(ctx) {
+  const { spawnSync } = await import('node:child_process');
+  const run = (args) => {
+    const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${args.join(' ')}: ${(r.stderr || '').trim().split('\n')[0]}`);
+  };
+  const ns = `lbdocs-refused-${process.pid}`;
+  run(['ip', 'netns', 'add', ns]);
+  ctx.onStop(() => void spawnSync('ip', ['netns', 'del', ns]));
+  const inNs = (args) => run(['ip', 'netns', 'exec', ns, ...args]);
+  inNs(['ip', 'link', 'set', 'lo', 'up']);
+  inNs(['iptables', '-A', 'INPUT', '-p', 'tcp', '--dport', '81', '--tcp-flags', 'SYN,ACK,RST', 'SYN', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
+  inNs(['iptables', '-A', 'INPUT', '-p', 'tcp', '--sport', '81', '--tcp-flags', 'RST', 'RST', '-j', 'DROP']);
+  const file = path.join(ctx.dir, 'refused.pcap');
+  const dump = ctx.spawn('tcpdump', ['ip', 'netns', 'exec', ns, 'tcpdump', '-i', 'lo', '-U', '-w', file, 'tcp port 81']);
+  await waitForText(path.join(ctx.dir, 'tcpdump.err'), /listening on/);
+  const client = `const net = require('net'); let n = 0;
+    const go = () => { const s = net.connect({ host: '127.0.0.1', port: 81, localPort: 40404 }); s.on('error', () => {});
+      setTimeout(() => { s.destroy(); if (++n < 2) setTimeout(go, 300); }, 2500); };
+    go();`;
+  inNs([process.execPath, '-e', client]);
+  await new Promise((r) => setTimeout(r, 300));
+  process.kill(dump.pid, 'SIGINT'); // `timeout` passes it on; tcpdump writes its buffer and exits
+  await new Promise((resolve) => (dump.exitCode !== null ? resolve() : dump.once('exit', resolve)));
+}
+
+/**
+ * docs/merge.md's three client machines (as test/merge-netns.test.ts builds them): namespaces
+ * lbdocs<pid>-c1..c3 (10.77.i.2, default route via 10.77.i.1) joined by veth pairs made inside the
+ * namespaces (nothing appears in the root namespace) to a balancer namespace lbdocs<pid>-lb, whose
+ * iptables DNAT sends VIP 10.99.9.2:80 to backend-i (lbdiag whoami on 10.99.0.i:8080) by the client's
+ * source address. $LBDIAG_DOCS_NS_1..3 name the client namespaces. Deleted at stop.
+ */
+async function threeClientNamespaces(ctx) {
+  const { spawnSync } = await import('node:child_process');
+  const ip = (...args) => {
+    const r = spawnSync('ip', args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${(r.stderr || '').trim().split('\n')[0]}`);
+  };
+  const tag = `lbdocs${process.pid}`;
+  const lb = `${tag}-lb`;
+  const clients = [1, 2, 3].map((i) => ({ ns: `${tag}-c${i}`, addr: `10.77.${i}.2`, gw: `10.77.${i}.1`, lbIf: `${tag}l${i}`, cIf: `${tag}c${i}` }));
+  for (const ns of [lb, ...clients.map((c) => c.ns)]) {
+    ip('netns', 'add', ns);
+    ctx.onStop(() => void spawnSync('ip', ['netns', 'del', ns]));
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+  }
+  for (const i of [1, 2, 3]) ip('-n', lb, 'addr', 'add', `10.99.0.${i}/32`, 'dev', 'lo');
+  for (const c of clients) {
+    ip('-n', lb, 'link', 'add', c.lbIf, 'type', 'veth', 'peer', 'name', c.cIf, 'netns', c.ns);
+    ip('-n', lb, 'addr', 'add', `${c.gw}/24`, 'dev', c.lbIf);
+    ip('-n', lb, 'link', 'set', c.lbIf, 'up');
+    ip('-n', c.ns, 'addr', 'add', `${c.addr}/24`, 'dev', c.cIf);
+    ip('-n', c.ns, 'link', 'set', c.cIf, 'up');
+    ip('-n', c.ns, 'route', 'add', 'default', 'via', c.gw);
+  }
+  clients.forEach((c, i) => ip('netns', 'exec', lb, 'iptables', '-w', '-t', 'nat', '-A', 'PREROUTING', '-p', 'tcp', '-d', '10.99.9.2', '--dport', '80', '-s', c.addr, '-j', 'DNAT', '--to-destination', `10.99.0.${i + 1}:8080`));
+  for (const i of [1, 2, 3]) {
+    ctx.spawn(`backend-${i}`, ['ip', 'netns', 'exec', lb, ...ctx.lbdiag(['whoami', '-H', `10.99.0.${i}`, '--port', '8080', '--name', `backend-${i}`, '--drain-delay', '0'])]);
+    await waitForText(path.join(ctx.dir, `backend-${i}.out`), /listening/);
+  }
+  clients.forEach((c, i) => (ctx.env[`LBDIAG_DOCS_NS_${i + 1}`] = c.ns));
+}
+
 export const SETUPS = {
+  /** docs/merge.md's three client namespaces and a DNAT balancer by source address: see threeClientNamespaces. */
+  'netns-three-clients': threeClientNamespaces,
+  /** docs/findings.md's refused-and-RST-lost capture: see refusedCapture. */
+  'netns-refused-capture': refusedCapture,
   /** docs/findings.md's local-port-exhaustion: see narrowPortsNamespace. */
   'netns-narrow-ports': narrowPortsNamespace,
   /** Damaged captures for docs/pcap.md (see damagedCaptures). */
