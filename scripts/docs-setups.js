@@ -150,13 +150,7 @@ async function haproxy(ctx, name, host, port, body) {
       '',
     ].join('\n'),
   );
-  const bin = ['/usr/sbin/haproxy', '/usr/bin/haproxy'].find((p) => {
-    try {
-      return openSync(p, 'r') >= 0;
-    } catch {
-      return false;
-    }
-  });
+  const bin = ['/usr/sbin/haproxy', '/usr/bin/haproxy', '/usr/local/sbin/haproxy'].find((p) => existsSync(p));
   if (!bin) throw new Error('haproxy is not installed (apt-get install haproxy)');
   ctx.spawn(name, [bin, '-f', cfg, '-db']);
   await waitListening(host, port);

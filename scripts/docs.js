@@ -249,6 +249,11 @@ async function main() {
     onSignal(sig);
   });
   const [onlyFile, onlyLine] = o.only ? o.only.split(':') : [null, null];
+  if (onlyFile && !docFiles().includes(path.normalize(onlyFile))) {
+    cleanup();
+    process.stderr.write(`docs: --only ${onlyFile}: not one of ${docFiles().join(', ')}\n`);
+    process.exit(2);
+  }
   const failures = [];
   const differs = [];
   const unmarked = [];
