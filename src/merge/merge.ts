@@ -122,11 +122,12 @@ export class ProbeMerger {
     t.connectionsOpened += m.connections;
     for (const [s, n] of Object.entries(m.statuses)) t.statuses.set(Number(s), (t.statuses.get(Number(s)) ?? 0) + n);
     for (const [k, v] of Object.entries(m.errorKinds)) {
-      const e = t.errorKinds.get(k) ?? { count: 0, fresh: 0, reused: 0, connectPhase: 0 };
+      const e = t.errorKinds.get(k) ?? { count: 0, fresh: 0, reused: 0, connectPhase: 0, tlsPhase: 0 };
       e.count += v.count;
       e.fresh += v.onNew;
       e.reused += v.onReused;
       e.connectPhase += v.inConnect;
+      e.tlsPhase += v.inTls ?? 0;
       t.errorKinds.set(k, e);
     }
     for (const b of m.backends) {
@@ -200,6 +201,8 @@ export class ProbeMerger {
     t.okTotal.mergeJson(h.ok);
     t.failedTotal.mergeJson(h.failed);
     t.totalFresh.mergeJson(h.fresh);
+    if (h.tls) t.tlsHandshake.mergeJson(h.tls);
+    if (m.tls) t.tls.addReport(m.tls);
   }
 
   finish(): MergeReport {

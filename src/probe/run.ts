@@ -23,6 +23,7 @@ import { buildRequest } from './request.js';
 import { summarizeMode, type ProbeReport } from './summary.js';
 import { ModeTally } from './tally.js';
 import { parseTarget, resolveTarget } from './target.js';
+import { tlsSettings } from './tls-options.js';
 
 export type ProbeModeOption = 'both' | ProbeMode;
 
@@ -56,8 +57,12 @@ export interface ProbeOptions {
   records?: string;
   /** Short mode: who closes first (default `server`: the request says Connection: close). */
   close?: 'server' | 'client';
-  /** https: skip certificate verification. */
+  /** https: a certificate problem does not fail the request (it is still reported). */
   insecure?: boolean;
+  /** https: the SNI to send (default: the URL host when it is a name; none for an IP address). */
+  sni?: string;
+  /** https: a PEM bundle of CAs to trust instead of the system's. */
+  cacert?: string;
   /** `--source`: local addresses (already parsed) to bind outgoing connections to, round robin. */
   sources?: string[];
   /** `--label`: this run's client name in `lbdiag merge` (default: the host name). */
@@ -118,6 +123,7 @@ function describeKind(kind: string): string {
 
 export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): Promise<ProbeReport> {
   const target = parseTarget(options.target);
+  const tls = tlsSettings(target, { sni: options.sni, insecure: options.insecure, cacert: options.cacert });
   const all = await resolveTarget(target);
   const addresses = options.resolve === 'all' ? all : [all[0]];
   let sources: string[] | undefined;
@@ -166,6 +172,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
     protocol,
     streams: protocol === 'http1' ? null : streams,
     grpcMethod: grpcPath ?? null,
+    ...(tls ? { tls: { sni: tls.servername ?? null, insecure: tls.insecure, cacert: tls.caFile ?? null } } : {}),
   };
 
   let out: NodeJS.WritableStream | undefined;
@@ -227,6 +234,9 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         };
         if (ex.idleMs !== undefined) rec.idleMs = round(ex.idleMs);
         if (ex.connectMs !== undefined) rec.connectMs = round(ex.connectMs);
+        if (ex.tlsMs !== undefined) rec.tlsMs = round(ex.tlsMs);
+        if (ex.tls) rec.tls = ex.tls;
+        if (ex.tlsError !== undefined) rec.tlsError = ex.tlsError;
         if (ex.ttfbMs !== undefined) rec.ttfbMs = round(ex.ttfbMs);
         if (ex.stream !== undefined) rec.stream = ex.stream;
         if (ex.response && ex.error !== undefined) {
@@ -283,7 +293,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         timeoutMs,
         close: mode === 'short' ? close : undefined,
         headRequest: method === 'HEAD',
-        tls: target.scheme === 'https' ? { servername: target.host, rejectUnauthorized: !options.insecure } : undefined,
+        tls,
       };
       const res: EngineResult & Partial<H2EngineResult> = h2Request
         ? await runH2Engine({
