@@ -134,16 +134,16 @@ function formatWall(ms) {
   return `${Math.round(ms / 1000)} s`;
 }
 
+/** The environment each cached run had (for $LBDIAG_DOCS_* in display). */
+const blockEnvOf = new Map();
+
 /**
  * Runs a run marker's commands with its setups; returns { lines, wallMs, load } or throws an Error
  * whose message says what failed. `cache` holds results of identical (setup, commands) within a run.
  */
-/** The environment each cached run had (for $LBDIAG_DOCS_* in display). */
-const blockEnvOf = new Map();
-
 export async function runBlock(attrs, env, cache = new Map()) {
   const steps = markerSteps(attrs);
-  const key = JSON.stringify([attrs.setup ?? '', steps.map((s) => s.cmd)]);
+  const key = JSON.stringify([attrs.setup ?? '', steps.map((s) => [s.cmd, s.output === 'both'])]);
   let results = cache.get(key);
   const load = os.loadavg()[0];
   if (!results) {
