@@ -97,7 +97,7 @@ const OUTPUT_SIGNS = [
   /^\d+ problems?: [a-z]/,
   /^No (problems found|TCP findings)/,
   /^\s*(where|evidence|filter|meaning|fix|also|open):\s{2,}\S/,
-  /X-Lbdiag-(Backend|Conn|Instance|Pid|Started)/,
+  /X-Lbdiag-(Backend|Conn|Instance|Pid|Started)/i,
   /^lbdiag(_whoami_| whoami: | whoami \d| merge \d|: )/,
   /^(═══ lab|─── lbdiag )/,
   /"schema": ?"lbdiag\.v1"|"event":"(listening|request|close)"/,
