@@ -114,9 +114,37 @@ function ageReached(host: H2Host, c: ConnState): void {
   s.once('close', () => clearTimeout(grace));
 }
 
-/** Graceful GOAWAY (idempotent): the client learns the last stream we took; those finish, then the session closes. */
+const GOING_AWAY = Symbol('lbdiag.goingAway');
+/** The longest the shutdown notice waits for the PING acknowledgement before the final GOAWAY. */
+const NOTICE_MAX_MS = 1000;
+const MAX_STREAM_ID = 2 ** 31 - 1;
+
+/**
+ * Graceful GOAWAY, in two steps as RFC 9113 §6.8 advises (and gRPC and Go servers do): first a
+ * GOAWAY naming stream 2^31-1 (no new streams, please; none refused yet) and a PING; once the PING
+ * is acknowledged every stream the client opened before it read the notice has arrived, and node's
+ * Http2Session.close() sends the final GOAWAY naming the last stream taken. Those finish, then the
+ * session closes. With one GOAWAY straight away, streams already on the wire are refused: haproxy
+ * `proto h2` in front answered 41 of 2000 h2load requests with an error under --max-conn-age 1s.
+ * Idempotent.
+ */
 export function goaway(c: ConnState): void {
-  const s = c.session;
-  if (!s || s.closed || s.destroyed) return;
-  s.close();
+  const s = c.session as (H2Session & { [GOING_AWAY]?: boolean }) | null;
+  if (!s || s.closed || s.destroyed || s[GOING_AWAY]) return;
+  s[GOING_AWAY] = true;
+  let done = false;
+  const final = (): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    if (!s.closed && !s.destroyed) s.close();
+  };
+  const timer = setTimeout(final, NOTICE_MAX_MS);
+  timer.unref();
+  try {
+    s.goaway(http2.constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
+    if (!s.ping(final)) final();
+  } catch {
+    final();
+  }
 }
