@@ -8,7 +8,7 @@ import { ProgressLine } from '../core/progress.js';
 import { renderJson, verbosityFromFlags } from '../core/render.js';
 import { makeChalk } from '../core/style.js';
 import { DURATION_HELP, formatDuration, parseCount, parseDuration, parseRate } from '../core/units.js';
-import { parseGrpcMethod } from './h2-request.js';
+import { parseGrpcMethod } from './h2-options.js';
 import { parseBackendFrom } from './identity.js';
 import { renderProbeReport } from './report.js';
 import { parseHeader } from './request.js';
@@ -227,9 +227,9 @@ Durations: ${DURATION_HELP}.
 Findings (stable ids): keepalive-pinning, insufficient-data, imbalance, single-backend, backend-missing,
 late-backend-starved, stale-instance, backend-restarted, intermittent-errors, all-failing, idle-timeout-reset,
 stall-1s, l7-proxy, connection-churn, no-backend-identity, local-port-exhaustion, source-affinity, tls-error,
-tls-cert-mismatch.
+tls-cert-mismatch, protocol-mismatch.
 Error kinds in records: refused, reset, timeout (no byte of an answer, or no connection), head-timeout,
-body-timeout, head-too-large, chunk-line-too-long, too-many-1xx, bad-response, no-local-port, closed;
+body-timeout, head-too-large, chunk-line-too-long, too-many-1xx, bad-response, no-local-port, closed, http2-frames (HTTP/2 frames to an HTTP/1.1 request);
 HTTP/2: h2-protocol-error, alpn-no-h2, refused-stream,
 stream-<h2 error> (e.g. stream-internal-error); gRPC: grpc-<status> (e.g. grpc-unavailable), not-serving,
 grpc-no-status; https: tls-expired, tls-not-yet-valid, tls-self-signed, tls-unknown-ca, tls-name-mismatch,
