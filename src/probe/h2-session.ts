@@ -156,7 +156,11 @@ export class H2Connection {
       this.events.onGone(this);
     });
     this.socket.on('error', (e: Error) => {
-      if ((e as NodeJS.ErrnoException).code === 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL') {
+      if (e instanceof TlsConnectError) {
+        this.tlsError = e.message;
+        this.tlsInfo = e.info;
+      }
+      if ((e as NodeJS.ErrnoException).code === 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL' || (e instanceof TlsConnectError && e.code === 'tls-alpn')) {
         this.alpnMismatch = false; // the server refused every protocol offered (no h2, no http/1.1)
         this.failure = 'alpn-no-h2';
       }
