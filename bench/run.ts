@@ -27,7 +27,7 @@ async function benchSoak(ctx: Ctx): Promise<void> {
   process.stdout.write(`${renderSoak(r)}\n`);
 }
 
-const SECTIONS = { whoami: benchWhoami, probe: benchProbe, pcap: benchPcap, soak: benchSoak } as const;
+const SECTIONS = { whoami: benchWhoami, probe: benchProbe, pcap: benchPcap, soak: benchSoak, 'whoami-h2': async (ctx: Ctx) => (await import('./sections/whoami-h2.js')).benchWhoamiH2(ctx) } as const;
 const DEFAULT_SECTIONS = ['whoami', 'probe', 'pcap'];
 
 const USAGE = `usage: npm run bench -- [options]
