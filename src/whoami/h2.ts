@@ -81,10 +81,9 @@ function startSession(host: H2Host, session: H2Session): void {
     t.unref();
     session.once('close', () => clearTimeout(t));
   }
-  if (host.state !== 'serving') {
-    c.closedBy ??= 'drain';
-    goaway(c);
-  }
+  // A session opened while draining is not refused: its first answer is followed by GOAWAY (as an
+  // HTTP/1.1 answer carries Connection: close), so a balancer that has not yet seen /health turn
+  // 503 still gets answers.
 }
 
 function ageReached(host: H2Host, c: ConnState): void {
