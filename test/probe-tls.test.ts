@@ -12,6 +12,7 @@ import path from 'node:path';
 import { isUsageError } from '../src/core/errors.js';
 import { optionsFromFlags } from '../src/probe/command.js';
 import { runProbe } from '../src/probe/run.js';
+import { renderHtml } from '../src/html/index.js';
 import { tlsSettings } from '../src/probe/tls-options.js';
 import dns from 'node:dns/promises';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -88,6 +89,12 @@ test('--sni sets the TLS server name only: the Host header stays the URL host; -
   assert.equal(r.modes.short!.ok, 4, JSON.stringify(r.modes.short!.errorKinds));
   assert.deepEqual([...signed.snis], ['a.test']);
   assert.deepEqual([...signed.hosts], [`127.0.0.1:${signed.port}`]);
+  // The HTML report: the TLS handshake in the latency split, the certificate per backend.
+  const html = renderHtml(JSON.parse(JSON.stringify(r)));
+  assert.match(html, /TLS handshake/);
+  assert.match(html, /connect \(TCP handshake\)/);
+  assert.match(html, /<h5>TLS per backend<\/h5>/);
+  assert.ok(html.includes(r.modes.short!.tls!.certificates[0].fingerprint256));
   // -H Host changes the Host header, not the SNI.
   signed.hosts.clear();
   signed.snis.clear();
