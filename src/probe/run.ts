@@ -13,7 +13,10 @@ import { readLocalPortFacts, type LocalPortFacts } from './local-ports.js';
 import { checkWeights } from './weights-check.js';
 import { checkLocal, sourcesFor } from './sources.js';
 import type { Exchange } from './connection.js';
-import { runEngine } from './engine.js';
+import { runEngine, type EngineResult } from './engine.js';
+import { runH2Engine, type H2EngineResult } from './h2-engine.js';
+import { buildGrpcRequest, buildH2HttpRequest, parseGrpcMethod } from './h2-request.js';
+import type { H2Exchange } from './h2-session.js';
 import { identify, parseBackendFrom, type BackendFrom } from './identity.js';
 import type { ProbeMode, ProbeRecord } from './record.js';
 import { buildRequest } from './request.js';
@@ -21,6 +24,7 @@ import { summarizeMode, type ProbeReport } from './summary.js';
 import { ModeTally } from './tally.js';
 import { parseTarget, resolveTarget } from './target.js';
 import type { WorkerSide, WorkersModeRun } from './workers-types.js';
+import { tlsSettings } from './tls-options.js';
 
 export type ProbeModeOption = 'both' | ProbeMode;
 
@@ -54,13 +58,28 @@ export interface ProbeOptions {
   records?: string;
   /** Short mode: who closes first (default `server`: the request says Connection: close). */
   close?: 'server' | 'client';
-  /** https: skip certificate verification. */
+  /** https: a certificate problem does not fail the request (it is still reported). */
   insecure?: boolean;
+  /** https: the SNI to send (default: the URL host when it is a name; none for an IP address). */
+  sni?: string;
+  /** https: a PEM bundle of CAs to trust instead of the system's. */
+  cacert?: string;
   /** `--source`: local addresses (already parsed) to bind outgoing connections to, round robin. */
   sources?: string[];
   /** `--label`: this run's client name in `lbdiag merge` (default: the host name). */
   label?: string;
+  /** `--http2`: HTTP/2 (h2c by prior knowledge on http://, ALPN h2 on https://). */
+  http2?: boolean;
+  /** `--grpc`: unary gRPC calls over HTTP/2 (implies http2). */
+  grpc?: boolean;
+  /** `--grpc-method`: Service/Method (default grpc.health.v1.Health/Check). */
+  grpcMethod?: string;
+  /** `--streams`: concurrent streams per HTTP/2 connection (default 1). */
+  streams?: number;
 }
+
+/** The protocol a run spoke: `http1`, `h2` (--http2) or `grpc` (--grpc, over HTTP/2). */
+export type ProbeProtocol = 'http1' | 'h2' | 'grpc';
 
 export interface ProbeProgress {
   mode: ProbeMode;
@@ -109,6 +128,7 @@ function describeKind(kind: string): string {
 
 export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): Promise<ProbeReport> {
   const target = parseTarget(options.target);
+  const tls = tlsSettings(target, { sni: options.sni, insecure: options.insecure, cacert: options.cacert });
   const all = hooks.inWorker?.resolved ?? (await resolveTarget(target));
   const addresses = options.resolve === 'all' ? all : [all[0]];
   let sources: string[] | undefined;
@@ -130,6 +150,10 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   const payload = buildRequest(target, spec, false);
   // `--close client`: short-lived requests do not ask the server to close; the client closes after the answer.
   const payloadClose = buildRequest(target, spec, close === 'server');
+  const protocol: ProbeProtocol = options.grpc ? 'grpc' : options.http2 ? 'h2' : 'http1';
+  const streams = options.streams ?? 1;
+  const grpcPath = options.grpc ? parseGrpcMethod(options.grpcMethod) : undefined;
+  const h2Request = protocol === 'http1' ? undefined : grpcPath ? buildGrpcRequest(target, spec, grpcPath) : buildH2HttpRequest(target, spec);
 
   const config = {
     mode: modeOpt,
@@ -150,6 +174,10 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
     weights: options.weights ? Object.fromEntries(options.weights) : null,
     close,
     sources: sources ?? null,
+    protocol,
+    streams: protocol === 'http1' ? null : streams,
+    grpcMethod: grpcPath ?? null,
+    ...(tls ? { tls: { sni: tls.servername ?? null, insecure: tls.insecure, cacert: tls.caFile ?? null } } : {}),
   };
 
   let out: NodeJS.WritableStream | undefined;
@@ -187,6 +215,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   hooks.signal?.addEventListener('abort', onOuterAbort);
   let nextConnId = 1;
   const deepSeen = new Set<number>();
+  const h2Facts = new Map<ProbeMode, { goaways: number; retried: number }>();
 
   try {
     for (const mode of modes) {
@@ -196,7 +225,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
       tally.startT = hooks.inWorker?.startT ?? performance.now() - t0;
       tallies.push(tally);
       let lastProgress = 0;
-      const onExchange = (ex: Exchange, conn: { id: number; localPort: number; endpoint: { address: string; localAddress?: string } }, started: number, order: number): void => {
+      const onExchange = (ex: Exchange & Partial<Pick<H2Exchange, 'stream'>>, conn: { id: number; localPort: number; endpoint: { address: string; localAddress?: string } }, started: number, order: number): void => {
         const rec: ProbeRecord = {
           mode,
           t: round(started - t0),
@@ -211,7 +240,16 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         };
         if (ex.idleMs !== undefined) rec.idleMs = round(ex.idleMs);
         if (ex.connectMs !== undefined) rec.connectMs = round(ex.connectMs);
+        if (ex.tlsMs !== undefined) rec.tlsMs = round(ex.tlsMs);
+        if (ex.tls) rec.tls = ex.tls;
+        if (ex.tlsError !== undefined) rec.tlsError = ex.tlsError;
         if (ex.ttfbMs !== undefined) rec.ttfbMs = round(ex.ttfbMs);
+        if (ex.stream !== undefined) rec.stream = ex.stream;
+        if (ex.response && ex.error !== undefined) {
+          // gRPC: an answer (with its backend) that is an error all the same (grpc-status, not serving).
+          rec.error = ex.error;
+          rec.phase = 'response';
+        }
         if (ex.response) {
           connectedOnce = true;
           rec.status = ex.response.status;
@@ -256,7 +294,14 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
           }
         }
       };
-      const res: { connected?: boolean; unreachable?: string } & Awaited<ReturnType<typeof runEngine>> = hooks.runMode
+      const endpoint = {
+        port: target.port,
+        timeoutMs,
+        close: mode === 'short' ? close : undefined,
+        headRequest: method === 'HEAD',
+        tls,
+      };
+      const res: EngineResult & Partial<H2EngineResult> & { connected?: boolean; unreachable?: string } = hooks.runMode
         ? await hooks.runMode(mode, tally, {
             recording: out !== undefined,
             write: (ndjson) => {
@@ -267,36 +312,50 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
             t0,
             resolved: all,
           })
+        : h2Request
+        ? await runH2Engine({
+            mode,
+            addresses,
+            sources,
+            endpoint,
+            request: h2Request,
+            concurrency,
+            streams,
+            requests,
+            durationMs: options.durationMs,
+            intervalMs: options.intervalMs,
+            rate: options.rate,
+            maxConnRequests: mode === 'rotate' ? maxConnRequests : undefined,
+            maxConnAgeMs: mode === 'rotate' ? options.maxConnAgeMs : undefined,
+            signal: internal.signal,
+            firstConnId: nextConnId,
+            onExchange,
+          })
         : await runEngine({
-        mode,
-        addresses,
-        sources,
-        endpoint: {
-          port: target.port,
-          timeoutMs,
-          close: mode === 'short' ? close : undefined,
-          headRequest: method === 'HEAD',
-          tls: target.scheme === 'https' ? { servername: target.host, rejectUnauthorized: !options.insecure } : undefined,
-        },
-        payload,
-        payloadClose,
-        concurrency,
-        requests,
-        durationMs: options.durationMs,
-        intervalMs: options.intervalMs,
-        rate: options.rate,
-        maxConnRequests: mode === 'rotate' ? maxConnRequests : undefined,
-        maxConnAgeMs: mode === 'rotate' ? options.maxConnAgeMs : undefined,
-        signal: internal.signal,
-        firstConnId: nextConnId,
-        ids: hooks.inWorker?.ids,
-        onExchange,
-      });
+            mode,
+            addresses,
+            sources,
+            endpoint,
+            payload,
+            payloadClose,
+            concurrency,
+            requests,
+            durationMs: options.durationMs,
+            intervalMs: options.intervalMs,
+            rate: options.rate,
+            maxConnRequests: mode === 'rotate' ? maxConnRequests : undefined,
+            maxConnAgeMs: mode === 'rotate' ? options.maxConnAgeMs : undefined,
+            signal: internal.signal,
+            firstConnId: nextConnId,
+            ids: hooks.inWorker?.ids,
+            onExchange,
+          });
       if (res.connected !== undefined) {
         connectedOnce ||= res.connected;
         unreachableKind ??= res.unreachable;
       }
       nextConnId = res.nextConnId;
+      if (h2Request) h2Facts.set(mode, { goaways: res.goaways ?? 0, retried: res.retried ?? 0 });
       if (res.inFlightAborted) inFlightAborted.set(mode, res.inFlightAborted);
       if (!localPorts && tally.errorKinds.has('no-local-port')) localPorts = readLocalPortFacts(addresses[0], target.port, close);
       tally.connectionsOpened = res.connections;
@@ -316,7 +375,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   for (const t of tallies) for (const b of t.backends.values()) if (b.ok > 0) seen.add(b.name);
   const weightsCheck = checkWeights(options.weights, seen, options.expectBackends);
   const analysed = [
-    ...analyse(tallies, { expect: options.expect, expectBackends: options.expectBackends, weights: weightsCheck.weights, localPorts }),
+    ...analyse(tallies, { protocol, expect: options.expect, expectBackends: options.expectBackends, weights: weightsCheck.weights, localPorts }),
     ...weightsCheck.findings,
   ];
   const report: ProbeReport = envelope(
@@ -333,6 +392,8 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
     const m = summarizeMode(t);
     const cut = inFlightAborted.get(t.mode);
     if (cut) m.inFlightAborted = cut;
+    const h2 = h2Facts.get(t.mode);
+    if (h2) m.http2 = { streamsPerConnection: streams, goaways: h2.goaways, retried: h2.retried };
     report.modes[t.mode] = m;
   }
   if (weightsCheck.usageErrors.length) report.inputErrors = weightsCheck.usageErrors;

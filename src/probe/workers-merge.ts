@@ -18,14 +18,15 @@
 import { Histogram } from '../core/histogram.js';
 import { MAX_CONN_DETAIL, MAX_FAIL_ORDERS, type AddressTally, type BackendTally, type ConnTally, type InstanceTally, type ModeTally } from './tally.js';
 import type { TimelineBucket } from './timeline.js';
+import { TlsTally } from './tls-tally.js';
 
 type Any = Record<string, unknown>;
 
 const SUMS = ['requests', 'ok', 'errors', 'fresh', 'reused', 'failedFresh', 'failedReused', 'unidentified', 'connsSeen', 'connsDropped', 'failedIdentified', 'seqChecked', 'seqMismatch', 'forwardedChecked', 'connectionsOpened'] as const;
 const COUNT_MAPS = ['statuses', 'errorGaps', 'forwarded'] as const;
-const HISTOGRAMS = ['connect', 'ttfb', 'total', 'totalFresh', 'failedTotal', 'okTotal', 'idleAll', 'idleFailed'] as const;
+const HISTOGRAMS = ['connect', 'tlsHandshake', 'ttfb', 'total', 'totalFresh', 'failedTotal', 'okTotal', 'idleAll', 'idleFailed'] as const;
 /** Fields with their own rule below, or set by the runner after the merge (durationMs, lanes), or fixed (mode). */
-const SPECIAL = ['mode', 'errorKinds', 'backends', 'conns', 'addresses', 'sources', 'sourceConns', 'timeline', 'failOrders', 'startT', 'endT', 'lastErrorIndex', 'durationMs', 'lanes'] as const;
+const SPECIAL = ['mode', 'tls', 'errorKinds', 'backends', 'conns', 'addresses', 'sources', 'sourceConns', 'timeline', 'failOrders', 'startT', 'endT', 'lastErrorIndex', 'durationMs', 'lanes'] as const;
 
 /** The ModeTally fields this module knows how to merge (the test compares them with a fresh ModeTally's). */
 export const MERGE_RULES: readonly string[] = [...SUMS, ...COUNT_MAPS, ...HISTOGRAMS, ...SPECIAL];
@@ -164,13 +165,16 @@ export function mergeTallies(into: ModeTally, froms: ModeTally[]): void {
     for (const k of COUNT_MAPS) addCounts(into[k] as Map<unknown, number>, f[k] as Map<unknown, number>);
     for (const k of HISTOGRAMS) addHistogram(into[k], f[k]);
     for (const [kind, e] of f.errorKinds) {
-      const t = into.errorKinds.get(kind) ?? { count: 0, fresh: 0, reused: 0, connectPhase: 0 };
+      const t = into.errorKinds.get(kind) ?? { count: 0, fresh: 0, reused: 0, connectPhase: 0, tlsPhase: 0 };
       t.count += e.count;
       t.fresh += e.fresh;
       t.reused += e.reused;
       t.connectPhase += e.connectPhase;
+      t.tlsPhase += e.tlsPhase;
       into.errorKinds.set(kind, t);
     }
+    // TLS facts per backend and certificate: through their JSON form, as lbdiag merge adds runs.
+    into.tls.addReport(TlsTally.prototype.toJSON.call(f.tls));
     addAddress(into.addresses, f.addresses);
     addAddress(into.sources, f.sources);
     for (const [src, m] of f.sourceConns) {

@@ -17,6 +17,8 @@ export interface AnalyseOptions {
   weights?: Map<string, number>;
   /** Significance level for `imbalance` (default 0.001). */
   alpha?: number;
+  /** The protocol the run spoke (default http1): findings word their meaning and fix for HTTP/2 and gRPC. */
+  protocol?: 'http1' | 'h2' | 'grpc';
   /** The probe machine's port range, tcp_tw_reuse and TIME_WAIT count (for local-port-exhaustion). */
   localPorts?: LocalPortFacts;
 }
