@@ -155,7 +155,7 @@ export async function runProbeWorkers(options: ProbeOptions, workers: number, ho
             };
             if (slot.exited) return slot.onGone(`worker ${i + 1} of ${workers} is gone`);
             stop.signal.addEventListener('abort', abort);
-            const msg: ToWorker = { type: 'mode', mode, options: share, originEpoch: performance.timeOrigin + io.t0, startT: tally.startT, timelineBucketMs: tally.timeline.bucketMs, resolved: io.resolved, records: io.recording };
+            const msg: ToWorker = { type: 'mode', mode, options: share, originEpoch: performance.timeOrigin + io.t0, startT: tally.startT, timelineBucketMs: tally.timeline.bucketMs, resolved: io.resolved, records: io.recording, sentAt: performance.timeOrigin + performance.now() };
             slot.worker.postMessage(msg);
             if (stop.signal.aborted) abort();
           }),
