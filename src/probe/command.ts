@@ -8,7 +8,7 @@ import { ProgressLine } from '../core/progress.js';
 import { renderJson, verbosityFromFlags } from '../core/render.js';
 import { makeChalk } from '../core/style.js';
 import { DURATION_HELP, formatDuration, parseCount, parseDuration, parseRate } from '../core/units.js';
-import { parseGrpcMethod } from './h2-request.js';
+import { parseGrpcMethod } from './h2-options.js';
 import { parseBackendFrom } from './identity.js';
 import { renderProbeReport } from './report.js';
 import { parseHeader } from './request.js';
@@ -49,11 +49,11 @@ interface Flags {
   cacert?: string;
   source?: string;
   label?: string;
-  workers?: string;
   http2?: boolean;
   grpc?: boolean;
   grpcMethod?: string;
   streams?: string;
+  workers?: string;
   quiet?: boolean;
   verbose?: boolean;
   explain?: boolean;
@@ -219,21 +219,21 @@ Examples:
   lbdiag probe 10.0.0.10:80 --json --label zone-a > zone-a.json; lbdiag merge zone-*.json
   lbdiag probe 10.0.0.10:80 --mode short --records - | jq -c 'select(.error)'   records on stdout, report on stderr
   lbdiag probe 10.0.0.10:80 --html probe.html         the report on stdout, and charts in probe.html
-  lbdiag probe 10.0.0.10:80 --mode short -c 100 -d 30s --workers auto   load from every core
   lbdiag probe https://10.0.0.10/ --sni api.example.com --cacert ca.pem   TLS through an SNI router, private CA
   lbdiag probe https://10.0.0.10/ -k --json | jq '.modes.short.tls'   certificates per backend, unverified
   lbdiag probe 10.0.0.10:8080 --http2 -c 4 --streams 10   h2c: 4 connections x 10 streams; pinned per connection?
   lbdiag probe https://grpc.example:443 --grpc --grpc-method lbdiag.v1.WhoAmI/Get -k   gRPC over TLS (ALPN h2)
   lbdiag probe 10.0.0.10:50051 --grpc --mode rotate --max-conn-requests 50   does rotating gRPC connections spread calls?
+  lbdiag probe 10.0.0.10:80 --mode short -c 100 -d 30s --workers auto   load from every core
 
 Durations: ${DURATION_HELP}.
 
 Findings (stable ids): keepalive-pinning, insufficient-data, imbalance, single-backend, backend-missing,
 late-backend-starved, stale-instance, backend-restarted, intermittent-errors, all-failing, idle-timeout-reset,
 stall-1s, l7-proxy, connection-churn, no-backend-identity, local-port-exhaustion, source-affinity, tls-error,
-tls-cert-mismatch.
+tls-cert-mismatch, protocol-mismatch.
 Error kinds in records: refused, reset, timeout (no byte of an answer, or no connection), head-timeout,
-body-timeout, head-too-large, chunk-line-too-long, too-many-1xx, bad-response, no-local-port, closed;
+body-timeout, head-too-large, chunk-line-too-long, too-many-1xx, bad-response, no-local-port, closed, http2-frames (HTTP/2 frames to an HTTP/1.1 request);
 HTTP/2: h2-protocol-error, alpn-no-h2, refused-stream,
 stream-<h2 error> (e.g. stream-internal-error); gRPC: grpc-<status> (e.g. grpc-unavailable), not-serving,
 grpc-no-status; https: tls-expired, tls-not-yet-valid, tls-self-signed, tls-unknown-ca, tls-name-mismatch,
@@ -247,6 +247,8 @@ input the run showed wrong (a --weights name); 130 interrupted (Ctrl-C: the part
         const failOn = parseFailOn(flags.failOn);
         const options = optionsFromFlags(vip, flags);
         const workers = flags.workers !== undefined ? parseWorkers(flags.workers) : 1;
+        // The HTTP/2 engine has no shared id counters for worker threads yet: one thread, many streams.
+        if (workers > 1 && options.http2) throw new UsageError('--workers runs HTTP/1.1 traffic only: with --http2 or --grpc, raise --streams (one thread drives many streams) instead');
         if (flags.html !== undefined) checkHtmlPath(flags.html);
         const controller = new AbortController();
         const progress = new ProgressLine();

@@ -14,17 +14,19 @@ import { checkWeights } from './weights-check.js';
 import { checkLocal, sourcesFor } from './sources.js';
 import type { Exchange } from './connection.js';
 import { runEngine, type EngineResult } from './engine.js';
-import { runH2Engine, type H2EngineResult } from './h2-engine.js';
-import { buildGrpcRequest, buildH2HttpRequest, parseGrpcMethod } from './h2-request.js';
+import type { H2EngineResult } from './h2-engine.js';
+import { parseGrpcMethod } from './h2-options.js';
 import type { H2Exchange } from './h2-session.js';
+import { readPrefaceReply } from './h2-wire.js';
+import type { WireCheck } from './detectors/protocol-mismatch.js';
 import { identify, parseBackendFrom, type BackendFrom } from './identity.js';
 import type { ProbeMode, ProbeRecord } from './record.js';
 import { buildRequest } from './request.js';
 import { summarizeMode, type ProbeReport } from './summary.js';
 import { ModeTally } from './tally.js';
 import { parseTarget, resolveTarget } from './target.js';
-import type { WorkerSide, WorkersModeRun } from './workers-types.js';
 import { tlsSettings } from './tls-options.js';
+import type { WorkerSide, WorkersModeRun } from './workers-types.js';
 
 export type ProbeModeOption = 'both' | ProbeMode;
 
@@ -153,7 +155,9 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   const protocol: ProbeProtocol = options.grpc ? 'grpc' : options.http2 ? 'h2' : 'http1';
   const streams = options.streams ?? 1;
   const grpcPath = options.grpc ? parseGrpcMethod(options.grpcMethod) : undefined;
-  const h2Request = protocol === 'http1' ? undefined : grpcPath ? buildGrpcRequest(target, spec, grpcPath) : buildH2HttpRequest(target, spec);
+  // The HTTP/2 engine and the gRPC codec load only for runs that speak them (protobufjs costs start-up time).
+  const h2 = protocol === 'http1' ? undefined : { ...(await import('./h2-engine.js')), ...(await import('./h2-request.js')) };
+  const h2Request = h2 === undefined ? undefined : grpcPath ? h2.buildGrpcRequest(target, spec, grpcPath) : h2.buildH2HttpRequest(target, spec);
 
   const config = {
     mode: modeOpt,
@@ -216,6 +220,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   let nextConnId = 1;
   const deepSeen = new Set<number>();
   const h2Facts = new Map<ProbeMode, { goaways: number; retried: number }>();
+  const wire: WireCheck = {};
 
   try {
     for (const mode of modes) {
@@ -301,7 +306,26 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         headRequest: method === 'HEAD',
         tls,
       };
-      const res: EngineResult & Partial<H2EngineResult> & { connected?: boolean; unreachable?: string } = hooks.runMode
+      const engine = {
+        mode,
+        addresses,
+        sources,
+        endpoint,
+        concurrency,
+        requests,
+        durationMs: options.durationMs,
+        intervalMs: options.intervalMs,
+        rate: options.rate,
+        maxConnRequests: mode === 'rotate' ? maxConnRequests : undefined,
+        maxConnAgeMs: mode === 'rotate' ? options.maxConnAgeMs : undefined,
+        signal: internal.signal,
+        firstConnId: nextConnId,
+        onExchange,
+      };
+      // --workers: the main thread hands the mode to the workers (hooks.runMode) and merges their
+      // tallies; each worker runs the HTTP/1.1 engine with the shared id counters (HTTP/2 runs in
+      // one thread: command.ts refuses --workers with --http2/--grpc).
+      const res: { connected?: boolean; unreachable?: string } & EngineResult & Partial<H2EngineResult> = hooks.runMode
         ? await hooks.runMode(mode, tally, {
             recording: out !== undefined,
             write: (ndjson) => {
@@ -312,50 +336,21 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
             t0,
             resolved: all,
           })
-        : h2Request
-        ? await runH2Engine({
-            mode,
-            addresses,
-            sources,
-            endpoint,
-            request: h2Request,
-            concurrency,
-            streams,
-            requests,
-            durationMs: options.durationMs,
-            intervalMs: options.intervalMs,
-            rate: options.rate,
-            maxConnRequests: mode === 'rotate' ? maxConnRequests : undefined,
-            maxConnAgeMs: mode === 'rotate' ? options.maxConnAgeMs : undefined,
-            signal: internal.signal,
-            firstConnId: nextConnId,
-            onExchange,
-          })
-        : await runEngine({
-            mode,
-            addresses,
-            sources,
-            endpoint,
-            payload,
-            payloadClose,
-            concurrency,
-            requests,
-            durationMs: options.durationMs,
-            intervalMs: options.intervalMs,
-            rate: options.rate,
-            maxConnRequests: mode === 'rotate' ? maxConnRequests : undefined,
-            maxConnAgeMs: mode === 'rotate' ? options.maxConnAgeMs : undefined,
-            signal: internal.signal,
-            firstConnId: nextConnId,
-            ids: hooks.inWorker?.ids,
-            onExchange,
-          });
+        : h2 && h2Request
+          ? await h2.runH2Engine({ ...engine, request: h2Request, streams })
+          : await runEngine({ ...engine, payload, payloadClose, ids: hooks.inWorker?.ids });
       if (res.connected !== undefined) {
         connectedOnce ||= res.connected;
         unreachableKind ??= res.unreachable;
       }
       nextConnId = res.nextConnId;
       if (h2Request) h2Facts.set(mode, { goaways: res.goaways ?? 0, retried: res.retried ?? 0 });
+      if (res.alpnMismatch && !wire.alpnAgreed) wire.alpnAgreed = res.alpnMismatch.agreed;
+      // HTTP/2 sessions failed before the server's SETTINGS, or (plain HTTP/1.1) not one answer and
+      // connections closed without a byte: look at what the server says to the HTTP/2 preface (once).
+      const closedOnly = !h2Request && target.scheme === 'http' && tally.ok === 0 && (tally.errorKinds.get('closed')?.count ?? 0) * 2 > tally.requests;
+      if ((res.protocolFailures || closedOnly) && !wire.prefaceReply && !internal.signal.aborted)
+        wire.prefaceReply = await readPrefaceReply(addresses[0], target.port, timeoutMs, endpoint.tls);
       if (res.inFlightAborted) inFlightAborted.set(mode, res.inFlightAborted);
       if (!localPorts && tally.errorKinds.has('no-local-port')) localPorts = readLocalPortFacts(addresses[0], target.port, close);
       tally.connectionsOpened = res.connections;
@@ -375,7 +370,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   for (const t of tallies) for (const b of t.backends.values()) if (b.ok > 0) seen.add(b.name);
   const weightsCheck = checkWeights(options.weights, seen, options.expectBackends);
   const analysed = [
-    ...analyse(tallies, { protocol, expect: options.expect, expectBackends: options.expectBackends, weights: weightsCheck.weights, localPorts }),
+    ...analyse(tallies, { protocol, wire, expect: options.expect, expectBackends: options.expectBackends, weights: weightsCheck.weights, localPorts }),
     ...weightsCheck.findings,
   ];
   const report: ProbeReport = envelope(

@@ -17,8 +17,8 @@
  */
 import { Histogram } from '../core/histogram.js';
 import { MAX_CONN_DETAIL, MAX_FAIL_ORDERS, type AddressTally, type BackendTally, type ConnTally, type InstanceTally, type ModeTally } from './tally.js';
-import type { TimelineBucket } from './timeline.js';
 import { TlsTally } from './tls-tally.js';
+import type { TimelineBucket } from './timeline.js';
 
 type Any = Record<string, unknown>;
 
@@ -173,7 +173,8 @@ export function mergeTallies(into: ModeTally, froms: ModeTally[]): void {
       t.tlsPhase += e.tlsPhase;
       into.errorKinds.set(kind, t);
     }
-    // TLS facts per backend and certificate: through their JSON form, as lbdiag merge adds runs.
+    // TLS per backend and certificate: a worker's TlsTally arrives as plain fields (structured
+    // clone); its JSON form adds exactly as lbdiag merge adds runs.
     into.tls.addReport(TlsTally.prototype.toJSON.call(f.tls));
     addAddress(into.addresses, f.addresses);
     addAddress(into.sources, f.sources);
