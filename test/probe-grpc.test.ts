@@ -74,3 +74,14 @@ test('--grpc --grpc-method lbdiag.v1.WhoAmI/Get: identity from metadata, and fro
   const unknown = await runProbe({ target: `${b.host}:${b.port}`, grpc: true, grpcMethod: 'foo.v1.Bar/Baz', mode: 'keepalive', requests: 4, concurrency: 1 });
   assert.equal(unknown.modes.keepalive!.errorKinds['grpc-unimplemented']?.count, 4);
 });
+
+test('--grpc-method parsing; the default is the wire contract\'s Health/Check path', async () => {
+  const { parseGrpcMethod, DEFAULT_GRPC_METHOD } = await import('../src/probe/h2-options.js');
+  const { HEALTH_CHECK_PATH } = await import('../src/wire/grpc.js');
+  assert.equal(DEFAULT_GRPC_METHOD, HEALTH_CHECK_PATH);
+  assert.equal(parseGrpcMethod(undefined), HEALTH_CHECK_PATH);
+  assert.equal(parseGrpcMethod('lbdiag.v1.WhoAmI/Get'), '/lbdiag.v1.WhoAmI/Get');
+  assert.equal(parseGrpcMethod('/a.B/C'), '/a.B/C');
+  assert.throws(() => parseGrpcMethod('nope'), /invalid --grpc-method/);
+  assert.throws(() => parseGrpcMethod('/a b/c'), /invalid --grpc-method/);
+});

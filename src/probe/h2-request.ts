@@ -6,7 +6,6 @@
  * health check says the service is not serving, or when no grpc-status came at all.
  */
 import http2 from 'node:http2';
-import { UsageError } from '../core/errors.js';
 import { BACKEND_KEY, CONN_KEY, INSTANCE_KEY, PID_KEY, STARTED_KEY, formatConn } from '../wire/identity-headers.js';
 import {
   GRPC_CONTENT_TYPE,
@@ -48,15 +47,6 @@ export function buildH2HttpRequest(t: Target, spec: RequestSpec): H2Request {
 
 function hostOverride(spec: RequestSpec): string | undefined {
   return spec.headers.find(([n]) => n.toLowerCase() === 'host')?.[1];
-}
-
-/** `--grpc-method`: `pkg.Service/Method` or `/pkg.Service/Method`. */
-export function parseGrpcMethod(text: string | undefined): string {
-  if (text === undefined) return HEALTH_CHECK_PATH;
-  const t = text.trim();
-  const path = t.startsWith('/') ? t : `/${t}`;
-  if (!/^\/[A-Za-z_][\w.]*\/[A-Za-z_]\w*$/.test(path)) throw new UsageError(`invalid --grpc-method "${text}" (expected Service/Method with its package, e.g. grpc.health.v1.Health/Check or lbdiag.v1.WhoAmI/Get)`);
-  return path;
 }
 
 /** gRPC status names (grpc/doc/statuscodes.md), for error kinds: grpc-unavailable, grpc-unimplemented, ... */

@@ -44,8 +44,10 @@ export type H2Done = (ex: H2Exchange) => void;
 export function h2Transport(ep: Endpoint, onHandshake?: (h: TlsHandshake) => void): { socket: net.Socket; tls: boolean } {
   if (ep.tls) {
     // SNI, --cacert, verification (a failing certificate destroys the socket with code tls-*) and
-    // the TCP/TLS handshake times: src/probe/tls-connect.ts, shared with the HTTP/1.1 path.
-    const socket = connectTls(ep.tls, { address: ep.address, port: ep.port, localAddress: ep.localAddress, alpn: ['h2'], onHandshake });
+    // the TCP/TLS handshake times: src/probe/tls-connect.ts, shared with the HTTP/1.1 path. Both
+    // protocols offered, as h2load does: a server without h2 then picks http/1.1 (reported as
+    // alpn-no-h2 with what it chose) instead of failing the handshake with a no_application_protocol alert.
+    const socket = connectTls(ep.tls, { address: ep.address, port: ep.port, localAddress: ep.localAddress, alpn: ['h2', 'http/1.1'], onHandshake });
     return { socket, tls: true };
   }
   return { socket: net.connect({ host: ep.address, port: ep.port, localAddress: ep.localAddress }), tls: false };
@@ -154,6 +156,14 @@ export class H2Connection {
       this.events.onGone(this);
     });
     this.socket.on('error', (e: Error) => {
+      if (e instanceof TlsConnectError) {
+        this.tlsError = e.message;
+        this.tlsInfo = e.info;
+      }
+      if ((e as NodeJS.ErrnoException).code === 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL' || (e instanceof TlsConnectError && e.code === 'tls-alpn')) {
+        this.alpnMismatch = false; // the server refused every protocol offered (no h2, no http/1.1)
+        this.failure = 'alpn-no-h2';
+      }
       if (!this.failure) this.failure = errorKind(e);
     });
   }
@@ -219,6 +229,11 @@ export class H2Connection {
       const code = stream.rstCode ?? 0;
       if (code === NGHTTP2_REFUSED_STREAM) return this.end(st, null, 'refused-stream', true, stream.id);
       if (this.goaway && (stream.id === undefined || stream.id > this.goaway.lastStreamId)) return this.end(st, null, 'refused-stream', true, stream.id);
+      if (this.connected && !this.settings && code !== 0 && !this.failure) {
+        // Failed before the server's SETTINGS (an HTTP/2 server sends them first): not an HTTP/2 answer.
+        this.failedBeforeSettings = true;
+        this.failure = 'h2-protocol-error';
+      }
       const kind = this.failure ?? (code ? `stream-${(CODE_NAMES[code] ?? String(code)).toLowerCase().replace(/_/g, '-')}` : this.connected ? 'closed' : 'reset');
       this.end(st, st.res && code === 0 ? st.res : null, st.res && code === 0 ? 'closed' : kind, false, stream.id);
     });

@@ -14,9 +14,11 @@ import { checkWeights } from './weights-check.js';
 import { checkLocal, sourcesFor } from './sources.js';
 import type { Exchange } from './connection.js';
 import { runEngine, type EngineResult } from './engine.js';
-import { runH2Engine, type H2EngineResult } from './h2-engine.js';
-import { buildGrpcRequest, buildH2HttpRequest, parseGrpcMethod } from './h2-request.js';
+import type { H2EngineResult } from './h2-engine.js';
+import { parseGrpcMethod } from './h2-options.js';
 import type { H2Exchange } from './h2-session.js';
+import { readPrefaceReply } from './h2-wire.js';
+import type { WireCheck } from './detectors/context.js';
 import { identify, parseBackendFrom, type BackendFrom } from './identity.js';
 import type { ProbeMode, ProbeRecord } from './record.js';
 import { buildRequest } from './request.js';
@@ -24,6 +26,7 @@ import { summarizeMode, type ProbeReport } from './summary.js';
 import { ModeTally } from './tally.js';
 import { parseTarget, resolveTarget } from './target.js';
 import { tlsSettings } from './tls-options.js';
+import type { WorkerSide, WorkersModeRun } from './workers-types.js';
 
 export type ProbeModeOption = 'both' | ProbeMode;
 
@@ -95,6 +98,10 @@ export interface ProbeProgress {
 export interface ProbeHooks {
   onProgress?: (p: ProbeProgress) => void;
   signal?: AbortSignal;
+  /** `--workers`, in the main thread: each mode runs in the worker threads (src/probe/workers.ts) instead of here. */
+  runMode?: WorkersModeRun;
+  /** `--workers`, inside a worker thread (src/probe/workers-thread.ts): the shared clock, counters and outlets. */
+  inWorker?: WorkerSide;
 }
 
 export const DEFAULT_REQUESTS = 200;
@@ -124,7 +131,7 @@ function describeKind(kind: string): string {
 export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): Promise<ProbeReport> {
   const target = parseTarget(options.target);
   const tls = tlsSettings(target, { sni: options.sni, insecure: options.insecure, cacert: options.cacert });
-  const all = await resolveTarget(target);
+  const all = hooks.inWorker?.resolved ?? (await resolveTarget(target));
   const addresses = options.resolve === 'all' ? all : [all[0]];
   let sources: string[] | undefined;
   if (options.sources?.length) {
@@ -148,7 +155,9 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   const protocol: ProbeProtocol = options.grpc ? 'grpc' : options.http2 ? 'h2' : 'http1';
   const streams = options.streams ?? 1;
   const grpcPath = options.grpc ? parseGrpcMethod(options.grpcMethod) : undefined;
-  const h2Request = protocol === 'http1' ? undefined : grpcPath ? buildGrpcRequest(target, spec, grpcPath) : buildH2HttpRequest(target, spec);
+  // The HTTP/2 engine and the gRPC codec load only for runs that speak them (protobufjs costs start-up time).
+  const h2 = protocol === 'http1' ? undefined : { ...(await import('./h2-engine.js')), ...(await import('./h2-request.js')) };
+  const h2Request = h2 === undefined ? undefined : grpcPath ? h2.buildGrpcRequest(target, spec, grpcPath) : h2.buildH2HttpRequest(target, spec);
 
   const config = {
     mode: modeOpt,
@@ -189,14 +198,15 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
     out.on('error', () => undefined);
   }
   const flush = (): void => {
-    if (out && pendingOut) {
-      out.write(pendingOut);
+    if (pendingOut && (out || hooks.inWorker?.records)) {
+      if (out) out.write(pendingOut);
+      else hooks.inWorker!.records!(pendingOut);
       pendingOut = '';
     }
   };
 
   const startedAt = new Date();
-  const t0 = performance.now();
+  const t0 = hooks.inWorker?.t0 ?? performance.now();
   const tallies: ModeTally[] = [];
   let connectedOnce = false;
   let connectFailures = 0;
@@ -210,13 +220,14 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   let nextConnId = 1;
   const deepSeen = new Set<number>();
   const h2Facts = new Map<ProbeMode, { goaways: number; retried: number }>();
+  const wire: WireCheck = {};
 
   try {
     for (const mode of modes) {
       if (internal.signal.aborted) break;
-      const tally = new ModeTally(mode, timelineBucket(options, requests, concurrency));
+      const tally = new ModeTally(mode, hooks.inWorker?.timelineBucketMs ?? timelineBucket(options, requests, concurrency));
       tally.lanes = concurrency;
-      tally.startT = performance.now() - t0;
+      tally.startT = hooks.inWorker?.startT ?? performance.now() - t0;
       tallies.push(tally);
       let lastProgress = 0;
       const onExchange = (ex: Exchange & Partial<Pick<H2Exchange, 'stream'>>, conn: { id: number; localPort: number; endpoint: { address: string; localAddress?: string } }, started: number, order: number): void => {
@@ -275,7 +286,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
           }
         }
         tally.add(rec);
-        if (out) {
+        if (out || hooks.inWorker?.records) {
           pendingOut += `${JSON.stringify(rec)}\n`;
           if (pendingOut.length > 65536) flush();
         }
@@ -295,49 +306,56 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         headRequest: method === 'HEAD',
         tls,
       };
-      const res: EngineResult & Partial<H2EngineResult> = h2Request
-        ? await runH2Engine({
-            mode,
-            addresses,
-            sources,
-            endpoint,
-            request: h2Request,
-            concurrency,
-            streams,
-            requests,
-            durationMs: options.durationMs,
-            intervalMs: options.intervalMs,
-            rate: options.rate,
-            maxConnRequests: mode === 'rotate' ? maxConnRequests : undefined,
-            maxConnAgeMs: mode === 'rotate' ? options.maxConnAgeMs : undefined,
-            signal: internal.signal,
-            firstConnId: nextConnId,
-            onExchange,
+      const engine = {
+        mode,
+        addresses,
+        sources,
+        endpoint,
+        concurrency,
+        requests,
+        durationMs: options.durationMs,
+        intervalMs: options.intervalMs,
+        rate: options.rate,
+        maxConnRequests: mode === 'rotate' ? maxConnRequests : undefined,
+        maxConnAgeMs: mode === 'rotate' ? options.maxConnAgeMs : undefined,
+        signal: internal.signal,
+        firstConnId: nextConnId,
+        onExchange,
+      };
+      // --workers: the main thread hands the mode to the workers (hooks.runMode) and merges their
+      // tallies; each worker runs the HTTP/1.1 engine with the shared id counters (HTTP/2 runs in
+      // one thread: command.ts refuses --workers with --http2/--grpc).
+      const res: { connected?: boolean; unreachable?: string } & EngineResult & Partial<H2EngineResult> = hooks.runMode
+        ? await hooks.runMode(mode, tally, {
+            recording: out !== undefined,
+            write: (ndjson) => {
+              if (!out) return;
+              pendingOut += ndjson;
+              if (pendingOut.length > 65536) flush();
+            },
+            t0,
+            resolved: all,
           })
-        : await runEngine({
-            mode,
-            addresses,
-            sources,
-            endpoint,
-            payload,
-            payloadClose,
-            concurrency,
-            requests,
-            durationMs: options.durationMs,
-            intervalMs: options.intervalMs,
-            rate: options.rate,
-            maxConnRequests: mode === 'rotate' ? maxConnRequests : undefined,
-            maxConnAgeMs: mode === 'rotate' ? options.maxConnAgeMs : undefined,
-            signal: internal.signal,
-            firstConnId: nextConnId,
-            onExchange,
-          });
+        : h2 && h2Request
+          ? await h2.runH2Engine({ ...engine, request: h2Request, streams })
+          : await runEngine({ ...engine, payload, payloadClose, ids: hooks.inWorker?.ids });
+      if (res.connected !== undefined) {
+        connectedOnce ||= res.connected;
+        unreachableKind ??= res.unreachable;
+      }
       nextConnId = res.nextConnId;
       if (h2Request) h2Facts.set(mode, { goaways: res.goaways ?? 0, retried: res.retried ?? 0 });
+      if (res.alpnMismatch && !wire.alpnAgreed) wire.alpnAgreed = res.alpnMismatch.agreed;
+      // HTTP/2 sessions failed before the server's SETTINGS, or (plain HTTP/1.1) not one answer and
+      // connections closed without a byte: look at what the server says to the HTTP/2 preface (once).
+      const closedOnly = !h2Request && target.scheme === 'http' && tally.ok === 0 && (tally.errorKinds.get('closed')?.count ?? 0) * 2 > tally.requests;
+      if ((res.protocolFailures || closedOnly) && !wire.prefaceReply && !internal.signal.aborted)
+        wire.prefaceReply = await readPrefaceReply(addresses[0], target.port, timeoutMs, endpoint.tls);
       if (res.inFlightAborted) inFlightAborted.set(mode, res.inFlightAborted);
       if (!localPorts && tally.errorKinds.has('no-local-port')) localPorts = readLocalPortFacts(addresses[0], target.port, close);
       tally.connectionsOpened = res.connections;
       tally.durationMs = res.endedAt - res.startedAt;
+      hooks.inWorker?.onMode(tally, { startT: res.startedAt - t0, endT: res.endedAt - t0, connections: res.connections, inFlightAborted: res.inFlightAborted, connected: connectedOnce, unreachable: unreachableKind });
       if (!connectedOnce && unreachableKind) {
         throw new UsageError(`cannot reach ${target.hostHeader}${addresses.length > 1 || addresses[0] !== target.host ? ` (${addresses.join(', ')})` : ''}: ${describeKind(unreachableKind)}`);
       }
@@ -352,7 +370,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   for (const t of tallies) for (const b of t.backends.values()) if (b.ok > 0) seen.add(b.name);
   const weightsCheck = checkWeights(options.weights, seen, options.expectBackends);
   const analysed = [
-    ...analyse(tallies, { protocol, expect: options.expect, expectBackends: options.expectBackends, weights: weightsCheck.weights, localPorts }),
+    ...analyse(tallies, { protocol, wire, expect: options.expect, expectBackends: options.expectBackends, weights: weightsCheck.weights, localPorts }),
     ...weightsCheck.findings,
   ];
   const report: ProbeReport = envelope(

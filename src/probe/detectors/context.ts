@@ -19,6 +19,8 @@ export interface AnalyseOptions {
   alpha?: number;
   /** The protocol the run spoke (default http1): findings word their meaning and fix for HTTP/2 and gRPC. */
   protocol?: 'http1' | 'h2' | 'grpc';
+  /** What the run saw on the wire when the protocols seemed to disagree (protocol-mismatch's evidence). */
+  wire?: WireCheck;
   /** The probe machine's port range, tcp_tw_reuse and TIME_WAIT count (for local-port-exhaustion). */
   localPorts?: LocalPortFacts;
 }
@@ -58,4 +60,12 @@ export function eachMode(...detectors: ModeDetector[]): RunDetector {
       }
     return out;
   };
+}
+
+/** What the wire showed about the HTTP version (protocol-mismatch's evidence), gathered by the run. */
+export interface WireCheck {
+  /** The reply to an HTTP/2 connection preface: http1, http2, other, none; and the first line or frames. */
+  prefaceReply?: { kind: string; seen: string; alpn?: string | false };
+  /** https + --http2: what ALPN agreed on instead of h2 (false: nothing). */
+  alpnAgreed?: string | false;
 }

@@ -18,6 +18,7 @@
  * 11. connection-churn        per mode (keep-alive only)
  * 12. source-affinity         per mode (new detectors plug in at the marked place below)
  * 12b. tls-cert-mismatch      run (https: a different certificate per backend)
+ *     protocol-mismatch       run (what the wire showed: HTTP/2 frames to HTTP/1.1, HTTP/1 to the h2 preface, ALPN)
  * 13. no-backend-identity     run
  * 14. insufficient-data       run, always last: it reports the tests that could not decide
  *     (1-3, and any test added to its list)
@@ -38,6 +39,7 @@ import { l7Proxy } from './l7-proxy.js';
 import { lateBackendStarved } from './late-backend-starved.js';
 import { localPortExhaustion } from './local-port-exhaustion.js';
 import { noBackendIdentity } from './no-backend-identity.js';
+import { protocolMismatch } from './protocol-mismatch.js';
 import { sourceAffinity } from './source-affinity.js';
 import { decided } from './undecided.js';
 import { singleBackend } from './single-backend.js';
@@ -63,6 +65,7 @@ export const PROBE_DETECTORS: readonly RunDetector[] = [
   //    undecided also adds its assessment in insufficient-data.ts (marked there).
   eachMode((m) => decided(sourceAffinity(m))),
   tlsCertMismatch,
+  protocolMismatch,
   noBackendIdentity,
   insufficientData,
 ];
