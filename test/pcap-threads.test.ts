@@ -106,7 +106,7 @@ test(`tcpdump corpus (${count} of ${corpus.length} captures; LBDIAG_THREADS_CORP
   t.diagnostic(`${count} captures in ${Date.now() - started} ms`);
 });
 
-test('command line: --threads 2 and --threads 1 print the same; a bad --threads is a usage error', async () => {
+test('command line: --threads 2, auto and 1 print the same; a bad --threads is a usage error', async () => {
   const file = path.join(FIXTURES, 'keepalive-pinning-backends.pcap');
   const run = async (args: string[]): Promise<{ code: number | null; out: string; err: string }> => {
     const p = startLbdiag(['pcap', ...args], { env: { ...process.env, NO_COLOR: '1' } });
@@ -116,14 +116,17 @@ test('command line: --threads 2 and --threads 1 print the same; a bad --threads 
   for (const extra of [[], ['--json']]) {
     const a = await run([...extra, '--threads', '1', file]);
     const b = await run([...extra, '--threads', '2', file]);
+    const c = await run([...extra, '--threads', 'auto', file]);
     assert.equal(b.code, a.code);
+    assert.equal(c.code, a.code);
     assert.equal(b.out.replace(/"startedAt": "[^"]*"/, ''), a.out.replace(/"startedAt": "[^"]*"/, ''));
+    assert.equal(c.out.replace(/"startedAt": "[^"]*"/, ''), a.out.replace(/"startedAt": "[^"]*"/, ''));
     assert.ok(a.out.length > 200);
   }
   const bad = await run(['--threads', '0', file]);
   assert.equal(bad.code, 2);
   assert.equal(bad.err.trim().split('\n').length, 1, bad.err);
-  assert.match(bad.err, /--threads must be a whole number/);
+  assert.match(bad.err, /--threads must be auto or a whole number/);
 });
 
 test('command line: Ctrl-C with --threads 2 on a stalled pipe prints what was read, exit 130', async () => {
