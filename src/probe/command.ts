@@ -44,6 +44,8 @@ interface Flags {
   records?: string;
   failOn: string;
   insecure?: boolean;
+  sni?: string;
+  cacert?: string;
   source?: string;
   label?: string;
   http2?: boolean;
@@ -110,6 +112,9 @@ export function optionsFromFlags(vip: string, f: Flags): ProbeOptions {
   if (f.resolve !== 'first' && f.resolve !== 'all') throw new UsageError(`invalid --resolve "${f.resolve}" (first or all)`);
   parseBackendFrom(f.backendFrom); // validate early
   const expectBackends = f.expectBackends?.split(',').map((s) => s.trim()).filter(Boolean);
+  if (f.expect !== undefined && expectBackends?.length && parseCount(f.expect, '--expect') < new Set(expectBackends).size) {
+    throw new UsageError(`--expect ${f.expect} is fewer than the ${new Set(expectBackends).size} backends --expect-backends names`);
+  }
   return {
     target: vip,
     mode,
@@ -132,6 +137,8 @@ export function optionsFromFlags(vip: string, f: Flags): ProbeOptions {
     records: f.records,
     close: f.close as 'server' | 'client' | undefined,
     insecure: f.insecure,
+    sni: f.sni,
+    cacert: f.cacert,
     sources: f.source !== undefined ? parseSources(f.source) : undefined,
     label: f.label !== undefined ? parseLabel(f.label) : undefined,
     http2: h2 || undefined,
@@ -182,7 +189,9 @@ export function registerProbe(program: Command): void {
     .option('--html <file>', HTML_OPTION_HELP)
     .option('--records <file>', 'write one NDJSON line per request to file; - writes them to stdout (the report then goes to stderr)')
     .option('--fail-on <severity>', 'exit 1 when a finding is at least this severe: info, warn, error, none', 'error')
-    .option('-k, --insecure', 'https: do not verify the certificate')
+    .option('-k, --insecure', 'https: a certificate that fails verification (self-signed, unknown CA, expired, name mismatch) does not fail the request; its problems are still reported')
+    .option('--sni <name>', 'https: the server name sent in the TLS handshake (SNI) and verified in the certificate (default: the URL host when it is a name; none for an IP address). The Host header stays the URL host (or -H Host)')
+    .option('--cacert <file>', 'https: trust the CA certificates in this PEM file (instead of the system\'s), e.g. a private CA or a self-signed certificate')
     .option('--http2', 'speak HTTP/2: h2c by prior knowledge on http://, ALPN h2 on https://; -c is the number of HTTP/2 connections')
     .option('--streams <n>', 'HTTP/2: concurrent streams per connection (default 1); c x streams in flight (keep-alive and rotate: one fewer, drawn at random over the connections, as with HTTP/1.1)')
     .option('--grpc', 'unary gRPC calls over HTTP/2 (grpc.health.v1.Health/Check unless --grpc-method); identity from the response metadata (x-lbdiag-*) or --backend-from header:NAME')
@@ -207,6 +216,8 @@ Examples:
   lbdiag probe 10.0.0.10:80 --json --label zone-a > zone-a.json; lbdiag merge zone-*.json
   lbdiag probe 10.0.0.10:80 --mode short --records - | jq -c 'select(.error)'   records on stdout, report on stderr
   lbdiag probe 10.0.0.10:80 --html probe.html         the report on stdout, and charts in probe.html
+  lbdiag probe https://10.0.0.10/ --sni api.example.com --cacert ca.pem   TLS through an SNI router, private CA
+  lbdiag probe https://10.0.0.10/ -k --json | jq '.modes.short.tls'   certificates per backend, unverified
   lbdiag probe 10.0.0.10:8080 --http2 -c 4 --streams 10   h2c: 4 connections x 10 streams; pinned per connection?
   lbdiag probe https://grpc.example:443 --grpc --grpc-method lbdiag.v1.WhoAmI/Get -k   gRPC over TLS (ALPN h2)
   lbdiag probe 10.0.0.10:50051 --grpc --mode rotate --max-conn-requests 50   does rotating gRPC connections spread calls?
@@ -215,12 +226,15 @@ Durations: ${DURATION_HELP}.
 
 Findings (stable ids): keepalive-pinning, insufficient-data, imbalance, single-backend, backend-missing,
 late-backend-starved, stale-instance, backend-restarted, intermittent-errors, all-failing, idle-timeout-reset,
-stall-1s, l7-proxy, connection-churn, no-backend-identity, local-port-exhaustion, source-affinity, protocol-mismatch.
+stall-1s, l7-proxy, connection-churn, no-backend-identity, local-port-exhaustion, source-affinity, tls-error,
+tls-cert-mismatch, protocol-mismatch.
 Error kinds in records: refused, reset, timeout (no byte of an answer, or no connection), head-timeout,
 body-timeout, head-too-large, chunk-line-too-long, too-many-1xx, bad-response, no-local-port, closed, http2-frames (HTTP/2 frames to an HTTP/1.1 request);
 HTTP/2: h2-protocol-error, alpn-no-h2, refused-stream,
 stream-<h2 error> (e.g. stream-internal-error); gRPC: grpc-<status> (e.g. grpc-unavailable), not-serving,
-grpc-no-status.
+grpc-no-status; https: tls-expired, tls-not-yet-valid, tls-self-signed, tls-unknown-ca, tls-name-mismatch,
+tls-cert-invalid, tls-handshake, tls-protocol-version, tls-alpn, tls-not-tls (phase tls; the exact problem in
+tlsError).
 Exit codes: 0 no finding at --fail-on; 1 a finding at or above it; 2 usage error, unreachable target, or an
 input the run showed wrong (a --weights name); 130 interrupted (Ctrl-C: the partial report is printed).`,
     )

@@ -13,6 +13,8 @@ import { performance } from 'node:perf_hooks';
 import { errorKind } from '../core/errors.js';
 import type { Endpoint, Exchange } from './connection.js';
 import type { HttpResponse } from './http-response.js';
+import { connectTls, TlsConnectError, type TlsHandshake } from './tls-connect.js';
+import type { TlsInfo } from './tls-info.js';
 
 const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL } = http2.constants;
 
@@ -39,18 +41,13 @@ export type H2Done = (ex: H2Exchange) => void;
  * The transport under the session: TCP for h2c (prior knowledge), TLS with ALPN h2 for https.
  * The one place the HTTP/2 engine touches TLS (kept apart so TLS options route through one module).
  */
-export function h2Transport(ep: Endpoint): { socket: net.Socket; tls: boolean } {
+export function h2Transport(ep: Endpoint, onHandshake?: (h: TlsHandshake) => void): { socket: net.Socket; tls: boolean } {
   if (ep.tls) {
-    const socket = tls.connect({
-      host: ep.address,
-      port: ep.port,
-      ...(net.isIP(ep.tls.servername) ? {} : { servername: ep.tls.servername }),
-      rejectUnauthorized: ep.tls.rejectUnauthorized,
-      // Both offered, as h2load does: a server without h2 then picks http/1.1 (reported as alpn-no-h2
-      // with what it chose) instead of failing the handshake with a no_application_protocol alert.
-      ALPNProtocols: ['h2', 'http/1.1'],
-      ...({ localAddress: ep.localAddress } as tls.ConnectionOptions),
-    });
+    // SNI, --cacert, verification (a failing certificate destroys the socket with code tls-*) and
+    // the TCP/TLS handshake times: src/probe/tls-connect.ts, shared with the HTTP/1.1 path. ALPN offers
+    // h2 and http/1.1, as h2load does: a server without h2 then picks http/1.1 (reported as
+    // alpn-no-h2 with what it chose) instead of failing the handshake with a no_application_protocol alert.
+    const socket = connectTls(ep.tls, { address: ep.address, port: ep.port, localAddress: ep.localAddress, alpn: ['h2', 'http/1.1'], onHandshake });
     return { socket, tls: true };
   }
   return { socket: net.connect({ host: ep.address, port: ep.port, localAddress: ep.localAddress }), tls: false };
@@ -95,7 +92,13 @@ export class H2Connection {
   private readonly session: http2.ClientHttp2Session;
   private readonly socket: net.Socket;
   private connected = false;
+  /** TLS: TCP is up (the handshake may still be under way). */
+  private tcpConnected = false;
   private connectMs: number | undefined;
+  /** TLS: the handshake's time and what it showed (the first stream's record carries them). */
+  private tlsMs: number | undefined;
+  private tlsInfo: TlsInfo | undefined;
+  private tlsError: string | undefined;
   private settings = false;
   private failure: string | null = null;
   private lastEnd = 0;
@@ -107,13 +110,17 @@ export class H2Connection {
     readonly endpoint: Endpoint,
     private readonly events: H2ConnEvents,
   ) {
-    const t = h2Transport(endpoint);
+    const t = h2Transport(endpoint, (h) => {
+      this.tlsMs = h.tlsMs;
+      this.tlsInfo = h.info;
+    });
     this.socket = t.socket;
+    if (t.tls) this.socket.once('connect', () => (this.tcpConnected = true));
     const authority = `${t.tls ? 'https' : 'http'}://${endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address}:${endpoint.port}`;
     this.session = http2.connect(authority, { createConnection: () => this.socket, settings: { enablePush: false } });
     this.socket.once(t.tls ? 'secureConnect' : 'connect', () => {
       this.connected = true;
-      this.connectMs = performance.now() - this.openedAt;
+      this.connectMs = performance.now() - this.openedAt - (this.tlsMs ?? 0); // TLS: the TCP handshake only
       this.localPort = this.socket.localPort ?? 0;
       if (t.tls) {
         const alpn = (this.socket as tls.TLSSocket).alpnProtocol;
@@ -132,6 +139,10 @@ export class H2Connection {
       this.markUnusable();
     });
     this.session.on('error', (e: Error) => {
+      if (e instanceof TlsConnectError) {
+        this.tlsError = e.message;
+        this.tlsInfo = e.info;
+      }
       let kind = errorKind(e);
       if ((e as NodeJS.ErrnoException).code === 'ERR_HTTP2_ERROR' || (e as NodeJS.ErrnoException).code === 'ERR_HTTP2_SESSION_ERROR') kind = 'h2-protocol-error';
       if (this.connected && !this.settings) this.failedBeforeSettings = true;
@@ -235,13 +246,16 @@ export class H2Connection {
     if (res) ex.response = res;
     if (error !== undefined) {
       ex.error = error;
-      ex.phase = this.connected ? 'response' : 'connect';
+      ex.phase = this.connected ? 'response' : this.tcpConnected ? 'tls' : 'connect';
+      if (this.tlsError !== undefined && !this.connected) ex.tlsError = this.tlsError;
     }
     if (refused) ex.refused = true;
     if (streamId !== undefined) ex.stream = streamId;
     if (st.seq === 1 && this.connectMs !== undefined) ex.connectMs = this.connectMs;
+    if (st.seq === 1 && this.tlsMs !== undefined) ex.tlsMs = this.tlsMs;
+    if (st.seq === 1 && this.tlsInfo) ex.tls = this.tlsInfo;
     if (st.idleMs !== undefined) ex.idleMs = st.idleMs;
-    if (st.tFirst) ex.ttfbMs = st.tFirst - Math.max(st.t0, this.openedAt + (this.connectMs ?? 0));
+    if (st.tFirst) ex.ttfbMs = st.tFirst - Math.max(st.t0, this.openedAt + (this.connectMs ?? 0) + (this.tlsMs ?? 0));
     st.done(ex);
   }
 

@@ -76,16 +76,16 @@ export interface PrefaceReply {
 
 /**
  * Opens one short connection, sends the HTTP/2 preface and reads what comes back (bounded by
- * `timeoutMs`). With `tlsOptions`, over TLS offering ALPN h2 and http/1.1, and reports the ALPN
- * result. Used once per run after HTTP/2 sessions failed before the server's SETTINGS arrived.
+ * `timeoutMs`). With `tlsOptions` (from tls-options.ts: SNI, trust, -k), over TLS offering ALPN
+ * h2 and http/1.1, and reports the ALPN result. Used once per run after HTTP/2 sessions failed before the server's SETTINGS arrived.
  */
-export function readPrefaceReply(host: string, port: number, timeoutMs: number, tlsOptions?: { servername?: string; rejectUnauthorized: boolean }): Promise<PrefaceReply> {
+export function readPrefaceReply(host: string, port: number, timeoutMs: number, tlsOptions?: tls.ConnectionOptions): Promise<PrefaceReply> {
   return new Promise((resolve) => {
     let got = Buffer.alloc(0);
     let alpn: string | false | undefined;
     let settled = false;
     const s = tlsOptions
-      ? tls.connect({ host, port, rejectUnauthorized: tlsOptions.rejectUnauthorized, ...(tlsOptions.servername && !net.isIP(tlsOptions.servername) ? { servername: tlsOptions.servername } : {}), ALPNProtocols: ['h2', 'http/1.1'] })
+      ? tls.connect({ ...tlsOptions, host, port, ALPNProtocols: ['h2', 'http/1.1'] })
       : net.connect({ host, port });
     const done = (): void => {
       if (settled) return;

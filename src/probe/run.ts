@@ -25,6 +25,7 @@ import { buildRequest } from './request.js';
 import { summarizeMode, type ProbeReport } from './summary.js';
 import { ModeTally } from './tally.js';
 import { parseTarget, resolveTarget } from './target.js';
+import { tlsConnectOptions, tlsSettings } from './tls-options.js';
 
 export type ProbeModeOption = 'both' | ProbeMode;
 
@@ -58,8 +59,12 @@ export interface ProbeOptions {
   records?: string;
   /** Short mode: who closes first (default `server`: the request says Connection: close). */
   close?: 'server' | 'client';
-  /** https: skip certificate verification. */
+  /** https: a certificate problem does not fail the request (it is still reported). */
   insecure?: boolean;
+  /** https: the SNI to send (default: the URL host when it is a name; none for an IP address). */
+  sni?: string;
+  /** https: a PEM bundle of CAs to trust instead of the system's. */
+  cacert?: string;
   /** `--source`: local addresses (already parsed) to bind outgoing connections to, round robin. */
   sources?: string[];
   /** `--label`: this run's client name in `lbdiag merge` (default: the host name). */
@@ -120,6 +125,7 @@ function describeKind(kind: string): string {
 
 export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): Promise<ProbeReport> {
   const target = parseTarget(options.target);
+  const tls = tlsSettings(target, { sni: options.sni, insecure: options.insecure, cacert: options.cacert });
   const all = await resolveTarget(target);
   const addresses = options.resolve === 'all' ? all : [all[0]];
   let sources: string[] | undefined;
@@ -170,6 +176,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
     protocol,
     streams: protocol === 'http1' ? null : streams,
     grpcMethod: grpcPath ?? null,
+    ...(tls ? { tls: { sni: tls.servername ?? null, insecure: tls.insecure, cacert: tls.caFile ?? null } } : {}),
   };
 
   let out: NodeJS.WritableStream | undefined;
@@ -232,6 +239,9 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         };
         if (ex.idleMs !== undefined) rec.idleMs = round(ex.idleMs);
         if (ex.connectMs !== undefined) rec.connectMs = round(ex.connectMs);
+        if (ex.tlsMs !== undefined) rec.tlsMs = round(ex.tlsMs);
+        if (ex.tls) rec.tls = ex.tls;
+        if (ex.tlsError !== undefined) rec.tlsError = ex.tlsError;
         if (ex.ttfbMs !== undefined) rec.ttfbMs = round(ex.ttfbMs);
         if (ex.stream !== undefined) rec.stream = ex.stream;
         if (ex.response && ex.error !== undefined) {
@@ -288,7 +298,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         timeoutMs,
         close: mode === 'short' ? close : undefined,
         headRequest: method === 'HEAD',
-        tls: target.scheme === 'https' ? { servername: target.host, rejectUnauthorized: !options.insecure } : undefined,
+        tls,
       };
       const res: EngineResult & Partial<H2EngineResult> = h2 && h2Request
         ? await h2.runH2Engine({
@@ -334,7 +344,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
       // connections closed without a byte: look at what the server says to the HTTP/2 preface (once).
       const closedOnly = !h2Request && target.scheme === 'http' && tally.ok === 0 && (tally.errorKinds.get('closed')?.count ?? 0) * 2 > tally.requests;
       if ((res.protocolFailures || closedOnly) && !wire.prefaceReply && !internal.signal.aborted)
-        wire.prefaceReply = await readPrefaceReply(addresses[0], target.port, timeoutMs, endpoint.tls ? { servername: endpoint.tls.servername, rejectUnauthorized: endpoint.tls.rejectUnauthorized } : undefined);
+        wire.prefaceReply = await readPrefaceReply(addresses[0], target.port, timeoutMs, endpoint.tls ? tlsConnectOptions(endpoint.tls, addresses[0], target.port) : undefined);
       if (res.inFlightAborted) inFlightAborted.set(mode, res.inFlightAborted);
       if (!localPorts && tally.errorKinds.has('no-local-port')) localPorts = readLocalPortFacts(addresses[0], target.port, close);
       tally.connectionsOpened = res.connections;

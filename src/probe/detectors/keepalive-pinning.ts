@@ -4,7 +4,7 @@
  * spread: the layer-4 signature. Too small a sample is undecided (see insufficient-data).
  */
 import type { Finding } from '../../core/finding.js';
-import type { ModeTally } from '../tally.js';
+import type { ConnTally, ModeTally } from '../tally.js';
 import type { ModeDetector, ProbeContext } from './context.js';
 import { H2_FIELD, H2_REMEDY, L4_FIELD } from './field-knowledge.js';
 import { connsWithOk, okBackends, shareList } from './shares.js';
@@ -17,10 +17,15 @@ export function assessKeepalivePinning(m: ModeTally, ctx: ProbeContext): Assessm
   if (k < 2) return null; // one backend in the whole run: nothing to pin away from (single-backend says so)
   // Connections that carried two requests or more; if the other side closes every connection after
   // one request (connection-churn), keep-alive never happened and more requests would not help.
-  let conns = connsWithOk(m, 2);
+  // Only connections whose own client could reach several backends can show pinning: in a merge of
+  // runs, a client that reached one backend in all its modes (another target, source affinity: see
+  // client-pinned / source-affinity) has nothing to be pinned away from.
+  const choices = (c: ConnTally): number => c.clientBackends ?? k;
+  const eligible = (min: number) => connsWithOk(m, min).filter((c) => choices(c) >= 2);
+  let conns = eligible(2);
   if (conns.length === 0) {
     if (m.connectionsOpened > 2 * Math.max(1, m.lanes)) return null;
-    conns = connsWithOk(m, 1);
+    conns = eligible(1);
     if (conns.length === 0) return null;
   }
   const single = conns.filter((c) => c.backends.size === 1);
@@ -33,10 +38,10 @@ export function assessKeepalivePinning(m: ModeTally, ctx: ProbeContext): Assessm
   // connections prove nothing, so only the others count as evidence.
   const okOf = (c: (typeof conns)[number]) => [...c.backends.values()].reduce((a, b) => a + b, 0);
   const multiReq = single.filter((c) => okOf(c) >= 2);
-  const rrWouldPin = multiReq.filter((c) => c.orderGcd % k === 0);
-  const informative = multiReq.filter((c) => c.orderGcd % k !== 0);
+  const rrWouldPin = multiReq.filter((c) => c.orderGcd % choices(c) === 0);
+  const informative = multiReq.filter((c) => c.orderGcd % choices(c) !== 0);
   let logChance = 0;
-  for (const c of informative) logChance += (1 - okOf(c)) * Math.log(k);
+  for (const c of informative) logChance += (1 - okOf(c)) * Math.log(choices(c));
   const reqs = conns.reduce((s, c) => s + okOf(c), 0);
   const chance = Math.exp(logChance);
   if (logChance > Math.log(CHANCE_THRESHOLD)) {
