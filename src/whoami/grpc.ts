@@ -19,19 +19,13 @@ import type { ConnState } from './connections.js';
 import { goaway } from './h2.js';
 import type { Metrics } from './metrics.js';
 import type { RequestLog } from './log.js';
-import {
-  decodeHealthCheckRequest,
-  encodeGetResponse,
-  encodeHealthCheckResponse,
-  frameMessage,
-  GRPC_CONTENT_TYPE,
-  GRPC_STATUS,
-  HEALTH_CHECK_PATH,
-  SERVING_STATUS,
-  unframeMessage,
-  WHOAMI_GET_PATH,
-} from '../wire/grpc.js';
+import type * as Wire from '../wire/grpc.js';
 import { BACKEND_KEY, CONN_KEY, formatConn, INSTANCE_KEY, PID_KEY, STARTED_KEY } from '../wire/identity-headers.js';
+
+/** The same values as src/wire/grpc.ts; that module (protobufjs) is loaded on the first gRPC call, not at start. */
+const GRPC_CONTENT_TYPE = 'application/grpc';
+let wire: typeof Wire | null = null;
+let loading: Promise<typeof Wire> | null = null;
 
 /** Largest request message accepted (both methods take tiny messages); larger is RESOURCE_EXHAUSTED. */
 const MAX_REQUEST_BYTES = 64 * 1024;
@@ -59,6 +53,16 @@ function grpcMessage(text: string): string {
 }
 
 export function answerGrpc(w: GrpcHost, req: Http2ServerRequest, res: Http2ServerResponse, c: ConnState, seq: number): void {
+  if (wire === null) {
+    req.pause();
+    loading ??= import('../wire/grpc.js').then((m) => (wire = m));
+    void loading.then(() => {
+      req.resume();
+      answerGrpc(w, req, res, c, seq);
+    });
+    return;
+  }
+  const { decodeHealthCheckRequest, encodeGetResponse, encodeHealthCheckResponse, frameMessage, GRPC_STATUS, HEALTH_CHECK_PATH, SERVING_STATUS, unframeMessage, WHOAMI_GET_PATH } = wire;
   const t0 = performance.now();
   const path = req.url.split('?')[0];
   const chunks: Buffer[] = [];

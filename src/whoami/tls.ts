@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
-import { generate } from 'selfsigned';
 import { UsageError } from '../core/errors.js';
 import { interfaceAddresses } from './identity.js';
 
@@ -69,6 +68,8 @@ export function certificateNames(hosts: string[]): { dns: string[]; ips: string[
 export async function selfSignedTls(hosts: string[]): Promise<TlsMaterial> {
   const { dns, ips } = certificateNames(hosts);
   const now = new Date();
+  // Loaded only here: it is large, and most whoami starts make no certificate.
+  const { generate } = await import('selfsigned');
   const pems = await generate([{ name: 'commonName', value: dns.find((d) => d !== 'localhost') ?? 'localhost' }, { name: 'organizationName', value: 'lbdiag whoami (self-signed)' }], {
     keyType: 'ec',
     curve: 'P-256',
