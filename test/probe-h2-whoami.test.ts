@@ -23,7 +23,7 @@ async function whoamis(names: string[], subnet: number, args: string[] = []): Pr
   return Promise.all(
     names.map(async (name, i) => {
       const host = `127.0.44.${subnet + i}`;
-      const w = await startWhoamiProcess(host, ['--name', name, ...args]);
+      const w = await startWhoamiProcess(host, ['--name', name, '--drain-delay', '0', ...args]);
       stoppers.push(() => w.p.stop());
       return { name, host, port: w.port };
     }),
@@ -90,7 +90,7 @@ test('whoami --max-conn-age: GOAWAY makes a long-lived HTTP/2 client (rotate, no
   const run = runProbe({ target: `${host}:${lb.port}`, http2: true, mode: 'rotate', durationMs: 4000, concurrency: 2, streams: 2, rate: 150, maxConnAgeMs: 600_000 });
   const { startLbdiag } = await import('./support/processes.js');
   await new Promise((r) => setTimeout(r, 800));
-  const late = startLbdiag(['whoami', '-H', lateHost, '--port', String(latePort), '--name', 'g2', '--max-conn-age', '400ms']);
+  const late = startLbdiag(['whoami', '-H', lateHost, '--port', String(latePort), '--name', 'g2', '--drain-delay', '0', '--max-conn-age', '400ms']);
   stoppers.push(() => late.stop());
   const rep = await run;
   const m = rep.modes.rotate!;
