@@ -34,7 +34,7 @@ export function describeHttp2Frames(buf: Buffer): string {
   while (out.length < 4 && buf.length - pos >= 9) {
     const len = (buf[pos] << 16) | (buf[pos + 1] << 8) | buf[pos + 2];
     const type = buf[pos + 3];
-    if (type === SETTINGS) out.push('SETTINGS');
+    if (type === SETTINGS) out.push(buf[pos + 4] & 1 ? 'SETTINGS ACK' : 'SETTINGS');
     else if (type === GOAWAY) {
       const code = buf.length >= pos + 17 ? buf.readUInt32BE(pos + 13) : -1;
       out.push(`GOAWAY${code >= 0 ? ` (${H2_ERROR_NAMES[code] ?? `error ${code}`})` : ''}`);
