@@ -219,6 +219,27 @@ test('builtin-h2: an unreachable backend gives gRPC clients UNAVAILABLE and plai
   }
 });
 
+test('builtin-h2: a stream the backend refuses unprocessed (REFUSED_STREAM) is sent again, body included', async () => {
+  const picky = await startH2cBackend({ host: '127.0.31.7', name: 'picky', refuseFirst: 1 });
+  const lb = await startH2Proxy({ listen: { host: LB, port: 0 }, backends: [{ host: picky.host, port: picky.port, name: 'picky' }] });
+  try {
+    const s = await h2Connect(`http://${LB}:${lb.address.port}`);
+    try {
+      const g = await grpcWhoAmI(s); // a POST with a gRPC body: the retry must send the body again
+      assert.equal(g.grpcStatus, '0');
+      assert.equal(g.backend, 'picky');
+      assert.equal(lb.stats().retried, 1);
+      assert.equal(lb.stats().proxyErrors, 0);
+      assert.equal(picky.streams(), 1, 'answered once (the refused stream was not counted)');
+    } finally {
+      s.close();
+    }
+  } finally {
+    await lb.stop();
+    await picky.stop();
+  }
+});
+
 test('haproxy config: mode http with proto h2 on the bind and every server', () => {
   const cfg = haproxyConfig({ mode: 'http', h2: true, listen: { host: LB, port: 8000 }, backends: [{ host: '127.0.31.2', port: 81, name: 'b1' }] });
   assert.match(cfg, /^\s+bind 127\.0\.31\.1:8000 proto h2$/m);

@@ -18,7 +18,7 @@ import type { ModeReport } from '../src/probe/summary.js';
 const ADDR = { builtin: '127.0.41', haproxy: '127.0.43' } as const;
 async function grpcLab(balancer: keyof typeof ADDR): Promise<{ code: number | null; stderr: string; rep: LabReport; ms: number }> {
   const t0 = Date.now();
-  const r = await runLbdiag(['lab', '--scenario', 'grpc', '--balancer', balancer, '-n', '40', '--addresses', ADDR[balancer], '--json'], { timeoutMs: 50_000 });
+  const r = await runLbdiag(['lab', '--scenario', 'grpc', '--balancer', balancer, '-n', '40', '--addresses', ADDR[balancer], '--json'], { timeoutMs: 100_000 });
   const ms = Date.now() - t0;
   let rep: LabReport;
   try {
@@ -89,7 +89,7 @@ test('shareAfter: a backend\'s share of the calls in the buckets from a time on'
 });
 
 describe('lab --scenario grpc (builtin and haproxy side by side)', { concurrency: 2 }, () => {
-  test('lab --scenario grpc, builtin balancers: L4 pins each HTTP/2 connection, builtin-h2 spreads the calls, GOAWAY reaches the late backend', { timeout: 60_000 }, async (t) => {
+  test('lab --scenario grpc, builtin balancers: L4 pins each HTTP/2 connection, builtin-h2 spreads the calls, GOAWAY reaches the late backend', { timeout: 120_000 }, async (t) => {
     const { code, stderr, rep, ms } = await grpcLab('builtin');
     assert.equal(rep.summary[0]?.skipped, undefined, 'the scenario ran');
     assert.equal(code, 0, `${stderr}\n${JSON.stringify(rep.summary)}`);
@@ -98,7 +98,7 @@ describe('lab --scenario grpc (builtin and haproxy side by side)', { concurrency
     await assertNothingLeft(rep);
   });
 
-  test('lab --scenario grpc --balancer haproxy: mode tcp pins, mode http + proto h2 spreads, GOAWAY reaches the late backend', { timeout: 60_000 }, async (t) => {
+  test('lab --scenario grpc --balancer haproxy: mode tcp pins, mode http + proto h2 spreads, GOAWAY reaches the late backend', { timeout: 120_000 }, async (t) => {
     if (!haproxyInstalled()) return t.skip('haproxy not installed');
     const { code, stderr, rep, ms } = await grpcLab('haproxy');
     assert.equal(rep.summary[0]?.skipped, undefined, 'the scenario ran');

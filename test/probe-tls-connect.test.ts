@@ -10,6 +10,7 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { connectTls, TlsConnectError, type TlsHandshake } from '../src/probe/tls-connect.js';
 import { tlsSettings } from '../src/probe/tls-options.js';
+import { runProbe } from '../src/probe/run.js';
 import { makeCa, makeLeaf, type Pem } from './support/tls-backends.js';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -78,4 +79,18 @@ test('a certificate that does not verify fails the session with the tls-* kind b
   assert.equal(err.code, 'tls-name-mismatch');
   assert.equal(err.message, 'the certificate holds h2.test, not "other.test" (the SNI sent)');
   assert.equal(streams, before);
+});
+
+test('probe --http2 over TLS: --sni and --cacert verify, ALPN h2 and the TLS handshake reported apart; self-signed without -k is tls-error', async () => {
+  const ok = await runProbe({ target: `https://127.0.0.1:${port}/`, http2: true, sni: 'h2.test', cacert: caFile, mode: 'short', requests: 4, concurrency: 2, timeoutMs: 4000 });
+  const m = ok.modes.short!;
+  assert.equal(m.ok, 4, JSON.stringify(m.errorKinds));
+  assert.deepEqual(m.backends.map((b) => b.name), ['h2-one']);
+  assert.equal(m.latency.tls?.count, m.connections);
+  assert.deepEqual(m.tls!.backends.map((b) => [b.name, b.alpn, b.sni]), [['h2-one', { h2: m.connections }, { 'h2.test': m.connections }]]);
+  const bad = await runProbe({ target: `https://127.0.0.1:${port}/`, http2: true, sni: 'h2.test', mode: 'short', requests: 4, concurrency: 2, timeoutMs: 4000 });
+  const f = bad.findings.find((x) => x.id === 'tls-error');
+  assert.ok(f, bad.findings.map((x) => x.id).join(', '));
+  assert.match(f.title, /every one of 4 requests failed in the TLS handshake: the certificate's issuer "CN=lbdiag test CA" is not among this machine's trusted CAs/);
+  assert.match(f.remedy, /--cacert FILE/);
 });

@@ -15,6 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { runProbe, type ProbeOptions } from '../src/probe/run.js';
 import type { ProbeReport } from '../src/probe/summary.js';
+import { renderProbeReport } from '../src/probe/report.js';
+import { makeChalk } from '../src/core/style.js';
 import { freePort, hasCommand, start, waitForPort, type Started } from './support/processes.js';
 import { makeCa, makeLeaf, startTlsBackend, type TlsBackend } from './support/tls-backends.js';
 
@@ -23,6 +25,8 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lbdiag-tls-haproxy-'));
 const caFile = path.join(tmp, 'ca.pem');
 let haproxy: Started | undefined;
 let port = 0;
+/** A second frontend: no SNI routing, round robin over alpha (CA-signed a.test) and delta (a self-signed a.test). */
+let mixedPort = 0;
 const backends: Record<string, TlsBackend> = {};
 const skip = !hasCommand('haproxy') && 'haproxy not installed';
 
@@ -33,7 +37,9 @@ before(async () => {
   backends.a = await startTlsBackend('alpha', await makeLeaf({ names: ['a.test'], ca }));
   backends.b = await startTlsBackend('bravo', await makeLeaf({ names: ['b.test', 'www.b.test'], ca }));
   backends.c = await startTlsBackend('charlie', await makeLeaf({ names: ['c.test'] }));
+  backends.d = await startTlsBackend('delta', await makeLeaf({ names: ['a.test'] }));
   port = await freePort(HOST);
+  mixedPort = await freePort(HOST);
   const cfg = [
     'global',
     '    maxconn 512',
@@ -50,6 +56,13 @@ before(async () => {
     '    use_backend be_b if { req.ssl_sni -i b.test }',
     '    use_backend be_c if { req.ssl_sni -i c.test }',
     '    use_backend be_pool if { req.ssl_sni -i pool.test }',
+    'frontend mixed',
+    `    bind ${HOST}:${mixedPort}`,
+    '    default_backend be_mixed',
+    'backend be_mixed',
+    '    balance roundrobin',
+    `    server alpha ${HOST}:${backends.a.port}`,
+    `    server delta ${HOST}:${backends.d.port}`,
     'backend be_a',
     `    server alpha ${HOST}:${backends.a.port}`,
     'backend be_b',
@@ -142,4 +155,21 @@ test('no SNI (an IP target): the router closes inside the handshake; all-failing
   const all = r.findings.find((x) => x.id === 'all-failing')!;
   assert.match(all.explanation, /SNI router/);
   assert.match(all.remedy, /--sni/);
+});
+
+test('one backend of a passthrough pool with a wrong certificate: tls-error names the share and the certificate to replace; single-backend and intermittent-errors under it', { skip }, async () => {
+  const r = await runProbe({ target: `https://${HOST}:${mixedPort}/`, sni: 'a.test', cacert: caFile, mode: 'short', requests: 30, concurrency: 2, timeoutMs: 4000 });
+  const m = r.modes.short!;
+  assert.equal(m.ok, 15, JSON.stringify(m.errorKinds));
+  assert.deepEqual(Object.keys(m.errorKinds), ['tls-self-signed']);
+  const f = r.findings.find((x) => x.id === 'tls-error')!;
+  assert.ok(f, ids(r).join(', '));
+  assert.match(f.title, /^short: 15 of 30 requests \(50\.0%\) failed in the TLS handshake: the certificate is self-signed/);
+  const bad = m.tls!.certificates.find((c) => c.verify.length > 0)!;
+  assert.match(f.remedy, new RegExp(`^Find the backend that presents SHA-256 ${bad.fingerprint256.slice(0, 11)}`));
+  assert.equal(f.metrics?.otherServers, 1);
+  const out = renderProbeReport(r, { chalk: makeChalk({ isTTY: false } as NodeJS.WriteStream), width: 120, verbosity: 'quiet' });
+  assert.match(out, /^1 problem: tls-error short \(ERROR\)/, out);
+  assert.match(out, /→ ERROR intermittent-errors/);
+  assert.match(out, /→ WARN single-backend/);
 });

@@ -14,7 +14,8 @@ import { renderProbeReport } from './report.js';
 import { parseHeader } from './request.js';
 import { HTML_OPTION_HELP, checkHtmlPath } from '../html/option.js';
 import { parseSources } from './sources.js';
-import { DEFAULT_CONCURRENCY, DEFAULT_REQUESTS, DEFAULT_TIMEOUT_MS, runProbe, type ProbeModeOption, type ProbeOptions } from './run.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_REQUESTS, DEFAULT_TIMEOUT_MS, type ProbeModeOption, type ProbeOptions } from './run.js';
+import { parseWorkers, runProbeWorkers } from './workers.js';
 
 interface Flags {
   mode: string;
@@ -52,6 +53,7 @@ interface Flags {
   grpc?: boolean;
   grpcMethod?: string;
   streams?: string;
+  workers?: string;
   quiet?: boolean;
   verbose?: boolean;
   explain?: boolean;
@@ -198,6 +200,7 @@ export function registerProbe(program: Command): void {
     .option('--grpc-method <svc/method>', 'gRPC method to call: lbdiag.v1.WhoAmI/Get (identity in the reply), grpc.health.v1.Health/Check (default), or a full path /pkg.Service/Method (sent an empty message)')
     .option('--source <addrs>', 'bind outgoing connections to these local addresses, round robin over connections: a list, a range or a CIDR, IPv4 or IPv6 (127.0.0.20-127.0.0.29, 10.0.0.5,10.0.0.6, 127.0.0.16/29); each must be an address of this host')
     .option('--label <name>', 'this run\'s client name in the JSON, for lbdiag merge (default: the host name)')
+    .option('-w, --workers <n|auto>', 'run the traffic in n worker threads (as autocannon -w), each with its share of -c, -n and --rate, their tallies merged into one report; auto: one per available core (default 1)')
     .option('--quiet', 'human report: the summary line and the findings only, no tables (-q is --rate here, as in oha)')
     .option('-v, --verbose', 'human report: every finding in full (all evidence, the meaning each time, consequences as findings)')
     .option('--explain', 'human report: print each finding\'s meaning every time (by default once per finding id)')
@@ -221,6 +224,7 @@ Examples:
   lbdiag probe 10.0.0.10:8080 --http2 -c 4 --streams 10   h2c: 4 connections x 10 streams; pinned per connection?
   lbdiag probe https://grpc.example:443 --grpc --grpc-method lbdiag.v1.WhoAmI/Get -k   gRPC over TLS (ALPN h2)
   lbdiag probe 10.0.0.10:50051 --grpc --mode rotate --max-conn-requests 50   does rotating gRPC connections spread calls?
+  lbdiag probe 10.0.0.10:80 --mode short -c 100 -d 30s --workers auto   load from every core
 
 Durations: ${DURATION_HELP}.
 
@@ -242,13 +246,16 @@ input the run showed wrong (a --weights name); 130 interrupted (Ctrl-C: the part
       action(async (vip: string, flags: Flags) => {
         const failOn = parseFailOn(flags.failOn);
         const options = optionsFromFlags(vip, flags);
+        const workers = flags.workers !== undefined ? parseWorkers(flags.workers) : 1;
+        // The HTTP/2 engine has no shared id counters for worker threads yet: one thread, many streams.
+        if (workers > 1 && options.http2) throw new UsageError('--workers runs HTTP/1.1 traffic only: with --http2 or --grpc, raise --streams (one thread drives many streams) instead');
         if (flags.html !== undefined) checkHtmlPath(flags.html);
         const controller = new AbortController();
         const progress = new ProgressLine();
         const off = onInterrupt(() => controller.abort());
         let report;
         try {
-          report = await runProbe(options, {
+          report = await runProbeWorkers(options, workers, {
             signal: controller.signal,
             onProgress: progress.active
               ? (p) =>

@@ -44,8 +44,8 @@ export type H2Done = (ex: H2Exchange) => void;
 export function h2Transport(ep: Endpoint, onHandshake?: (h: TlsHandshake) => void): { socket: net.Socket; tls: boolean } {
   if (ep.tls) {
     // SNI, --cacert, verification (a failing certificate destroys the socket with code tls-*) and
-    // the TCP/TLS handshake times: src/probe/tls-connect.ts, shared with the HTTP/1.1 path. ALPN offers
-    // h2 and http/1.1, as h2load does: a server without h2 then picks http/1.1 (reported as
+    // the TCP/TLS handshake times: src/probe/tls-connect.ts, shared with the HTTP/1.1 path. Both
+    // protocols offered, as h2load does: a server without h2 then picks http/1.1 (reported as
     // alpn-no-h2 with what it chose) instead of failing the handshake with a no_application_protocol alert.
     const socket = connectTls(ep.tls, { address: ep.address, port: ep.port, localAddress: ep.localAddress, alpn: ['h2', 'http/1.1'], onHandshake });
     return { socket, tls: true };
@@ -156,7 +156,11 @@ export class H2Connection {
       this.events.onGone(this);
     });
     this.socket.on('error', (e: Error) => {
-      if ((e as NodeJS.ErrnoException).code === 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL') {
+      if (e instanceof TlsConnectError) {
+        this.tlsError = e.message;
+        this.tlsInfo = e.info;
+      }
+      if ((e as NodeJS.ErrnoException).code === 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL' || (e instanceof TlsConnectError && e.code === 'tls-alpn')) {
         this.alpnMismatch = false; // the server refused every protocol offered (no h2, no http/1.1)
         this.failure = 'alpn-no-h2';
       }

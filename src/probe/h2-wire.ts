@@ -4,6 +4,7 @@
  * reply an HTTP/2 connection preface gets from a server, read on a short diagnostic connection.
  */
 import net from 'node:net';
+import { tlsConnectOptions, type TlsSettings } from './tls-options.js';
 import tls from 'node:tls';
 
 /** HTTP/2 frame types a server sends first: SETTINGS (its preface) and GOAWAY (refusing ours). */
@@ -79,13 +80,14 @@ export interface PrefaceReply {
  * `timeoutMs`). With `tlsOptions` (from tls-options.ts: SNI, trust, -k), over TLS offering ALPN
  * h2 and http/1.1, and reports the ALPN result. Used once per run after HTTP/2 sessions failed before the server's SETTINGS arrived.
  */
-export function readPrefaceReply(host: string, port: number, timeoutMs: number, tlsOptions?: tls.ConnectionOptions): Promise<PrefaceReply> {
+export function readPrefaceReply(host: string, port: number, timeoutMs: number, tlsOptions?: TlsSettings): Promise<PrefaceReply> {
   return new Promise((resolve) => {
     let got = Buffer.alloc(0);
     let alpn: string | false | undefined;
     let settled = false;
     const s = tlsOptions
-      ? tls.connect({ ...tlsOptions, host, port, ALPNProtocols: ['h2', 'http/1.1'] })
+      ? // The run's SNI and CAs (src/probe/tls-options.ts); not verified: only the protocol is looked at.
+        tls.connect(tlsConnectOptions(tlsOptions, host, port, undefined, ['h2', 'http/1.1']))
       : net.connect({ host, port });
     const done = (): void => {
       if (settled) return;

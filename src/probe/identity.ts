@@ -47,6 +47,8 @@ export interface Identity {
 }
 
 const FORWARD_LINE = /^(x-forwarded-for|x-forwarded-proto|x-forwarded-host|forwarded|via|x-real-ip)\s*:/gim;
+/** The same test without the global flag: does the body hold any forwarding line at all (no iterator, no match arrays). */
+const FORWARD_ANY = new RegExp(FORWARD_LINE.source, 'im');
 
 function jsonAt(doc: unknown, path: readonly string[]): unknown {
   let cur = doc;
@@ -55,6 +57,10 @@ function jsonAt(doc: unknown, path: readonly string[]): unknown {
     cur = (cur as Record<string, unknown>)[key];
   }
   return cur;
+}
+
+function bodyJson(res: HttpResponse, ctype: string): unknown {
+  return ctype.includes('json') || res.body[0] === 0x7b ? parseJson(res.body) : undefined;
 }
 
 function parseJson(body: Buffer): unknown {
@@ -80,21 +86,31 @@ function forwardedFromLbdiagJson(doc: unknown): string[] {
   return out;
 }
 
+let lastStartedText: string | undefined;
+let lastStarted: number | undefined;
+
 /**
  * Reads identity from a response. `deep` also parses bodies for forwarding headers
- * (done on a sample of responses: the first on each connection).
+ * (done on a sample of responses: the first on each connection). `into` (its identity fields
+ * unset or undefined) receives the fields instead of a new object: the capture adapter fills
+ * its record in place.
  */
-export function identify(res: HttpResponse, from: BackendFrom, deep: boolean): Identity {
+export function identify(res: HttpResponse, from: BackendFrom, deep: boolean, into?: Identity): Identity {
   const h = res.headers;
-  const id: Identity = {};
+  const id: Identity = into ?? {};
   // lbdiag whoami's headers are read whatever --backend-from says: they carry the server's view.
   const lb = h[BACKEND_KEY];
   if (lb !== undefined) {
     id.instance = h[INSTANCE_KEY];
     const pid = Number(h[PID_KEY]);
     if (Number.isInteger(pid)) id.pid = pid;
-    const started = parseStarted(h[STARTED_KEY]);
-    if (started !== undefined) id.started = started;
+    const startedText = h[STARTED_KEY];
+    // One generation sends the same X-Lbdiag-Started on every answer: the last one read is kept.
+    if (startedText !== lastStartedText) {
+      lastStartedText = startedText;
+      lastStarted = parseStarted(startedText);
+    }
+    if (lastStarted !== undefined) id.started = lastStarted;
     const conn = h[CONN_KEY];
     if (conn) {
       const parsed = parseConn(conn);
@@ -105,21 +121,17 @@ export function identify(res: HttpResponse, from: BackendFrom, deep: boolean): I
     }
   }
   const ctype = (h['content-type'] ?? '').toLowerCase();
+  // The body as JSON, parsed at most once and only where a rule needs it (no closure per call: this runs per response).
   let doc: unknown;
   let docParsed = false;
-  const json = (): unknown => {
-    if (!docParsed) {
-      docParsed = true;
-      doc = ctype.includes('json') || res.body[0] === 0x7b ? parseJson(res.body) : undefined;
-    }
-    return doc;
-  };
   switch (from.kind) {
     case 'header':
       id.backend = h[from.name];
       break;
     case 'json': {
-      const v = jsonAt(json(), from.path);
+      docParsed = true;
+      doc = bodyJson(res, ctype);
+      const v = jsonAt(doc, from.path);
       if (typeof v === 'string' || typeof v === 'number') id.backend = String(v);
       break;
     }
@@ -136,7 +148,9 @@ export function identify(res: HttpResponse, from: BackendFrom, deep: boolean): I
         id.backend = lb;
         break;
       }
-      const d = json();
+      docParsed = true;
+      doc = bodyJson(res, ctype);
+      const d = doc;
       if (d && typeof d === 'object') {
         const name = jsonAt(d, ['name']) ?? jsonAt(d, ['hostname']) ?? jsonAt(d, ['Hostname']);
         if (typeof name === 'string' && name) id.backend = name;
@@ -150,14 +164,17 @@ export function identify(res: HttpResponse, from: BackendFrom, deep: boolean): I
   }
   if (id.backend !== undefined && id.backend.length === 0) id.backend = undefined;
   if (deep) {
-    const fwd = new Set<string>();
-    if (h.via) fwd.add('Via (response)');
-    const d = json();
-    if (d && typeof d === 'object') for (const f of forwardedFromLbdiagJson(d)) fwd.add(f);
+    // Made only when something is found (this runs on the first response of every connection).
+    let fwd: Set<string> | undefined;
+    if (h.via) (fwd ??= new Set()).add('Via (response)');
+    if (!docParsed) doc = bodyJson(res, ctype);
+    const d = doc;
+    if (d && typeof d === 'object') for (const f of forwardedFromLbdiagJson(d)) (fwd ??= new Set()).add(f);
     else if (res.body.length && res.body.length <= 64 * 1024 && !ctype.includes('json')) {
-      for (const m of res.body.toString('utf8').matchAll(FORWARD_LINE)) fwd.add(canonical(m[1]));
+      const text = res.body.toString('utf8');
+      if (FORWARD_ANY.test(text)) for (const m of text.matchAll(FORWARD_LINE)) (fwd ??= new Set()).add(canonical(m[1]));
     }
-    if (fwd.size) id.forwarded = [...fwd];
+    if (fwd !== undefined && fwd.size) id.forwarded = [...fwd];
   }
   return id;
 }

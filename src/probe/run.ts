@@ -25,7 +25,8 @@ import { buildRequest } from './request.js';
 import { summarizeMode, type ProbeReport } from './summary.js';
 import { ModeTally } from './tally.js';
 import { parseTarget, resolveTarget } from './target.js';
-import { tlsConnectOptions, tlsSettings } from './tls-options.js';
+import { tlsSettings } from './tls-options.js';
+import type { WorkerSide, WorkersModeRun } from './workers-types.js';
 
 export type ProbeModeOption = 'both' | ProbeMode;
 
@@ -97,6 +98,10 @@ export interface ProbeProgress {
 export interface ProbeHooks {
   onProgress?: (p: ProbeProgress) => void;
   signal?: AbortSignal;
+  /** `--workers`, in the main thread: each mode runs in the worker threads (src/probe/workers.ts) instead of here. */
+  runMode?: WorkersModeRun;
+  /** `--workers`, inside a worker thread (src/probe/workers-thread.ts): the shared clock, counters and outlets. */
+  inWorker?: WorkerSide;
 }
 
 export const DEFAULT_REQUESTS = 200;
@@ -126,7 +131,7 @@ function describeKind(kind: string): string {
 export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): Promise<ProbeReport> {
   const target = parseTarget(options.target);
   const tls = tlsSettings(target, { sni: options.sni, insecure: options.insecure, cacert: options.cacert });
-  const all = await resolveTarget(target);
+  const all = hooks.inWorker?.resolved ?? (await resolveTarget(target));
   const addresses = options.resolve === 'all' ? all : [all[0]];
   let sources: string[] | undefined;
   if (options.sources?.length) {
@@ -193,14 +198,15 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
     out.on('error', () => undefined);
   }
   const flush = (): void => {
-    if (out && pendingOut) {
-      out.write(pendingOut);
+    if (pendingOut && (out || hooks.inWorker?.records)) {
+      if (out) out.write(pendingOut);
+      else hooks.inWorker!.records!(pendingOut);
       pendingOut = '';
     }
   };
 
   const startedAt = new Date();
-  const t0 = performance.now();
+  const t0 = hooks.inWorker?.t0 ?? performance.now();
   const tallies: ModeTally[] = [];
   let connectedOnce = false;
   let connectFailures = 0;
@@ -219,9 +225,9 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   try {
     for (const mode of modes) {
       if (internal.signal.aborted) break;
-      const tally = new ModeTally(mode, timelineBucket(options, requests, concurrency));
+      const tally = new ModeTally(mode, hooks.inWorker?.timelineBucketMs ?? timelineBucket(options, requests, concurrency));
       tally.lanes = concurrency;
-      tally.startT = performance.now() - t0;
+      tally.startT = hooks.inWorker?.startT ?? performance.now() - t0;
       tallies.push(tally);
       let lastProgress = 0;
       const onExchange = (ex: Exchange & Partial<Pick<H2Exchange, 'stream'>>, conn: { id: number; localPort: number; endpoint: { address: string; localAddress?: string } }, started: number, order: number): void => {
@@ -280,7 +286,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
           }
         }
         tally.add(rec);
-        if (out) {
+        if (out || hooks.inWorker?.records) {
           pendingOut += `${JSON.stringify(rec)}\n`;
           if (pendingOut.length > 65536) flush();
         }
@@ -300,43 +306,43 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         headRequest: method === 'HEAD',
         tls,
       };
-      const res: EngineResult & Partial<H2EngineResult> = h2 && h2Request
-        ? await h2.runH2Engine({
-            mode,
-            addresses,
-            sources,
-            endpoint,
-            request: h2Request,
-            concurrency,
-            streams,
-            requests,
-            durationMs: options.durationMs,
-            intervalMs: options.intervalMs,
-            rate: options.rate,
-            maxConnRequests: mode === 'rotate' ? maxConnRequests : undefined,
-            maxConnAgeMs: mode === 'rotate' ? options.maxConnAgeMs : undefined,
-            signal: internal.signal,
-            firstConnId: nextConnId,
-            onExchange,
+      const engine = {
+        mode,
+        addresses,
+        sources,
+        endpoint,
+        concurrency,
+        requests,
+        durationMs: options.durationMs,
+        intervalMs: options.intervalMs,
+        rate: options.rate,
+        maxConnRequests: mode === 'rotate' ? maxConnRequests : undefined,
+        maxConnAgeMs: mode === 'rotate' ? options.maxConnAgeMs : undefined,
+        signal: internal.signal,
+        firstConnId: nextConnId,
+        onExchange,
+      };
+      // --workers: the main thread hands the mode to the workers (hooks.runMode) and merges their
+      // tallies; each worker runs the HTTP/1.1 engine with the shared id counters (HTTP/2 runs in
+      // one thread: command.ts refuses --workers with --http2/--grpc).
+      const res: { connected?: boolean; unreachable?: string } & EngineResult & Partial<H2EngineResult> = hooks.runMode
+        ? await hooks.runMode(mode, tally, {
+            recording: out !== undefined,
+            write: (ndjson) => {
+              if (!out) return;
+              pendingOut += ndjson;
+              if (pendingOut.length > 65536) flush();
+            },
+            t0,
+            resolved: all,
           })
-        : await runEngine({
-            mode,
-            addresses,
-            sources,
-            endpoint,
-            payload,
-            payloadClose,
-            concurrency,
-            requests,
-            durationMs: options.durationMs,
-            intervalMs: options.intervalMs,
-            rate: options.rate,
-            maxConnRequests: mode === 'rotate' ? maxConnRequests : undefined,
-            maxConnAgeMs: mode === 'rotate' ? options.maxConnAgeMs : undefined,
-            signal: internal.signal,
-            firstConnId: nextConnId,
-            onExchange,
-          });
+        : h2 && h2Request
+          ? await h2.runH2Engine({ ...engine, request: h2Request, streams })
+          : await runEngine({ ...engine, payload, payloadClose, ids: hooks.inWorker?.ids });
+      if (res.connected !== undefined) {
+        connectedOnce ||= res.connected;
+        unreachableKind ??= res.unreachable;
+      }
       nextConnId = res.nextConnId;
       if (h2Request) h2Facts.set(mode, { goaways: res.goaways ?? 0, retried: res.retried ?? 0 });
       if (res.alpnMismatch && !wire.alpnAgreed) wire.alpnAgreed = res.alpnMismatch.agreed;
@@ -344,11 +350,12 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
       // connections closed without a byte: look at what the server says to the HTTP/2 preface (once).
       const closedOnly = !h2Request && target.scheme === 'http' && tally.ok === 0 && (tally.errorKinds.get('closed')?.count ?? 0) * 2 > tally.requests;
       if ((res.protocolFailures || closedOnly) && !wire.prefaceReply && !internal.signal.aborted)
-        wire.prefaceReply = await readPrefaceReply(addresses[0], target.port, timeoutMs, endpoint.tls ? tlsConnectOptions(endpoint.tls, addresses[0], target.port) : undefined);
+        wire.prefaceReply = await readPrefaceReply(addresses[0], target.port, timeoutMs, endpoint.tls);
       if (res.inFlightAborted) inFlightAborted.set(mode, res.inFlightAborted);
       if (!localPorts && tally.errorKinds.has('no-local-port')) localPorts = readLocalPortFacts(addresses[0], target.port, close);
       tally.connectionsOpened = res.connections;
       tally.durationMs = res.endedAt - res.startedAt;
+      hooks.inWorker?.onMode(tally, { startT: res.startedAt - t0, endT: res.endedAt - t0, connections: res.connections, inFlightAborted: res.inFlightAborted, connected: connectedOnce, unreachable: unreachableKind });
       if (!connectedOnce && unreachableKind) {
         throw new UsageError(`cannot reach ${target.hostHeader}${addresses.length > 1 || addresses[0] !== target.host ? ` (${addresses.join(', ')})` : ''}: ${describeKind(unreachableKind)}`);
       }

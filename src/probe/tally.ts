@@ -205,7 +205,7 @@ export class ModeTally {
       this.totalFresh.record(r.totalMs);
     }
     if (r.tlsMs !== undefined) this.tlsHandshake.record(r.tlsMs);
-    if (r.tls !== undefined || r.tlsError !== undefined) this.tls.add(r, failed);
+    if (r.tls !== undefined || (r.error !== undefined && r.error.startsWith('tls-'))) this.tls.add(r, failed);
     if (r.ttfbMs !== undefined) this.ttfb.record(r.ttfbMs);
     this.total.record(r.totalMs);
 

@@ -4,7 +4,7 @@
  * certificates, and the TLS errors with their exact problems. Bounded whatever the run length.
  */
 import type { ProbeRecord } from './record.js';
-import { isTlsKind } from './tls-errors.js';
+import { TLS_KINDS, isTlsKind } from './tls-errors.js';
 import type { TlsCertInfo } from './tls-info.js';
 
 const MAX_CERTS = 64;
@@ -97,7 +97,7 @@ export class TlsTally {
       let e = this.errors.get(r.error);
       if (!e) this.errors.set(r.error, (e = { count: 0, details: new Map(), addresses: new Map() }));
       e.count++;
-      bump(e.details, r.tlsError ?? r.error, 1, MAX_DETAILS);
+      bump(e.details, r.tlsError ?? TLS_KINDS[r.error]?.what ?? r.error, 1, MAX_DETAILS);
       bump(e.addresses, r.addr);
     }
   }

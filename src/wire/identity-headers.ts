@@ -34,9 +34,22 @@ export function formatConn(id: number | string, seq: number): string {
  * a missing `;seq=` (the id alone) and trailing text are accepted; null when there is no id.
  */
 export function parseConn(value: string): { conn: string; seq?: number } | null {
+  // What lbdiag whoami sends (digits;seq=digits), read without the regular expression; anything else by it.
+  const semi = value.indexOf(';seq=');
+  if (semi > 0 && semi + 5 < value.length && value.length - semi <= 20 && digitsOnly(value, 0, semi) && digitsOnly(value, semi + 5, value.length)) {
+    return { conn: value.slice(0, semi), seq: Number(value.slice(semi + 5)) };
+  }
   const m = /^\s*([^;\s]+)\s*(?:;\s*seq=(\d+))?/.exec(value);
   if (!m) return null;
   return m[2] ? { conn: m[1], seq: Number(m[2]) } : { conn: m[1] };
+}
+
+function digitsOnly(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
 }
 
 /** X-Lbdiag-Started's value: integer Unix epoch milliseconds; undefined when absent or malformed. */

@@ -2,7 +2,8 @@
  * Small real h2c backends for the HTTP/2 balancer tests (node:http2, clear text, prior knowledge):
  * a GET answers its name (body and `x-lbdiag-backend`), `/lbdiag.v1.WhoAmI/Get` answers a gRPC
  * GetResponse whose backend is the name (grpc-status in trailers), any other gRPC path a
- * trailers-only UNIMPLEMENTED. Optional GOAWAY after `maxAgeMs`. And clients: many streams over one
+ * trailers-only UNIMPLEMENTED. Optional GOAWAY after `maxAgeMs`, and REFUSED_STREAM for the first
+ * `refuseFirst` streams. And clients: many streams over one
  * HTTP/2 connection, with the backend of each.
  */
 import http2 from 'node:http2';
@@ -29,7 +30,8 @@ export interface H2cBackend {
   stop(): Promise<void>;
 }
 
-export async function startH2cBackend(o: { host: string; name: string; maxAgeMs?: number }): Promise<H2cBackend> {
+export async function startH2cBackend(o: { host: string; name: string; maxAgeMs?: number; refuseFirst?: number }): Promise<H2cBackend> {
+  let toRefuse = o.refuseFirst ?? 0;
   let streams = 0;
   let sessions = 0;
   const open = new Set<http2.ServerHttp2Session>();
@@ -47,8 +49,14 @@ export async function startH2cBackend(o: { host: string; name: string; maxAgeMs?
     }
   });
   server.on('stream', (stream, headers) => {
-    streams++;
     stream.on('error', () => {});
+    if (toRefuse > 0) {
+      // RST_STREAM(REFUSED_STREAM) without reading it: RFC 9113 8.7, the client may retry it.
+      toRefuse--;
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    streams++;
     const ct = String(headers['content-type'] ?? '');
     if (!ct.startsWith(GRPC_CONTENT_TYPE)) {
       stream.resume();

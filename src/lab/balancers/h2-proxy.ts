@@ -7,7 +7,9 @@
  *
  * gRPC works through it: request and response bodies are piped, response trailers (grpc-status,
  * grpc-message) are passed through, a trailers-only response stays trailers-only, and a backend that
- * cannot be reached gives gRPC clients grpc-status 14 UNAVAILABLE (other clients a 502). Headers
+ * cannot be reached gives gRPC clients grpc-status 14 UNAVAILABLE (other clients a 502); a stream
+ * the backend refused unprocessed (REFUSED_STREAM, or sent just after its GOAWAY) is sent again once
+ * on a new session (RFC 9113 8.7: safe, the backend did nothing with it). Headers
  * follow RFC 9113 8.2.2: the connection-specific fields (Connection and the fields it names,
  * Proxy-Connection, Keep-Alive, Transfer-Encoding, Upgrade) are never forwarded, and TE only as
  * "trailers". A backend's GOAWAY retires its session for new streams (the streams in flight finish)
@@ -42,6 +44,8 @@ export interface H2ProxyStats {
   backendGoaways: number;
   /** Streams answered by the proxy itself (502/504, or grpc-status 14). */
   proxyErrors: number;
+  /** Streams a backend refused unprocessed (REFUSED_STREAM, past its GOAWAY) and sent again on a new session. */
+  retried: number;
 }
 
 export interface H2Proxy extends Balancer {
@@ -54,6 +58,9 @@ export interface H2Proxy extends Balancer {
 const CONNECTION_SPECIFIC = new Set(['connection', 'proxy-connection', 'keep-alive', 'transfer-encoding', 'upgrade']);
 const NO_ERROR = http2.constants.NGHTTP2_NO_ERROR;
 const CANCEL = http2.constants.NGHTTP2_CANCEL;
+const REFUSED_STREAM = http2.constants.NGHTTP2_REFUSED_STREAM;
+/** Request bodies up to this size are kept for a retry of a refused stream (gRPC unary calls are far smaller). */
+const RETRY_BODY_MAX = 64 * 1024;
 
 /**
  * The fields to forward: pseudo-headers kept (`:status` only on responses), connection-specific
@@ -134,7 +141,7 @@ export async function startH2Proxy(opts: H2ProxyOptions): Promise<H2Proxy> {
   const roundRobin = new RoundRobin(opts.backends);
   const via = opts.via ?? 'lbdiag';
   const backendTimeoutMs = opts.backendTimeoutMs ?? 30_000;
-  const stats: H2ProxyStats = { sessions: 0, streams: 0, perBackend: {}, backendSessions: 0, backendGoaways: 0, proxyErrors: 0 };
+  const stats: H2ProxyStats = { sessions: 0, streams: 0, perBackend: {}, backendSessions: 0, backendGoaways: 0, proxyErrors: 0, retried: 0 };
   const pool = new BackendSessions(stats);
   const clients = new Set<http2.ServerHttp2Session>();
 
@@ -186,61 +193,123 @@ export async function startH2Proxy(opts: H2ProxyOptions): Promise<H2Proxy> {
     out['x-forwarded-proto'] = 'http';
     out.via = headers.via ? `${headers.via}, 2 ${via}` : `2 ${via}`;
 
-    let upstream: http2.ClientHttp2Stream;
-    try {
-      const endStream = stream.endAfterHeaders;
-      upstream = pool.get(backend).request(out, { endStream, waitForTrailers: !endStream });
-    } catch (e) {
-      fail(502, `backend ${backend.name} (${formatEndpoint(backend)}): ${(e as Error).message}`);
-      return;
-    }
-    // Request trailers (rare; gRPC clients send none) go to the backend after the body.
+    // The request body is kept (up to RETRY_BODY_MAX) while it is forwarded, so a stream the backend
+    // refused without processing it (REFUSED_STREAM, or opened past its GOAWAY: RFC 9113 8.7) can be
+    // sent again, once, on a new session to the same backend, as Envoy does.
+    const body: Buffer[] = [];
+    let bodyBytes = 0;
+    let bodyKept = true;
+    let clientEnded = stream.endAfterHeaders;
     let requestTrailers: http2.OutgoingHttpHeaders = {};
-    stream.on('trailers', (t: http2.IncomingHttpHeaders) => (requestTrailers = forwardableHeaders(t)));
-    upstream.on('wantTrailers', () => upstream.sendTrailers(requestTrailers));
-    upstream.setTimeout(backendTimeoutMs, () => {
-      upstream.close(CANCEL);
-      fail(504, `backend ${backend.name} (${formatEndpoint(backend)}) timed out`);
-    });
-
     let responseTrailers: http2.OutgoingHttpHeaders = {};
-    upstream.on('response', (rh) => {
-      upstream.setTimeout(0);
-      if (stream.destroyed || stream.closed) {
-        upstream.close(CANCEL);
+    let upstream: http2.ClientHttp2Stream | undefined;
+    let responded = false;
+
+    const send = (attempt: number): void => {
+      let up: http2.ClientHttp2Stream;
+      try {
+        up = pool.get(backend).request(out, { endStream: clientEnded && bodyBytes === 0, waitForTrailers: !(clientEnded && bodyBytes === 0) });
+      } catch (e) {
+        fail(502, `backend ${backend.name} (${formatEndpoint(backend)}): ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
         return;
       }
-      const resHeaders = forwardableHeaders(rh, new Set(['via']));
-      resHeaders.via = rh.via ? `${rh.via}, 2 ${via}` : `2 ${via}`;
-      if (upstream.endAfterHeaders) {
-        // A trailers-only answer (gRPC errors, health checks that fail): one HEADERS frame with END_STREAM.
-        stream.respond(resHeaders, { endStream: true });
-        return;
-      }
-      stream.respond(resHeaders, { waitForTrailers: true });
-      stream.on('wantTrailers', () => stream.sendTrailers(responseTrailers));
-      upstream.pipe(stream);
-    });
-    upstream.on('trailers', (t: http2.IncomingHttpHeaders) => (responseTrailers = forwardableHeaders(t)));
-    upstream.on('error', (e: NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }) => {
-      // A stream cancelled because its session failed (connect refused, ...) names the cause.
-      const why = e.cause?.code ?? e.code ?? e.message;
-      fail(502, `backend ${backend.name} (${formatEndpoint(backend)}): ${why}`);
-    });
-    upstream.on('close', () => {
-      // Reset by the backend (or its session died) after the answer began: reset the client's stream too.
-      const code = upstream.rstCode ?? NO_ERROR;
-      if (!failed && code !== NO_ERROR && !stream.destroyed && !stream.closed) {
+      upstream = up;
+      up.on('wantTrailers', () => {
+        try {
+          up.sendTrailers(requestTrailers);
+        } catch {
+          up.close(CANCEL);
+        }
+      });
+      up.setTimeout(backendTimeoutMs, () => {
+        up.close(CANCEL);
+        fail(504, `backend ${backend.name} (${formatEndpoint(backend)}) timed out`);
+      });
+      up.on('response', (rh) => {
+        up.setTimeout(0);
+        responded = true;
+        if (failed || stream.destroyed || stream.closed) {
+          up.close(CANCEL);
+          return;
+        }
+        const resHeaders = forwardableHeaders(rh, new Set(['via']));
+        resHeaders.via = rh.via ? `${rh.via}, 2 ${via}` : `2 ${via}`;
+        try {
+          if (up.endAfterHeaders) {
+            // A trailers-only answer (gRPC errors, health checks that fail): one HEADERS frame with END_STREAM.
+            stream.respond(resHeaders, { endStream: true });
+            return;
+          }
+          stream.respond(resHeaders, { waitForTrailers: true });
+        } catch (e) {
+          // A header node will not send on (the backend's answer is not valid HTTP/2 for the client).
+          up.close(CANCEL);
+          fail(502, `backend ${backend.name} (${formatEndpoint(backend)}) answer not forwardable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+          return;
+        }
+        stream.on('wantTrailers', () => {
+          try {
+            stream.sendTrailers(responseTrailers);
+          } catch {
+            stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+          }
+        });
+        up.pipe(stream);
+      });
+      up.on('trailers', (t: http2.IncomingHttpHeaders) => (responseTrailers = forwardableHeaders(t)));
+      let retried = false;
+      const refused = (e?: NodeJS.ErrnoException): boolean =>
+        up.rstCode === REFUSED_STREAM || e?.code === 'ERR_HTTP2_GOAWAY_SESSION' || e?.code === 'ERR_HTTP2_INVALID_SESSION';
+      const retry = (e?: NodeJS.ErrnoException): boolean => {
+        if (retried || attempt > 0 || responded || failed || !bodyKept || stream.destroyed || stream.closed || !refused(e)) return false;
+        retried = true;
+        stats.retried++;
+        send(attempt + 1);
+        return true;
+      };
+      up.on('error', (e: NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }) => {
+        if (upstream !== up || retry(e)) return; // superseded by a retry, or retried now
+        // A stream cancelled because its session failed (connect refused, ...) names the cause.
+        fail(502, `backend ${backend.name} (${formatEndpoint(backend)}): ${e.cause?.code ?? e.code ?? e.message}`);
+      });
+      up.on('close', () => {
+        const code = up.rstCode ?? NO_ERROR;
+        if (failed || code === NO_ERROR || stream.destroyed || stream.closed || upstream !== up) return;
+        if (retry()) return;
+        // Reset by the backend (or its session died): a 502 before the answer began, else reset the client's stream too.
         if (!stream.headersSent) fail(502, `backend ${backend.name} reset the stream (code ${code})`);
         else stream.close(code);
+      });
+      // What the client already sent (a retry), then what comes.
+      for (const c of body) up.write(c);
+      if (clientEnded && bodyBytes > 0) up.end();
+    };
+
+    stream.on('trailers', (t: http2.IncomingHttpHeaders) => (requestTrailers = forwardableHeaders(t)));
+    stream.on('data', (c: Buffer) => {
+      if (bodyKept) {
+        bodyBytes += c.length;
+        if (bodyBytes <= RETRY_BODY_MAX) body.push(c);
+        else {
+          bodyKept = false;
+          body.length = 0;
+        }
       }
+      const up = upstream;
+      if (up && !up.destroyed && !up.write(c)) {
+        stream.pause();
+        up.once('drain', () => stream.resume());
+      }
+    });
+    stream.on('end', () => {
+      clientEnded = true;
+      if (upstream && !upstream.destroyed && !upstream.writableEnded) upstream.end();
     });
     // The client gave up (RST_STREAM, connection gone): cancel the backend's stream.
     stream.on('close', () => {
-      if (!upstream.closed && !upstream.destroyed) upstream.close(CANCEL);
+      if (upstream && !upstream.closed && !upstream.destroyed) upstream.close(CANCEL);
     });
-    if (!stream.endAfterHeaders) stream.pipe(upstream);
-    else stream.resume();
+    send(0);
   });
 
   const address = await listenOn(server, opts.listen);

@@ -54,7 +54,48 @@ export interface CaptureExchange {
   idleS?: number;
 }
 
+/**
+ * The one exchange object handed to `exchange()`, refilled for every exchange (one object, one shape,
+ * no garbage per exchange): valid only during the call, a sink copies what it keeps.
+ */
+const X: CaptureExchange = {
+  stream: 0,
+  seq: 0,
+  method: '',
+  reqT: 0,
+  reqEndT: 0,
+  reqFrame: 0,
+  order: 0,
+  resT: undefined,
+  resEndT: undefined,
+  resFrame: undefined,
+  status: undefined,
+  headers: undefined,
+  body: undefined,
+  bodyBytes: undefined,
+  close: undefined,
+  error: undefined,
+  idleS: undefined,
+};
+
+function request(stream: number, r: Req): CaptureExchange {
+  X.stream = stream;
+  X.seq = r.seq;
+  X.method = r.method;
+  X.reqT = r.t;
+  X.reqEndT = r.endT;
+  X.reqFrame = r.frame;
+  X.order = r.order;
+  X.resT = X.resEndT = X.resFrame = X.status = X.bodyBytes = X.idleS = undefined;
+  X.headers = undefined;
+  X.body = undefined;
+  X.close = undefined;
+  X.error = undefined;
+  return X;
+}
+
 export interface StreamEvents {
+  /** An exchange: `x` is reused for the next one (see `X`). */
   exchange(x: CaptureExchange, c: Conn): void;
   /** Each parsed message, for comparison with tshark's http.request / http.response frames. */
   message?(stream: number, response: boolean, frame: number): void;
@@ -261,23 +302,15 @@ export class HttpStream implements MessageSink {
     }
     const conn = (h.headers.connection ?? '').toLowerCase();
     const close = conn.includes('close') || (h.minor === 0 && !conn.includes('keep-alive')) || this.srv.parser.untilClose || this.srv.fin;
-    const x: CaptureExchange = {
-      stream: this.stream,
-      seq: req.seq,
-      method: req.method,
-      reqT: req.t,
-      reqEndT: req.endT,
-      reqFrame: req.frame,
-      order: req.order,
-      resT: this.resT,
-      resEndT: t,
-      resFrame: frame,
-      status: h.status,
-      headers: h.headers,
-      body,
-      bodyBytes,
-      close,
-    };
+    const x = request(this.stream, req);
+    x.resT = this.resT;
+    x.resEndT = t;
+    x.resFrame = frame;
+    x.status = h.status;
+    x.headers = h.headers;
+    x.body = body;
+    x.bodyBytes = bodyBytes;
+    x.close = close;
     if (this.lastResEnd >= 0 && req.seq > 1) x.idleS = Math.max(0, req.t - this.lastResEnd);
     this.lastResEnd = t;
     this.events.exchange(x, this.conn);
@@ -299,7 +332,8 @@ export class HttpStream implements MessageSink {
         unanswered++;
         continue;
       }
-      const x: CaptureExchange = { stream: this.stream, seq: r.seq, method: r.method, reqT: r.t, reqEndT: r.endT, reqFrame: r.frame, order: r.order, error: how };
+      const x = request(this.stream, r);
+      x.error = how;
       if (this.lastResEnd >= 0 && r.seq > 1) x.idleS = Math.max(0, r.t - this.lastResEnd);
       this.events.exchange(x, c);
     }

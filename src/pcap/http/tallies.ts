@@ -21,6 +21,7 @@ import { identify, type BackendFrom } from '../../probe/identity.js';
 import type { HttpResponse } from '../../probe/http-response.js';
 import type { ProbeRecord } from '../../probe/record.js';
 import { ModeTally } from '../../probe/tally.js';
+import { BACKEND_KEY, CONN_KEY, INSTANCE_KEY, PID_KEY, STARTED_KEY } from '../../wire/identity-headers.js';
 import { clientIsA, serverOf, type Conn } from '../connection.js';
 import type { HttpSink } from './layer.js';
 import type { CaptureExchange, HttpStream } from './stream.js';
@@ -33,14 +34,46 @@ export type IdentitySource = 'response' | 'server-address' | 'none';
 
 type Rec = ProbeRecord & { shortBody: boolean };
 
+const EMPTY = Buffer.alloc(0);
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** A record with every field present (one shape for all records). */
+function blankRecord(): Rec {
+  return {
+    mode: 'short',
+    t: 0,
+    order: undefined,
+    conn: 0,
+    port: 0,
+    addr: '',
+    reused: false,
+    seq: 0,
+    totalMs: 0,
+    shortBody: false,
+    idleMs: undefined,
+    error: undefined,
+    phase: undefined,
+    status: undefined,
+    ttfbMs: undefined,
+    backend: undefined,
+    instance: undefined,
+    started: undefined,
+    pid: undefined,
+    serverConn: undefined,
+    serverSeq: undefined,
+    forwarded: undefined,
+  };
+}
+
 /** Response headers `identify()` reads (src/probe/identity.ts), plus the one --backend-from names. */
 export function identityHeaders(from: BackendFrom): string[] {
-  const h = ['x-lbdiag-backend', 'x-lbdiag-instance', 'x-lbdiag-pid', 'x-lbdiag-conn', 'content-type', 'via'];
+  const h = [BACKEND_KEY, INSTANCE_KEY, STARTED_KEY, PID_KEY, CONN_KEY, 'content-type', 'via'];
   if (from.kind === 'header') h.push(from.name);
   return h;
 }
 
-type Event = { rec: Rec } | { done: number };
+/** A record, or the end of the connection with that stream number. */
+type Event = Rec | number;
 
 interface ConnState {
   first: Rec | null;
@@ -78,41 +111,53 @@ export class HttpTallies implements HttpSink {
 
   exchange(x: CaptureExchange, c: Conn): void {
     const addr = this.server(c);
-    const rec: Rec = {
-      mode: 'short',
-      t: x.reqT * 1000,
-      order: x.order,
-      conn: x.stream,
-      port: clientIsA(c) ? c.ap : c.bp,
-      addr,
-      reused: x.seq > 1,
-      seq: x.seq,
-      totalMs: Math.max(0, ((x.resEndT ?? c.lastTime) - x.reqT) * 1000),
-      shortBody: false,
-    };
-    if (x.idleS !== undefined) rec.idleMs = x.idleS * 1000;
+    // The record outlives this call while events are held, or as the first of its connection (it waits
+    // until the connection shows whether it is keep-alive); otherwise it goes straight to a tally, which
+    // keeps nothing of it, so one spare record is refilled.
+    const st = this.held === null ? this.conns.get(x.stream) : undefined;
+    const rec = st !== undefined && st.count >= 1 ? this.spare : blankRecord();
+    rec.mode = 'short';
+    rec.t = x.reqT * 1000;
+    rec.order = x.order;
+    rec.conn = x.stream;
+    rec.port = clientIsA(c) ? c.ap : c.bp;
+    rec.addr = addr;
+    rec.reused = x.seq > 1;
+    rec.seq = x.seq;
+    rec.totalMs = Math.max(0, ((x.resEndT ?? c.lastTime) - x.reqT) * 1000);
+    rec.shortBody = false;
+    rec.idleMs = x.idleS !== undefined ? x.idleS * 1000 : undefined;
+    rec.error = rec.phase = rec.status = rec.ttfbMs = undefined;
+    rec.backend = rec.instance = rec.started = rec.pid = rec.serverConn = rec.serverSeq = rec.forwarded = undefined;
     if (x.error !== undefined) {
       rec.error = x.error;
       rec.phase = 'response';
     } else if (x.status !== undefined) {
       rec.status = x.status;
       rec.ttfbMs = Math.max(0, ((x.resT ?? x.reqEndT) - x.reqEndT) * 1000);
-      const res: HttpResponse = { status: x.status, headers: x.headers ?? {}, body: x.body ?? Buffer.alloc(0), bodyBytes: x.bodyBytes ?? 0, close: x.close ?? false };
-      const id = identify(res, this.from, x.seq === 1);
+      const res = this.res;
+      res.status = x.status;
+      res.headers = x.headers ?? NO_HEADERS;
+      res.body = x.body ?? EMPTY;
+      res.bodyBytes = x.bodyBytes ?? 0;
+      res.close = x.close ?? false;
+      identify(res, this.from, x.seq === 1, rec);
       // Identity strings are interned: a million responses from three backends hold three strings.
-      if (id.backend !== undefined) rec.backend = this.intern(id.backend);
-      if (id.instance !== undefined) rec.instance = this.intern(id.instance);
-      if (id.pid !== undefined) rec.pid = id.pid;
-      if (id.serverConn !== undefined) rec.serverConn = id.serverConn;
-      if (id.serverSeq !== undefined) rec.serverSeq = id.serverSeq;
-      if (id.forwarded !== undefined) rec.forwarded = id.forwarded;
-      if (this.from.kind === 'auto' && id.backend !== undefined && res.headers['x-lbdiag-backend'] === undefined && res.body.length <= 256 && res.body.toString('utf8').trim() === id.backend) {
+      if (rec.backend !== undefined) rec.backend = this.intern(rec.backend);
+      if (rec.instance !== undefined) rec.instance = this.intern(rec.instance);
+      if (this.from.kind === 'auto' && rec.backend !== undefined && res.headers[BACKEND_KEY] === undefined && res.body.length <= 256 && res.body.toString('utf8').trim() === rec.backend) {
         rec.shortBody = true;
       }
+      res.headers = NO_HEADERS;
+      res.body = EMPTY;
     }
     this.serverCounts.set(addr, (this.serverCounts.get(addr) ?? 0) + 1);
-    this.push({ rec });
+    this.push(rec);
   }
+
+  /** The record `exchange()` refills when nothing keeps it, and the response it hands `identify()`. */
+  private readonly spare: Rec = blankRecord();
+  private readonly res: HttpResponse = { status: 0, headers: NO_HEADERS, body: EMPTY, bodyBytes: 0, close: false };
 
   connectionDone(c: Conn, s: HttpStream): void {
     // Who ended it: connection-churn claims the other side (server or balancer) ends keep-alive connections.
@@ -126,7 +171,7 @@ export class HttpTallies implements HttpSink {
       if (fs < fc) this.closedByServer++;
       else if (fc < fs) this.closedByClient++;
     }
-    this.push({ done: c.stream });
+    this.push(c.stream);
   }
 
   /** Keep-alive connections (several requests) by the side that sent the first FIN or RST. */
@@ -165,9 +210,9 @@ export class HttpTallies implements HttpSink {
   private push(e: Event): void {
     if (this.held !== null) {
       this.held.push(e);
-      if ('rec' in e && e.rec.shortBody) {
+      if (typeof e !== 'number' && e.shortBody) {
         this.shortBodyCount++;
-        if (this.shortBodyNames.size <= 64) this.shortBodyNames.add(e.rec.backend!);
+        if (this.shortBodyNames.size <= 64) this.shortBodyNames.add(e.backend!);
       }
       if (this.held.length >= DECIDE_AFTER) this.decide();
       return;
@@ -185,23 +230,23 @@ export class HttpTallies implements HttpSink {
     let identified = 0;
     let responses = 0;
     for (const e of held) {
-      if (!('rec' in e) || e.rec.status === undefined) continue;
+      if (typeof e === 'number' || e.status === undefined) continue;
       responses++;
-      if (e.rec.backend !== undefined && !(this.dropShortBodies && e.rec.shortBody)) identified++;
+      if (e.backend !== undefined && !(this.dropShortBodies && e.shortBody)) identified++;
     }
     this.useAddress = responses > 0 && identified === 0 && this.serverCounts.size >= 2;
     for (const e of held) this.apply(e);
   }
 
   private apply(e: Event): void {
-    if ('done' in e) {
-      const st = this.conns.get(e.done);
+    if (typeof e === 'number') {
+      const st = this.conns.get(e);
       if (!st) return;
-      this.conns.delete(e.done);
+      this.conns.delete(e);
       if (st.count === 1 && st.first) this.add(this.short, st.first);
       return;
     }
-    const r = e.rec;
+    const r = e;
     if (this.dropShortBodies && r.shortBody) r.backend = undefined;
     if (this.useAddress && r.backend === undefined && r.status !== undefined) r.backend = r.addr;
     let st = this.conns.get(r.conn);
@@ -236,7 +281,7 @@ export class HttpTallies implements HttpSink {
   /** End of input: the held events are decided, open connections filed, and the probe's diagnosis run. */
   result(options: AnalyseOptions): HttpTallyResult {
     if (this.held !== null) this.decide();
-    for (const k of [...this.conns.keys()]) this.apply({ done: k });
+    for (const k of [...this.conns.keys()]) this.apply(k);
     const ka = this.keepalive;
     ka.lanes = Math.max(1, peakConcurrency(this.intervals));
     for (const t of [ka, this.short]) {

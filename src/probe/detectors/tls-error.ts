@@ -34,6 +34,7 @@ export const tlsError: ModeDetector = (m): Finding | null => {
   const { tls: failed } = tlsFailures(m);
   if (failed === 0) return unverified(m);
   const kinds = [...t.errors.entries()].sort((a, b) => b[1].count - a[1].count);
+  if (kinds.length === 0) return null; // tallied without their TLS detail (a merged document from an older probe): nothing exact to say
   const all = failed === m.requests;
   const [k0, e0] = kinds[0];
   const first = top(e0.details, 1)[0]?.[0] ?? TLS_KINDS[k0]?.what ?? k0;
