@@ -20,9 +20,17 @@ export interface AnalyseOptions {
   /** The protocol the run spoke (default http1): findings word their meaning and fix for HTTP/2 and gRPC. */
   protocol?: 'http1' | 'h2' | 'grpc';
   /** What the run saw on the wire when the protocols seemed to disagree (protocol-mismatch's evidence). */
-  wire?: import('./protocol-mismatch.js').WireCheck;
+  wire?: WireCheck;
   /** The probe machine's port range, tcp_tw_reuse and TIME_WAIT count (for local-port-exhaustion). */
   localPorts?: LocalPortFacts;
+}
+
+/** What the run's wire check saw (src/probe/h2-wire.ts readPrefaceReply): protocol-mismatch's evidence. */
+export interface WireCheck {
+  /** The reply to an HTTP/2 connection preface: http1, http2, other, none; and the first line or frames. */
+  prefaceReply?: { kind: string; seen: string; alpn?: string | false };
+  /** https + --http2: what ALPN agreed on instead of h2 (false: nothing). */
+  alpnAgreed?: string | false;
 }
 
 export interface ProbeContext {

@@ -14,13 +14,8 @@ import type { Finding } from '../../core/finding.js';
 import type { ModeTally } from '../tally.js';
 import type { RunDetector } from './context.js';
 
-/** What the run's wire check saw (see h2-wire.ts readPrefaceReply). */
-export interface WireCheck {
-  /** The reply to an HTTP/2 connection preface: http1, http2, other, none; and the first line or frames. */
-  prefaceReply?: { kind: string; seen: string; alpn?: string | false };
-  /** https + --http2: what ALPN agreed on instead of h2 (false: nothing). */
-  alpnAgreed?: string | false;
-}
+export type { WireCheck } from './context.js';
+
 
 function count(modes: readonly ModeTally[], kind: string): { n: number; of: number; perMode: { modes: string[]; mismatched: number[] } } {
   let n = 0;
