@@ -18,6 +18,11 @@ export interface Settings {
   copyGapS: number;
   freshCapture: boolean;
   workDir: string;
+  /**
+   * `--smoke` (test/bench-smoke.test.ts): every code path of the sections, once, with the fewest
+   * tools and the shortest runs; its figures say the bench works, not how fast anything is.
+   */
+  smoke: boolean;
 }
 
 export interface Ctx {

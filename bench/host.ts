@@ -31,14 +31,16 @@ export function onCpu(cpu: string | undefined, cmd: string, args: string[]): [st
 const tried = new Map<string, string | undefined>();
 
 /**
- * Makes sure `cmd` exists, installing `aptPackage` with apt-get when it does not (root only).
+ * Makes sure `cmd` exists, installing `aptPackage` with apt-get when it does not (root only; never
+ * with LBDIAG_BENCH_NO_INSTALL set, as in the smoke test).
  * Returns undefined when usable, or the reason it is not.
  */
 export function ensureCommand(cmd: string, aptPackage: string): string | undefined {
   if (tried.has(cmd)) return tried.get(cmd);
   let reason: string | undefined;
   if (!hasCommand(cmd)) {
-    if (!isRoot() || !hasCommand('apt-get')) reason = `${cmd} not installed (apt-get install ${aptPackage} needs root and apt-get)`;
+    if (process.env.LBDIAG_BENCH_NO_INSTALL) reason = `${cmd} not installed (LBDIAG_BENCH_NO_INSTALL: not installing ${aptPackage})`;
+    else if (!isRoot() || !hasCommand('apt-get')) reason = `${cmd} not installed (apt-get install ${aptPackage} needs root and apt-get)`;
     else {
       process.stderr.write(`bench: ${cmd} missing, running apt-get install -y ${aptPackage}\n`);
       const opts = { stdio: 'ignore' as const, timeout: 300_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } };

@@ -48,8 +48,8 @@ export function compare(
 ): Comparison {
   const c: Comparison = { section, id, subject: subject.name, anchor: anchor.name, unit, subjectValue: subject.value, anchorValue: anchor.value, goal, status: 'skipped', note };
   if (subject.value !== undefined && anchor.value !== undefined && anchor.value > 0) {
-    c.ratio = Number((subject.value / anchor.value).toFixed(3));
-    if (subject.perCpu && anchor.perCpu) c.cpuRatio = Number((subject.perCpu / anchor.perCpu).toFixed(3));
+    c.ratio = Number((subject.value / anchor.value).toPrecision(3));
+    if (subject.perCpu && anchor.perCpu) c.cpuRatio = Number((subject.perCpu / anchor.perCpu).toPrecision(3));
     c.status = !goal ? 'info' : (goal.op === '>=' ? c.ratio >= goal.value : c.ratio <= goal.value) ? 'met' : 'missed';
   }
   return c;

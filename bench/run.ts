@@ -44,7 +44,10 @@ const USAGE = `usage: npm run bench -- [options]
   --fresh-capture    remake the captures under bench/work even when they exist
   --no-pin           do not pin servers and clients to different CPUs
   --out FILE         results JSON (default bench/results.json)
-  --markdown         also print the table as Markdown (for bench/README.md)`;
+  --markdown         also print the table as Markdown (for bench/README.md)
+  --smoke            a few seconds per section (1 s runs, 1 round, no warm-up, few tools, small
+                     counts unless given): checks the bench works (test/bench-smoke.test.ts)
+  --work-dir DIR     captures and scratch files (default bench/work)`;
 
 function fail(msg: string): never {
   process.stderr.write(`bench: ${msg}\n${USAGE}\n`);
@@ -77,6 +80,8 @@ async function main(): Promise<void> {
         'no-pin': { type: 'boolean', default: false },
         out: { type: 'string' },
         markdown: { type: 'boolean', default: false },
+        smoke: { type: 'boolean', default: false },
+        'work-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -90,18 +95,20 @@ async function main(): Promise<void> {
   const sections = values.only ? values.only.split(',').map((s) => s.trim()) : DEFAULT_SECTIONS;
   for (const s of sections) if (!(s in SECTIONS)) fail(`unknown section "${s}" (whoami, probe, pcap, soak)`);
   soakMinutes = positive(values['soak-minutes'], 'soak-minutes', 10);
+  const smoke = values.smoke ?? false;
   const settings: Settings = {
     sections,
-    durationS: positive(values.duration, 'duration', 5),
-    warmupS: positive(values.warmup, 'warmup', 1, true),
-    concurrency: Math.round(positive(values.concurrency, 'concurrency', 50)),
-    rounds: Math.round(positive(values.rounds, 'rounds', 3)),
-    requests: Math.round(positive(values.requests, 'requests', 200_000)),
-    packets: Math.round(positive(values.packets, 'packets', 1_000_000)),
-    scale: Math.round(positive(values.scale, 'scale', 10)),
+    durationS: positive(values.duration, 'duration', smoke ? 1 : 5),
+    warmupS: positive(values.warmup, 'warmup', smoke ? 0 : 1, true),
+    concurrency: Math.round(positive(values.concurrency, 'concurrency', smoke ? 20 : 50)),
+    rounds: Math.round(positive(values.rounds, 'rounds', smoke ? 1 : 3)),
+    requests: Math.round(positive(values.requests, 'requests', smoke ? 2000 : 200_000)),
+    packets: Math.round(positive(values.packets, 'packets', smoke ? 5000 : 1_000_000)),
+    scale: Math.round(positive(values.scale, 'scale', smoke ? 2 : 10)),
     copyGapS: positive(values['copy-gap'], 'copy-gap', 0, true),
     freshCapture: values['fresh-capture'] ?? false,
-    workDir: path.join(ROOT, 'bench', 'work'),
+    workDir: path.resolve(values['work-dir'] ?? path.join(ROOT, 'bench', 'work')),
+    smoke,
   };
   const out = path.resolve(values.out ?? path.join(ROOT, 'bench', 'results.json'));
   const pinning = detectPinning(values['no-pin'] ?? false);

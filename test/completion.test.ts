@@ -133,7 +133,7 @@ test('fish: the script parses and `complete -C` lists every subcommand and optio
     const longs = commanderWords(cmd).filter((w) => w.startsWith('--'));
     assert.deepEqual(fish(`lbdiag ${cmd.name()} --`), longs, `fish: ${cmd.name()}`);
   }
-  assert.deepEqual(fish('lbdiag lab --scenario '), ['all', 'pinning', 'scale-up', 'source-affinity', 'stale-listener', 'stall']);
+  assert.deepEqual(fish('lbdiag lab --scenario '), ['all', 'grpc', 'pinning', 'scale-up', 'source-affinity', 'stale-listener', 'stall']);
 });
 
 test('man/lbdiag.1: built from the current help, every subcommand and option in it, renders without warnings', async () => {

@@ -87,6 +87,10 @@ test('merge of three real runs: sums, exact-within-error percentiles, the pinned
   const human = await runLbdiag(['merge', ...files], { env: { ...process.env, NO_COLOR: '1' } });
   assert.match(human.stdout, /lbdiag merge 3 runs/);
   assert.match(human.stdout, /client-pinned/);
+  // The summary line first; the merged view, not one run's settings ("N requests per mode").
+  assert.match(human.stdout.split('\n')[0], /client-pinned/);
+  assert.match(human.stdout, /^merged /m);
+  assert.doesNotMatch(human.stdout, /^lbdiag probe /m);
 });
 
 test('merge refuses another schema, another command, non-JSON: one line, exit 2', async () => {
@@ -137,4 +141,23 @@ test('500 inputs merge under 200 MB RSS', async () => {
   assert.equal(merged.inputs, 500);
   const one = (base.modes as Record<string, { requests: number }>).short.requests;
   assert.equal(merged.modes.short.requests, 500 * one);
+});
+
+test('merge of runs against different single-backend targets: no keepalive-pinning (each client reached one backend), mixed-targets says so', { timeout: 60_000 }, async () => {
+  const files: string[] = [];
+  for (const [label, b] of [['solo-a', backends[0]], ['solo-b', backends[1]]] as const) {
+    const p = await runLbdiag(['probe', `${b.host}:${b.port}`, '-n', '60', '-c', '4', '--json', '--label', label]);
+    assert.ok(p.code === 0 || p.code === 1, p.stderr);
+    const file = path.join(dir, `${label}.json`);
+    fs.writeFileSync(file, p.stdout);
+    files.push(file);
+  }
+  const m = await runLbdiag(['merge', ...files, '--json']);
+  assert.ok(m.code === 0 || m.code === 1, m.stderr);
+  const merged = JSON.parse(m.stdout);
+  const ids = merged.findings.map((f: { id: string }) => f.id);
+  assert.ok(!ids.includes('keepalive-pinning'), `no keepalive-pinning: each client's target had one backend (${ids.join(',')})`);
+  const mixed = merged.findings.find((f: { id: string }) => f.id === 'mixed-targets');
+  assert.ok(mixed, `mixed-targets raised: ${ids.join(',')}`);
+  assert.equal(mixed.metrics.targets.length, 2);
 });

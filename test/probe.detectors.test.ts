@@ -101,3 +101,14 @@ test('once the JSON envelope builder exists, only src/core/ calls sortFindings (
   walk(path.join(ROOT, 'src'));
   assert.deepEqual(callers.filter((p) => !p.startsWith(`src${path.sep}core${path.sep}`)), []);
 });
+
+test('backend-missing: --expect and --expect-backends together both apply (the count is not dropped when names are given)', () => {
+  const modes = [short(60, (i) => ['a', 'b'][i % 2])];
+  // Both named backends answered, but 3 were expected: the count still speaks.
+  const count = analyse(modes, { expect: 3, expectBackends: ['a', 'b'] }).filter((f) => f.id === 'backend-missing');
+  assert.equal(count.length, 1);
+  assert.match(count[0].title, /2 of 3 expected backends answered/);
+  // A named backend missing explains the shortfall: one finding, for that name, not a second for the count.
+  const named = analyse(modes, { expect: 3, expectBackends: ['a', 'b', 'c'] }).filter((f) => f.id === 'backend-missing');
+  assert.deepEqual(named.map((f) => f.backend), ['c']);
+});

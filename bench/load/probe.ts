@@ -1,6 +1,6 @@
 /**
  * lbdiag probe, measured exactly like the load tools: same target, concurrency and duration.
- * `node bin/lbdiag.js probe H:P --mode keepalive|short -c C --duration Ns --json [--records FILE]`;
+ * `node bin/lbdiag.js probe H:P --mode keepalive|short -c C --duration Ns --json [--workers W] [--records FILE]`;
  * with a request count, `-n N` (and a 600 s duration bound).
  */
 import { LBDIAG } from '../../test/support/processes.js';
@@ -15,9 +15,10 @@ interface ProbeMode {
   statuses: Record<string, number>;
 }
 
-export function probeTool(recordsFile?: string): LoadTool {
+/** `workers`: `--workers N` (a number, or `auto`); the name then says it (`lbdiag probe -w auto`). */
+export function probeTool(recordsFile?: string, workers?: string): LoadTool {
   return {
-    name: 'lbdiag probe',
+    name: workers ? `lbdiag probe -w ${workers}` : 'lbdiag probe',
     lang: 'Node',
     unavailable: () => undefined,
     command: (spec) => [
@@ -31,6 +32,7 @@ export function probeTool(recordsFile?: string): LoadTool {
         ...(spec.requests !== undefined ? ['-n', String(spec.requests), '--duration', '600s'] : ['--duration', `${spec.durationS}s`]),
         '--json',
         '--fail-on', 'none',
+        ...(workers ? ['--workers', workers] : []),
         ...(recordsFile ? ['--records', recordsFile] : []),
       ],
     ],

@@ -47,8 +47,12 @@ export const CATALOG: readonly CatalogEntry[] = [
   // Probe only: they need what only the probing machine sees.
   { id: 'stall-1s', severities: ['warn'], sources: ['probe', 'merge'], summary: 'connect times cluster near 1 s / 3 s / 7 s while the server answers fast: SYN retransmissions' },
   { id: 'source-affinity', severities: ['warn'], sources: ['probe', 'merge'], summary: 'with several --source addresses, each source keeps reaching the same backend beyond chance (chi-square test of independence): the balancer hashes the client address' },
+  { id: 'mixed-targets', severities: ['info'], sources: ['merge'], summary: 'merged runs probed different targets: merged as one service (right for one VIP under several names, wrong for different services)' },
+  { id: 'protocol-mismatch', severities: ['error'], sources: ['probe', 'merge'], summary: 'probe and server speak different HTTP versions, as seen on the wire: HTTP/2 frames to an HTTP/1.1 request, an HTTP/1.x reply to the HTTP/2 preface, or ALPN without h2' },
   { id: 'client-pinned', severities: ['warn'], sources: ['merge'], summary: 'merged runs: one client stayed on one backend while other clients spread over several' },
   { id: 'local-port-exhaustion', severities: ['warn'], sources: ['probe', 'merge'], summary: 'connects failed with EADDRNOTAVAIL: the probing machine ran out of local ports' },
+  { id: 'tls-error', severities: ['info', 'error'], sources: ['probe', 'merge'], summary: 'requests failed in the TLS handshake (expired, self-signed, unknown CA, name mismatch with the certificate\'s names, alert, version): the exact problem and the flag that fixes it (-k, --cacert, --sni); info under -k for a certificate that would not verify' },
+  { id: 'tls-cert-mismatch', severities: ['warn'], sources: ['probe', 'merge'], summary: 'each backend presents its own TLS certificate (TLS passed through): pinning, session resumption and renewals differ per backend' },
   // Capture TCP analysis (src/pcap/detectors/).
   { id: 'fin-retransmit', severities: ['warn', 'error'], sources: ['pcap'], summary: 'a FIN was retransmitted: a NAT/conntrack entry of a half-closed connection expired' },
   { id: 'syn-port-reuse-drop', severities: ['error'], sources: ['pcap'], summary: 'the first SYN of a reused 4-tuple went unanswered and was resent (IPVS conn_reuse_mode, conntrack TIME_WAIT)' },

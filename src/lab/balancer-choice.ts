@@ -40,6 +40,13 @@ export function l7Kind(family: BalancerFamily): KindChoice {
   return { kind: 'builtin-l7' };
 }
 
+/** The HTTP/2 per-stream (layer-7) balancer of a family: h2c from clients, h2c to the backends. */
+export function h2Kind(family: BalancerFamily): KindChoice {
+  if (family === 'haproxy') return { kind: 'haproxy-h2' };
+  if (family === 'nginx') return { kind: 'nginx-grpc' };
+  return { kind: 'builtin-h2' };
+}
+
 /** How the story names a balancer kind. */
 export function describeKind(kind: string): string {
   switch (kind) {
@@ -59,6 +66,12 @@ export function describeKind(kind: string): string {
       return 'nginx `proxy_pass` to an upstream (layer 7: one backend per request)';
     case 'nginx-stream':
       return 'nginx `stream { proxy_pass }` (layer 4: one backend per connection)';
+    case 'builtin-h2':
+      return "lbdiag's builtin HTTP/2 proxy (h2c; round robin per stream over one HTTP/2 connection per backend, like Envoy)";
+    case 'haproxy-h2':
+      return 'haproxy `mode http` with `bind … proto h2` and `server … proto h2`, `balance roundrobin` (layer 7: one backend per HTTP/2 stream)';
+    case 'nginx-grpc':
+      return 'nginx `listen … http2` with `grpc_pass grpc://` to an upstream (layer 7: one backend per HTTP/2 stream)';
     default:
       return kind;
   }
@@ -67,6 +80,6 @@ export function describeKind(kind: string): string {
 /** Short label for tables: `L4 builtin-l4`. */
 export function layerLabel(kind: string): string {
   if (kind.endsWith('-l4') || kind.endsWith('-tcp') || kind.endsWith('-stream')) return `L4 ${kind}`;
-  if (kind.endsWith('-l7') || kind.endsWith('-http')) return `L7 ${kind}`;
+  if (kind.endsWith('-l7') || kind.endsWith('-http') || kind.endsWith('-h2') || kind.endsWith('-grpc')) return `L7 ${kind}`;
   return kind;
 }

@@ -53,7 +53,7 @@ export function registerLab(program: Command): void {
   program
     .command('lab')
     .description('reproduce the classic balancer failures on this machine (loopback only) and diagnose them with the probe')
-    .addOption(new Option('-s, --scenario <name>', 'pinning | scale-up | stale-listener | stall | source-affinity | all').choices([...SCENARIO_NAMES, 'all']).default('pinning'))
+    .addOption(new Option('-s, --scenario <name>', 'pinning | scale-up | stale-listener | stall | source-affinity | grpc | all').choices([...SCENARIO_NAMES, 'all']).default('pinning'))
     .option('-b, --backends <n>', 'lbdiag whoami backends to start (2 to 12)', '3')
     .option('--balancer <kind>', 'builtin (needs nothing installed) | haproxy | nginx: run the real one with a generated config (default builtin)')
     .option('-n, --requests <n>', 'requests per probe mode (default: each scenario\'s own, 200 to 240)')
@@ -75,6 +75,11 @@ Scenarios (each a few seconds):
                   new connections fail (intermittent-errors); real haproxy with SO_REUSEPORT when installed
   stall           needs root and ip netns: a middlebox drops the first SYN of a reused source port; connects
                   take ~1 s (stall-1s); with tcpdump, the capture goes through lbdiag pcap (syn-port-reuse-drop)
+  source-affinity a balancer hashing the client address: one source sees one backend (single-backend); ten
+                  --source addresses prove it (source-affinity)
+  grpc            gRPC (h2c) backends behind L4 and an HTTP/2 L7 balancer: one backend per connection through
+                  L4 (keepalive-pinning), calls spread through L7; a backend added under a long-lived pool is
+                  starved (late-backend-starved) until the backends send GOAWAY (--max-conn-age)
   all             every scenario in turn, then a one-screen summary
 
 Examples:
@@ -82,6 +87,7 @@ Examples:
   lbdiag lab --scenario all                    every story, then the summary table
   lbdiag lab --balancer haproxy                the same with real haproxy (mode tcp vs mode http)
   lbdiag lab --scenario scale-up --backends 4 -n 400
+  lbdiag lab --scenario grpc --balancer haproxy   gRPC through haproxy mode tcp vs mode http + proto h2
   sudo lbdiag lab --scenario stall             network namespace + iptables, capture analysed by lbdiag pcap
   lbdiag lab --json | jq '.scenarios[] | {name, step, found, ok}'
   lbdiag lab --html lab.html                   the story on stdout, the charts of every step in lab.html

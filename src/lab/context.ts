@@ -93,13 +93,14 @@ export class LabContext {
     this.stack.push({ name, run });
   }
 
-  /** Starts `lbdiag whoami` backends named alpha, bravo, ... on .2, .3, ... (ports from the kernel). */
-  async startBackends(first: number, count: number, opts: { idleTimeoutMs?: number } = {}): Promise<WhoamiHandle[]> {
+  /** Starts `lbdiag whoami` backends named alpha, bravo, ... on .2, .3, ... (ports from the kernel); `maxConnAgeMs`: --max-conn-age. */
+  async startBackends(first: number, count: number, opts: { idleTimeoutMs?: number; maxConnAgeMs?: number } = {}): Promise<WhoamiHandle[]> {
     const out: WhoamiHandle[] = [];
     for (let i = first; i < first + count; i++) {
       const host = this.address(2 + i);
       this.status(`starting backend ${backendName(i)} on ${host}`);
-      const w = await startWhoami({ host, port: 0, name: backendName(i), idleTimeoutMs: opts.idleTimeoutMs ?? 60_000, log: false });
+      // maxConnAgeMs: whoami --max-conn-age (GOAWAY on HTTP/2, Connection: close on HTTP/1.1).
+      const w = await startWhoami({ host, port: 0, name: backendName(i), idleTimeoutMs: opts.idleTimeoutMs ?? 60_000, maxConnAgeMs: opts.maxConnAgeMs, log: false });
       this.defer(`whoami ${w.name}`, () => w.close());
       const a = w.addresses[0];
       this.started.listeners.push({ host: a.address, port: a.port });

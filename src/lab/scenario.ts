@@ -11,7 +11,7 @@ import type { Finding } from '../core/finding.js';
 import type { ProbeReport } from '../probe/summary.js';
 import type { LabContext } from './context.js';
 
-export const SCENARIO_NAMES = ['pinning', 'scale-up', 'stale-listener', 'stall', 'source-affinity'] as const;
+export const SCENARIO_NAMES = ['pinning', 'scale-up', 'stale-listener', 'stall', 'source-affinity', 'grpc'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 
@@ -25,7 +25,7 @@ export interface StepCheck {
 export interface LabStep {
   /** The scenario this step belongs to. */
   name: ScenarioName;
-  /** Which part of the scenario: `l4`, `l7`, `pool`, `rotate`, `fresh`, `direct`. */
+  /** Which part of the scenario: `l4`, `l7`, `pool`, `rotate`, `fresh`, `direct`, `goaway`. */
   step: string;
   /** The balancer kind probed (`builtin-l4`, `haproxy-tcp`, `builtin-stale`, `netns-syn-drop`, ...). */
   balancer: string;

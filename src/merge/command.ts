@@ -34,16 +34,18 @@ export function mergeFiles(files: readonly string[]): MergeReport {
 }
 
 export function renderMerge(r: MergeReport, chalk: ReturnType<typeof makeChalk>, width: number): string {
-  const lines = [`${chalk.bold('lbdiag merge')} ${r.inputs} runs, ${r.clients.length} clients, from ${r.startedAt}`];
+  const asProbe = { ...r, command: 'probe', client: 'merged' } as unknown as ProbeReport;
+  // The probe report's own header line describes one run's settings: the merged view replaces it.
+  const merged = `merged ${r.target.url}  (${r.target.addresses.join(', ')})  ${r.config.concurrency} connections at a time over ${r.clients.length} clients, ${formatDuration(r.durationMs)} wall clock`;
+  const body = renderProbeReport(asProbe, { chalk, width, headerLine: merged });
+  // Its first line is the summary (what was found): it stays first, above the list of inputs.
+  const cut = body.indexOf('\n');
+  const lines = [body.slice(0, cut), `${chalk.bold('lbdiag merge')} ${r.inputs} runs, ${r.clients.length} clients, from ${r.startedAt}`];
   for (const c of r.clients) {
     const modes = Object.entries(c.modes).map(([mode, m]) => `${mode} ${m!.ok}/${m!.requests} ok [${Object.entries(m!.backends).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}]`);
     lines.push(`  ${c.client} (${c.file}, ${c.startedAt}): ${modes.join('; ')}`);
   }
-  const asProbe = { ...r, command: 'probe', client: 'merged' } as unknown as ProbeReport;
-  // The probe report's first line describes one run's settings: replace it by the merged view.
-  const body = renderProbeReport(asProbe, { chalk, width }).replace(/^[^\n]*\n/, '');
-  lines.push(`merged ${r.target.url}  (${r.target.addresses.join(', ')})  ${r.config.concurrency} connections at a time over ${r.clients.length} clients, ${formatDuration(r.durationMs)} wall clock`);
-  lines.push(body);
+  lines.push(body.slice(cut + 1));
   return `${lines.join('\n')}`;
 }
 

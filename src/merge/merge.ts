@@ -17,6 +17,7 @@ import { MODES, type ProbeMode } from '../probe/record.js';
 import { summarizeMode, type ModeReport, type ProbeReport } from '../probe/summary.js';
 import { MAX_CONN_DETAIL, ModeTally, type BackendTally } from '../probe/tally.js';
 import { clientComparison, type ClientSummary } from './clients.js';
+import { mixedTargets, type TargetRun } from './targets.js';
 
 interface StoredTimeline {
   mode: ProbeMode;
@@ -43,6 +44,7 @@ export class ProbeMerger {
   private lanes = 0;
   private connId = 1;
   private targets = new Set<string>();
+  private targetRuns: TargetRun[] = [];
   /** client@startedAt of every input: the same run given twice would count twice. */
   private runs = new Map<string, string>();
 
@@ -61,8 +63,13 @@ export class ProbeMerger {
     this.runs.set(key, name);
     this.first ??= r;
     this.targets.add(r.target?.url ?? '?');
+    this.targetRuns.push({ client, target: r.target?.url ?? '?' });
     this.lanes += Number(r.config?.concurrency) || 1;
     const summary: ClientSummary = { client, file: name, startedAt: r.startedAt, modes: {}, findings: (r.findings ?? []).map((f) => f.id) };
+    // Backends this client reached in its whole run: its connections are pinning evidence only when
+    // it could reach several (see ConnTally.clientBackends).
+    const reached = new Set<string>();
+    for (const mode of MODES) for (const b of (isObj(r.modes[mode]) && Array.isArray(r.modes[mode]!.backends) ? r.modes[mode]!.backends : [])) if (b.count > 0) reached.add(b.name);
     for (const mode of MODES) {
       const m = r.modes[mode];
       if (!m) continue;
@@ -71,7 +78,7 @@ export class ProbeMerger {
       this.earliest = Math.min(this.earliest, origin);
       this.latest = Math.max(this.latest, origin + (m.durationMs ?? 0));
       try {
-        this.addMode(mode, m, origin, client);
+        this.addMode(mode, m, origin, client, reached.size);
       } catch (e) {
         if (e instanceof UsageError) throw e;
         throw new UsageError(`${name}: mode ${mode}: ${(e as Error).message}`);
@@ -102,7 +109,7 @@ export class ProbeMerger {
     return t;
   }
 
-  private addMode(mode: ProbeMode, m: ModeReport, origin: number, client: string): void {
+  private addMode(mode: ProbeMode, m: ModeReport, origin: number, client: string, clientBackends: number): void {
     const t = this.tally(mode);
     t.requests += m.requests;
     t.ok += m.ok;
@@ -115,11 +122,12 @@ export class ProbeMerger {
     t.connectionsOpened += m.connections;
     for (const [s, n] of Object.entries(m.statuses)) t.statuses.set(Number(s), (t.statuses.get(Number(s)) ?? 0) + n);
     for (const [k, v] of Object.entries(m.errorKinds)) {
-      const e = t.errorKinds.get(k) ?? { count: 0, fresh: 0, reused: 0, connectPhase: 0 };
+      const e = t.errorKinds.get(k) ?? { count: 0, fresh: 0, reused: 0, connectPhase: 0, tlsPhase: 0 };
       e.count += v.count;
       e.fresh += v.onNew;
       e.reused += v.onReused;
       e.connectPhase += v.inConnect;
+      e.tlsPhase += v.inTls ?? 0;
       t.errorKinds.set(k, e);
     }
     for (const b of m.backends) {
@@ -158,6 +166,7 @@ export class ProbeMerger {
         serverConns,
         orderFirst: c.orderGcd !== undefined ? 0 : -1,
         orderGcd: c.orderGcd ?? 0,
+        clientBackends,
       });
     }
     t.connsDropped += m.perConnectionOmitted ?? 0;
@@ -192,6 +201,8 @@ export class ProbeMerger {
     t.okTotal.mergeJson(h.ok);
     t.failedTotal.mergeJson(h.failed);
     t.totalFresh.mergeJson(h.fresh);
+    if (h.tls) t.tlsHandshake.mergeJson(h.tls);
+    if (m.tls) t.tls.addReport(m.tls);
   }
 
   finish(): MergeReport {
@@ -233,7 +244,7 @@ export class ProbeMerger {
       tallies.push(t);
       modes[mode] = summarizeMode(t);
     }
-    const findings: Finding[] = [...analyse(tallies, {}), ...clientComparison(this.clients)];
+    const findings: Finding[] = [...analyse(tallies, {}), ...clientComparison(this.clients), ...mixedTargets(this.targetRuns)];
     const f = this.first;
     return envelope(
       'merge',

@@ -8,7 +8,7 @@ import { UsageError } from '../core/errors.js';
 import { openInput } from './source.js';
 import { MAX_INTERFACES } from './reader.js';
 import { corrupt, fill, newEntry, type Entry, type FileReport } from './capture-input.js';
-import { OUTCOME_NAMES, UNKNOWN_LINK, linkName } from './decode.js';
+import { OUTCOME_NAMES, UNKNOWN_LINK, linkName, type Decoded } from './decode.js';
 import { OPENED } from './decode/encapsulations.js';
 import { PacketLoop, earlier } from './packet-loop.js';
 import { Tracker } from './tracker.js';
@@ -18,6 +18,7 @@ import type { DetectorContext } from './detectors/context.js';
 import { Interrupted } from '../core/interrupt.js';
 import type { HttpReport } from './http/summary.js';
 import type { BackendFrom } from '../probe/identity.js';
+import { HttpThread, type WorkerResult } from './threads/http-thread.js';
 
 export type { FileReport } from './capture-input.js';
 
@@ -40,6 +41,20 @@ export interface AnalyseOptions {
   backendFrom?: BackendFrom;
   /** Per parsed HTTP message: tcp.stream, response or request, frame of its last byte (tests compare with tshark). */
   onHttpMessage?: (stream: number, response: boolean, frame: number) => void;
+  /**
+   * Threads to use (`--threads`; default 1): with 2 or more, the HTTP layer runs in a worker thread
+   * while this one reads, decodes and tracks TCP (src/pcap/threads/). The result is the same.
+   * One thread is used anyway without HTTP analysis or with `onHttpMessage` (a callback here).
+   */
+  threads?: number;
+}
+
+/** What the packet loop and the tracker call in the HTTP layer, in this thread or through the worker. */
+interface HttpHook {
+  segment(c: Conn, p: Decoded, buf: Buffer, poff: number, end: number, frame: number): void;
+  /** `last`: no later call for this `Conn` (only the worker side needs to know). */
+  finish(c: Conn, last: boolean): void;
+  revived(c: Conn): void;
 }
 
 export interface Progress {
@@ -119,24 +134,33 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   };
   // A cleanly finished connection no detector reports on is counted now and kept compact by the
   // tracker; detectors are pure functions of the connection, and any later packet revives it.
+  // Detectors are pure functions of the TCP state, which the HTTP layer does not change: they are
+  // asked first so that the HTTP side is told whether this is the connection's last call.
   const onSettle = (c: Conn): boolean => {
-    http?.finish(c);
-    for (const d of DETECTORS) if (d(c, ctx) !== null) return false;
+    for (const d of DETECTORS) {
+      if (d(c, ctx) !== null) {
+        http?.finish(c, false);
+        return false;
+      }
+    }
+    http?.finish(c, true);
     count(c, 1);
     return true;
   };
   // HTTP layer (src/pcap/http): finished with the connection whenever the tracker is.
   const backendFrom: BackendFrom = opts.backendFrom ?? { kind: 'auto' };
+  const threaded = opts.http !== false && (opts.threads ?? 1) >= 2 && opts.onHttpMessage === undefined;
   // Loaded on use (after the command's Ctrl-C handler is in place): the probe's tallies and diagnosis.
-  const H = opts.http === false ? null : await loadHttp();
+  const H = opts.http === false || threaded ? null : await loadHttp();
   const tallies = H === null ? null : new H.HttpTallies(backendFrom);
-  const http = H === null || tallies === null ? null : new H.HttpLayer(tallies, opts.onHttpMessage, H.identityHeaders(backendFrom));
+  const thread = threaded ? new HttpThread(backendFrom) : null;
+  const http: HttpHook | null = thread ?? (H === null || tallies === null ? null : new H.HttpLayer(tallies, opts.onHttpMessage, H.identityHeaders(backendFrom)));
   const onRevive = (c: Conn): void => {
     http?.revived(c);
     count(c, -1);
   };
   const onFinished = (c: Conn): void => {
-    http?.finish(c);
+    http?.finish(c, true);
     count(c, 1);
     for (const d of DETECTORS) {
       const f = d(c, ctx);
@@ -165,6 +189,7 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     if (err instanceof Interrupted) openInterrupted = true;
     else {
       for (const e of all) e.input.close();
+      thread?.abandon();
       throw err;
     }
   }
@@ -195,43 +220,55 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     opts.onProgress({ packets: loop.frame, bytesRead: all.reduce((n, e) => n + e.input.bytesRead(), 0), totalBytes });
   };
 
-  while (heap.length > 0) {
-    const e = heap[0];
-    // The runner-up input bounds how far this one may run ahead.
-    let bound: Entry | null = null;
-    if (heap.length > 1) bound = heap.length > 2 && less(heap[2], heap[1]) ? heap[2] : heap[1];
-    const before = loop.frame;
-    let ok = false;
-    let failed: unknown = null;
-    try {
-      ok = loop.run(e.reader, e.index, bound === null ? null : bound.reader, bound === null ? 0 : bound.index);
-    } catch (err) {
-      failed = err;
-    }
-    // Counted before a corrupt record is reported, so its warning has the right number.
-    e.report.packets += loop.frame - before;
-    if (failed !== null) corrupt(e, failed);
-    if (!ok && !e.done) {
-      progress();
+  try {
+    await mergeInputs();
+  } catch (err) {
+    for (const e of all) e.input.close();
+    thread?.abandon();
+    throw err;
+  }
+  // Reads the inputs through the packet loop in time order (a heap of inputs).
+  async function mergeInputs(): Promise<void> {
+    while (heap.length > 0) {
+      const e = heap[0];
+      // The runner-up input bounds how far this one may run ahead.
+      let bound: Entry | null = null;
+      if (heap.length > 1) bound = heap.length > 2 && less(heap[2], heap[1]) ? heap[2] : heap[1];
+      const before = loop.frame;
+      let ok = false;
+      let failed: unknown = null;
       try {
-        ok = await fill(e, opts.signal);
+        ok = loop.run(e.reader, e.index, bound === null ? null : bound.reader, bound === null ? 0 : bound.index);
       } catch (err) {
-        if (!(err instanceof Interrupted)) throw err;
-        interrupted = true;
-        break;
+        failed = err;
       }
-    }
-    if (ok) siftDown(0);
-    else {
-      const last = heap.pop()!;
-      if (heap.length > 0) {
-        heap[0] = last;
-        siftDown(0);
+      // Counted before a corrupt record is reported, so its warning has the right number.
+      e.report.packets += loop.frame - before;
+      if (failed !== null) corrupt(e, failed);
+      if (!ok && !e.done) {
+        progress();
+        try {
+          ok = await fill(e, opts.signal);
+        } catch (err) {
+          if (!(err instanceof Interrupted)) throw err;
+          interrupted = true;
+          break;
+        }
+      }
+      if (ok) siftDown(0);
+      else {
+        const last = heap.pop()!;
+        if (heap.length > 0) {
+          heap[0] = last;
+          siftDown(0);
+        }
       }
     }
   }
   for (const e of all) e.input.close();
   tracker.flush();
+  let fromThread: WorkerResult | null = null;
+  if (thread !== null) fromThread = await thread.close();
 
   for (const e of all) {
     e.report.format = e.reader.format;
@@ -315,7 +352,11 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   };
   let httpRes: HttpReport | undefined;
   let httpFindings: Finding[] = [];
-  if (H !== null && tallies !== null && http !== null) {
+  if (fromThread !== null) {
+    httpRes = fromThread.report;
+    httpFindings = fromThread.findings;
+    findings.push(...httpFindings);
+  } else if (H !== null && tallies !== null && http instanceof H.HttpLayer) {
     const r = tallies.result({});
     httpRes = H.httpReport(http.counters, r);
     httpFindings = r.findings;

@@ -10,6 +10,7 @@ import { analyse } from './analyse.js';
 import { jsonDocument } from './json.js';
 import { parseBackendFrom } from '../probe/identity.js';
 import { HTML_OPTION_HELP, checkHtmlPath } from '../html/option.js';
+import { defaultThreads, parseThreads } from './threads/count.js';
 
 interface PcapOptions {
   json?: boolean;
@@ -21,6 +22,7 @@ interface PcapOptions {
   quiet?: boolean;
   verbose?: boolean;
   explain?: boolean;
+  threads?: string;
 }
 
 export function registerPcap(program: Command): void {
@@ -37,6 +39,7 @@ export function registerPcap(program: Command): void {
     .option('--stall-threshold <duration>', 'a gap at least this long while waiting on the network is a stall (a bare number is seconds)', '0.9s')
     .option('--backend-from <spec>', 'where an HTTP response names its backend: auto (the probe\'s rules), header:NAME, json:PATH, regex:RE or body', 'auto')
     .option('--no-http', 'TCP analysis only: do not reassemble and parse HTTP/1.x')
+    .option('--threads <n>', 'threads to use: HTTP analysis in a second thread beside TCP (the output is the same); default: the available cores, 1 for inputs under 16 MiB')
     .addHelpText(
       'after',
       `
@@ -49,6 +52,7 @@ Examples:
   lbdiag pcap --stall-threshold 300ms --fail-on error lb.pcap
   lbdiag pcap --backend-from header:X-Served-By client.pcap   backend names from a response header
   lbdiag pcap lb.pcap --html lb.html               the report on stdout, and charts in lb.html
+  lbdiag pcap --threads 1 big.pcap                 one thread (leave the other cores to other work)
 
 Finding ids: fin-retransmit, syn-port-reuse-drop, syn-retransmit, tcp-stall (see README, docs/findings.md); from HTTP/1.x
 exchanges the probe's keepalive-pinning, imbalance, single-backend, intermittent-errors, connection-churn, ...
@@ -64,6 +68,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
         if (!(stallMs > 0)) throw new UsageError('--stall-threshold must be above zero');
         const backendFrom = parseBackendFrom(opts.backendFrom);
         if (opts.html !== undefined) checkHtmlPath(opts.html);
+        const threads = parseThreads(opts.threads) ?? defaultThreads(files);
         const progress = new ProgressLine();
         const startedAt = new Date();
         const started = startedAt.getTime();
@@ -75,6 +80,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 unrea
             stallThresholdS: stallMs / 1000,
             http: opts.http,
             backendFrom,
+            threads,
             signal: controller.signal,
             onProgress: (p) => {
               const el = (Date.now() - started) / 1000;

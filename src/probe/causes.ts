@@ -7,6 +7,10 @@ import type { CauseRule } from '../core/grouping.js';
 import type { Finding } from '../core/finding.js';
 import { chiSquareGoodnessOfFit } from './chi-square.js';
 
+/** tls-error accounts for a failure finding of its mode when every failure there was TLS-level. */
+const tlsExplains = (cause: Finding, effect: Finding): boolean =>
+  cause.mode !== undefined && cause.mode === effect.mode && cause.severity === 'error' && typeof cause.metrics?.failed === 'number' && cause.metrics.failed === effect.metrics?.errors;
+
 /** The analysis' imbalance thresholds (analyse.ts): p below ALPHA and a share off by 20% or more. */
 const ALPHA = 0.001;
 const MIN_DEVIATION = 0.2;
@@ -50,6 +54,12 @@ export function probeCauseRules(weights?: Record<string, number> | null): CauseR
         return imbalanceOnlyFromMissing(effect, new Set(expected.filter((n) => !seen.has(n))), weights);
       },
     },
+    // Every failure of the mode was a TLS-level one: the pool is not the story, the certificate is.
+    { cause: 'tls-error', effect: 'all-failing', explains: tlsExplains },
+    { cause: 'tls-error', effect: 'intermittent-errors', explains: tlsExplains },
+    // The failing handshakes showed a certificate no answering backend had: they reached another
+    // server, which failed TLS: that is why only one backend answered.
+    { cause: 'tls-error', effect: 'single-backend', explains: (cause) => cause.severity === 'error' && Number(cause.metrics?.otherServers) > 0 },
     {
       // In a pinned mode the shares are those of the few connections (the analysis says so too).
       cause: 'keepalive-pinning',

@@ -8,12 +8,14 @@ import { ProgressLine } from '../core/progress.js';
 import { renderJson, verbosityFromFlags } from '../core/render.js';
 import { makeChalk } from '../core/style.js';
 import { DURATION_HELP, formatDuration, parseCount, parseDuration, parseRate } from '../core/units.js';
+import { parseGrpcMethod } from './h2-options.js';
 import { parseBackendFrom } from './identity.js';
 import { renderProbeReport } from './report.js';
 import { parseHeader } from './request.js';
 import { HTML_OPTION_HELP, checkHtmlPath } from '../html/option.js';
 import { parseSources } from './sources.js';
-import { DEFAULT_CONCURRENCY, DEFAULT_REQUESTS, DEFAULT_TIMEOUT_MS, runProbe, type ProbeModeOption, type ProbeOptions } from './run.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_REQUESTS, DEFAULT_TIMEOUT_MS, type ProbeModeOption, type ProbeOptions } from './run.js';
+import { parseWorkers, runProbeWorkers } from './workers.js';
 
 interface Flags {
   mode: string;
@@ -43,8 +45,15 @@ interface Flags {
   records?: string;
   failOn: string;
   insecure?: boolean;
+  sni?: string;
+  cacert?: string;
   source?: string;
   label?: string;
+  http2?: boolean;
+  grpc?: boolean;
+  grpcMethod?: string;
+  streams?: string;
+  workers?: string;
   quiet?: boolean;
   verbose?: boolean;
   explain?: boolean;
@@ -81,6 +90,11 @@ export function optionsFromFlags(vip: string, f: Flags): ProbeOptions {
   if (f.close !== undefined && mode !== 'short' && mode !== 'both') throw new UsageError('--close applies to short-lived connections: --mode short or both');
   if (f.interval !== undefined && rateText !== undefined) throw new UsageError('--interval and --rate are exclusive (one paces each connection, the other the whole mode)');
   if ((f.maxConnRequests !== undefined || f.maxConnAge !== undefined) && mode !== 'rotate') throw new UsageError('--max-conn-requests and --max-conn-age need --mode rotate');
+  const h2 = Boolean(f.http2 || f.grpc);
+  if (f.streams !== undefined && !h2) throw new UsageError('--streams applies to HTTP/2: add --http2 or --grpc');
+  if (f.grpcMethod !== undefined && !f.grpc) throw new UsageError('--grpc-method needs --grpc');
+  if (f.close !== undefined && h2) throw new UsageError('--close applies to HTTP/1.1 short-lived connections (an HTTP/2 short session is always closed by the client with GOAWAY)');
+  if (f.grpc && (f.data !== undefined || methodText !== undefined)) throw new UsageError('--grpc sends the method\'s own request message: --data and -X do not apply');
   const headers: [string, string][] = [];
   for (const h of f.header ?? []) {
     const p = parseHeader(h);
@@ -100,6 +114,9 @@ export function optionsFromFlags(vip: string, f: Flags): ProbeOptions {
   if (f.resolve !== 'first' && f.resolve !== 'all') throw new UsageError(`invalid --resolve "${f.resolve}" (first or all)`);
   parseBackendFrom(f.backendFrom); // validate early
   const expectBackends = f.expectBackends?.split(',').map((s) => s.trim()).filter(Boolean);
+  if (f.expect !== undefined && expectBackends?.length && parseCount(f.expect, '--expect') < new Set(expectBackends).size) {
+    throw new UsageError(`--expect ${f.expect} is fewer than the ${new Set(expectBackends).size} backends --expect-backends names`);
+  }
   return {
     target: vip,
     mode,
@@ -122,8 +139,14 @@ export function optionsFromFlags(vip: string, f: Flags): ProbeOptions {
     records: f.records,
     close: f.close as 'server' | 'client' | undefined,
     insecure: f.insecure,
+    sni: f.sni,
+    cacert: f.cacert,
     sources: f.source !== undefined ? parseSources(f.source) : undefined,
     label: f.label !== undefined ? parseLabel(f.label) : undefined,
+    http2: h2 || undefined,
+    grpc: f.grpc || undefined,
+    grpcMethod: f.grpcMethod !== undefined ? parseGrpcMethod(f.grpcMethod) : undefined,
+    streams: f.streams !== undefined ? parseCount(f.streams, '--streams', 1, 1000) : undefined,
   };
 }
 
@@ -168,9 +191,16 @@ export function registerProbe(program: Command): void {
     .option('--html <file>', HTML_OPTION_HELP)
     .option('--records <file>', 'write one NDJSON line per request to file; - writes them to stdout (the report then goes to stderr)')
     .option('--fail-on <severity>', 'exit 1 when a finding is at least this severe: info, warn, error, none', 'error')
-    .option('-k, --insecure', 'https: do not verify the certificate')
+    .option('-k, --insecure', 'https: a certificate that fails verification (self-signed, unknown CA, expired, name mismatch) does not fail the request; its problems are still reported')
+    .option('--sni <name>', 'https: the server name sent in the TLS handshake (SNI) and verified in the certificate (default: the URL host when it is a name; none for an IP address). The Host header stays the URL host (or -H Host)')
+    .option('--cacert <file>', 'https: trust the CA certificates in this PEM file (instead of the system\'s), e.g. a private CA or a self-signed certificate')
+    .option('--http2', 'speak HTTP/2: h2c by prior knowledge on http://, ALPN h2 on https://; -c is the number of HTTP/2 connections')
+    .option('--streams <n>', 'HTTP/2: concurrent streams per connection (default 1); c x streams in flight (keep-alive and rotate: one fewer, drawn at random over the connections, as with HTTP/1.1)')
+    .option('--grpc', 'unary gRPC calls over HTTP/2 (grpc.health.v1.Health/Check unless --grpc-method); identity from the response metadata (x-lbdiag-*) or --backend-from header:NAME')
+    .option('--grpc-method <svc/method>', 'gRPC method to call: lbdiag.v1.WhoAmI/Get (identity in the reply), grpc.health.v1.Health/Check (default), or a full path /pkg.Service/Method (sent an empty message)')
     .option('--source <addrs>', 'bind outgoing connections to these local addresses, round robin over connections: a list, a range or a CIDR, IPv4 or IPv6 (127.0.0.20-127.0.0.29, 10.0.0.5,10.0.0.6, 127.0.0.16/29); each must be an address of this host')
     .option('--label <name>', 'this run\'s client name in the JSON, for lbdiag merge (default: the host name)')
+    .option('-w, --workers <n|auto>', 'run the traffic in n worker threads (as autocannon -w), each with its share of -c, -n and --rate, their tallies merged into one report; auto: one per available core (default 1)')
     .option('--quiet', 'human report: the summary line and the findings only, no tables (-q is --rate here, as in oha)')
     .option('-v, --verbose', 'human report: every finding in full (all evidence, the meaning each time, consequences as findings)')
     .option('--explain', 'human report: print each finding\'s meaning every time (by default once per finding id)')
@@ -189,14 +219,26 @@ Examples:
   lbdiag probe 10.0.0.10:80 --json --label zone-a > zone-a.json; lbdiag merge zone-*.json
   lbdiag probe 10.0.0.10:80 --mode short --records - | jq -c 'select(.error)'   records on stdout, report on stderr
   lbdiag probe 10.0.0.10:80 --html probe.html         the report on stdout, and charts in probe.html
+  lbdiag probe https://10.0.0.10/ --sni api.example.com --cacert ca.pem   TLS through an SNI router, private CA
+  lbdiag probe https://10.0.0.10/ -k --json | jq '.modes.short.tls'   certificates per backend, unverified
+  lbdiag probe 10.0.0.10:8080 --http2 -c 4 --streams 10   h2c: 4 connections x 10 streams; pinned per connection?
+  lbdiag probe https://grpc.example:443 --grpc --grpc-method lbdiag.v1.WhoAmI/Get -k   gRPC over TLS (ALPN h2)
+  lbdiag probe 10.0.0.10:50051 --grpc --mode rotate --max-conn-requests 50   does rotating gRPC connections spread calls?
+  lbdiag probe 10.0.0.10:80 --mode short -c 100 -d 30s --workers auto   load from every core
 
 Durations: ${DURATION_HELP}.
 
 Findings (stable ids): keepalive-pinning, insufficient-data, imbalance, single-backend, backend-missing,
 late-backend-starved, stale-instance, backend-restarted, intermittent-errors, all-failing, idle-timeout-reset,
-stall-1s, l7-proxy, connection-churn, no-backend-identity, local-port-exhaustion, source-affinity.
+stall-1s, l7-proxy, connection-churn, no-backend-identity, local-port-exhaustion, source-affinity, tls-error,
+tls-cert-mismatch, protocol-mismatch.
 Error kinds in records: refused, reset, timeout (no byte of an answer, or no connection), head-timeout,
-body-timeout, head-too-large, chunk-line-too-long, too-many-1xx, bad-response, no-local-port, closed.
+body-timeout, head-too-large, chunk-line-too-long, too-many-1xx, bad-response, no-local-port, closed, http2-frames (HTTP/2 frames to an HTTP/1.1 request);
+HTTP/2: h2-protocol-error, alpn-no-h2, refused-stream,
+stream-<h2 error> (e.g. stream-internal-error); gRPC: grpc-<status> (e.g. grpc-unavailable), not-serving,
+grpc-no-status; https: tls-expired, tls-not-yet-valid, tls-self-signed, tls-unknown-ca, tls-name-mismatch,
+tls-cert-invalid, tls-handshake, tls-protocol-version, tls-alpn, tls-not-tls (phase tls; the exact problem in
+tlsError).
 Exit codes: 0 no finding at --fail-on; 1 a finding at or above it; 2 usage error, unreachable target, or an
 input the run showed wrong (a --weights name); 130 interrupted (Ctrl-C: the partial report is printed).`,
     )
@@ -204,13 +246,16 @@ input the run showed wrong (a --weights name); 130 interrupted (Ctrl-C: the part
       action(async (vip: string, flags: Flags) => {
         const failOn = parseFailOn(flags.failOn);
         const options = optionsFromFlags(vip, flags);
+        const workers = flags.workers !== undefined ? parseWorkers(flags.workers) : 1;
+        // The HTTP/2 engine has no shared id counters for worker threads yet: one thread, many streams.
+        if (workers > 1 && options.http2) throw new UsageError('--workers runs HTTP/1.1 traffic only: with --http2 or --grpc, raise --streams (one thread drives many streams) instead');
         if (flags.html !== undefined) checkHtmlPath(flags.html);
         const controller = new AbortController();
         const progress = new ProgressLine();
         const off = onInterrupt(() => controller.abort());
         let report;
         try {
-          report = await runProbe(options, {
+          report = await runProbeWorkers(options, workers, {
             signal: controller.signal,
             onProgress: progress.active
               ? (p) =>

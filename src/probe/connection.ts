@@ -10,15 +10,21 @@ import { performance } from 'node:perf_hooks';
 import { errorKind } from '../core/errors.js';
 import { ParseError, ResponseParser, type HttpResponse } from './http-response.js';
 import type { SocketOwner, SocketPool } from './socket-pool.js';
-import type { ExchangeTiming } from './record.js';
+import type { ExchangeTiming, ExchangePhase } from './record.js';
+import { classifyHandshakeError, verifyPeer } from './tls-errors.js';
+import { tlsInfo, type TlsInfo } from './tls-info.js';
+import { tlsConnectOptions, type TlsSettings } from './tls-options.js';
+
+/** ALPN offered by the HTTP/1.1 probe: the server's answer is reported (and an h2-only server says so). */
+const ALPN_HTTP1 = ['http/1.1'];
 
 export interface Endpoint {
   address: string;
   port: number;
   /** `--source`: the local address outgoing connections bind to (any, when absent). */
   localAddress?: string;
-  /** TLS: SNI name and whether to verify the certificate. */
-  tls?: { servername: string; rejectUnauthorized: boolean };
+  /** https: SNI, trust (--cacert) and whether a certificate problem fails the request (see tls-options.ts). */
+  tls?: TlsSettings;
   /** Whole-request deadline (connect, send, head and body), like hey's and oha's `-t`. */
   timeoutMs: number;
   headRequest: boolean;
@@ -34,7 +40,11 @@ export interface Endpoint {
 export interface Exchange extends ExchangeTiming {
   response?: HttpResponse;
   error?: string;
-  phase?: 'connect' | 'response';
+  phase?: ExchangePhase;
+  /** TLS, first request of a connection: the handshake's result (also when it failed verification). */
+  tls?: TlsInfo;
+  /** A TLS error kind's exact problem (dates, names, alert). */
+  tlsError?: string;
 }
 
 type Done = (ex: Exchange) => void;
@@ -72,7 +82,13 @@ export class ProbeConnection implements SocketOwner {
   private closeBy = Infinity;
   private socket: net.Socket | null = null;
   private connected = false;
+  /** TLS: the TCP connection is up (the handshake may still be under way). */
+  private tcpConnected = false;
   private connectMs: number | undefined;
+  private tlsMs: number | undefined;
+  private tcpAt = 0;
+  private tls: TlsInfo | undefined;
+  private tlsError: string | undefined;
   private readonly parser: ResponseParser;
   private done: Done | null = null;
   private t0 = 0;
@@ -148,7 +164,7 @@ export class ProbeConnection implements SocketOwner {
     if (this.done) {
       if (now >= this.deadlineAt) {
         this.usable = false;
-        this.finish(undefined, this.timeoutKind(), this.connected ? 'response' : 'connect');
+        this.finish(undefined, this.timeoutKind(), this.phase());
         s.destroy();
         return true;
       }
@@ -159,6 +175,11 @@ export class ProbeConnection implements SocketOwner {
       return true;
     }
     return false;
+  }
+
+  /** Where a request that fails now failed: connecting (TCP), in the TLS handshake, or after the request was sent. */
+  private phase(): ExchangePhase {
+    return this.connected ? 'response' : this.tcpConnected ? 'tls' : 'connect';
   }
 
   /** `timeout` (no byte of an answer, or no connection), `head-timeout` (head incomplete), `body-timeout`. */
@@ -183,15 +204,44 @@ export class ProbeConnection implements SocketOwner {
       s.connect({ host: ep.address, port: ep.port, localAddress: ep.localAddress });
       return;
     }
-    const s = ep.tls
-      ? tls.connect({ host: ep.address, port: ep.port, servername: ep.tls.servername, rejectUnauthorized: ep.tls.rejectUnauthorized, ...({ localAddress: ep.localAddress } as tls.ConnectionOptions) }) // tls.connect passes localAddress on to net
-      : net.connect({ host: ep.address, port: ep.port, localAddress: ep.localAddress, allowHalfOpen: true });
+    const s = ep.tls ? tls.connect(tlsConnectOptions(ep.tls, ep.address, ep.port, ep.localAddress, ALPN_HTTP1)) : net.connect({ host: ep.address, port: ep.port, localAddress: ep.localAddress, allowHalfOpen: true });
     this.socket = s;
-    s.on(ep.tls ? 'secureConnect' : 'connect', () => this.onConnect());
+    if (ep.tls) {
+      s.once('connect', () => this.onTcpConnect());
+      s.once('secureConnect', () => this.onSecureConnect(s as tls.TLSSocket, ep.tls!));
+    } else s.on('connect', () => this.onConnect());
     s.on('data', (d: Buffer) => this.onData(d));
     s.on('end', () => this.onEnd());
     s.on('error', (e) => this.onError(e));
     s.on('close', () => this.onClose());
+  }
+
+  /** TLS: the TCP handshake is done (its time is the connect time); the TLS handshake starts. */
+  private onTcpConnect(): void {
+    this.tcpConnected = true;
+    this.tcpAt = performance.now();
+    this.connectMs = this.tcpAt - this.t0;
+    this.localPort = this.socket?.localPort ?? 0;
+  }
+
+  /** TLS handshake done: note what it showed, verify the certificate (unless -k), then send. */
+  private onSecureConnect(s: tls.TLSSocket, settings: TlsSettings): void {
+    const now = performance.now();
+    if (!this.tcpConnected) this.onTcpConnect();
+    this.tlsMs = now - this.tcpAt;
+    const info = tlsInfo(s, settings.servername);
+    const problems = verifyPeer(s, settings);
+    info.verify = problems.map((p) => p.kind);
+    this.tls = info;
+    if (problems.length && !settings.insecure) {
+      this.tlsError = problems.map((p) => p.detail).join('; ');
+      this.usable = false;
+      this.failed = problems[0].kind;
+      this.finish(undefined, problems[0].kind, 'tls');
+      s.destroy();
+      return;
+    }
+    this.onConnect();
   }
 
   /** Socket events (also forwarded by the SocketPool while this connection owns the socket). */
@@ -200,7 +250,7 @@ export class ProbeConnection implements SocketOwner {
     this.connected = true;
     this.localPort = s.localPort ?? 0;
     const now = performance.now();
-    this.connectMs = now - this.t0;
+    if (!this.endpoint.tls) this.connectMs = now - this.t0;
     this.tWrite = now;
     if (this.payload) s.write(this.payload);
     this.payload = null;
@@ -216,6 +266,14 @@ export class ProbeConnection implements SocketOwner {
     if ((e as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL' && !this.connected && this.done && portsHeld > 0 && this.portRetries < PORT_RETRIES) {
       this.retryConnect = true; // wait for one of our closing sockets to free its port (see portsHeld)
       return;
+    }
+    if (this.tcpConnected && !this.connected) {
+      const f = classifyHandshakeError(e);
+      if (f) {
+        this.tlsError = f.detail;
+        this.closed(f.kind);
+        return;
+      }
     }
     this.closed(errorKind(e));
   }
@@ -274,10 +332,10 @@ export class ProbeConnection implements SocketOwner {
       return;
     }
     const k = kind ?? this.failed ?? 'closed';
-    this.finish(undefined, this.connected ? k : k === 'closed' ? 'reset' : k, this.connected ? 'response' : 'connect');
+    this.finish(undefined, this.connected || this.tcpConnected ? k : k === 'closed' ? 'reset' : k, this.phase());
   }
 
-  private finish(response: HttpResponse | undefined, error: string | undefined, phase: 'connect' | 'response' | undefined): void {
+  private finish(response: HttpResponse | undefined, error: string | undefined, phase: ExchangePhase | undefined): void {
     const done = this.done;
     if (!done) return;
     this.done = null;
@@ -291,7 +349,12 @@ export class ProbeConnection implements SocketOwner {
       ex.phase = phase;
     }
     if (reused) ex.idleMs = this.t0 - this.lastEnd;
-    else if (this.connectMs !== undefined) ex.connectMs = this.connectMs;
+    else {
+      if (this.connectMs !== undefined) ex.connectMs = this.connectMs;
+      if (this.tlsMs !== undefined) ex.tlsMs = this.tlsMs;
+      if (this.tls) ex.tls = this.tls;
+      if (error !== undefined && this.tlsError !== undefined) ex.tlsError = this.tlsError;
+    }
     if (this.tFirst) ex.ttfbMs = this.tFirst - this.tWrite;
     this.lastEnd = now;
     const s = this.socket;

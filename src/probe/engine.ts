@@ -39,6 +39,11 @@ export interface EngineOptions {
   signal?: AbortSignal;
   /** Connection numbers continue across modes so each is unique within the run. */
   firstConnId: number;
+  /**
+   * `--workers`: connection numbers and dispatch orders drawn from counters shared by every worker
+   * thread (src/probe/workers.ts), so both stay unique and in send order across the whole run.
+   */
+  ids?: { conn(): number; order(): number };
   /** `order`: dispatch order of the request within this mode (0-based). */
   onExchange: (ex: Exchange, conn: ProbeConnection, startedAt: number, order: number) => void;
 }
@@ -101,7 +106,7 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
     const newConn = (): ProbeConnection => {
       const endpoint = nextEndpoint();
       opened++;
-      const conn = new ProbeConnection(connId++, endpoint, pool);
+      const conn = new ProbeConnection(o.ids ? o.ids.conn() : connId++, endpoint, pool);
       live.add(conn);
       return conn;
     };
@@ -245,7 +250,7 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
             conn = poolConns[slot] = newConn();
           }
         }
-        order = dispatched++;
+        order = o.ids ? o.ids.order() : dispatched++;
         sentAt = performance.now();
         sent++;
         conn.send(payload, onDone);

@@ -14,6 +14,8 @@ export interface HttpResponse {
   close: boolean;
 }
 
+import { describeHttp2Frames, looksLikeHttp2Frame } from './h2-wire.js';
+
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const HTTP_SLASH = Buffer.from('HTTP/');
 
@@ -31,9 +33,11 @@ export const MAX_INTERIM_RESPONSES = 16;
  * - `bad-response`: not HTTP/1.x, bad Content-Length or bad chunk framing;
  * - `head-too-large`: response head (or trailers) above MAX_HEAD_BYTES;
  * - `chunk-line-too-long`: a chunk-size line above MAX_CHUNK_LINE_BYTES without its end;
- * - `too-many-1xx`: more than MAX_INTERIM_RESPONSES interim responses.
+ * - `too-many-1xx`: more than MAX_INTERIM_RESPONSES interim responses;
+ * - `http2-frames`: an HTTP/2 frame header (SETTINGS or GOAWAY on stream 0) where the status line
+ *   belongs: an h2-only server answering an HTTP/1.1 request (see h2-wire.ts, protocol-mismatch).
  */
-export type ParseErrorKind = 'bad-response' | 'head-too-large' | 'chunk-line-too-long' | 'too-many-1xx';
+export type ParseErrorKind = 'bad-response' | 'head-too-large' | 'chunk-line-too-long' | 'too-many-1xx' | 'http2-frames';
 
 type State = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'until-close' | 'done';
 
@@ -114,6 +118,14 @@ export class ResponseParser {
         case 'head': {
           // Not even the start of a status line (an SSH banner, TLS, garbage): fail now, not at the deadline.
           const have = Math.min(5, buf.length - pos);
+          if (buf[pos] === 0 && this.fed === buf.length - pos) {
+            // A first byte 0 may be an HTTP/2 frame header (length < 64 KiB): decide on its 9 bytes.
+            if (buf.length - pos < 9) {
+              this.keepPending(buf, pos, 0);
+              return false;
+            }
+            if (looksLikeHttp2Frame(buf, pos)) throw new ParseError('http2-frames', `HTTP/2 frames instead of an HTTP/1.x response: ${describeHttp2Frames(buf.subarray(pos))}`);
+          }
           if (buf.compare(HTTP_SLASH, 0, have, pos, pos + have) !== 0) throw new ParseError('bad-response', `not an HTTP/1.x response: "${buf.toString('latin1', pos, pos + Math.min(40, buf.length - pos)).replace(/[^\x20-\x7e]/g, '.')}"`);
           const end = buf.indexOf(CRLFCRLF, pos + scan);
           scan = 0;

@@ -1,5 +1,9 @@
 /** One request as the probe saw it: the unit streamed to `--records` and fed to the tallies. */
 import type { Identity } from './identity.js';
+import type { TlsInfo } from './tls-info.js';
+
+/** Where a request failed: connecting (TCP), in the TLS handshake (TCP accepted), or after the request was written. */
+export type ExchangePhase = 'connect' | 'tls' | 'response';
 
 export type ProbeMode = 'keepalive' | 'short' | 'rotate';
 
@@ -14,8 +18,10 @@ export interface ExchangeTiming {
   seq: number;
   /** On a reused connection: ms it sat idle since the previous response. */
   idleMs?: number;
-  /** TCP (and TLS) connect time, on a new connection only. */
+  /** TCP connect time (the TCP handshake only), on a new connection only. */
   connectMs?: number;
+  /** https: TLS handshake time (TCP connected to handshake done), on a new connection only. */
+  tlsMs?: number;
   /** Request written to first response byte. */
   ttfbMs?: number;
   /** Request start (including any connect) to the end of the response or the error. */
@@ -40,7 +46,13 @@ export interface ProbeRecord extends ExchangeTiming, Identity {
   status?: number;
   /** Error kind (refused, reset, timeout, closed, bad-response, ...), when no response came. */
   error?: string;
-  /** Where it failed: during connect, or after the request was written. */
-  phase?: 'connect' | 'response';
+  /** HTTP/2 (`--http2`, `--grpc`): the stream's id on its connection. */
+  stream?: number;
+  /** Where it failed: during connect, in the TLS handshake, or after the request was written. */
+  phase?: ExchangePhase;
+  /** https, first request of a connection: version, cipher, ALPN, certificate (and its problems). */
+  tls?: TlsInfo;
+  /** A `tls-*` error's exact problem: dates, the certificate's names against the SNI, the alert. */
+  tlsError?: string;
 }
 

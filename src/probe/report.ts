@@ -22,6 +22,8 @@ export interface ProbeRenderOptions {
   explain?: boolean;
   /** Ids whose meaning this run already printed (lab shares one across its reports). */
   explained?: Set<string>;
+  /** Replaces the `lbdiag probe <target> …` line (lbdiag merge describes its merged view there). */
+  headerLine?: string;
 }
 
 /** What a probe run checked, for "No problems found (...)". */
@@ -60,7 +62,8 @@ export function renderProbeReport(report: ProbeReport, opts: ProbeRenderOptions)
   const c = report.config;
   const load = c.durationMs !== null ? `${formatDuration(c.durationMs as number)} per mode` : `${c.requests} requests per mode`;
   const pace = c.rate !== null ? `, ${c.rate}/s` : c.intervalMs !== null ? `, every ${formatDuration(c.intervalMs as number)} per connection` : '';
-  out.push(`${chalk.bold('lbdiag probe')} ${report.target.url}  (${report.target.addresses.join(', ')})  ${load}, ${c.concurrency} concurrent${pace}`);
+  const proto = c.protocol === 'grpc' ? `, gRPC ${c.grpcMethod} over HTTP/2, ${c.concurrency} connections x ${c.streams} streams` : c.protocol === 'h2' ? `, HTTP/2, ${c.concurrency} connections x ${c.streams} streams` : `, ${c.concurrency} concurrent`;
+  out.push(opts.headerLine ?? `${chalk.bold('lbdiag probe')} ${report.target.url}  (${report.target.addresses.join(', ')})  ${load}${proto}${pace}`);
   if (report.interrupted) out.push(chalk.yellow('interrupted: the report covers what ran before Ctrl-C'));
   if (verbosity !== 'quiet') {
     for (const [mode, m] of Object.entries(report.modes) as [ProbeMode, ModeReport][]) {
@@ -104,6 +107,8 @@ export function renderMode(mode: ProbeMode, m: ModeReport, report: ProbeReport, 
     lines.push(`${chalk.red('errors')}  ${parts.join('; ')}`);
     lines.push(`        on new connections ${m.errorsOnNewConnections}/${m.requestsOnNewConnections}, on reused ${m.errorsOnReusedConnections}/${m.requestsOnReusedConnections}`);
   }
+  if (m.http2 && (m.http2.goaways || m.http2.retried))
+    lines.push(`http/2  ${m.http2.goaways} GOAWAY received (a new connection opened in place of each); ${m.http2.retried} streams refused by the server (REFUSED_STREAM or past GOAWAY's last stream, never processed) sent again, not counted as errors`);
   if (m.inFlightAborted) lines.push(chalk.dim(`cut off: ${m.inFlightAborted} requests still in flight when the run stopped (-d deadline or Ctrl-C), counted neither as answers nor as errors`));
   if (report.target.addresses.length > 1 && m.addresses.length > 1) {
     const at = makeTable(['address', 'requests', 'ok', 'errors', 'backends'], chalk);
@@ -111,10 +116,51 @@ export function renderMode(mode: ProbeMode, m: ModeReport, report: ProbeReport, 
     lines.push(at.toString());
   }
   if (m.sources && m.sources.length > 1) lines.push(renderSourceMatrix(m, opts));
+  if (m.tls) lines.push(renderTls(m, opts));
   if (mode !== 'short' && m.perConnection.length) lines.push(renderConnections(mode, m, report, opts));
   lines.push(renderTimeline(m, opts, unicode));
   lines.push(renderLatency(m, opts));
   return lines.join('\n');
+}
+
+/** `AB:CD:...:EF` shortened to its first and last 4 bytes (the JSON has it whole). */
+export function shortFingerprint(fp: string): string {
+  const p = fp.split(':');
+  return p.length > 10 ? `${p.slice(0, 4).join(':')}…${p.slice(-4).join(':')}` : fp;
+}
+
+function countsText(r: Record<string, number>): string {
+  const e = Object.entries(r).sort((a, b) => b[1] - a[1]);
+  return e.length === 1 ? e[0][0] : e.map(([k, n]) => `${k} ×${n}`).join(', ');
+}
+
+/** https: per backend the certificate it presented, and the handshake's version, cipher, ALPN and SNI. */
+function renderTls(m: ModeReport, opts: ProbeRenderOptions): string {
+  const { chalk } = opts;
+  const tls = m.tls!;
+  const sum = (pick: (b: NonNullable<ModeReport['tls']>['backends'][number]) => Record<string, number>): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const b of tls.backends) for (const [k, n] of Object.entries(pick(b))) out[k] = (out[k] ?? 0) + n;
+    return out;
+  };
+  const sni = countsText(sum((b) => b.sni)).replace(/^$/, 'none');
+  const head = `TLS: ${tls.handshakes} handshake${tls.handshakes === 1 ? '' : 's'}${tls.backends.length ? `; ${countsText(sum((b) => b.versions))}, ${countsText(sum((b) => b.ciphers))}, ALPN ${countsText(sum((b) => b.alpn))}, SNI ${sni}` : ''}`;
+  const byFp = new Map(tls.certificates.map((c) => [c.fingerprint256, c]));
+  const t = makeTable(['backend', 'conns', 'certificate (subject; names)', 'SHA-256', 'not after', 'verify'], chalk, { colAligns: ['left', 'right', 'left', 'left', 'left', 'left'] });
+  const verifyText = (v: string[] | undefined): string => (!v ? '?' : v.length ? chalk.yellow(v.join(', ')) : 'ok');
+  for (const b of tls.backends) {
+    for (const [fp, n] of Object.entries(b.certificates)) {
+      const c = byFp.get(fp);
+      t.push([b.name, String(n), c ? `${c.subject}; ${c.sans.join(' ') || '-'}` : '?', shortFingerprint(fp), c ? c.notAfter.slice(0, 10) : '?', verifyText(c?.verify)]);
+    }
+  }
+  // Certificates that came with no answering backend (the request failed on them).
+  for (const c of tls.certificates) {
+    if (Object.keys(c.backends).length) continue;
+    t.push([chalk.red('(failed)'), String(c.connections), `${c.subject}; ${c.sans.join(' ') || '-'}`, shortFingerprint(c.fingerprint256), c.notAfter.slice(0, 10), verifyText(c.verify)]);
+  }
+  const errors = tls.errors.map((e) => `${chalk.red(e.kind)} ${e.count}: ${Object.keys(e.details)[0]}`);
+  return [head, ...(t.length ? [t.toString()] : []), ...errors].join('\n');
 }
 
 function backendsText(b: Record<string, number>, limit = 4): string {
@@ -132,9 +178,10 @@ function renderConnections(mode: ProbeMode, m: ModeReport, report: ProbeReport, 
   // Only say "layer-4 signature" when the analysis proved it (keepalive-pinning): a few requests per
   // connection stay on one backend by chance too.
   const l4 = single === withOk.length && withOk.length > 0 && report.findings.some((f) => f.id === 'keepalive-pinning' && f.mode === mode);
-  const head = `per connection: ${conns.length + m.perConnectionOmitted} connections; ${single} of ${withOk.length} reached one backend only${l4 ? chalk.yellow(' (layer-4 signature)') : ''}, ${withOk.length - single} reached several${withOk.length - single > 0 ? ' (per-request balancing)' : ''}`;
+  const h2 = m.http2 !== undefined;
+  const head = `per connection: ${conns.length + m.perConnectionOmitted} ${h2 ? `HTTP/2 connections (up to ${m.http2!.streamsPerConnection} concurrent streams each)` : 'connections'}; ${single} of ${withOk.length} reached one backend only${l4 ? chalk.yellow(' (layer-4 signature)') : ''}, ${withOk.length - single} reached several${withOk.length - single > 0 ? (h2 ? ' (per-stream balancing)' : ' (per-request balancing)') : ''}`;
   const limit = 12;
-  const t = makeTable(['conn', 'local port', 'requests', 'errors', 'backends reached', 'server conns'], chalk, { colAligns: ['right', 'right', 'right', 'right', 'left', 'right'] });
+  const t = makeTable(['conn', 'local port', h2 ? 'streams' : 'requests', 'errors', 'backends reached', 'server conns'], chalk, { colAligns: ['right', 'right', 'right', 'right', 'left', 'right'] });
   const shown = conns.length > limit ? [...conns].sort((a, b) => b.requests - a.requests).slice(0, limit) : conns;
   for (const c of shown.sort((a, b) => a.id - b.id)) {
     t.push([`#${c.id}`, String(c.localPort || '-'), String(c.requests), c.errors ? chalk.red(String(c.errors)) : '0', backendsText(c.backends), c.serverConnections ? String(c.serverConnections) : '-']);
@@ -186,6 +233,7 @@ function renderLatency(m: ModeReport, opts: ProbeRenderOptions): string {
   const t = makeTable(['latency', 'count', 'p50', 'p90', 'p99', 'max'], opts.chalk, { colAligns: ['left', 'right', 'right', 'right', 'right', 'right'] });
   const rows: [string, ModeReport['latency']['connect']][] = [
     ['connect (TCP handshake)', m.latency.connect],
+    ...(m.latency.tls ? [['TLS handshake', m.latency.tls] as [string, ModeReport['latency']['connect']]] : []),
     ['server (request → first byte)', m.latency.server],
     ['total', m.latency.total],
   ];

@@ -13,13 +13,20 @@ import { readLocalPortFacts, type LocalPortFacts } from './local-ports.js';
 import { checkWeights } from './weights-check.js';
 import { checkLocal, sourcesFor } from './sources.js';
 import type { Exchange } from './connection.js';
-import { runEngine } from './engine.js';
+import { runEngine, type EngineResult } from './engine.js';
+import type { H2EngineResult } from './h2-engine.js';
+import { parseGrpcMethod } from './h2-options.js';
+import type { H2Exchange } from './h2-session.js';
+import { readPrefaceReply } from './h2-wire.js';
+import type { WireCheck } from './detectors/protocol-mismatch.js';
 import { identify, parseBackendFrom, type BackendFrom } from './identity.js';
 import type { ProbeMode, ProbeRecord } from './record.js';
 import { buildRequest } from './request.js';
 import { summarizeMode, type ProbeReport } from './summary.js';
 import { ModeTally } from './tally.js';
 import { parseTarget, resolveTarget } from './target.js';
+import { tlsSettings } from './tls-options.js';
+import type { WorkerSide, WorkersModeRun } from './workers-types.js';
 
 export type ProbeModeOption = 'both' | ProbeMode;
 
@@ -53,13 +60,28 @@ export interface ProbeOptions {
   records?: string;
   /** Short mode: who closes first (default `server`: the request says Connection: close). */
   close?: 'server' | 'client';
-  /** https: skip certificate verification. */
+  /** https: a certificate problem does not fail the request (it is still reported). */
   insecure?: boolean;
+  /** https: the SNI to send (default: the URL host when it is a name; none for an IP address). */
+  sni?: string;
+  /** https: a PEM bundle of CAs to trust instead of the system's. */
+  cacert?: string;
   /** `--source`: local addresses (already parsed) to bind outgoing connections to, round robin. */
   sources?: string[];
   /** `--label`: this run's client name in `lbdiag merge` (default: the host name). */
   label?: string;
+  /** `--http2`: HTTP/2 (h2c by prior knowledge on http://, ALPN h2 on https://). */
+  http2?: boolean;
+  /** `--grpc`: unary gRPC calls over HTTP/2 (implies http2). */
+  grpc?: boolean;
+  /** `--grpc-method`: Service/Method (default grpc.health.v1.Health/Check). */
+  grpcMethod?: string;
+  /** `--streams`: concurrent streams per HTTP/2 connection (default 1). */
+  streams?: number;
 }
+
+/** The protocol a run spoke: `http1`, `h2` (--http2) or `grpc` (--grpc, over HTTP/2). */
+export type ProbeProtocol = 'http1' | 'h2' | 'grpc';
 
 export interface ProbeProgress {
   mode: ProbeMode;
@@ -76,6 +98,10 @@ export interface ProbeProgress {
 export interface ProbeHooks {
   onProgress?: (p: ProbeProgress) => void;
   signal?: AbortSignal;
+  /** `--workers`, in the main thread: each mode runs in the worker threads (src/probe/workers.ts) instead of here. */
+  runMode?: WorkersModeRun;
+  /** `--workers`, inside a worker thread (src/probe/workers-thread.ts): the shared clock, counters and outlets. */
+  inWorker?: WorkerSide;
 }
 
 export const DEFAULT_REQUESTS = 200;
@@ -104,7 +130,8 @@ function describeKind(kind: string): string {
 
 export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): Promise<ProbeReport> {
   const target = parseTarget(options.target);
-  const all = await resolveTarget(target);
+  const tls = tlsSettings(target, { sni: options.sni, insecure: options.insecure, cacert: options.cacert });
+  const all = hooks.inWorker?.resolved ?? (await resolveTarget(target));
   const addresses = options.resolve === 'all' ? all : [all[0]];
   let sources: string[] | undefined;
   if (options.sources?.length) {
@@ -125,6 +152,12 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   const payload = buildRequest(target, spec, false);
   // `--close client`: short-lived requests do not ask the server to close; the client closes after the answer.
   const payloadClose = buildRequest(target, spec, close === 'server');
+  const protocol: ProbeProtocol = options.grpc ? 'grpc' : options.http2 ? 'h2' : 'http1';
+  const streams = options.streams ?? 1;
+  const grpcPath = options.grpc ? parseGrpcMethod(options.grpcMethod) : undefined;
+  // The HTTP/2 engine and the gRPC codec load only for runs that speak them (protobufjs costs start-up time).
+  const h2 = protocol === 'http1' ? undefined : { ...(await import('./h2-engine.js')), ...(await import('./h2-request.js')) };
+  const h2Request = h2 === undefined ? undefined : grpcPath ? h2.buildGrpcRequest(target, spec, grpcPath) : h2.buildH2HttpRequest(target, spec);
 
   const config = {
     mode: modeOpt,
@@ -145,6 +178,10 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
     weights: options.weights ? Object.fromEntries(options.weights) : null,
     close,
     sources: sources ?? null,
+    protocol,
+    streams: protocol === 'http1' ? null : streams,
+    grpcMethod: grpcPath ?? null,
+    ...(tls ? { tls: { sni: tls.servername ?? null, insecure: tls.insecure, cacert: tls.caFile ?? null } } : {}),
   };
 
   let out: NodeJS.WritableStream | undefined;
@@ -161,14 +198,15 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
     out.on('error', () => undefined);
   }
   const flush = (): void => {
-    if (out && pendingOut) {
-      out.write(pendingOut);
+    if (pendingOut && (out || hooks.inWorker?.records)) {
+      if (out) out.write(pendingOut);
+      else hooks.inWorker!.records!(pendingOut);
       pendingOut = '';
     }
   };
 
   const startedAt = new Date();
-  const t0 = performance.now();
+  const t0 = hooks.inWorker?.t0 ?? performance.now();
   const tallies: ModeTally[] = [];
   let connectedOnce = false;
   let connectFailures = 0;
@@ -181,16 +219,18 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   hooks.signal?.addEventListener('abort', onOuterAbort);
   let nextConnId = 1;
   const deepSeen = new Set<number>();
+  const h2Facts = new Map<ProbeMode, { goaways: number; retried: number }>();
+  const wire: WireCheck = {};
 
   try {
     for (const mode of modes) {
       if (internal.signal.aborted) break;
-      const tally = new ModeTally(mode, timelineBucket(options, requests, concurrency));
+      const tally = new ModeTally(mode, hooks.inWorker?.timelineBucketMs ?? timelineBucket(options, requests, concurrency));
       tally.lanes = concurrency;
-      tally.startT = performance.now() - t0;
+      tally.startT = hooks.inWorker?.startT ?? performance.now() - t0;
       tallies.push(tally);
       let lastProgress = 0;
-      const onExchange = (ex: Exchange, conn: { id: number; localPort: number; endpoint: { address: string; localAddress?: string } }, started: number, order: number): void => {
+      const onExchange = (ex: Exchange & Partial<Pick<H2Exchange, 'stream'>>, conn: { id: number; localPort: number; endpoint: { address: string; localAddress?: string } }, started: number, order: number): void => {
         const rec: ProbeRecord = {
           mode,
           t: round(started - t0),
@@ -205,7 +245,16 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         };
         if (ex.idleMs !== undefined) rec.idleMs = round(ex.idleMs);
         if (ex.connectMs !== undefined) rec.connectMs = round(ex.connectMs);
+        if (ex.tlsMs !== undefined) rec.tlsMs = round(ex.tlsMs);
+        if (ex.tls) rec.tls = ex.tls;
+        if (ex.tlsError !== undefined) rec.tlsError = ex.tlsError;
         if (ex.ttfbMs !== undefined) rec.ttfbMs = round(ex.ttfbMs);
+        if (ex.stream !== undefined) rec.stream = ex.stream;
+        if (ex.response && ex.error !== undefined) {
+          // gRPC: an answer (with its backend) that is an error all the same (grpc-status, not serving).
+          rec.error = ex.error;
+          rec.phase = 'response';
+        }
         if (ex.response) {
           connectedOnce = true;
           rec.status = ex.response.status;
@@ -237,7 +286,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
           }
         }
         tally.add(rec);
-        if (out) {
+        if (out || hooks.inWorker?.records) {
           pendingOut += `${JSON.stringify(rec)}\n`;
           if (pendingOut.length > 65536) flush();
         }
@@ -250,19 +299,18 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
           }
         }
       };
-      const res = await runEngine({
+      const endpoint = {
+        port: target.port,
+        timeoutMs,
+        close: mode === 'short' ? close : undefined,
+        headRequest: method === 'HEAD',
+        tls,
+      };
+      const engine = {
         mode,
         addresses,
         sources,
-        endpoint: {
-          port: target.port,
-          timeoutMs,
-          close: mode === 'short' ? close : undefined,
-          headRequest: method === 'HEAD',
-          tls: target.scheme === 'https' ? { servername: target.host, rejectUnauthorized: !options.insecure } : undefined,
-        },
-        payload,
-        payloadClose,
+        endpoint,
         concurrency,
         requests,
         durationMs: options.durationMs,
@@ -273,12 +321,41 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         signal: internal.signal,
         firstConnId: nextConnId,
         onExchange,
-      });
+      };
+      // --workers: the main thread hands the mode to the workers (hooks.runMode) and merges their
+      // tallies; each worker runs the HTTP/1.1 engine with the shared id counters (HTTP/2 runs in
+      // one thread: command.ts refuses --workers with --http2/--grpc).
+      const res: { connected?: boolean; unreachable?: string } & EngineResult & Partial<H2EngineResult> = hooks.runMode
+        ? await hooks.runMode(mode, tally, {
+            recording: out !== undefined,
+            write: (ndjson) => {
+              if (!out) return;
+              pendingOut += ndjson;
+              if (pendingOut.length > 65536) flush();
+            },
+            t0,
+            resolved: all,
+          })
+        : h2 && h2Request
+          ? await h2.runH2Engine({ ...engine, request: h2Request, streams })
+          : await runEngine({ ...engine, payload, payloadClose, ids: hooks.inWorker?.ids });
+      if (res.connected !== undefined) {
+        connectedOnce ||= res.connected;
+        unreachableKind ??= res.unreachable;
+      }
       nextConnId = res.nextConnId;
+      if (h2Request) h2Facts.set(mode, { goaways: res.goaways ?? 0, retried: res.retried ?? 0 });
+      if (res.alpnMismatch && !wire.alpnAgreed) wire.alpnAgreed = res.alpnMismatch.agreed;
+      // HTTP/2 sessions failed before the server's SETTINGS, or (plain HTTP/1.1) not one answer and
+      // connections closed without a byte: look at what the server says to the HTTP/2 preface (once).
+      const closedOnly = !h2Request && target.scheme === 'http' && tally.ok === 0 && (tally.errorKinds.get('closed')?.count ?? 0) * 2 > tally.requests;
+      if ((res.protocolFailures || closedOnly) && !wire.prefaceReply && !internal.signal.aborted)
+        wire.prefaceReply = await readPrefaceReply(addresses[0], target.port, timeoutMs, endpoint.tls);
       if (res.inFlightAborted) inFlightAborted.set(mode, res.inFlightAborted);
       if (!localPorts && tally.errorKinds.has('no-local-port')) localPorts = readLocalPortFacts(addresses[0], target.port, close);
       tally.connectionsOpened = res.connections;
       tally.durationMs = res.endedAt - res.startedAt;
+      hooks.inWorker?.onMode(tally, { startT: res.startedAt - t0, endT: res.endedAt - t0, connections: res.connections, inFlightAborted: res.inFlightAborted, connected: connectedOnce, unreachable: unreachableKind });
       if (!connectedOnce && unreachableKind) {
         throw new UsageError(`cannot reach ${target.hostHeader}${addresses.length > 1 || addresses[0] !== target.host ? ` (${addresses.join(', ')})` : ''}: ${describeKind(unreachableKind)}`);
       }
@@ -293,7 +370,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
   for (const t of tallies) for (const b of t.backends.values()) if (b.ok > 0) seen.add(b.name);
   const weightsCheck = checkWeights(options.weights, seen, options.expectBackends);
   const analysed = [
-    ...analyse(tallies, { expect: options.expect, expectBackends: options.expectBackends, weights: weightsCheck.weights, localPorts }),
+    ...analyse(tallies, { protocol, wire, expect: options.expect, expectBackends: options.expectBackends, weights: weightsCheck.weights, localPorts }),
     ...weightsCheck.findings,
   ];
   const report: ProbeReport = envelope(
@@ -310,6 +387,8 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
     const m = summarizeMode(t);
     const cut = inFlightAborted.get(t.mode);
     if (cut) m.inFlightAborted = cut;
+    const h2 = h2Facts.get(t.mode);
+    if (h2) m.http2 = { streamsPerConnection: streams, goaways: h2.goaways, retried: h2.retried };
     report.modes[t.mode] = m;
   }
   if (weightsCheck.usageErrors.length) report.inputErrors = weightsCheck.usageErrors;

@@ -8,6 +8,7 @@ import type { HistogramJson, HistogramSummary } from '../core/histogram.js';
 import type { ProbeMode } from './record.js';
 import { compareAddresses } from './sources.js';
 import type { ModeTally } from './tally.js';
+import type { TlsReport } from './tls-tally.js';
 
 export interface BackendReport {
   name: string;
@@ -47,7 +48,10 @@ export interface ConnectionReport {
 }
 
 export interface LatencyReport {
+  /** The TCP handshake (on https too: the TLS handshake is `tls`). */
   connect: HistogramSummaryJson;
+  /** https: the TLS handshake, TCP connected to handshake done (absent on http runs). */
+  tls?: HistogramSummaryJson;
   server: HistogramSummaryJson;
   total: HistogramSummaryJson;
 }
@@ -71,7 +75,7 @@ export interface ModeReport {
   /** Requests per second over the mode. */
   rate: number;
   statuses: Record<string, number>;
-  errorKinds: Record<string, { count: number; onNew: number; onReused: number; inConnect: number }>;
+  errorKinds: Record<string, { count: number; onNew: number; onReused: number; inConnect: number; inTls?: number }>;
   backends: BackendReport[];
   perConnection: ConnectionReport[];
   /** Connections beyond the detail cap (counted, not listed). */
@@ -84,10 +88,18 @@ export interface ModeReport {
   sources?: { source: string; requests: number; ok: number; errors: number; backends: Record<string, number>; connectionBackends: Record<string, number> }[];
   latency: LatencyReport;
   /** The latency histograms bucket by bucket (ms), so `lbdiag merge` adds runs without loss. */
-  histograms?: { connect: HistogramJson; server: HistogramJson; total: HistogramJson; ok: HistogramJson; failed: HistogramJson; fresh: HistogramJson };
+  histograms?: { connect: HistogramJson; tls?: HistogramJson; server: HistogramJson; total: HistogramJson; ok: HistogramJson; failed: HistogramJson; fresh: HistogramJson };
+  /** https: versions, ciphers, ALPN and certificates per backend, every certificate seen, the TLS errors. */
+  tls?: TlsReport;
   timeline: { bucketMs: number; buckets: { t: number; requests: number; errors: number; backends: Record<string, number> }[] };
   /** Requests cut off in flight when the run stopped (-d deadline, Ctrl-C): not tallied. */
   inFlightAborted?: number;
+  /**
+   * HTTP/2 runs (`--http2`, `--grpc`): streams per connection (`--streams`), GOAWAY frames
+   * received, and streams the server refused (REFUSED_STREAM, past a GOAWAY) that were sent again
+   * on another connection (not counted as requests or errors).
+   */
+  http2?: { streamsPerConnection: number; goaways: number; retried: number };
 }
 
 /** The probe's fields after the common envelope (`schema`, `command`, `version`, `startedAt`, `interrupted`, `config`, `findings`). */
@@ -143,7 +155,8 @@ export function summarizeMode(t: ModeTally): ModeReport {
     lastMs: num(c.lastT) ?? 0,
   }));
   const errorKinds: ModeReport['errorKinds'] = {};
-  for (const [k, v] of t.errorKinds) errorKinds[k] = { count: v.count, onNew: v.fresh, onReused: v.reused, inConnect: v.connectPhase };
+  for (const [k, v] of t.errorKinds) errorKinds[k] = { count: v.count, onNew: v.fresh, onReused: v.reused, inConnect: v.connectPhase, ...(v.tlsPhase ? { inTls: v.tlsPhase } : {}) };
+  const tlsTimed = t.tlsHandshake.count > 0;
   const dur = t.durationMs || Math.max(0, t.endT - t.startT);
   return {
     requests: t.requests,
@@ -167,8 +180,9 @@ export function summarizeMode(t: ModeTally): ModeReport {
     ...(t.sources.size
       ? { sources: [...t.sources.entries()].sort((x, y) => compareAddresses(x[0], y[0])).map(([source, a]) => ({ source, requests: a.requests, ok: a.ok, errors: a.errors, backends: obj(a.backends), connectionBackends: obj(t.sourceConns.get(source) ?? new Map<string, number>()) })) }
       : {}),
-    latency: { connect: hist(t.connect.summary()), server: hist(t.ttfb.summary()), total: hist(t.total.summary()) },
-    histograms: { connect: t.connect.toJSON(), server: t.ttfb.toJSON(), total: t.total.toJSON(), ok: t.okTotal.toJSON(), failed: t.failedTotal.toJSON(), fresh: t.totalFresh.toJSON() },
+    latency: { connect: hist(t.connect.summary()), ...(tlsTimed ? { tls: hist(t.tlsHandshake.summary()) } : {}), server: hist(t.ttfb.summary()), total: hist(t.total.summary()) },
+    histograms: { connect: t.connect.toJSON(), ...(tlsTimed ? { tls: t.tlsHandshake.toJSON() } : {}), server: t.ttfb.toJSON(), total: t.total.toJSON(), ok: t.okTotal.toJSON(), failed: t.failedTotal.toJSON(), fresh: t.totalFresh.toJSON() },
+    ...(t.tls.empty ? {} : { tls: t.tls.toJSON() }),
     timeline: {
       bucketMs: t.timeline.bucketMs,
       buckets: t.timeline.buckets.map((b) => ({ t: b.t, requests: b.requests, errors: b.errors, backends: obj(b.backends) })),

@@ -6,6 +6,7 @@
 import { Histogram } from '../core/histogram.js';
 import { Timeline } from './timeline.js';
 import type { ProbeMode, ProbeRecord } from './record.js';
+import { TlsTally } from './tls-tally.js';
 
 export interface InstanceTally {
   instance: string;
@@ -61,6 +62,13 @@ export interface ConnTally {
    */
   orderFirst: number;
   orderGcd: number;
+  /**
+   * Backends the client that opened this connection reached in its whole run (set by `lbdiag
+   * merge`; absent in a single run, where it is every backend the run saw). A connection whose
+   * client could reach only one backend (another target, source affinity) staying on one backend
+   * says nothing about per-connection balancing.
+   */
+  clientBackends?: number;
 }
 
 export interface ErrorKindTally {
@@ -68,6 +76,8 @@ export interface ErrorKindTally {
   fresh: number;
   reused: number;
   connectPhase: number;
+  /** Failed in the TLS handshake (TCP accepted). */
+  tlsPhase: number;
 }
 
 export interface AddressTally {
@@ -106,6 +116,10 @@ export class ModeTally {
   /** Connections opened per `--source` address (the unit a source-hashing balancer decides on). */
   sourceConns = new Map<string, Map<string, number>>();
   connect = new Histogram();
+  /** https: TLS handshake times (new connections). */
+  tlsHandshake = new Histogram();
+  /** https: what the handshakes showed, per backend and per certificate, and the TLS errors. */
+  tls = new TlsTally();
   ttfb = new Histogram();
   total = new Histogram();
   /** Total time of requests on new connections, to tell connect stalls from server stalls. */
@@ -179,16 +193,19 @@ export class ModeTally {
     if (r.status !== undefined) this.statuses.set(r.status, (this.statuses.get(r.status) ?? 0) + 1);
     if (r.error !== undefined) {
       let k = this.errorKinds.get(r.error);
-      if (!k) this.errorKinds.set(r.error, (k = { count: 0, fresh: 0, reused: 0, connectPhase: 0 }));
+      if (!k) this.errorKinds.set(r.error, (k = { count: 0, fresh: 0, reused: 0, connectPhase: 0, tlsPhase: 0 }));
       k.count++;
       if (r.reused) k.reused++;
       else k.fresh++;
       if (r.phase === 'connect') k.connectPhase++;
+      else if (r.phase === 'tls') k.tlsPhase++;
     }
     if (r.connectMs !== undefined) {
       this.connect.record(r.connectMs);
       this.totalFresh.record(r.totalMs);
     }
+    if (r.tlsMs !== undefined) this.tlsHandshake.record(r.tlsMs);
+    if (r.tls !== undefined || (r.error !== undefined && r.error.startsWith('tls-'))) this.tls.add(r, failed);
     if (r.ttfbMs !== undefined) this.ttfb.record(r.ttfbMs);
     this.total.record(r.totalMs);
 

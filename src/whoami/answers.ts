@@ -4,8 +4,9 @@
  * the wire contract read by `lbdiag probe`: src/wire/identity-headers.ts.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import { performance } from 'node:perf_hooks';
-import { hostPort, localOf, type ConnSocket, type ConnState } from './connections.js';
+import { hostPort, localOf, type ConnState } from './connections.js';
 import { redactHeaders } from './secrets.js';
 import type { Forwarded, InterfaceAddress, Kubernetes, WhoamiAnswer } from '../wire/identity-headers.js';
 
@@ -37,6 +38,14 @@ export interface ServerSettings {
   headersTimeoutMs: number;
   headersTimeoutIsDefault: boolean;
   drainDelayMs: number;
+  /** HTTP/2: GOAWAY after this many streams on a connection (default: maxRequestsPerConn). */
+  maxStreamsPerConn: number | null;
+  /** GOAWAY (HTTP/2) or Connection: close (HTTP/1.1) once a connection is this old; null = never. */
+  maxConnAgeMs: number | null;
+  /** HTTP/2: how long streams in flight may take after the age GOAWAY before the session is destroyed. */
+  maxConnAgeGraceMs: number;
+  /** --tls: HTTP/1.1 and h2 by ALPN over TLS (else HTTP/1.1 and h2c in clear). */
+  tls: boolean;
 }
 
 function one(v: string | string[] | undefined): string | null {
@@ -88,10 +97,10 @@ export function jsonBody(answer: WhoamiAnswer): string {
 }
 
 /** The JSON answer to one request (the document's type is the wire contract's WhoamiAnswer). */
-export function buildAnswer(req: IncomingMessage, c: ConnState, seq: number, id: Identity, s: ServerSettings, draining: boolean, ips: InterfaceAddress[], echoSecrets: boolean): WhoamiAnswer {
+export function buildAnswer(req: IncomingMessage | Http2ServerRequest, c: ConnState, seq: number, id: Identity, s: ServerSettings, draining: boolean, ips: InterfaceAddress[], echoSecrets: boolean): WhoamiAnswer {
   const now = performance.now();
-  const h = req.headers;
-  localOf(req.socket as ConnSocket);
+  const h = req.headers as IncomingHttpHeaders;
+  localOf(c.socket);
   const a: WhoamiAnswer = {
     name: id.name,
     hostname: id.hostname,
@@ -102,7 +111,7 @@ export function buildAnswer(req: IncomingMessage, c: ConnState, seq: number, id:
     startedAt: id.startedAt,
     uptimeMs: Math.round(now - id.startedMono),
     ips,
-    request: { method: req.method ?? '', url: req.url ?? '', httpVersion: req.httpVersion, host: h.host ?? null, headers: echoSecrets ? h : redactHeaders(h) },
+    request: { method: req.method ?? '', url: req.url ?? '', httpVersion: req.httpVersion, host: h.host ?? (h[':authority'] as string | undefined) ?? null, headers: echoSecrets ? h : redactHeaders(h) },
     connection: {
       id: c.id,
       seq,
@@ -118,7 +127,13 @@ export function buildAnswer(req: IncomingMessage, c: ConnState, seq: number, id:
       headersTimeoutMs: s.headersTimeoutMs,
       drainDelayMs: s.drainDelayMs,
     },
+    protocol: c.protocol,
   };
+  // Reported when set (absent = unlimited / never), so answers without them keep their old shape.
+  if (s.maxStreamsPerConn !== null && s.maxStreamsPerConn !== s.maxRequestsPerConn) a.server.maxStreamsPerConn = s.maxStreamsPerConn;
+  if (s.maxConnAgeMs !== null) a.server.maxConnAgeMs = s.maxConnAgeMs;
+  if (c.session) a.stream = (req as Http2ServerRequest).stream.id;
+  if (c.tls) a.tls = c.tls;
   if (id.kubernetes) a.kubernetes = id.kubernetes;
   return a;
 }

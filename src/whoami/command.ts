@@ -20,6 +20,12 @@ interface Flags {
   log?: boolean;
   logFormat?: string;
   echoSecrets?: boolean;
+  maxStreamsPerConn?: string;
+  maxConnAge?: string;
+  maxConnAgeGrace?: string;
+  tls?: boolean;
+  cert?: string;
+  key?: string;
 }
 
 function whoamiOptions(f: Flags): { opts: WhoamiOptions; workers: number } {
@@ -35,7 +41,14 @@ function whoamiOptions(f: Flags): { opts: WhoamiOptions; workers: number } {
     drainDelayMs: parseDuration(f.drainDelay, '--drain-delay'),
     log: f.log || logFormat !== undefined ? ((logFormat ?? 'text') as 'text' | 'json') : false,
     echoSecrets: f.echoSecrets === true,
+    maxStreamsPerConn: f.maxStreamsPerConn === undefined ? undefined : parseCount(f.maxStreamsPerConn, '--max-streams-per-conn', 0),
+    maxConnAgeMs: f.maxConnAge === undefined ? undefined : parseDuration(f.maxConnAge, '--max-conn-age'),
+    maxConnAgeGraceMs: f.maxConnAgeGrace === undefined ? undefined : parseDuration(f.maxConnAgeGrace, '--max-conn-age-grace'),
+    tls: f.tls === true || f.cert !== undefined,
+    certFile: f.cert,
+    keyFile: f.key,
   };
+  if ((f.cert === undefined) !== (f.key === undefined)) throw new UsageError('--cert and --key go together (or give neither: --tls alone makes a self-signed certificate)');
   if (opts.headersTimeoutMs === 0) throw new UsageError('invalid --headers-timeout "0" (must be above zero)');
   return { opts, workers: parseCount(f.workers, '--workers', 1, 256) };
 }
@@ -48,7 +61,13 @@ export function registerWhoami(program: Command): void {
     .option('-H, --host <address>', 'address to listen on, repeatable (default :: = every IPv4 and IPv6 address)', collect)
     .option('--name <name>', 'backend name in X-Lbdiag-Backend and the answers (default $POD_NAME, else the hostname)')
     .option('--idle-timeout <duration>', 'close a keep-alive connection idle this long (server.keepAliveTimeout; 0 = never; default Node\'s 5s)')
-    .option('--max-requests-per-conn <n>', 'the n-th response on a connection carries Connection: close (0 = unlimited)')
+    .option('--max-requests-per-conn <n>', 'the n-th response on a connection carries Connection: close; HTTP/2: GOAWAY after the n-th stream (0 = unlimited)')
+    .option('--max-streams-per-conn <n>', 'HTTP/2 only: GOAWAY after the n-th stream on a connection (default: --max-requests-per-conn; 0 = unlimited)')
+    .option('--max-conn-age <duration>', 'connections older than this end: HTTP/2 GOAWAY (gRPC MAX_CONNECTION_AGE), HTTP/1.1 Connection: close on the next answer (default never)')
+    .option('--max-conn-age-grace <duration>', 'HTTP/2: after the --max-conn-age GOAWAY, streams in flight get this long before the connection is closed', '10s')
+    .option('--tls', 'serve HTTPS: HTTP/1.1 and HTTP/2 (h2) chosen by ALPN on the one port; self-signed certificate unless --cert/--key')
+    .option('--cert <file>', 'PEM certificate (chain) for --tls (implies --tls; with --key)')
+    .option('--key <file>', 'PEM private key for --cert')
     .option('--headers-timeout <duration>', 'answer 408 and close when request headers take longer (default Node\'s 60s)')
     .option('--drain-delay <duration>', 'on SIGTERM/SIGINT keep answering this long with /health 503 and Connection: close', '5s')
     .option('-w, --workers <n>', 'processes sharing the port (node:cluster); one instance (generation), a pid each', '1')
@@ -60,7 +79,8 @@ export function registerWhoami(program: Command): void {
       `
 Every response carries X-Lbdiag-Backend (name), X-Lbdiag-Instance (random per whoami start, shared by
 its --workers), X-Lbdiag-Started (that start, Unix epoch ms), X-Lbdiag-Conn (<connection id>;seq=<n-th
-request on it>) and X-Lbdiag-Pid.
+request on it>) and X-Lbdiag-Pid. One port speaks HTTP/1.1 and HTTP/2: h2c by prior knowledge in clear
+(no Upgrade: h2c), h2 by ALPN with --tls; over HTTP/2, seq counts the streams of the connection.
 
 Paths:  /            short text (JSON with Accept: application/json or ?format=json); any unknown path echoes too
         /api         JSON: name, pid, instance, ips, request, connection {id, seq, ageMs, local, remote},
@@ -70,6 +90,8 @@ Paths:  /            short text (JSON with Accept: application/json or ?format=j
         /metrics     Prometheus text: requests by status, connections accepted/active/closed by whom,
                      requests per connection histogram, drain state
 Query:  ?wait=250ms (delay, capped at 30s)  ?status=503  ?size=16k (pad the body, capped at 16m)  ?close=1
+gRPC:   grpc.health.v1.Health/Check (SERVING; NOT_SERVING while draining or when /health is set down),
+        lbdiag.v1.WhoAmI/Get (identity); the x-lbdiag-* names in the response metadata too
 Durations: 250ms, 1.5s, 2m; a bare number is seconds.
 
 Examples:
@@ -78,6 +100,11 @@ Examples:
   lbdiag whoami --idle-timeout 75s --max-requests-per-conn 100
                                                  outlive the balancer's idle timeout; rotate connections
   lbdiag whoami -H 127.0.0.2 -H ::1 --workers 4  two addresses, four processes on one port
+  lbdiag whoami --max-conn-age 30s               GOAWAY after 30s, so long-lived HTTP/2 and gRPC clients
+                                                 reconnect (and reach pods added since)
+  lbdiag whoami --tls --port 8443                HTTPS (HTTP/1.1 and h2), self-signed, fingerprint in the banner
+  lbdiag whoami --cert tls.crt --key tls.key     HTTPS with your certificate
+  h2load -n 1000 -c 4 -m 10 http://127.0.0.1:18088/   HTTP/2 load on the same port (nghttp2-client)
   curl -si http://127.0.0.1:18088/api            the JSON answer
   curl -s -X POST -H 'Content-Type: application/json' -d 503 http://127.0.0.1:18088/health
                                                  fail the health check without stopping the server`,

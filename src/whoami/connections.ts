@@ -3,6 +3,8 @@
  * nothing allocated per request), and the stable list of reasons a connection closed.
  */
 import type { Socket } from 'node:net';
+import type { Http2Session } from 'node:http2';
+import type { WhoamiProtocol, AnswerTls } from '../wire/identity-headers.js';
 
 /** Who closed a connection. Stable: appears in `--log` lines and in `/metrics` labels. */
 export const CLOSE_REASONS = [
@@ -10,12 +12,14 @@ export const CLOSE_REASONS = [
   'client-reset', // the peer reset the connection (or it broke under us)
   'client-header', // the request asked for it (Connection: close, HTTP/1.0); the server closed after answering
   'server-idle', // --idle-timeout expired on an idle keep-alive connection
-  'server-max-requests', // --max-requests-per-conn reached
+  'server-max-requests', // --max-requests-per-conn (or --max-streams-per-conn) reached
   'server-close-param', // ?close=1
   'server-headers-timeout', // --headers-timeout: request headers did not arrive in time (408)
   'server-bad-request', // malformed request (400) or oversized headers (431)
   'drain', // SIGTERM/SIGINT drain
   'shutdown', // immediate close
+  'server-max-age', // --max-conn-age reached (HTTP/2: GOAWAY; HTTP/1.1: Connection: close on the next answer)
+  'client-protocol-error', // HTTP/2: the client broke the protocol (bad frames, flood); the session was torn down
   'unknown',
 ] as const;
 export type CloseReason = (typeof CLOSE_REASONS)[number];
@@ -43,6 +47,12 @@ export interface ConnState {
   broken: boolean;
   /** The open connections form a doubly linked list through their states (see OpenConnections). */
   socket: ConnSocket;
+  /** Decided when the first bytes arrive (HTTP/2 preface or not) or by TLS ALPN. */
+  protocol: WhoamiProtocol;
+  /** The HTTP/2 session on this connection, once it is one. */
+  session: Http2Session | null;
+  /** TLS details (--tls), read once after the handshake. */
+  tls: AnswerTls | null;
   prev: ConnState | null;
   next: ConnState | null;
 }

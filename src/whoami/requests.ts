@@ -7,8 +7,11 @@
  */
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { constants as http2constants, type Http2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
+import type net from 'node:net';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { buildAnswer, JSON_TYPE, jsonBody, PROM, TEXT, textAnswer, textHead, type Identity, type ServerSettings } from './answers.js';
 import { CONN, localOf, OpenConnections, plainAddress, type CloseReason, type ConnSocket, type ConnState } from './connections.js';
@@ -16,12 +19,20 @@ import { NO_CONTROLS, parseControls, type Controls } from './controls.js';
 import { Drain, type ServerState } from './drain.js';
 import { healthPostRefusal, readHealthBody } from './health.js';
 import { interfaceAddresses, type Generation } from './identity.js';
-import { listenAll, type Address } from './listen.js';
+import { createH2, goaway, type H2Session } from './h2.js';
+import { isGrpc, answerGrpc } from './grpc.js';
+import { createHttp1, listenAll, type Address } from './listen.js';
+import { sniffProtocol, type Sniffed } from './sniff.js';
+import type { TlsMaterial } from './tls.js';
 import { RequestLog, type LogFormat } from './log.js';
 import { answerMalformed } from './malformed.js';
 import { Metrics, renderPrometheus } from './metrics.js';
 import { LARGE_PADDING_BYTES, MAX_LARGE_RESPONSES, paddedJson, paddedLength, paddedText, streamPadded, type PaddedBody } from './padding.js';
 import { BACKEND_HEADER, CONN_HEADER, formatConn, INSTANCE_HEADER, PID_HEADER, STARTED_HEADER, type InterfaceAddress } from '../wire/identity-headers.js';
+
+/** A request and its response object, over HTTP/1.x (node:http) or HTTP/2 (node:http2 compat API). */
+export type AnyRequest = IncomingMessage | Http2ServerRequest;
+export type AnyResponse = ServerResponse | Http2ServerResponse;
 
 const STATUS_NO_BODY = (s: number): boolean => s === 204 || s === 304;
 const RETRY_AFTER = ['Retry-After', '1'];
@@ -29,8 +40,8 @@ const noop = (): void => {};
 
 interface PendingWait {
   timer: NodeJS.Timeout | null;
-  req: IncomingMessage;
-  res: ServerResponse;
+  req: AnyRequest;
+  res: AnyResponse;
   c: ConnState;
   seq: number;
   path: string;
@@ -61,7 +72,12 @@ function scanHeaders(raw: string[]): void {
 }
 
 export class WhoamiServer {
-  readonly servers: http.Server[] = [];
+  /** The listeners (TCP, or TLS with --tls), one per address. */
+  readonly servers: net.Server[] = [];
+  /** Handed every HTTP/1.x connection. */
+  readonly http1: http.Server;
+  /** Handed every HTTP/2 connection (h2c by prior knowledge, h2 by ALPN). */
+  readonly h2: Http2Server;
   readonly open = new OpenConnections();
   readonly metrics = new Metrics();
   readonly waits = new Set<PendingWait>();
@@ -79,6 +95,8 @@ export class WhoamiServer {
   largeInFlight = 0;
   private readonly head: string;
   private readonly maxRequests: number;
+  private readonly maxStreams: number;
+  private readonly maxAgeMs: number;
   readonly log: RequestLog | null;
   private allClosed: (() => void)[] = [];
   private ipsCache: { at: number; ips: InterfaceAddress[] } | null = null;
@@ -92,6 +110,7 @@ export class WhoamiServer {
     logStream: NodeJS.WritableStream,
     private readonly echoSecrets: boolean,
     generation: Generation,
+    readonly tlsMaterial: TlsMaterial | null = null,
   ) {
     this.pidStr = String(identity.pid);
     this.startedStr = String(identity.started);
@@ -101,11 +120,15 @@ export class WhoamiServer {
     this.nextConnId = (generation.worker ?? 1) - this.connIdStep;
     this.head = textHead(identity);
     this.maxRequests = settings.maxRequestsPerConn ?? 0;
+    this.maxStreams = settings.maxStreamsPerConn ?? 0;
+    this.maxAgeMs = settings.maxConnAgeMs ?? 0;
     this.log = log ? new RequestLog(log, identity.pid, logPid, logStream) : null;
     const self = this;
     this.onSocketClose = function (this: ConnSocket) {
       self.connectionClosed(this);
     };
+    this.http1 = createHttp1(settings, this.onRequest, this.onClientError);
+    this.h2 = createH2(this);
   }
 
   // ---- connections -------------------------------------------------------------------------
@@ -130,14 +153,48 @@ export class WhoamiServer {
       waits: null,
       broken: false,
       socket: s,
+      protocol: 'http/1.1',
+      session: null,
+      tls: null,
       prev: null,
       next: null,
     };
-    this.open.add(s[CONN]);
+    const c = s[CONN];
+    this.open.add(c);
     this.metrics.accepted++;
     this.metrics.active++;
     s.on('close', this.onSocketClose);
+    if (this.tlsMaterial) {
+      // Decrypted already: ALPN chose the protocol.
+      const t = socket as TLSSocket;
+      const alpn = t.alpnProtocol || null;
+      c.tls = { servername: (t as TLSSocket & { servername?: string | false }).servername || null, alpn, version: t.getProtocol() ?? null, cipher: t.getCipher()?.name ?? null };
+      this.dispatch(s, alpn === 'h2' ? 'h2' : 'http/1.1');
+      return;
+    }
+    sniffProtocol(s, this.settings.headersTimeoutMs, (p) => this.dispatch(s, p), () => {
+      // Connected but never sent a byte (a pre-opened or health-check connection): close quietly.
+      c.closedBy ??= 'server-headers-timeout';
+      s.destroy();
+    }, () => {
+      c.closedBy ??= 'client-reset';
+    });
   };
+
+  private dispatch(s: ConnSocket, p: Sniffed | 'h2'): void {
+    const c = s[CONN];
+    c.protocol = p;
+    this.metrics.countProtocol(p);
+    if (p === 'http/1.1') {
+      this.http1.emit('connection', s);
+      // The sniff paused the socket; node:http reads what was put back once it flows.
+      if (!this.tlsMaterial) s.resume();
+    } else this.h2.emit('connection', s);
+  }
+
+  tlsFailed(): void {
+    this.metrics.tlsHandshakeFailures++;
+  }
 
   private connectionClosed(s: ConnSocket): void {
     const c = s[CONN];
@@ -156,8 +213,8 @@ export class WhoamiServer {
     }
     // Every close the server decides is labelled where it decides it; what is left is either the
     // peer's FIN (the readable side ended) or Node's keepAliveTimeout destroying an idle socket.
-    const by: CloseReason = c.closedBy ?? (s.readableEnded ? 'client' : c.seq === c.done && c.done > 0 ? 'server-idle' : 'unknown');
-    this.metrics.connectionClosed(c.done, by);
+    const by: CloseReason = c.closedBy ?? (c.session ? 'client' : s.readableEnded ? 'client' : c.seq === c.done && c.done > 0 ? 'server-idle' : 'unknown');
+    this.metrics.connectionClosed(c.done, by, c.protocol);
     if (this.log) this.log.close({ conn: c.id, requests: c.done, lifetimeMs: performance.now() - c.openedAt, closedBy: by, remoteAddress: c.remoteAddress, remotePort: c.remotePort });
     if (this.open.size === 0 && this.allClosed.length > 0) {
       const waiting = this.allClosed;
@@ -175,7 +232,25 @@ export class WhoamiServer {
   // ---- requests ----------------------------------------------------------------------------
 
   readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    const c = (req.socket as ConnSocket)[CONN];
+    this.handle(req, res, (req.socket as ConnSocket)[CONN]);
+  };
+
+  readonly onH2Request = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
+    // A stream the client reset before node handed it over has no session any more: nothing to answer.
+    const session = req.stream.session as H2Session | undefined;
+    const c = session?.[CONN];
+    if (!c || req.stream.destroyed) {
+      if (!req.stream.destroyed) req.stream.close(http2constants.NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    if (isGrpc(req)) {
+      answerGrpc(this, req, res, c, ++c.seq);
+      return;
+    }
+    this.handle(req, res, c);
+  };
+
+  private handle(req: AnyRequest, res: AnyResponse, c: ConnState): void {
     const seq = ++c.seq;
     const t0 = this.log ? performance.now() : 0;
     const url = req.url ?? '/';
@@ -194,7 +269,7 @@ export class WhoamiServer {
       return;
     }
     this.respond(req, res, c, seq, path, controls, t0);
-  };
+  }
 
   private readonly fireWait = (w: PendingWait): void => {
     w.timer = null;
@@ -208,9 +283,9 @@ export class WhoamiServer {
     this.respond(w.req, w.res, w.c, w.seq, w.path, w.controls, w.t0);
   };
 
-  private respond(req: IncomingMessage, res: ServerResponse, c: ConnState, seq: number, path: string, controls: Controls, t0: number): void {
+  private respond(req: AnyRequest, res: AnyResponse, c: ConnState, seq: number, path: string, controls: Controls, t0: number): void {
     if (c.broken) return; // a 400 already answered this request (see onClientError)
-    if (res.destroyed || req.socket.destroyed) {
+    if (c.session ? (res as Http2ServerResponse).stream.destroyed : (res as ServerResponse).destroyed || c.socket.destroyed) {
       // The client went away while we waited: nginx's 499, for the log and the counters.
       c.done++;
       this.metrics.countResponse(499);
@@ -228,9 +303,9 @@ export class WhoamiServer {
         body = `lbdiag whoami: ${controls.error}\n`;
       } else if (path === '/health') {
         if (method === 'POST') {
-          const refusal = healthPostRefusal(req.headers);
+          const refusal = healthPostRefusal(req.headers as http.IncomingHttpHeaders);
           if (refusal === null) {
-            readHealthBody(req, (r) => {
+            readHealthBody(req as IncomingMessage, (r) => {
               if (typeof r === 'number') {
                 this.healthStatus = r;
                 this.send(req, res, c, seq, controls.status || 200, TEXT, `health set to ${r}\n`, controls.close, path, t0);
@@ -256,6 +331,7 @@ export class WhoamiServer {
         body = this.prometheus();
       } else {
         scanHeaders(req.rawHeaders);
+        if (scan.host === '' && c.session) scan.host = (req as Http2ServerRequest).authority ?? '';
         json =
           path === '/api'
             ? controls.format !== 'text'
@@ -264,7 +340,7 @@ export class WhoamiServer {
           type = JSON_TYPE;
           body = jsonBody(buildAnswer(req, c, seq, this.identity, this.settings, this.state !== 'serving', this.ips(), this.echoSecrets));
         } else {
-          localOf(req.socket as ConnSocket);
+          localOf(c.socket);
           body = textAnswer(this.head, c, seq, method, req.url ?? '/', req.httpVersion, scan.host, scan.xff, this.state !== 'serving');
         }
       }
@@ -285,18 +361,29 @@ export class WhoamiServer {
       this.send(req, res, c, seq, status, type, body, controls.close, path, t0);
     } catch (e) {
       if (!res.headersSent) this.send(req, res, c, seq, 500, TEXT, `lbdiag whoami: internal error: ${(e as Error).message}\n`, true, path, t0);
-      else res.destroy();
+      else if (c.session) (res as Http2ServerResponse).stream.close(0x2);
+      else (res as ServerResponse).destroy();
     }
   }
 
-  private send(req: IncomingMessage, res: ServerResponse, c: ConnState, seq: number, status: number, type: string, body: string | PaddedBody, closeParam: boolean, path: string, t0: number, extra?: string[]): void {
-    if (c.broken) return; // onClientError answered 400 for this request
-    let closing = true;
+  /**
+   * Whether this answer ends its connection, and why (labelled on the connection). HTTP/1.1: the
+   * answer carries Connection: close. HTTP/2: the session gets GOAWAY once the answer is queued.
+   */
+  closingAfter(c: ConnState, seq: number, closeParam: boolean, keepAlive: boolean): boolean {
     if (closeParam) c.closedBy ??= 'server-close-param';
-    else if (this.maxRequests > 0 && seq >= this.maxRequests) c.closedBy ??= 'server-max-requests';
+    else if (c.session ? this.maxStreams > 0 && seq >= this.maxStreams : this.maxRequests > 0 && seq >= this.maxRequests) c.closedBy ??= 'server-max-requests';
     else if (this.state !== 'serving') c.closedBy ??= 'drain';
-    else if (!res.shouldKeepAlive) c.closedBy ??= 'client-header';
-    else closing = false;
+    else if (this.maxAgeMs > 0 && performance.now() - c.openedAt >= this.maxAgeMs) c.closedBy ??= 'server-max-age';
+    else if (!keepAlive) c.closedBy ??= 'client-header';
+    else return false;
+    return true;
+  }
+
+  private send(req: AnyRequest, res: AnyResponse, c: ConnState, seq: number, status: number, type: string, body: string | PaddedBody, closeParam: boolean, path: string, t0: number, extra?: string[]): void {
+    if (c.broken) return; // onClientError answered 400 for this request
+    const h1 = c.session ? null : (res as ServerResponse);
+    const closing = this.closingAfter(c, seq, closeParam, h1 ? h1.shouldKeepAlive : true);
     const noBody = STATUS_NO_BODY(status);
     const padded = typeof body === 'string' ? null : body;
     const len = noBody ? 0 : padded ? paddedLength(padded) : Buffer.byteLength(body as string);
@@ -313,15 +400,18 @@ export class WhoamiServer {
       'Content-Length', String(len),
     ];
     // When the client asked to close (or spoke HTTP/1.0), node:http writes `Connection: close` itself.
-    if (closing && res.shouldKeepAlive) headers.push('Connection', 'close');
+    // HTTP/2 has no Connection header: the session is closed with GOAWAY instead.
+    if (closing && h1?.shouldKeepAlive) headers.push('Connection', 'close');
     if (extra) headers.push(...extra);
-    res.writeHead(status, headers);
+    if (h1) h1.writeHead(status, headers);
+    else (res as Http2ServerResponse).writeHead(status, headers as unknown as http.OutgoingHttpHeaders);
     if (noBody || req.method === 'HEAD') res.end();
     else if (padded) {
       const large = padded.pad > LARGE_PADDING_BYTES;
       if (large) this.largeInFlight++;
-      streamPadded(res, padded, large ? this.largeDone : noop);
-    } else res.end(body);
+      streamPadded(res as ServerResponse, padded, large ? this.largeDone : noop);
+    } else res.end(body as string);
+    if (closing && !h1) goaway(c);
     c.done++;
     this.metrics.countResponse(status);
     if (this.log) this.logRequest(req, c, seq, path, status, t0, closing);
@@ -331,7 +421,7 @@ export class WhoamiServer {
     this.largeInFlight--;
   };
 
-  private logRequest(req: IncomingMessage, c: ConnState, seq: number, path: string, status: number, t0: number, closing: boolean): void {
+  private logRequest(req: AnyRequest, c: ConnState, seq: number, path: string, status: number, t0: number, closing: boolean): void {
     this.log!.request({ conn: c.id, seq, remoteAddress: c.remoteAddress, remotePort: c.remotePort, method: req.method ?? '-', path, status, ms: performance.now() - t0, closing });
   }
 

@@ -56,6 +56,7 @@ export async function runSingle(opts: WhoamiOptions): Promise<number> {
     settings: handle.settings,
     log: log as BannerInput['log'],
     processes: [{ pid: handle.pid, instance: handle.instance }],
+    tls: handle.tls,
   } satisfies BannerInput;
   // Signal handlers first, then the banner: whoever waits for the banner may signal at once, and a
   // signal that came before Node had a handler would kill the process instead of draining it.

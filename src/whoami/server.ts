@@ -12,7 +12,8 @@ import { defaultName, isValidName, kubernetesFromEnv, newGeneration, type Genera
 import type { LogFormat } from './log.js';
 import type { MetricsSnapshot } from './metrics.js';
 import { WhoamiServer } from './requests.js';
-import { checkDuration, DEFAULT_DRAIN_DELAY_MS, NODE_HEADERS_TIMEOUT_MS, NODE_KEEP_ALIVE_TIMEOUT_MS } from './settings.js';
+import { loadTls, selfSignedTls, type TlsMaterial } from './tls.js';
+import { checkDuration, DEFAULT_DRAIN_DELAY_MS, DEFAULT_MAX_CONN_AGE_GRACE_MS, NODE_HEADERS_TIMEOUT_MS, NODE_KEEP_ALIVE_TIMEOUT_MS } from './settings.js';
 
 const require = createRequire(import.meta.url);
 const { version: VERSION } = require('../../../package.json') as { version: string };
@@ -25,8 +26,19 @@ export interface WhoamiOptions {
   name?: string;
   /** server.keepAliveTimeout; 0 keeps idle connections open forever. Default: Node's 5 s. */
   idleTimeoutMs?: number;
-  /** Close after the n-th response on a connection; 0/undefined = unlimited. */
+  /** Close after the n-th response on a connection; 0/undefined = unlimited. Also HTTP/2 streams unless maxStreamsPerConn is set. */
   maxRequestsPerConn?: number;
+  /** HTTP/2: GOAWAY after the n-th stream on a connection; undefined = maxRequestsPerConn; 0 = unlimited. */
+  maxStreamsPerConn?: number;
+  /** GOAWAY (HTTP/2) / Connection: close (HTTP/1.1) once a connection is this old; 0/undefined = never. */
+  maxConnAgeMs?: number;
+  /** HTTP/2: streams in flight after the age GOAWAY get this long before the session is destroyed. */
+  maxConnAgeGraceMs?: number;
+  /** Serve HTTP/1.1 and h2 by ALPN over TLS: certificate from certFile/keyFile, or self-signed (or tlsMaterial, made by the --workers primary). */
+  tls?: boolean;
+  certFile?: string;
+  keyFile?: string;
+  tlsMaterial?: TlsMaterial;
   /** server.headersTimeout (408 when request headers take longer). Default: Node's 60 s. */
   headersTimeoutMs?: number;
   /** How long drain() keeps answering (health 503, Connection: close) before it stops listening. */
@@ -54,6 +66,8 @@ export interface WhoamiHandle {
   readonly addresses: { address: string; port: number }[];
   readonly settings: ServerSettings;
   readonly identity: Identity;
+  /** The certificate served with --tls (null without). */
+  readonly tls: TlsMaterial | null;
   stats(): WhoamiStats;
   /** Graceful: health 503 and Connection: close at once, idle connections closed; after drainDelayMs stop listening, let in-flight requests finish. */
   drain(): Promise<void>;
@@ -73,6 +87,11 @@ export async function startWhoami(opts: WhoamiOptions): Promise<WhoamiHandle> {
   const idleTimeoutMs = checkDuration(opts.idleTimeoutMs, 'idle timeout', NODE_KEEP_ALIVE_TIMEOUT_MS);
   const headersTimeoutMs = checkDuration(opts.headersTimeoutMs, 'headers timeout', NODE_HEADERS_TIMEOUT_MS);
   if (headersTimeoutMs === 0) throw new UsageError('invalid headers timeout 0 (must be above zero)');
+  const maxStreams = opts.maxStreamsPerConn ?? max;
+  if (!Number.isInteger(maxStreams) || maxStreams < 0) throw new UsageError(`invalid max streams per connection ${maxStreams}`);
+  const maxAge = checkDuration(opts.maxConnAgeMs, 'max connection age', 0);
+  if ((opts.certFile === undefined) !== (opts.keyFile === undefined)) throw new UsageError('--cert and --key go together (or neither: --tls makes a self-signed certificate)');
+  const tlsMaterial = opts.tlsMaterial ?? (opts.tls || opts.certFile !== undefined ? (opts.certFile !== undefined ? loadTls(opts.certFile, opts.keyFile!) : await selfSignedTls(hosts)) : null);
   const settings: ServerSettings = {
     idleTimeoutMs,
     idleTimeoutIsDefault: opts.idleTimeoutMs === undefined,
@@ -80,6 +99,10 @@ export async function startWhoami(opts: WhoamiOptions): Promise<WhoamiHandle> {
     headersTimeoutMs,
     headersTimeoutIsDefault: opts.headersTimeoutMs === undefined,
     drainDelayMs: checkDuration(opts.drainDelayMs, 'drain delay', DEFAULT_DRAIN_DELAY_MS),
+    maxStreamsPerConn: maxStreams > 0 ? maxStreams : null,
+    maxConnAgeMs: maxAge > 0 ? maxAge : null,
+    maxConnAgeGraceMs: checkDuration(opts.maxConnAgeGraceMs, 'max connection age grace', DEFAULT_MAX_CONN_AGE_GRACE_MS),
+    tls: tlsMaterial !== null,
   };
   const generation = opts.generation ?? newGeneration();
   const identity: Identity = {
@@ -94,7 +117,7 @@ export async function startWhoami(opts: WhoamiOptions): Promise<WhoamiHandle> {
     kubernetes: kubernetesFromEnv(),
   };
   const log: LogFormat | null = opts.log === true ? 'text' : opts.log ? opts.log : null;
-  const w = new WhoamiServer(identity, settings, log, opts.logPid ?? false, opts.logStream ?? process.stdout, opts.echoSecrets ?? false, generation);
+  const w = new WhoamiServer(identity, settings, log, opts.logPid ?? false, opts.logStream ?? process.stdout, opts.echoSecrets ?? false, generation, tlsMaterial);
   const addresses = await w.listen(hosts, opts.port, defaultHost);
   return {
     name,
@@ -103,6 +126,7 @@ export async function startWhoami(opts: WhoamiOptions): Promise<WhoamiHandle> {
     addresses,
     settings,
     identity,
+    tls: tlsMaterial,
     stats: () => ({ ...w.metrics.snapshot(), state: w.state, healthStatus: w.healthStatus }),
     drain: () => w.lifecycle.drain(),
     close: () => w.lifecycle.close(),

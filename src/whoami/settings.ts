@@ -6,6 +6,8 @@ import { UsageError } from '../core/errors.js';
 
 export const DEFAULT_PORT = 18088;
 export const DEFAULT_DRAIN_DELAY_MS = 5000;
+/** After the --max-conn-age GOAWAY, streams in flight get this long before the session is destroyed. */
+export const DEFAULT_MAX_CONN_AGE_GRACE_MS = 10_000;
 /** Node's own defaults, shown in the banner when the user did not override them. */
 export const NODE_KEEP_ALIVE_TIMEOUT_MS = 5000;
 export const NODE_HEADERS_TIMEOUT_MS = 60_000;

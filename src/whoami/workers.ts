@@ -13,12 +13,25 @@ import { EXIT_INTERRUPTED } from './run.js';
 import { newGeneration, type Generation } from './identity.js';
 import { startWhoami, type WhoamiOptions } from './server.js';
 import { settingDuration } from './settings.js';
+import { selfSignedTls, type TlsMaterial } from './tls.js';
 
 type ToPrimary =
-  | { lbdiag: 'ready'; pid: number; instance: string; addresses: { address: string; port: number }[]; settings: import('./answers.js').ServerSettings; name: string; version: string }
+  | { lbdiag: 'ready'; pid: number; instance: string; addresses: { address: string; port: number }[]; settings: import('./answers.js').ServerSettings; name: string; version: string; tls: BannerInput['tls'] }
   | { lbdiag: 'error'; message: string };
 /** The generation travels to a worker in its environment: `instance:startedMs:worker:workers`. */
 const GENERATION_ENV = 'LBDIAG_WHOAMI_GENERATION';
+/**
+ * --tls without --cert: the primary makes the one self-signed certificate every worker serves (one
+ * fingerprint per whoami start), handed over in the environment (base64 JSON; the key never
+ * touches the disk and is readable only by this user, through /proc/PID/environ).
+ */
+const TLS_ENV = 'LBDIAG_WHOAMI_TLS';
+
+function tlsFromEnv(env: NodeJS.ProcessEnv = process.env): TlsMaterial | undefined {
+  const v = env[TLS_ENV];
+  if (!v) return undefined;
+  return JSON.parse(Buffer.from(v, 'base64').toString('utf8')) as TlsMaterial;
+}
 
 function generationFromEnv(env: NodeJS.ProcessEnv = process.env): Generation | undefined {
   const m = /^([0-9a-f]{8}):(\d+):(\d+):(\d+)$/.exec(env[GENERATION_ENV] ?? '');
@@ -40,7 +53,8 @@ export function isWorker(): boolean {
 export async function runWorker(opts: WhoamiOptions): Promise<number> {
   let handle;
   try {
-    handle = await startWhoami({ ...opts, logPid: true, generation: generationFromEnv() });
+    handle = await startWhoami({ ...opts, logPid: true, generation: generationFromEnv(), tlsMaterial: tlsFromEnv() });
+    delete process.env[TLS_ENV];
   } catch (e) {
     // Report, then leave on our own: the primary waits for every worker to exit (a worker it
     // killed while cluster still talked to it gave EPIPE in the primary).
@@ -51,7 +65,7 @@ export async function runWorker(opts: WhoamiOptions): Promise<number> {
     process.exit(EXIT_USAGE);
   }
   const h = handle;
-  process.send?.({ lbdiag: 'ready', pid: h.pid, instance: h.instance, addresses: h.addresses, settings: h.settings, name: h.name, version: h.identity.version } satisfies ToPrimary);
+  process.send?.({ lbdiag: 'ready', pid: h.pid, instance: h.instance, addresses: h.addresses, settings: h.settings, name: h.name, version: h.identity.version, tls: h.tls } satisfies ToPrimary);
   const drain = (): void => {
     void h.drain().then(() => process.exit(EXIT_OK));
   };
@@ -87,9 +101,14 @@ export async function runPrimary(n: number, opts: WhoamiOptions): Promise<number
   });
 
   const generation = newGeneration();
+  let tlsEnv = '';
+  if (opts.tls && opts.certFile === undefined) {
+    const hostList = opts.host === undefined ? ['::'] : Array.isArray(opts.host) ? opts.host : [opts.host];
+    tlsEnv = Buffer.from(JSON.stringify(await selfSignedTls(hostList))).toString('base64');
+  }
   const started = new Promise<void>((resolve) => {
     for (let i = 0; i < n; i++) {
-      const w = cluster.fork({ [GENERATION_ENV]: `${generation.instance}:${generation.startedMs}:${i + 1}:${n}` });
+      const w = cluster.fork({ [GENERATION_ENV]: `${generation.instance}:${generation.startedMs}:${i + 1}:${n}`, ...(tlsEnv ? { [TLS_ENV]: tlsEnv } : {}) });
       workers.push(w);
       // A message to a worker that is exiting fails with EPIPE / ERR_IPC_CHANNEL_CLOSED: its exit
       // is what counts (handled below), not the failed write.
@@ -134,6 +153,7 @@ export async function runPrimary(n: number, opts: WhoamiOptions): Promise<number
     log: log as BannerInput['log'],
     processes: ready.map((r) => ({ pid: r.pid, instance: r.instance })),
     primaryPid: process.pid,
+    tls: first.tls,
   } satisfies BannerInput;
 
   let signals = 0;

@@ -85,10 +85,29 @@ export interface AnswerSettings {
   maxRequestsPerConn: number | null;
   headersTimeoutMs: number;
   drainDelayMs: number;
+  /** HTTP/2: GOAWAY after this many streams per connection (absent from older whoami versions). */
+  maxStreamsPerConn?: number | null;
+  /** GOAWAY / Connection: close once a connection is this old (absent from older whoami versions). */
+  maxConnAgeMs?: number | null;
 }
 
 /** Request headers as node:http gives them (a name to a value, or several for Set-Cookie-like ones). */
 export type AnswerHeaders = Record<string, string | string[] | undefined>;
+
+/** How a request reached whoami: HTTP/1.x (plain or TLS), HTTP/2 by prior knowledge (cleartext), HTTP/2 over TLS (ALPN h2). */
+export type WhoamiProtocol = 'http/1.1' | 'h2c' | 'h2';
+
+/** TLS details of the connection (whoami --tls). */
+export interface AnswerTls {
+  /** The name the client asked for (SNI), null when it sent none (e.g. it connected to an IP address). */
+  servername: string | null;
+  /** The ALPN protocol agreed ('h2', 'http/1.1'), null when the client offered none. */
+  alpn: string | null;
+  /** 'TLSv1.3', 'TLSv1.2', ... */
+  version: string | null;
+  /** OpenSSL cipher name, e.g. 'TLS_AES_256_GCM_SHA384'. */
+  cipher: string | null;
+}
 
 export interface WhoamiAnswer {
   name: string;
@@ -111,5 +130,11 @@ export interface WhoamiAnswer {
   };
   forwarded: Forwarded;
   server: { state: 'serving' | 'draining' } & AnswerSettings;
+  /** Added with HTTP/2 support; absent in answers from older whoami versions (read as 'http/1.1'). */
+  protocol?: WhoamiProtocol;
+  /** HTTP/2 stream id of this request (odd, client-initiated); absent over HTTP/1.1. */
+  stream?: number;
+  /** Present when the connection is TLS (whoami --tls). */
+  tls?: AnswerTls;
   padding?: string;
 }

@@ -1,7 +1,8 @@
 /**
- * What the two in-process balancers share: the round-robin choice over a backend list that can
+ * What the in-process balancers share: the round-robin choice over a backend list that can
  * change at runtime, listening, and the `Balancer` handle (backends, stats snapshot, idempotent stop).
- * They differ only in what they balance: connections (tcp-forwarder.ts) or requests (http-proxy.ts).
+ * They differ only in what they balance: connections (tcp-forwarder.ts), HTTP/1.1 requests
+ * (http-proxy.ts) or HTTP/2 streams (h2-proxy.ts).
  */
 import type net from 'node:net';
 import { namedBackends, type BackendTarget, type Balancer, type Endpoint } from './types.js';
@@ -47,7 +48,7 @@ export async function listenOn(server: net.Server, at: Endpoint): Promise<Endpoi
 }
 
 /** The handle of an in-process balancer: `dropConnections` ends what `server.close` would wait for. */
-export function builtinHandle<K extends 'builtin-l4' | 'builtin-l7', L extends 4 | 7, S extends { perBackend: Record<string, number> }>(o: {
+export function builtinHandle<K extends 'builtin-l4' | 'builtin-l7' | 'builtin-h2', L extends 4 | 7, S extends { perBackend: Record<string, number> }>(o: {
   kind: K;
   layer: L;
   address: Endpoint;

@@ -1,6 +1,7 @@
 /**
  * Real nginx as a lab balancer: an HTTP reverse proxy (upstream round robin, HTTP/1.1 keep-alive to
- * the backends, X-Forwarded-For), or an L4 `stream {}` proxy when this nginx has the stream module.
+ * the backends, X-Forwarded-For), an HTTP/2 one (`grpc_pass grpc://`: h2c from clients and to the
+ * backends, one backend per stream), or an L4 `stream {}` proxy when this nginx has the stream module.
  * Everything lives in a temp dir (config, pid, temp paths), so it runs as root without touching
  * /etc/nginx or /var; `daemon off` keeps the master as our child, stopped by pid.
  */
@@ -15,10 +16,14 @@ import { isListening } from '../proc-net.js';
 import { spawnProcess, pidAlive } from '../supervisor.js';
 import { findBinary, MissingToolError, removeDir, runSync } from '../tools.js';
 
-export type NginxMode = 'http' | 'stream';
+/** `grpc`: HTTP/2 (h2c) from clients, `grpc_pass grpc://` to the upstream: one backend per stream. */
+export type NginxMode = 'http' | 'stream' | 'grpc';
 
 export interface NginxOptions extends BalancerOptions {
-  /** `http` (layer 7, default) or `stream` (layer 4; needs the stream module, see nginxStreamSupport). */
+  /**
+   * `http` (layer 7, default), `stream` (layer 4; needs the stream module, see nginxStreamSupport)
+   * or `grpc` (layer 7 HTTP/2: h2c listener, `grpc_pass` to the upstream, per-stream balancing).
+   */
   mode?: NginxMode;
   /** Idle timeouts in seconds (default 60). */
   idleTimeoutS?: number;
@@ -26,7 +31,7 @@ export interface NginxOptions extends BalancerOptions {
 }
 
 export interface NginxBalancer extends Balancer {
-  kind: 'nginx-http' | 'nginx-stream';
+  kind: 'nginx-http' | 'nginx-stream' | 'nginx-grpc';
   config(): string;
 }
 
@@ -80,6 +85,29 @@ export interface NginxConfigOptions {
   dir: string;
   idleTimeoutS?: number;
   loadModule?: string;
+  /**
+   * grpc mode: how this nginx turns HTTP/2 on: `listen` (`listen … http2`, before 1.25.1) or
+   * `directive` (`http2 on;`, 1.25.1 and later). Default `listen`.
+   */
+  http2Syntax?: Http2Syntax;
+}
+
+export type Http2Syntax = 'listen' | 'directive';
+
+/** nginx's version as [major, minor, patch], from `nginx -v`; null when unknown. */
+export function nginxVersion(): [number, number, number] | null {
+  const bin = findBinary('nginx');
+  if (!bin) return null;
+  const v = runSync(bin, ['-v']);
+  const m = /nginx\/(\d+)\.(\d+)\.(\d+)/.exec(v.stdout + v.stderr);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : null;
+}
+
+/** 1.25.1 deprecated `listen … http2` for the `http2 on;` directive. */
+export function http2SyntaxFor(version: [number, number, number] | null): Http2Syntax {
+  if (!version) return 'listen';
+  const [a, b, c] = version;
+  return a > 1 || (a === 1 && (b > 25 || (b === 25 && c >= 1))) ? 'directive' : 'listen';
 }
 
 /** The config text (pure). */
@@ -114,6 +142,40 @@ export function nginxConfig(o: NginxConfigOptions): string {
     ].join('\n')}\n`;
   }
   const t = (name: string): string => path.join(o.dir, name);
+  if (o.mode === 'grpc') {
+    const directive = o.http2Syntax === 'directive';
+    return `${[
+      ...head,
+      'http {',
+      '    access_log off;',
+      `    client_body_temp_path ${t('client_body')};`,
+      `    proxy_temp_path ${t('proxy')};`,
+      `    fastcgi_temp_path ${t('fastcgi')};`,
+      `    uwsgi_temp_path ${t('uwsgi')};`,
+      `    scgi_temp_path ${t('scgi')};`,
+      `    keepalive_timeout ${idle}s;`,
+      '    keepalive_requests 100000;',
+      '    upstream lbdiag_backends {',
+      ...servers,
+      '        keepalive 32;',
+      '        keepalive_timeout 4s;',
+      '    }',
+      '    server {',
+      `        listen ${listenDirective(o.listen)}${directive ? '' : ' http2'};`,
+      ...(directive ? ['        http2 on;'] : []),
+      '        location / {',
+      '            grpc_pass grpc://lbdiag_backends;',
+      '            grpc_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+      '            grpc_set_header X-Forwarded-Proto $scheme;',
+      '            add_header Via "2 nginx" always;',
+      '            grpc_connect_timeout 5s;',
+      `            grpc_read_timeout ${idle}s;`,
+      `            grpc_send_timeout ${idle}s;`,
+      '        }',
+      '    }',
+      '}',
+    ].join('\n')}\n`;
+  }
   return `${[
     ...head,
     'http {',
@@ -172,7 +234,8 @@ export async function startNginx(opts: NginxOptions): Promise<NginxBalancer> {
   chmodSync(dir, 0o755);
   const untrackDir = track({ name: `temp dir ${dir}`, stop: async () => removeDir(dir), stopSync: () => removeDir(dir) });
   let backends = namedBackends(opts.backends);
-  const cfgOf = (b: BackendTarget[]): string => nginxConfig({ mode, listen: opts.listen, backends: b, dir, idleTimeoutS: opts.idleTimeoutS, loadModule });
+  const http2Syntax = mode === 'grpc' ? http2SyntaxFor(nginxVersion()) : undefined;
+  const cfgOf = (b: BackendTarget[]): string => nginxConfig({ mode, listen: opts.listen, backends: b, dir, idleTimeoutS: opts.idleTimeoutS, loadModule, http2Syntax });
   let config = cfgOf(backends);
   const file = path.join(dir, 'nginx.conf');
   writeFileSync(file, config);
@@ -191,7 +254,7 @@ export async function startNginx(opts: NginxOptions): Promise<NginxBalancer> {
     throw new Error(`nginx did not start: ${(e as Error).message}`);
   }
   return {
-    kind: mode === 'stream' ? 'nginx-stream' : 'nginx-http',
+    kind: mode === 'stream' ? 'nginx-stream' : mode === 'grpc' ? 'nginx-grpc' : 'nginx-http',
     layer: mode === 'stream' ? 4 : 7,
     address: { ...opts.listen },
     pid: proc.pid,

@@ -16,11 +16,14 @@ export interface BackendTarget extends Endpoint {
 export type BalancerKind =
   | 'builtin-l4'
   | 'builtin-l7'
+  | 'builtin-h2'
   | 'haproxy-tcp'
   | 'haproxy-http'
+  | 'haproxy-h2'
   | 'haproxy-stale'
   | 'nginx-http'
-  | 'nginx-stream';
+  | 'nginx-stream'
+  | 'nginx-grpc';
 
 export interface Balancer {
   kind: BalancerKind;

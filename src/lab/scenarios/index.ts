@@ -5,6 +5,7 @@ import { scaleUp } from './scale-up.js';
 import { staleListener } from './stale-listener.js';
 import { stall } from './stall.js';
 import { sourceAffinity } from './source-affinity.js';
+import { grpc } from './grpc.js';
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
   pinning,
@@ -12,4 +13,5 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'stale-listener': staleListener,
   stall,
   'source-affinity': sourceAffinity,
+  grpc,
 };

@@ -1,6 +1,7 @@
 /**
  * `backend-missing` (error): a backend named by `--expect-backends` never answered, or fewer
- * backends answered than `--expect N`.
+ * backends answered than `--expect N`. Both options together: each named backend that never
+ * answered, and the count when it falls short of N by more than the named ones explain.
  */
 import type { Finding } from '../../core/finding.js';
 import type { RunDetector } from './context.js';
@@ -10,8 +11,10 @@ export const backendMissing: RunDetector = (modes, ctx): Finding[] => {
   const { seen, options: o } = ctx;
   const out: Finding[] = [];
   const perMode = modes.filter((m) => m.requests > 0).map((m) => `${m.mode}: ${okBackends(m).length} backends (${shareList(m) || 'none'})`);
+  let namedMissing = 0;
   if (o.expectBackends?.length) {
     const missing = o.expectBackends.filter((n) => !seen.has(n));
+    namedMissing = missing.length;
     for (const n of missing) {
       out.push({
         id: 'backend-missing',
@@ -24,7 +27,8 @@ export const backendMissing: RunDetector = (modes, ctx): Finding[] => {
         metrics: { expected: o.expectBackends, seen: [...seen].sort() },
       });
     }
-  } else if (o.expect !== undefined && seen.size < o.expect) {
+  }
+  if (o.expect !== undefined && seen.size + namedMissing < o.expect) {
     out.push({
       id: 'backend-missing',
       severity: 'error',

@@ -17,6 +17,10 @@ export interface AnalyseOptions {
   weights?: Map<string, number>;
   /** Significance level for `imbalance` (default 0.001). */
   alpha?: number;
+  /** The protocol the run spoke (default http1): findings word their meaning and fix for HTTP/2 and gRPC. */
+  protocol?: 'http1' | 'h2' | 'grpc';
+  /** What the run saw on the wire when the protocols seemed to disagree (protocol-mismatch's evidence). */
+  wire?: import('./protocol-mismatch.js').WireCheck;
   /** The probe machine's port range, tcp_tw_reuse and TIME_WAIT count (for local-port-exhaustion). */
   localPorts?: LocalPortFacts;
 }

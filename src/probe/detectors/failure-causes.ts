@@ -2,6 +2,7 @@
 import { formatDuration } from '../../core/units.js';
 import type { ModeTally } from '../tally.js';
 import type { FailurePattern } from './failure-pattern.js';
+import { onlyTlsFailures } from './tls-error.js';
 
 export interface Causes {
   signals: string[];
@@ -20,6 +21,8 @@ export interface Causes {
  */
 export function rankCauses(m: ModeTally, p: FailurePattern): Causes {
   const signals: string[] = [];
+  // TLS-level failures (certificate, alert, version) are tls-error's: no pool cause to rank.
+  if (onlyTlsFailures(m)) return { signals: ['every failure was a TLS-level error (see tls-error): the connections were accepted and a TLS stack answered'], ranked: [], checks: [] };
   // Listener and pool-member causes act on new connections; failures on reused ones have their own
   // causes (idle timeouts: idle-timeout-reset), so only rank when new connections carry them.
   const onFresh = m.errors > 0 && m.failedFresh / m.errors >= 0.8;

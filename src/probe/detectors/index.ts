@@ -11,12 +11,14 @@
  *  5. late-backend-starved    run (pooled modes against later ones)
  *  6. stale-instance / backend-restarted   run, per backend name
  *  7. local-port-exhaustion   run (the probe machine's own ports)
- *  8. all-failing, intermittent-errors, idle-timeout-reset   per mode, together, as the balancer
- *     saw it (without the connects that found no local port)
+ *  8. tls-error, all-failing, intermittent-errors, idle-timeout-reset   per mode, together, as
+ *     the balancer saw it (without the connects that found no local port)
  *  9. stall-1s                per mode
  * 10. l7-proxy                run
  * 11. connection-churn        per mode (keep-alive only)
  * 12. source-affinity         per mode (new detectors plug in at the marked place below)
+ * 12b. tls-cert-mismatch      run (https: a different certificate per backend)
+ *     protocol-mismatch       run (what the wire showed: HTTP/2 frames to HTTP/1.1, HTTP/1 to the h2 preface, ALPN)
  * 13. no-backend-identity     run
  * 14. insufficient-data       run, always last: it reports the tests that could not decide
  *     (1-3, and any test added to its list)
@@ -37,11 +39,14 @@ import { l7Proxy } from './l7-proxy.js';
 import { lateBackendStarved } from './late-backend-starved.js';
 import { localPortExhaustion } from './local-port-exhaustion.js';
 import { noBackendIdentity } from './no-backend-identity.js';
+import { protocolMismatch } from './protocol-mismatch.js';
 import { sourceAffinity } from './source-affinity.js';
 import { decided } from './undecided.js';
 import { singleBackend } from './single-backend.js';
 import { staleInstance } from './stale-instance.js';
 import { stall1s } from './stall-1s.js';
+import { tlsCertMismatch } from './tls-cert-mismatch.js';
+import { tlsError } from './tls-error.js';
 
 export const PROBE_DETECTORS: readonly RunDetector[] = [
   eachMode(keepalivePinning),
@@ -51,7 +56,7 @@ export const PROBE_DETECTORS: readonly RunDetector[] = [
   lateBackendStarved,
   staleInstance,
   localPortExhaustion,
-  eachMode(allFailing, intermittentErrors, idleTimeoutReset),
+  eachMode(tlsError, allFailing, intermittentErrors, idleTimeoutReset),
   eachMode(stall1s),
   l7Proxy,
   eachMode(connectionChurn),
@@ -59,6 +64,8 @@ export const PROBE_DETECTORS: readonly RunDetector[] = [
   //    `(modes, ctx) => Finding | Finding[] | null` or eachMode(ModeDetector); a test that can be
   //    undecided also adds its assessment in insufficient-data.ts (marked there).
   eachMode((m) => decided(sourceAffinity(m))),
+  tlsCertMismatch,
+  protocolMismatch,
   noBackendIdentity,
   insufficientData,
 ];

@@ -4,9 +4,9 @@
  * spread: the layer-4 signature. Too small a sample is undecided (see insufficient-data).
  */
 import type { Finding } from '../../core/finding.js';
-import type { ModeTally } from '../tally.js';
+import type { ConnTally, ModeTally } from '../tally.js';
 import type { ModeDetector, ProbeContext } from './context.js';
-import { L4_FIELD } from './field-knowledge.js';
+import { H2_FIELD, H2_REMEDY, L4_FIELD } from './field-knowledge.js';
 import { connsWithOk, okBackends, shareList } from './shares.js';
 import { type Assessment, CHANCE_THRESHOLD, decided, fmtP } from './undecided.js';
 
@@ -17,10 +17,15 @@ export function assessKeepalivePinning(m: ModeTally, ctx: ProbeContext): Assessm
   if (k < 2) return null; // one backend in the whole run: nothing to pin away from (single-backend says so)
   // Connections that carried two requests or more; if the other side closes every connection after
   // one request (connection-churn), keep-alive never happened and more requests would not help.
-  let conns = connsWithOk(m, 2);
+  // Only connections whose own client could reach several backends can show pinning: in a merge of
+  // runs, a client that reached one backend in all its modes (another target, source affinity: see
+  // client-pinned / source-affinity) has nothing to be pinned away from.
+  const choices = (c: ConnTally): number => c.clientBackends ?? k;
+  const eligible = (min: number) => connsWithOk(m, min).filter((c) => choices(c) >= 2);
+  let conns = eligible(2);
   if (conns.length === 0) {
     if (m.connectionsOpened > 2 * Math.max(1, m.lanes)) return null;
-    conns = connsWithOk(m, 1);
+    conns = eligible(1);
     if (conns.length === 0) return null;
   }
   const single = conns.filter((c) => c.backends.size === 1);
@@ -33,10 +38,10 @@ export function assessKeepalivePinning(m: ModeTally, ctx: ProbeContext): Assessm
   // connections prove nothing, so only the others count as evidence.
   const okOf = (c: (typeof conns)[number]) => [...c.backends.values()].reduce((a, b) => a + b, 0);
   const multiReq = single.filter((c) => okOf(c) >= 2);
-  const rrWouldPin = multiReq.filter((c) => c.orderGcd % k === 0);
-  const informative = multiReq.filter((c) => c.orderGcd % k !== 0);
+  const rrWouldPin = multiReq.filter((c) => c.orderGcd % choices(c) === 0);
+  const informative = multiReq.filter((c) => c.orderGcd % choices(c) !== 0);
   let logChance = 0;
-  for (const c of informative) logChance += (1 - okOf(c)) * Math.log(k);
+  for (const c of informative) logChance += (1 - okOf(c)) * Math.log(choices(c));
   const reqs = conns.reduce((s, c) => s + okOf(c), 0);
   const chance = Math.exp(logChance);
   if (logChance > Math.log(CHANCE_THRESHOLD)) {
@@ -50,8 +55,11 @@ export function assessKeepalivePinning(m: ModeTally, ctx: ProbeContext): Assessm
   }
   const reached = new Set<string>();
   for (const c of conns) for (const b of c.backends.keys()) reached.add(b);
+  // HTTP/2 and gRPC runs: the same test on streams (each stream is a request on its connection).
+  const h2 = ctx.options.protocol === 'h2' || ctx.options.protocol === 'grpc';
+  const unit = h2 ? (ctx.options.protocol === 'grpc' ? 'gRPC calls (streams)' : 'streams') : 'requests';
   const evidence = [
-    `keepalive: ${single.length} of ${conns.length} connections (${reqs} requests) each reached exactly one backend; ${reached.size} of ${k} backends reached in this mode (${shareList(m)})`,
+    `keepalive: ${single.length} of ${conns.length} ${h2 ? 'HTTP/2 ' : ''}connections (${reqs} ${unit}) each reached exactly one backend; ${reached.size} of ${k} backends reached in this mode (${shareList(m)})`,
     `per-request balancing ruled out: requests went to the connections in a random order, so a per-request balancer would have spread each connection over several backends; ${informative.length} connections carrying ${informative.reduce((s, c) => s + okOf(c), 0)} requests stayed on one backend each, which it does by chance with probability ${fmtP(chance)} (threshold ${CHANCE_THRESHOLD})${rrWouldPin.length ? `; ${rrWouldPin.length} more connection(s) not counted (round robin would have kept them on one backend too)` : ''}`,
   ];
   const others = modes.filter((o) => o.mode !== 'keepalive' && okBackends(o).length > 1);
@@ -64,11 +72,16 @@ export function assessKeepalivePinning(m: ModeTally, ctx: ProbeContext): Assessm
     id: 'keepalive-pinning',
     severity: 'warn',
     mode: 'keepalive',
-    title: `keep-alive connections stick to one backend each (${single.length}/${conns.length} connections) while ${k} backends exist`,
+    title: h2
+      ? `HTTP/2 connections stick to one backend each (${single.length}/${conns.length} connections, every stream on them) while ${k} backends exist`
+      : `keep-alive connections stick to one backend each (${single.length}/${conns.length} connections) while ${k} backends exist`,
     evidence,
-    explanation: `${L4_FIELD} So a client with a few long-lived connections loads a few backends, while \`curl\` in a loop (a new connection each time) looks perfectly balanced. One backend per connection, when requests reach the connections in an irregular order, is the layer-4 signature.`,
-    remedy:
-      'Balance per request: an HTTP-aware (L7) virtual server or proxy (BIG-IP HTTP profile / OneConnect, haproxy `mode http`, nginx `proxy_pass`, Envoy), or make clients rotate connections (maximum connection age or requests per connection; `lbdiag probe --mode rotate --max-conn-requests 20` shows the effect), or open more connections than there are backends.',
+    explanation: h2
+      ? `${H2_FIELD} One backend per connection for every stream, when streams reach the connections in an irregular order, is the layer-4 signature.`
+      : `${L4_FIELD} So a client with a few long-lived connections loads a few backends, while \`curl\` in a loop (a new connection each time) looks perfectly balanced. One backend per connection, when requests reach the connections in an irregular order, is the layer-4 signature.`,
+    remedy: h2
+      ? H2_REMEDY
+      : 'Balance per request: an HTTP-aware (L7) virtual server or proxy (BIG-IP HTTP profile / OneConnect, haproxy `mode http`, nginx `proxy_pass`, Envoy), or make clients rotate connections (maximum connection age or requests per connection; `lbdiag probe --mode rotate --max-conn-requests 20` shows the effect), or open more connections than there are backends.',
     metrics: { connections: conns.length, pinnedConnections: single.length, backendsReached: reached.size, backendsSeen: k, requests: reqs, chance, informativeConnections: informative.length, roundRobinAlike: rrWouldPin.length },
   };
   return { finding };

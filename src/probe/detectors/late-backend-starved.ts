@@ -8,10 +8,11 @@ import type { Finding } from '../../core/finding.js';
 import { formatDuration } from '../../core/units.js';
 import type { ModeTally } from '../tally.js';
 import type { RunDetector } from './context.js';
-import { POOL_FIELD } from './field-knowledge.js';
+import { H2_FIELD, H2_REMEDY, POOL_FIELD } from './field-knowledge.js';
 import { okBackends, pct, pooled } from './shares.js';
 
-export const lateBackendStarved: RunDetector = (modes): Finding[] => {
+export const lateBackendStarved: RunDetector = (modes, ctx): Finding[] => {
+  const h2 = ctx.options.protocol === 'h2' || ctx.options.protocol === 'grpc';
   const out: Finding[] = [];
   const reported = new Set<string>();
   for (const m of modes) {
@@ -30,7 +31,7 @@ export const lateBackendStarved: RunDetector = (modes): Finding[] => {
       const fair = 1 / Math.max(2, kAfter.size);
       if (total < 20 || mine / total >= 0.25 * fair) continue;
       reported.add(b.name);
-      out.push(starved(m, b.name, [
+      out.push(starved(m, h2, b.name, [
         `${b.name} first answered at ${formatDuration(b.firstT)} (${formatDuration(b.firstT - m.startT)} into ${m.mode}), the others from ${formatDuration(earliest)}`,
         `after it appeared: ${mine} of ${total} requests on pooled connections (${pct(mine / total)}; a fair share is ${pct(fair)})`,
       ], { firstSeenMs: b.firstT, share: mine / total, fairShare: fair }));
@@ -47,7 +48,7 @@ export const lateBackendStarved: RunDetector = (modes): Finding[] => {
         const share = b.ok / later.ok;
         if (share < 0.5 / k || later.ok < 10) continue;
         reported.add(b.name);
-        out.push(starved(m, b.name, [
+        out.push(starved(m, h2, b.name, [
           `${b.name} got none of the ${m.ok} requests on ${m.connectionsOpened} ${m.mode} connections opened from ${formatDuration(m.startT)}, which reached only ${[...poolReached].sort().join(', ')}`,
           `${later.mode} from ${formatDuration(later.startT)}: ${b.name} answered ${b.ok} of ${later.ok} requests (${pct(share)}), first at ${formatDuration(b.firstT)}`,
           `${m.connectionsOpened} connections spread round-robin would have reached it had it been in the pool when they were opened (or the balancer hashes connections unevenly)`,
@@ -63,17 +64,18 @@ function bucketsFrom(m: ModeTally, t: number) {
   return m.timeline.buckets.filter((bk) => bk.t + m.timeline.bucketMs > rel);
 }
 
-function starved(m: ModeTally, name: string, evidence: string[], metrics: Record<string, number>): Finding {
+function starved(m: ModeTally, h2: boolean, name: string, evidence: string[], metrics: Record<string, number>): Finding {
   return {
     id: 'late-backend-starved',
     severity: 'warn',
     mode: m.mode,
     backend: name,
-    title: `${name} appeared late and gets almost nothing on ${m.mode} connections`,
+    title: `${name} appeared late and gets almost nothing on ${m.mode} ${h2 ? 'HTTP/2 ' : ''}connections`,
     evidence,
-    explanation: POOL_FIELD,
-    remedy:
-      'Give client connections a maximum age or request count (`lbdiag probe --mode rotate --max-conn-age 2s` shows the spread it restores), use an L7 balancer, or restart/recycle the client pools after scaling.',
+    explanation: h2 ? `${H2_FIELD} ${POOL_FIELD}` : POOL_FIELD,
+    remedy: h2
+      ? H2_REMEDY
+      : 'Give client connections a maximum age or request count (`lbdiag probe --mode rotate --max-conn-age 2s` shows the spread it restores), use an L7 balancer, or restart/recycle the client pools after scaling.',
     metrics,
   };
 }
