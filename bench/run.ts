@@ -28,7 +28,7 @@ async function benchSoak(ctx: Ctx): Promise<void> {
   process.stdout.write(`${renderSoak(r)}\n`);
 }
 
-const SECTIONS = { whoami: benchWhoami, probe: benchProbe, pcap: benchPcap, soak: benchSoak, 'probe-h2': benchProbeH2 } as const;
+const SECTIONS = { whoami: benchWhoami, probe: benchProbe, pcap: benchPcap, soak: benchSoak, 'whoami-h2': async (ctx: Ctx) => (await import('./sections/whoami-h2.js')).benchWhoamiH2(ctx), 'probe-h2': benchProbeH2 } as const;
 const DEFAULT_SECTIONS = ['whoami', 'probe', 'pcap'];
 
 const USAGE = `usage: npm run bench -- [options]

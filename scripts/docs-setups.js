@@ -291,7 +291,54 @@ async function threeClientNamespaces(ctx) {
   clients.forEach((c, i) => (ctx.env[`LBDIAG_DOCS_NS_${i + 1}`] = c.ns));
 }
 
+/**
+ * docs/probe.md's SNI router: a private CA (ca.pem in the block's directory) signs a.test and
+ * b.test (+www.b.test), c.test is self-signed (certificates made as the tests make them,
+ * dist/test/support/tls-backends.js); lbdiag whoami --tls alpha/bravo/charlie on 127.0.91.21-23:8443
+ * hold them; haproxy `mode tcp` on 127.0.91.20:8443 routes by SNI (req.ssl_sni): a.test, b.test,
+ * c.test to their backend, pool.test round robin over alpha and bravo.
+ */
+async function sniRouter(ctx) {
+  const { makeCa, makeLeaf } = await import(pathToFileURL(path.join(ctx.root, 'dist', 'test', 'support', 'tls-backends.js')).href);
+  const ca = await makeCa();
+  writeFileSync(path.join(ctx.dir, 'ca.pem'), ca.cert);
+  const leaves = { alpha: await makeLeaf({ names: ['a.test'], ca }), bravo: await makeLeaf({ names: ['b.test', 'www.b.test'], ca }), charlie: await makeLeaf({ names: ['c.test'] }) };
+  const hosts = { alpha: '127.0.91.21', bravo: '127.0.91.22', charlie: '127.0.91.23' };
+  for (const [name, pem] of Object.entries(leaves)) {
+    writeFileSync(path.join(ctx.dir, `${name}.crt`), pem.cert);
+    writeFileSync(path.join(ctx.dir, `${name}.key`), pem.key);
+    await whoami(ctx, name, hosts[name], 8443, ['--tls', '--cert', path.join(ctx.dir, `${name}.crt`), '--key', path.join(ctx.dir, `${name}.key`), '--drain-delay', '0']);
+  }
+  await haproxy(ctx, 'haproxy-sni', '127.0.91.20', 8443, [
+    'frontend sni_router',
+    '    mode tcp',
+    '    bind 127.0.91.20:8443',
+    '    tcp-request inspect-delay 5s',
+    '    tcp-request content accept if { req.ssl_hello_type 1 }',
+    '    use_backend be_a if { req.ssl_sni -i a.test }',
+    '    use_backend be_b if { req.ssl_sni -i b.test }',
+    '    use_backend be_c if { req.ssl_sni -i c.test }',
+    '    use_backend be_pool if { req.ssl_sni -i pool.test }',
+    'backend be_a',
+    '    mode tcp',
+    `    server alpha ${hosts.alpha}:8443`,
+    'backend be_b',
+    '    mode tcp',
+    `    server bravo ${hosts.bravo}:8443`,
+    'backend be_c',
+    '    mode tcp',
+    `    server charlie ${hosts.charlie}:8443`,
+    'backend be_pool',
+    '    mode tcp',
+    '    balance roundrobin',
+    `    server alpha ${hosts.alpha}:8443`,
+    `    server bravo ${hosts.bravo}:8443`,
+  ]);
+}
+
 export const SETUPS = {
+  /** docs/probe.md's haproxy SNI router over lbdiag whoami --tls backends: see sniRouter. */
+  'haproxy-sni-router': sniRouter,
   /** docs/merge.md's three client namespaces and a DNAT balancer by source address: see threeClientNamespaces. */
   'netns-three-clients': threeClientNamespaces,
   /** docs/findings.md's refused-and-RST-lost capture: see refusedCapture. */

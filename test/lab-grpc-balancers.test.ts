@@ -240,6 +240,22 @@ test('builtin-h2: a stream the backend refuses unprocessed (REFUSED_STREAM) is s
   }
 });
 
+test('builtin-h2: an idle client session gets GOAWAY after clientIdleTimeoutMs', async () => {
+  const lb = await startH2Proxy({ listen: { host: LB, port: 0 }, backends: targets(), clientIdleTimeoutMs: 200 });
+  try {
+    const s = await h2Connect(`http://${LB}:${lb.address.port}`);
+    const t0 = Date.now();
+    const goaway = new Promise<number>((resolve) => s.once('goaway', (code: number) => resolve(code)));
+    assert.equal((await h2Request(s, { ':method': 'GET', ':path': '/' })).status, 200);
+    const code = await Promise.race([goaway, new Promise<number>((_, reject) => setTimeout(() => reject(new Error('no GOAWAY within 10 s')), 10_000))]);
+    assert.equal(code, http2.constants.NGHTTP2_NO_ERROR);
+    assert.ok(Date.now() - t0 >= 150, 'not before the idle timeout');
+    s.destroy();
+  } finally {
+    await lb.stop();
+  }
+});
+
 test('haproxy config: mode http with proto h2 on the bind and every server', () => {
   const cfg = haproxyConfig({ mode: 'http', h2: true, listen: { host: LB, port: 8000 }, backends: [{ host: '127.0.31.2', port: 81, name: 'b1' }] });
   assert.match(cfg, /^\s+bind 127\.0\.31\.1:8000 proto h2$/m);

@@ -104,6 +104,11 @@ test('self-signed without -k: tls-error names -k and --cacert, all-failing sits 
   assert.match(out, /^1 problem: tls-error short \(ERROR\)/, out);
   assert.match(out, /→ ERROR all-failing/);
   assert.equal(selfSigned.requests, 0, 'no request was sent over an unverified connection');
+  // Keep-alive: every connection fails its handshake and the probe closes it; that is not the other
+  // side ending keep-alive connections (no connection-churn).
+  const ka = await probe(selfSigned.port, { sni: 'self.test', mode: 'keepalive', requests: 12 });
+  assert.equal(ka.modes.keepalive!.connections, 12);
+  assert.deepEqual(ka.findings.map((x) => x.id).sort(), ['all-failing', 'tls-error']);
 });
 
 test('expired: the dates; name mismatch: the certificate\'s names against the SNI sent (both found, both fixes named)', async () => {

@@ -12,6 +12,9 @@ import path from 'node:path';
 import { isUsageError } from '../src/core/errors.js';
 import { optionsFromFlags } from '../src/probe/command.js';
 import { runProbe } from '../src/probe/run.js';
+import { renderHtml } from '../src/html/index.js';
+import { tlsSettings } from '../src/probe/tls-options.js';
+import dns from 'node:dns/promises';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { ROOT, runLbdiag } from './support/processes.js';
 import { makeCa, makeLeaf, startTlsBackend, type Pem, type TlsBackend } from './support/tls-backends.js';
@@ -50,18 +53,22 @@ type Doc = {
 };
 
 test('-k: a self-signed certificate does not fail the request in any mode, and an IP target sends no SNI and prints no warning', async () => {
+  // Through the CLI (stderr must stay empty: no "Setting the TLS ServerName to an IP address" warning) ...
+  const r = await runLbdiag(['probe', `https://127.0.0.1:${selfSigned.port}/`, '-k', '--mode', 'both', '-n', '8', '-c', '2', '--json'], { timeoutMs: 20_000 });
+  assert.equal(r.stderr, '', 'nothing on stderr');
+  const doc = JSON.parse(r.stdout) as Doc;
+  assert.ok(validate(doc), JSON.stringify(validate.errors?.slice(0, 3)));
+  assert.deepEqual(doc.config.tls, { sni: null, insecure: true, cacert: null });
+  // ... and rotate in process (same code path, no second process start).
+  const rotate = await runProbe({ target: `https://127.0.0.1:${selfSigned.port}/`, insecure: true, mode: 'rotate', requests: 8, concurrency: 2, maxConnRequests: 2 });
+  const modes: Doc['modes'] = { ...doc.modes, rotate: rotate.modes.rotate as unknown as Doc['modes'][string] };
   for (const mode of ['keepalive', 'short', 'rotate']) {
-    const r = await runLbdiag(['probe', `https://127.0.0.1:${selfSigned.port}/`, '-k', '--mode', mode, '-n', '8', '-c', '2', '--json'], { timeoutMs: 20_000 });
-    assert.equal(r.stderr, '', `${mode}: nothing on stderr (no "Setting the TLS ServerName to an IP address" warning)`);
-    const doc = JSON.parse(r.stdout) as Doc;
-    assert.ok(validate(doc), `${mode}: ${JSON.stringify(validate.errors?.slice(0, 3))}`);
-    const m = doc.modes[mode];
+    const m = modes[mode];
     assert.equal(m.ok, 8, `${mode}: ${JSON.stringify(m.errorKinds)}`);
     assert.deepEqual(m.backends.map((b) => b.name), ['self']);
-    assert.deepEqual(doc.config.tls, { sni: null, insecure: true, cacert: null });
     // The TCP and TLS handshakes are timed apart, once per new connection.
-    assert.equal(m.latency.connect.count, m.connections);
-    assert.equal(m.latency.tls?.count, m.connections);
+    assert.equal(m.latency.connect.count, m.connections, mode);
+    assert.equal(m.latency.tls?.count, m.connections, mode);
     // -k: the certificate's problems are still found and reported, per backend.
     const tls = m.tls!;
     assert.equal(tls.handshakes, m.connections);
@@ -71,33 +78,45 @@ test('-k: a self-signed certificate does not fail the request in any mode, and a
     assert.match(tls.certificates[0].fingerprint256, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
     assert.deepEqual(tls.backends.map((b) => [b.name, b.connections, Object.keys(b.versions)[0], b.alpn, b.sni]), [['self', m.connections, 'TLSv1.3', { 'http/1.1': m.connections }, { '': m.connections }]]);
   }
+  assert.ok(modes.rotate.connections >= 4, 'rotate opened new connections (each with its own handshake)');
   assert.deepEqual([...selfSigned.snis], [''], 'no SNI was sent to an IP target');
 });
 
 test('--sni sets the TLS server name only: the Host header stays the URL host; --cacert verifies a private CA', async () => {
   signed.hosts.clear();
   signed.snis.clear();
-  const r = await runLbdiag(['probe', `https://127.0.0.1:${signed.port}/x`, '--sni', 'a.test', '--cacert', caFile, '--mode', 'short', '-n', '4', '-c', '1', '--json'], { timeoutMs: 20_000 });
-  assert.equal(r.stderr, '');
-  const doc = JSON.parse(r.stdout) as Doc;
-  assert.equal(doc.modes.short.ok, 4, JSON.stringify(doc.modes.short.errorKinds));
+  const r = await runProbe({ target: `https://127.0.0.1:${signed.port}/x`, sni: 'a.test', cacert: caFile, mode: 'short', requests: 4, concurrency: 1 });
+  assert.equal(r.modes.short!.ok, 4, JSON.stringify(r.modes.short!.errorKinds));
   assert.deepEqual([...signed.snis], ['a.test']);
   assert.deepEqual([...signed.hosts], [`127.0.0.1:${signed.port}`]);
+  // The HTML report: the TLS handshake in the latency split, the certificate per backend.
+  const html = renderHtml(JSON.parse(JSON.stringify(r)));
+  assert.match(html, /TLS handshake/);
+  assert.match(html, /connect \(TCP handshake\)/);
+  assert.match(html, /<h5>TLS per backend<\/h5>/);
+  assert.ok(html.includes(r.modes.short!.tls!.certificates[0].fingerprint256));
   // -H Host changes the Host header, not the SNI.
   signed.hosts.clear();
   signed.snis.clear();
-  const h = await runLbdiag(['probe', `https://127.0.0.1:${signed.port}/`, '--sni', 'a.test', '--cacert', caFile, '-H', 'Host: other.example', '--mode', 'short', '-n', '2', '-c', '1', '--json'], { timeoutMs: 20_000 });
-  assert.equal(JSON.parse(h.stdout).modes.short.ok, 2, h.stdout);
+  const h = await runProbe({ target: `https://127.0.0.1:${signed.port}/`, sni: 'a.test', cacert: caFile, headers: [['Host', 'other.example']], mode: 'short', requests: 2, concurrency: 1 });
+  assert.equal(h.modes.short!.ok, 2);
   assert.deepEqual([...signed.snis], ['a.test']);
   assert.deepEqual([...signed.hosts], ['other.example']);
 });
 
 test('the default SNI is the URL host when it is a name', async () => {
-  signed.snis.clear();
-  const r = await runLbdiag(['probe', `https://localhost:${signed.port}/`, '-k', '--mode', 'short', '-n', '2', '-c', '1', '--json'], { timeoutMs: 20_000 });
-  assert.equal(r.stderr, '');
-  assert.equal(JSON.parse(r.stdout).modes.short.ok, 2, r.stdout);
-  assert.deepEqual([...signed.snis], ['localhost']);
+  assert.equal(tlsSettings({ scheme: 'https', host: 'Api.Example.com.' }, {})?.servername, 'api.example.com');
+  assert.equal(tlsSettings({ scheme: 'https', host: '::1' }, {})?.servername, undefined);
+  // A real connection to "localhost": the backend listens on the address localhost resolves to first (loopback).
+  const { address } = await dns.lookup('localhost', { verbatim: true });
+  const local = await startTlsBackend('local', await makeLeaf({ names: ['localhost'], ca }), address);
+  try {
+    const r = await runProbe({ target: `https://localhost:${local.port}/`, cacert: caFile, mode: 'short', requests: 2, concurrency: 1 });
+    assert.equal(r.modes.short!.ok, 2, JSON.stringify(r.modes.short!.errorKinds));
+    assert.deepEqual([...local.snis], ['localhost']);
+  } finally {
+    await local.close();
+  }
 });
 
 test('bad TLS flags: one line on stderr, exit 2', async () => {

@@ -230,7 +230,7 @@ test('hostile HTTP/2 clients: garbage after the preface, oversized headers, a ra
       const last = off + 16384 >= block.length;
       frames.push(frame(first ? 0x1 : 0x9, (last ? 0x4 : 0) | (first ? 0x1 : 0), 1, part));
     }
-    const big = await rawSession(host, port, Buffer.concat(frames), 4000);
+    const big = await rawSession(host, port, Buffer.concat(frames), 6000);
     assert.ok(big.closed, 'closed by the server');
     const types = frameTypes(big.received);
     assert.ok(types.includes(3) || types.includes(7), `the stream is refused (RST_STREAM) or the session ended (GOAWAY): frames ${types}`);
@@ -242,7 +242,7 @@ test('hostile HTTP/2 clients: garbage after the preface, oversized headers, a ra
       flood.push(frame(0x1, 0x5, id, GET_BLOCK)); // END_STREAM | END_HEADERS
       flood.push(frame(0x3, 0, id, Buffer.from([0, 0, 0, 8]))); // RST_STREAM CANCEL
     }
-    const r = await rawSession(host, port, Buffer.concat(flood), 4000);
+    const r = await rawSession(host, port, Buffer.concat(flood), 6000);
     assert.ok(r.closed, 'closed by the server');
     assert.ok(frameTypes(r.received).includes(7), 'GOAWAY sent');
 

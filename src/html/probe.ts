@@ -75,10 +75,29 @@ export function modeSection(mode: string, m: ModeReport, o: ModeSectionOptions):
   } else if ((m.connections ?? 0) > 0) {
     out.push(`<p class="caption">Connection → backend map: not drawn for this mode (${mode === 'short' ? 'one request per connection: every connection reaches one backend by construction, the shares above are the whole story' : 'the document lists no connections'}).</p>`);
   }
+  if (m.tls) out.push(tlsTable(m.tls));
   out.push(`<h5>Timeline per backend</h5>${timelineChart(m, o.palette)}`);
   out.push(`<h5>Latency by phase</h5><div class="row"><div>${latencyChart(m, o.tlsInConnect)}</div><div>${latencyTable(m, o.tlsInConnect)}</div></div>`);
   out.push('</section>');
   return out.join('\n');
+}
+
+/** https: per backend the certificate it presented (subject, names, SHA-256, expiry, problems) and the handshake's version and ALPN. */
+function tlsTable(t: NonNullable<ModeReport['tls']>): string {
+  const byFp = new Map(t.certificates.map((c) => [c.fingerprint256, c]));
+  const keys = (r: Record<string, number>): string => Object.keys(r).join(', ');
+  const row = (name: string, n: number, fp: string, version: string, alpn: string): string => {
+    const c = byFp.get(fp);
+    return `<tr><td>${esc(name)}</td><td>${esc(n)}</td><td>${esc(c ? `${c.subject}; ${c.sans.join(' ')}` : '?')}</td><td><code>${esc(fp)}</code></td><td>${esc(c?.notAfter.slice(0, 10) ?? '?')}</td><td>${esc(version)}</td><td>${esc(alpn)}</td><td>${esc(c ? c.verify.join(', ') || 'ok' : '?')}</td></tr>`;
+  };
+  const rows = t.backends.flatMap((b) => Object.entries(b.certificates).map(([fp, n]) => row(b.name, n, fp, keys(b.versions), keys(b.alpn))));
+  for (const c of t.certificates) if (Object.keys(c.backends).length === 0) rows.push(row('(failed)', c.connections, c.fingerprint256, '', ''));
+  const errors = t.errors.map((e) => `<li><b>${esc(e.kind)}</b> ${esc(e.count)}: ${esc(Object.keys(e.details)[0] ?? '')}</li>`).join('');
+  return (
+    `<h5>TLS per backend</h5><p class="caption">${esc(t.handshakes)} handshakes; the certificate each backend presented (one row per certificate).</p>` +
+    (rows.length ? `<table><thead><tr><th>backend</th><th>conns</th><th>certificate (subject; names)</th><th>SHA-256</th><th>not after</th><th>version</th><th>ALPN</th><th>verify</th></tr></thead><tbody>${rows.join('')}</tbody></table>` : '') +
+    (errors ? `<ul>${errors}</ul>` : '')
+  );
 }
 
 function configLine(doc: Pick<ProbeDocument, 'config'>): string {

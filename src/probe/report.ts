@@ -129,6 +129,12 @@ export function shortFingerprint(fp: string): string {
   return p.length > 10 ? `${p.slice(0, 4).join(':')}…${p.slice(-4).join(':')}` : fp;
 }
 
+/** Subject and names for the table: at most 3 names shown (all of them in --json). */
+function certText(c: { subject: string; sans: string[] }): string {
+  const names = c.sans.map((n) => n.replace(/^DNS:/, '').replace(/^IP Address:/, 'IP:'));
+  return `${c.subject}; ${names.slice(0, 3).join(' ') || '-'}${names.length > 3 ? ` +${names.length - 3} more` : ''}`;
+}
+
 function countsText(r: Record<string, number>): string {
   const e = Object.entries(r).sort((a, b) => b[1] - a[1]);
   return e.length === 1 ? e[0][0] : e.map(([k, n]) => `${k} ×${n}`).join(', ');
@@ -151,13 +157,13 @@ function renderTls(m: ModeReport, opts: ProbeRenderOptions): string {
   for (const b of tls.backends) {
     for (const [fp, n] of Object.entries(b.certificates)) {
       const c = byFp.get(fp);
-      t.push([b.name, String(n), c ? `${c.subject}; ${c.sans.join(' ') || '-'}` : '?', shortFingerprint(fp), c ? c.notAfter.slice(0, 10) : '?', verifyText(c?.verify)]);
+      t.push([b.name, String(n), c ? certText(c) : '?', shortFingerprint(fp), c ? c.notAfter.slice(0, 10) : '?', verifyText(c?.verify)]);
     }
   }
   // Certificates that came with no answering backend (the request failed on them).
   for (const c of tls.certificates) {
     if (Object.keys(c.backends).length) continue;
-    t.push([chalk.red('(failed)'), String(c.connections), `${c.subject}; ${c.sans.join(' ') || '-'}`, shortFingerprint(c.fingerprint256), c.notAfter.slice(0, 10), verifyText(c.verify)]);
+    t.push([chalk.red('(failed)'), String(c.connections), certText(c), shortFingerprint(c.fingerprint256), c.notAfter.slice(0, 10), verifyText(c.verify)]);
   }
   const errors = tls.errors.map((e) => `${chalk.red(e.kind)} ${e.count}: ${Object.keys(e.details)[0]}`);
   return [head, ...(t.length ? [t.toString()] : []), ...errors].join('\n');

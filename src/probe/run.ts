@@ -18,7 +18,7 @@ import type { H2EngineResult } from './h2-engine.js';
 import { parseGrpcMethod } from './h2-options.js';
 import type { H2Exchange } from './h2-session.js';
 import { readPrefaceReply } from './h2-wire.js';
-import type { WireCheck } from './detectors/protocol-mismatch.js';
+import type { WireCheck } from './detectors/context.js';
 import { identify, parseBackendFrom, type BackendFrom } from './identity.js';
 import type { ProbeMode, ProbeRecord } from './record.js';
 import { buildRequest } from './request.js';

@@ -37,7 +37,7 @@ export interface TlsFlags {
 export function parseSni(text: string): string {
   const t = text.trim().replace(/\.$/, '');
   if (net.isIP(t.replace(/^\[(.*)\]$/, '$1'))) throw new UsageError(`invalid --sni "${text}": SNI carries a host name, not an IP address (leave --sni out to send none)`);
-  if (!t || t.length > 253 || !/^[A-Za-z0-9*_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*$/.test(t)) {
+  if (!t || t.length > 253 || !/^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*$/.test(t)) {
     throw new UsageError(`invalid --sni "${text}" (a host name, e.g. api.example.com)`);
   }
   return t.toLowerCase();

@@ -16,6 +16,8 @@ export type ToWorker =
       timelineBucketMs: number;
       resolved: string[];
       records: boolean;
+      /** When the main thread sent it (epoch ms): a worker that gets it late shortens its --duration by as much, so every worker ends at the mode's deadline. */
+      sentAt: number;
     }
   | { type: 'abort' };
 

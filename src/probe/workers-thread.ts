@@ -33,8 +33,11 @@ port.on('message', (msg: ToWorker) => {
   const controller = new AbortController();
   current = controller;
   let result: { tally: ModeTally; facts: WorkerModeFacts } | undefined;
+  // -d is one deadline for the whole mode: a worker whose message waited (a busy machine) runs that much less.
+  const late = Math.max(0, performance.timeOrigin + performance.now() - msg.sentAt);
+  const durationMs = msg.options.durationMs !== undefined ? Math.max(1, msg.options.durationMs - late) : undefined;
   runProbe(
-    { ...msg.options, mode: msg.mode, records: undefined },
+    { ...msg.options, mode: msg.mode, records: undefined, durationMs },
     {
       signal: controller.signal,
       onProgress: (p) => {

@@ -85,6 +85,8 @@ interface Slot {
 
 export async function runProbeWorkers(options: ProbeOptions, workers: number, hooks: ProbeHooks = {}): Promise<ProbeReport> {
   if (workers <= 1) return runProbe(options, hooks);
+  // The HTTP/2 engine (h2-engine.ts) does not draw connection numbers and dispatch orders from shared counters yet.
+  if (options.http2 || options.grpc) throw new UsageError('--workers works with HTTP/1.1 only for now: drop --workers, or --http2/--grpc');
   const ids = new SharedArrayBuffer(8);
   const counters = new Int32Array(ids);
   counters[0] = 1;
@@ -153,7 +155,7 @@ export async function runProbeWorkers(options: ProbeOptions, workers: number, ho
             };
             if (slot.exited) return slot.onGone(`worker ${i + 1} of ${workers} is gone`);
             stop.signal.addEventListener('abort', abort);
-            const msg: ToWorker = { type: 'mode', mode, options: share, originEpoch: performance.timeOrigin + io.t0, startT: tally.startT, timelineBucketMs: tally.timeline.bucketMs, resolved: io.resolved, records: io.recording };
+            const msg: ToWorker = { type: 'mode', mode, options: share, originEpoch: performance.timeOrigin + io.t0, startT: tally.startT, timelineBucketMs: tally.timeline.bucketMs, resolved: io.resolved, records: io.recording, sentAt: performance.timeOrigin + performance.now() };
             slot.worker.postMessage(msg);
             if (stop.signal.aborted) abort();
           }),

@@ -4,7 +4,7 @@
  * the wire contract read by `lbdiag probe`: src/wire/identity-headers.ts.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
+import type { H2Req } from './h2.js';
 import { performance } from 'node:perf_hooks';
 import { hostPort, localOf, type ConnState } from './connections.js';
 import { redactHeaders } from './secrets.js';
@@ -97,7 +97,7 @@ export function jsonBody(answer: WhoamiAnswer): string {
 }
 
 /** The JSON answer to one request (the document's type is the wire contract's WhoamiAnswer). */
-export function buildAnswer(req: IncomingMessage | Http2ServerRequest, c: ConnState, seq: number, id: Identity, s: ServerSettings, draining: boolean, ips: InterfaceAddress[], echoSecrets: boolean): WhoamiAnswer {
+export function buildAnswer(req: IncomingMessage | H2Req, c: ConnState, seq: number, id: Identity, s: ServerSettings, draining: boolean, ips: InterfaceAddress[], echoSecrets: boolean): WhoamiAnswer {
   const now = performance.now();
   const h = req.headers as IncomingHttpHeaders;
   localOf(c.socket);
@@ -132,7 +132,7 @@ export function buildAnswer(req: IncomingMessage | Http2ServerRequest, c: ConnSt
   // Reported when set (absent = unlimited / never), so answers without them keep their old shape.
   if (s.maxStreamsPerConn !== null && s.maxStreamsPerConn !== s.maxRequestsPerConn) a.server.maxStreamsPerConn = s.maxStreamsPerConn;
   if (s.maxConnAgeMs !== null) a.server.maxConnAgeMs = s.maxConnAgeMs;
-  if (c.session) a.stream = (req as Http2ServerRequest).stream.id;
+  if (c.session) a.stream = (req as H2Req).stream.id;
   if (c.tls) a.tls = c.tls;
   if (id.kubernetes) a.kubernetes = id.kubernetes;
   return a;

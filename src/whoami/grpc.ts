@@ -12,8 +12,8 @@
  * HTTP/1.1), then trailers grpc-status / grpc-message. Bad framing (a compressed flag, a message
  * that is cut short or too large, bytes that are not the message) answers INTERNAL, never throws.
  */
-import type http from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { H2Req } from './h2.js';
 import { performance } from 'node:perf_hooks';
 import type { ConnState } from './connections.js';
 import { goaway } from './h2.js';
@@ -42,7 +42,7 @@ export interface GrpcHost {
   closingAfter(c: ConnState, seq: number, closeParam: boolean, keepAlive: boolean): boolean;
 }
 
-export function isGrpc(req: Http2ServerRequest): boolean {
+export function isGrpc(req: H2Req): boolean {
   const t = req.headers['content-type'];
   return t !== undefined && t.startsWith(GRPC_CONTENT_TYPE) && (t.length === GRPC_CONTENT_TYPE.length || t[GRPC_CONTENT_TYPE.length] === '+' || t[GRPC_CONTENT_TYPE.length] === ';');
 }
@@ -52,14 +52,11 @@ function grpcMessage(text: string): string {
   return text.replace(/[^\x20-\x24\x26-\x7e]/gu, (ch) => encodeURIComponent(ch).replace(/!/g, '%21'));
 }
 
-export function answerGrpc(w: GrpcHost, req: Http2ServerRequest, res: Http2ServerResponse, c: ConnState, seq: number): void {
+export function answerGrpc(w: GrpcHost, req: H2Req, stream: ServerHttp2Stream, c: ConnState, seq: number): void {
   if (wire === null) {
-    req.pause();
+    stream.pause();
     loading ??= import('../wire/grpc.js').then((m) => (wire = m));
-    void loading.then(() => {
-      req.resume();
-      answerGrpc(w, req, res, c, seq);
-    });
+    void loading.then(() => answerGrpc(w, req, stream, c, seq));
     return;
   }
   const { decodeHealthCheckRequest, encodeGetResponse, encodeHealthCheckResponse, frameMessage, GRPC_STATUS, HEALTH_CHECK_PATH, SERVING_STATUS, unframeMessage, WHOAMI_GET_PATH } = wire;
@@ -68,7 +65,7 @@ export function answerGrpc(w: GrpcHost, req: Http2ServerRequest, res: Http2Serve
   const chunks: Buffer[] = [];
   let size = 0;
   let tooLarge = false;
-  req.on('data', (d: Buffer) => {
+  stream.on('data', (d: Buffer) => {
     if (tooLarge) return;
     size += d.length;
     if (size > MAX_REQUEST_BYTES + 5) {
@@ -78,9 +75,8 @@ export function answerGrpc(w: GrpcHost, req: Http2ServerRequest, res: Http2Serve
     }
     chunks.push(d);
   });
-  req.on('error', () => {});
-  req.on('end', () => {
-    if (res.stream.destroyed) return;
+  stream.on('end', () => {
+    if (stream.destroyed) return;
     let code: number = GRPC_STATUS.OK;
     let message = '';
     let payload: Uint8Array | null = null;
@@ -119,7 +115,7 @@ export function answerGrpc(w: GrpcHost, req: Http2ServerRequest, res: Http2Serve
             pid: w.identity.pid,
             conn: String(c.id),
             seq,
-            stream: req.stream.id ?? 0,
+            stream: stream.id ?? 0,
             protocol: c.protocol,
             started: w.identity.started,
             remote_address: c.remoteAddress,
@@ -135,21 +131,27 @@ export function answerGrpc(w: GrpcHost, req: Http2ServerRequest, res: Http2Serve
     }
     const closing = w.closingAfter(c, seq, false, true);
     const id = w.identity;
-    res.writeHead(200, {
-      'content-type': GRPC_CONTENT_TYPE,
-      [BACKEND_KEY]: id.name,
-      [INSTANCE_KEY]: id.instance,
-      [CONN_KEY]: formatConn(c.id, seq),
-      [PID_KEY]: String(id.pid),
-      [STARTED_KEY]: String(id.started),
-    } as http.OutgoingHttpHeaders);
-    res.addTrailers(message ? { 'grpc-status': String(code), 'grpc-message': grpcMessage(message) } : { 'grpc-status': String(code) });
-    if (payload) res.end(frameMessage(payload));
-    else res.end();
+    const trailers: OutgoingHttpHeaders = message ? { 'grpc-status': String(code), 'grpc-message': grpcMessage(message) } : { 'grpc-status': String(code) };
+    stream.once('wantTrailers', () => stream.sendTrailers(trailers));
+    stream.respond(
+      {
+        ':status': 200,
+        'content-type': GRPC_CONTENT_TYPE,
+        [BACKEND_KEY]: id.name,
+        [INSTANCE_KEY]: id.instance,
+        [CONN_KEY]: formatConn(c.id, seq),
+        [PID_KEY]: String(id.pid),
+        [STARTED_KEY]: String(id.started),
+      },
+      { waitForTrailers: true },
+    );
+    if (payload) stream.end(frameMessage(payload));
+    else stream.end();
     if (closing) goaway(c);
     c.done++;
     w.metrics.countResponse(200);
     w.metrics.countGrpc(path, code);
     if (w.log) w.log.request({ conn: c.id, seq, remoteAddress: c.remoteAddress, remotePort: c.remotePort, method: 'gRPC', path, status: code, ms: performance.now() - t0, closing });
-  });
+  });  // Paused while the wire module loaded (first call): flowing again now that the listeners are in place.
+  stream.resume();
 }

@@ -37,7 +37,7 @@ function parseHealthBody(text: string): number | string {
 }
 
 /** Reads a POST /health body (its first 256 characters) and hands over what parseHealthBody makes of it. */
-export function readHealthBody(req: IncomingMessage, done: (r: ReturnType<typeof parseHealthBody>) => void): void {
+export function readHealthBody(req: IncomingMessage | NodeJS.ReadableStream, done: (r: ReturnType<typeof parseHealthBody>) => void): void {
   let text = '';
   req.setEncoding('latin1');
   req.on('data', (d: string) => {

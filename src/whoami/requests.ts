@@ -7,7 +7,7 @@
  */
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { constants as http2constants, type Http2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { constants as http2constants, type Http2Server, type IncomingHttpHeaders as H2Headers, type ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type net from 'node:net';
 import type { Socket } from 'node:net';
@@ -19,7 +19,7 @@ import { NO_CONTROLS, parseControls, type Controls } from './controls.js';
 import { Drain, type ServerState } from './drain.js';
 import { healthPostRefusal, readHealthBody } from './health.js';
 import { interfaceAddresses, type Generation } from './identity.js';
-import { createH2, goaway, type H2Session } from './h2.js';
+import { createH2, goaway, type H2Req, type H2Session } from './h2.js';
 import { isGrpc, answerGrpc } from './grpc.js';
 import { createHttp1, listenAll, type Address } from './listen.js';
 import { sniffProtocol, type Sniffed } from './sniff.js';
@@ -28,11 +28,11 @@ import { RequestLog, type LogFormat } from './log.js';
 import { answerMalformed } from './malformed.js';
 import { Metrics, renderPrometheus } from './metrics.js';
 import { LARGE_PADDING_BYTES, MAX_LARGE_RESPONSES, paddedJson, paddedLength, paddedText, streamPadded, type PaddedBody } from './padding.js';
-import { BACKEND_HEADER, CONN_HEADER, formatConn, INSTANCE_HEADER, PID_HEADER, STARTED_HEADER, type InterfaceAddress } from '../wire/identity-headers.js';
+import { BACKEND_HEADER, BACKEND_KEY, CONN_HEADER, CONN_KEY, formatConn, INSTANCE_HEADER, INSTANCE_KEY, PID_HEADER, PID_KEY, STARTED_HEADER, STARTED_KEY, type InterfaceAddress } from '../wire/identity-headers.js';
 
-/** A request and its response object, over HTTP/1.x (node:http) or HTTP/2 (node:http2 compat API). */
-export type AnyRequest = IncomingMessage | Http2ServerRequest;
-export type AnyResponse = ServerResponse | Http2ServerResponse;
+/** A request and what answers it: node:http's objects, or over HTTP/2 a small request record and the stream. */
+export type AnyRequest = IncomingMessage | H2Req;
+export type AnyResponse = ServerResponse | ServerHttp2Stream;
 
 const STATUS_NO_BODY = (s: number): boolean => s === 204 || s === 304;
 const RETRY_AFTER = ['Retry-After', '1'];
@@ -69,6 +69,15 @@ function scanHeaders(raw: string[]): void {
         break;
     }
   }
+}
+
+/** The same three fields from an HTTP/2 header object (names arrive lower-case; repeated x-forwarded-for joined). */
+function scanH2Headers(h: H2Headers): void {
+  const host = h[':authority'] ?? h.host;
+  scan.host = host === undefined ? '' : String(host);
+  scan.accept = h.accept ?? '';
+  const xff = h['x-forwarded-for'];
+  scan.xff = xff === undefined ? '' : Array.isArray(xff) ? xff.join(', ') : xff;
 }
 
 export class WhoamiServer {
@@ -235,19 +244,22 @@ export class WhoamiServer {
     this.handle(req, res, (req.socket as ConnSocket)[CONN]);
   };
 
-  readonly onH2Request = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
+  readonly onH2Stream = (stream: ServerHttp2Stream, headers: H2Headers, flags: number): void => {
+    // A reset in the middle of a write, a client gone: the stream's own business, never the process's.
+    stream.on('error', noop);
     // A stream the client reset before node handed it over has no session any more: nothing to answer.
-    const session = req.stream.session as H2Session | undefined;
+    const session = stream.session as H2Session | undefined;
     const c = session?.[CONN];
-    if (!c || req.stream.destroyed) {
-      if (!req.stream.destroyed) req.stream.close(http2constants.NGHTTP2_INTERNAL_ERROR);
+    if (!c || stream.destroyed) {
+      if (!stream.destroyed) stream.close(http2constants.NGHTTP2_INTERNAL_ERROR);
       return;
     }
+    const req: H2Req = { method: headers[':method'] ?? 'GET', url: headers[':path'] ?? '/', headers, httpVersion: '2.0', stream, body: (flags & http2constants.NGHTTP2_FLAG_END_STREAM) === 0 };
     if (isGrpc(req)) {
-      answerGrpc(this, req, res, c, ++c.seq);
+      answerGrpc(this, req, stream, c, ++c.seq);
       return;
     }
-    this.handle(req, res, c);
+    this.handle(req, stream, c);
   };
 
   private handle(req: AnyRequest, res: AnyResponse, c: ConnState): void {
@@ -285,7 +297,7 @@ export class WhoamiServer {
 
   private respond(req: AnyRequest, res: AnyResponse, c: ConnState, seq: number, path: string, controls: Controls, t0: number): void {
     if (c.broken) return; // a 400 already answered this request (see onClientError)
-    if (c.session ? (res as Http2ServerResponse).stream.destroyed : (res as ServerResponse).destroyed || c.socket.destroyed) {
+    if (res.destroyed || (!c.session && c.socket.destroyed)) {
       // The client went away while we waited: nginx's 499, for the log and the counters.
       c.done++;
       this.metrics.countResponse(499);
@@ -305,7 +317,7 @@ export class WhoamiServer {
         if (method === 'POST') {
           const refusal = healthPostRefusal(req.headers as http.IncomingHttpHeaders);
           if (refusal === null) {
-            readHealthBody(req as IncomingMessage, (r) => {
+            readHealthBody(c.session ? (req as H2Req).stream : (req as IncomingMessage), (r) => {
               if (typeof r === 'number') {
                 this.healthStatus = r;
                 this.send(req, res, c, seq, controls.status || 200, TEXT, `health set to ${r}\n`, controls.close, path, t0);
@@ -330,8 +342,8 @@ export class WhoamiServer {
         type = PROM;
         body = this.prometheus();
       } else {
-        scanHeaders(req.rawHeaders);
-        if (scan.host === '' && c.session) scan.host = (req as Http2ServerRequest).authority ?? '';
+        if (c.session) scanH2Headers(req.headers as H2Headers);
+        else scanHeaders((req as IncomingMessage).rawHeaders);
         json =
           path === '/api'
             ? controls.format !== 'text'
@@ -361,7 +373,7 @@ export class WhoamiServer {
       this.send(req, res, c, seq, status, type, body, controls.close, path, t0);
     } catch (e) {
       if (!res.headersSent) this.send(req, res, c, seq, 500, TEXT, `lbdiag whoami: internal error: ${(e as Error).message}\n`, true, path, t0);
-      else if (c.session) (res as Http2ServerResponse).stream.close(0x2);
+      else if (c.session) (res as ServerHttp2Stream).close(http2constants.NGHTTP2_INTERNAL_ERROR);
       else (res as ServerResponse).destroy();
     }
   }
@@ -387,8 +399,12 @@ export class WhoamiServer {
     const noBody = STATUS_NO_BODY(status);
     const padded = typeof body === 'string' ? null : body;
     const len = noBody ? 0 : padded ? paddedLength(padded) : Buffer.byteLength(body as string);
-    // A flat [name, value, ...] list: node:http walks it by index (no object key iteration).
     const id = this.identity;
+    if (!h1) {
+      this.sendH2(req as H2Req, res as ServerHttp2Stream, c, seq, status, type, body, padded, len, noBody, closing, path, t0, extra);
+      return;
+    }
+    // A flat [name, value, ...] list: node:http walks it by index (no object key iteration).
     const headers = [
       BACKEND_HEADER, id.name,
       INSTANCE_HEADER, id.instance,
@@ -401,17 +417,49 @@ export class WhoamiServer {
     ];
     // When the client asked to close (or spoke HTTP/1.0), node:http writes `Connection: close` itself.
     // HTTP/2 has no Connection header: the session is closed with GOAWAY instead.
-    if (closing && h1?.shouldKeepAlive) headers.push('Connection', 'close');
+    if (closing && h1.shouldKeepAlive) headers.push('Connection', 'close');
     if (extra) headers.push(...extra);
-    if (h1) h1.writeHead(status, headers);
-    else (res as Http2ServerResponse).writeHead(status, headers as unknown as http.OutgoingHttpHeaders);
-    if (noBody || req.method === 'HEAD') res.end();
+    h1.writeHead(status, headers);
+    if (noBody || req.method === 'HEAD') h1.end();
     else if (padded) {
       const large = padded.pad > LARGE_PADDING_BYTES;
       if (large) this.largeInFlight++;
-      streamPadded(res as ServerResponse, padded, large ? this.largeDone : noop);
-    } else res.end(body as string);
-    if (closing && !h1) goaway(c);
+      streamPadded(h1, padded, large ? this.largeDone : noop);
+    } else h1.end(body as string);
+    c.done++;
+    this.metrics.countResponse(status);
+    if (this.log) this.logRequest(req, c, seq, path, status, t0, closing);
+  }
+
+  /** The HTTP/2 answer: the same identity as header fields (lower-case, as HTTP/2 wants), no Connection header (GOAWAY instead). */
+  private sendH2(req: H2Req, stream: ServerHttp2Stream, c: ConnState, seq: number, status: number, type: string, body: string | PaddedBody, padded: PaddedBody | null, len: number, noBody: boolean, closing: boolean, path: string, t0: number, extra?: string[]): void {
+    const id = this.identity;
+    const headers: Record<string, string | number> = {
+      ':status': status,
+      [BACKEND_KEY]: id.name,
+      [INSTANCE_KEY]: id.instance,
+      [CONN_KEY]: formatConn(c.id, seq),
+      [PID_KEY]: this.pidStr,
+      [STARTED_KEY]: this.startedStr,
+      'cache-control': 'no-store',
+      'content-type': type,
+      'content-length': len,
+    };
+    if (extra) for (let i = 0; i < extra.length; i += 2) headers[extra[i].toLowerCase()] = extra[i + 1];
+    // A request body nobody reads (a POST to /api) must not hold the stream's flow-control window.
+    // (Only then: resuming a stream that has no body costs a destroyed-write error per stream.)
+    if (req.body && path !== '/health') stream.resume();
+    if (noBody || req.method === 'HEAD') {
+      stream.respond(headers, { endStream: true });
+    } else {
+      stream.respond(headers);
+      if (padded) {
+        const large = padded.pad > LARGE_PADDING_BYTES;
+        if (large) this.largeInFlight++;
+        streamPadded(stream as unknown as ServerResponse, padded, large ? this.largeDone : noop);
+      } else stream.end(body as string);
+    }
+    if (closing) goaway(c);
     c.done++;
     this.metrics.countResponse(status);
     if (this.log) this.logRequest(req, c, seq, path, status, t0, closing);

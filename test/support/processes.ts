@@ -13,9 +13,26 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const LBDIAG = path.join(ROOT, 'bin', 'lbdiag.js');
 
 const started = new Set<ChildProcess>();
-process.on('exit', () => {
+function killStarted(): void {
   for (const child of started) if (child.exitCode === null && child.pid) try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
-});
+}
+process.on('exit', killStarted);
+// Under the test runner: once every test of the file has ended (a test that timed out never ran
+// its `finally`), kill what is left and let go of its pipes. Without this a child still running
+// (or its own children, e.g. whoami --workers holding the inherited stdout) keeps the test file's
+// process alive, 'exit' never comes, and the whole `npm test` hangs instead of reporting the failure.
+if (process.env.NODE_TEST_CONTEXT) {
+  const { after } = await import('node:test');
+  after(() => {
+    const left = [...started];
+    killStarted();
+    for (const child of left) {
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      child.unref();
+    }
+  });
+}
 
 export interface Started {
   child: ChildProcess;

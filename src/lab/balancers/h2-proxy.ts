@@ -146,8 +146,11 @@ export async function startH2Proxy(opts: H2ProxyOptions): Promise<H2Proxy> {
   const clients = new Set<http2.ServerHttp2Session>();
 
   const server = http2.createServer({ maxSessionInvalidFrames: 100 });
+  // A client session idle this long gets GOAWAY (streams in flight, if any, finish).
   server.setTimeout(opts.clientIdleTimeoutMs ?? 60_000);
-  server.on('timeout', () => {});
+  server.on('timeout', (session: http2.ServerHttp2Session) => {
+    if (!session.closed && !session.destroyed) session.close();
+  });
   server.on('session', (session) => {
     stats.sessions++;
     clients.add(session);

@@ -25,8 +25,13 @@ const DEFAULT_GRPC_REQUESTS = 200;
 /** Two client channels (two pods of a gRPC client), each multiplexing this many calls. */
 const CLIENT_CONNECTIONS = 2;
 const STREAMS = 4;
-/** The long-lived pool: more connections than backends (late-backend-starved's test needs 2 x (backends + 1)). */
-const POOL = 8;
+/**
+ * The long-lived pool: at least 8 connections, and 2 x (backends + 1), the number late-backend-starved
+ * needs to rule out chance (a round-robin balancer would have reached the new backend by then).
+ */
+function poolSize(backends: number): number {
+  return Math.max(8, 2 * (backends + 1));
+}
 const POOL_STREAMS = 2;
 /** Each pool phase lasts about this long whatever -n is (the pacing adapts). */
 const PHASE_MS = 1500;
@@ -69,6 +74,7 @@ export const grpc: Scenario = {
     const l4 = await ctx.startBalancer(c4.kind, targets.slice(0, n));
     const l7 = await ctx.startBalancer(c7.kind, targets.slice(0, n));
     const requests = options.requests ?? DEFAULT_GRPC_REQUESTS;
+    const pool = Math.min(poolSize(n), requests);
     const base: ProbeOptions = { target: '', grpc: true, grpcMethod: GRPC_METHOD };
     const steps: LabStep[] = [];
 
@@ -84,9 +90,9 @@ export const grpc: Scenario = {
     }
 
     // 2. The autoscaler: a long-lived pool through L4, a backend added while it runs.
-    const pool = ctx.aborted ? null : await scaleUpRun(ctx, l4, targets, late, requests, 'pool');
-    if (pool) {
-      const lateShort = share(pool.report.modes.short, late);
+    const pooled = ctx.aborted ? null : await scaleUpRun(ctx, l4, targets, late, requests, pool, 'pool');
+    if (pooled) {
+      const lateShort = share(pooled.report.modes.short, late);
       steps.push(
         judge({
           name: 'grpc',
@@ -95,7 +101,7 @@ export const grpc: Scenario = {
           expected: ['late-backend-starved'],
           absent: [],
           checks: [{ what: `${late} answers new connections after it joined`, ok: lateShort > 0 }],
-          probe: pool.report,
+          probe: pooled.report,
         }),
       );
     }
@@ -110,7 +116,7 @@ export const grpc: Scenario = {
       const second = await ctx.startBackends(0, n + 1, { maxConnAgeMs: MAX_CONN_AGE_MS });
       const t2 = second.map(targetOf);
       agedL4 = await ctx.startBalancer(c4.kind, t2.slice(0, n));
-      aged = await scaleUpRun(ctx, agedL4, t2, late, Math.max(requests, GOAWAY_MIN_REQUESTS), 'goaway');
+      aged = await scaleUpRun(ctx, agedL4, t2, late, Math.max(requests, GOAWAY_MIN_REQUESTS), pool, 'goaway');
       if (aged) {
         const rot = aged.report.modes.rotate;
         const fair = 1 / (n + 1);
@@ -162,7 +168,7 @@ export const grpc: Scenario = {
       const kept = rp.modes.keepalive?.backends.find((b) => b.name === late)?.count ?? 0;
       found.push(
         starved
-          ? `late-backend-starved: ${starved.title}. The pool's ${POOL} connections were opened before ${late} joined; ${late} answered ${kept} of their ${rp.modes.keepalive?.ok ?? 0} calls.`
+          ? `late-backend-starved: ${starved.title}. The pool's ${pool} connections were opened before ${late} joined; ${late} answered ${kept} of their ${rp.modes.keepalive?.ok ?? 0} calls.`
           : `late-backend-starved was not raised (${late} answered ${kept} pooled calls): not the expected result.`,
       );
     }
@@ -182,7 +188,7 @@ export const grpc: Scenario = {
           `L4 on ${formatEndpoint(l4.address)}: ${describeKind(c4.kind)}.${c4.note ? ` (${c4.note})` : ''}`,
           `L7 on ${formatEndpoint(l7.address)}: ${describeKind(c7.kind)}.${c7.note ? ` (${c7.note})` : ''}`,
           `Each is probed with ${requests} unary calls (lbdiag probe --grpc --grpc-method ${GRPC_METHOD}) over ${CLIENT_CONNECTIONS} HTTP/2 connections with ${STREAMS} calls in flight on each (--streams ${STREAMS}), then ${requests} calls on a new connection each.`,
-          `Then a pool of ${POOL} connections (--streams ${POOL_STREAMS}) through L4; ${formatDuration(JOIN_AFTER_MS)} after it is open the autoscaler adds ${late}${l4.kind.startsWith('builtin') ? '' : ' (a reload)'}.`,
+          `Then a pool of ${pool} connections (--streams ${POOL_STREAMS}) through L4; ${formatDuration(JOIN_AFTER_MS)} after it is open the autoscaler adds ${late}${l4.kind.startsWith('builtin') ? '' : ' (a reload)'}.`,
           `Finally every backend restarted with --max-conn-age ${formatDuration(MAX_CONN_AGE_MS)} (GOAWAY, like gRPC MAX_CONNECTION_AGE) and the same scale-up (${Math.max(requests, GOAWAY_MIN_REQUESTS)} calls), the pool retiring a connection only when the server says so (--mode rotate --max-conn-age ${formatDuration(CLIENT_AGE_MS)}).`,
         ],
         naive: r4
@@ -233,17 +239,17 @@ export function shareAfter(m: ModeReport | undefined, name: string, joinedAt: nu
 }
 
 /**
- * A pool of POOL gRPC connections through `lb` (first n targets); once every pooled connection is
+ * A pool of `pool` gRPC connections through `lb` (first n targets); once every pooled connection is
  * open and JOIN_AFTER_MS later, the last target joins. `pool`: keep-alive then short-lived (the
  * new backend shows on new connections); `goaway`: rotate with a client age far beyond the run, so
  * only the servers' GOAWAY retires connections. Null when interrupted before it ran.
  */
-async function scaleUpRun(ctx: LabContext, lb: Balancer, targets: BackendTarget[], late: string, requests: number, kind: 'pool' | 'goaway'): Promise<{ report: ProbeReport; joinedAt: number | null } | null> {
+async function scaleUpRun(ctx: LabContext, lb: Balancer, targets: BackendTarget[], late: string, requests: number, pool: number, kind: 'pool' | 'goaway'): Promise<{ report: ProbeReport; joinedAt: number | null } | null> {
   if (ctx.aborted) return null;
   const vip = formatEndpoint(lb.address);
   const mode = kind === 'pool' ? 'both' : 'rotate';
-  const interval = Math.max(2, Math.round(((kind === 'pool' ? PHASE_MS : GOAWAY_PHASE_MS) * POOL) / requests));
-  ctx.status(`gRPC pool of ${POOL} connections on ${vip}; ${late} joins ${formatDuration(JOIN_AFTER_MS)} after it is open`);
+  const interval = Math.max(2, Math.round(((kind === 'pool' ? PHASE_MS : GOAWAY_PHASE_MS) * pool) / requests));
+  ctx.status(`gRPC pool of ${pool} connections on ${vip}; ${late} joins ${formatDuration(JOIN_AFTER_MS)} after it is open`);
   let poolOpen: () => void = () => {};
   const opened = new Promise<void>((r) => (poolOpen = r));
   const probe = ctx.probe(
@@ -253,13 +259,13 @@ async function scaleUpRun(ctx: LabContext, lb: Balancer, targets: BackendTarget[
       grpcMethod: GRPC_METHOD,
       mode,
       requests,
-      concurrency: POOL,
+      concurrency: pool,
       streams: POOL_STREAMS,
       intervalMs: interval,
       ...(kind === 'goaway' ? { maxConnAgeMs: CLIENT_AGE_MS } : {}),
     },
     (p) => {
-      if ((p.mode === 'keepalive' || p.mode === 'rotate') && p.done >= POOL) poolOpen();
+      if ((p.mode === 'keepalive' || p.mode === 'rotate') && p.done >= pool) poolOpen();
     },
   );
   let joinedAt: number | null = null;

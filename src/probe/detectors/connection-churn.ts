@@ -8,7 +8,11 @@ import type { ModeDetector } from './context.js';
 export const connectionChurn: ModeDetector = (m): Finding | null => {
   if (m.mode !== 'keepalive' || m.requests === 0) return null;
   const lanes = Math.max(1, m.lanes);
-  if (m.connectionsOpened <= 2 * lanes) return null;
+  // Connections that failed before carrying a request (refused, or the TLS handshake failed and the
+  // probe closed them) were not keep-alive connections the other side ended: leave them out.
+  let neverUp = 0;
+  for (const k of m.errorKinds.values()) neverUp += k.connectPhase + k.tlsPhase;
+  if (m.connectionsOpened - neverUp <= 2 * lanes) return null;
   const perConn = m.requests / Math.max(1, m.connectionsOpened);
   return {
     id: 'connection-churn',

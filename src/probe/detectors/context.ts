@@ -25,14 +25,6 @@ export interface AnalyseOptions {
   localPorts?: LocalPortFacts;
 }
 
-/** What the run's wire check saw (src/probe/h2-wire.ts readPrefaceReply): protocol-mismatch's evidence. */
-export interface WireCheck {
-  /** The reply to an HTTP/2 connection preface: http1, http2, other, none; and the first line or frames. */
-  prefaceReply?: { kind: string; seen: string; alpn?: string | false };
-  /** https + --http2: what ALPN agreed on instead of h2 (false: nothing). */
-  alpnAgreed?: string | false;
-}
-
 export interface ProbeContext {
   /** Every mode of the run, in the order they ran. */
   modes: readonly ModeTally[];
@@ -68,4 +60,12 @@ export function eachMode(...detectors: ModeDetector[]): RunDetector {
       }
     return out;
   };
+}
+
+/** What the wire showed about the HTTP version (protocol-mismatch's evidence), gathered by the run. */
+export interface WireCheck {
+  /** The reply to an HTTP/2 connection preface: http1, http2, other, none; and the first line or frames. */
+  prefaceReply?: { kind: string; seen: string; alpn?: string | false };
+  /** https + --http2: what ALPN agreed on instead of h2 (false: nothing). */
+  alpnAgreed?: string | false;
 }

@@ -16,7 +16,6 @@ import type { RunDetector } from './context.js';
 
 export type { WireCheck } from './context.js';
 
-
 function count(modes: readonly ModeTally[], kind: string): { n: number; of: number; perMode: { modes: string[]; mismatched: number[] } } {
   let n = 0;
   let of = 0;
