@@ -43,15 +43,12 @@ test('pinning explains the imbalance of its own mode only; every finding appears
   assert.equal(cyc.length, 2);
 });
 
-test('protocol-mismatch explains all-failing only when every failure kind is a protocol one, and churn only when no request got an answer', () => {
-  const pm = f('protocol-mismatch', 'error', { metrics: { requests: 100, closed: 100 } });
-  const closedOnly = f('all-failing', 'error', { mode: 'keepalive', metrics: { requests: 50, errors: 50, kinds: ['closed'] } });
-  const mixed = f('all-failing', 'error', { mode: 'short', metrics: { requests: 50, errors: 50, kinds: ['closed', 'refused'] } });
-  const churn = f('connection-churn', 'info', { mode: 'keepalive' });
-  const groups = groupFindings([closedOnly, mixed, churn, pm], probeCauseRules());
-  assert.deepEqual(groups.find((g) => g.cause === pm)?.consequences, [closedOnly, churn]);
-  assert.ok(groups.some((g) => g.cause === mixed), 'a refused connection is not explained by the protocol: it stays a finding of its own');
-  const partial = f('protocol-mismatch', 'error', { metrics: { requests: 100, closed: 60 } });
-  const g2 = groupFindings([churn, partial], probeCauseRules());
-  assert.equal(g2.length, 2, 'churn stays apart when some requests were answered');
+test('protocol-mismatch explains a mode\'s all-failing and churn only when its mismatched requests cover them', () => {
+  const pm = f('protocol-mismatch', 'error', { metrics: { modes: ['keepalive', 'short'], mismatched: [50, 30] } });
+  const ka = f('all-failing', 'error', { mode: 'keepalive', metrics: { requests: 50, errors: 50 } });
+  const sh = f('all-failing', 'error', { mode: 'short', metrics: { requests: 50, errors: 50 } });
+  const churn = f('connection-churn', 'info', { mode: 'keepalive', metrics: { connections: 50 } });
+  const groups = groupFindings([ka, sh, churn, pm], probeCauseRules());
+  assert.deepEqual(groups.find((g) => g.cause === pm)?.consequences, [ka, churn]);
+  assert.ok(groups.some((g) => g.cause === sh), '20 of short\'s 50 failures were something else: it stays a finding of its own');
 });

@@ -11,26 +11,6 @@ import { chiSquareGoodnessOfFit } from './chi-square.js';
 const tlsExplains = (cause: Finding, effect: Finding): boolean =>
   cause.mode !== undefined && cause.mode === effect.mode && cause.severity === 'error' && typeof cause.metrics?.failed === 'number' && cause.metrics.failed === effect.metrics?.errors;
 
-/** The error kinds a protocol mismatch produces (HTTP/1.1 against h2-only, HTTP/2 against HTTP/1.1, ALPN). */
-const PROTOCOL_KINDS = new Set(['closed', 'http2-frames', 'h2-protocol-error', 'alpn-no-h2']);
-
-/** protocol-mismatch accounts for an all-failing mode when every failure there was of those kinds. */
-const protocolExplainsAllFailing = (_cause: Finding, effect: Finding): boolean => {
-  const kinds = strings(effect.metrics?.kinds);
-  return kinds.length > 0 && kinds.every((k) => PROTOCOL_KINDS.has(k));
-};
-
-/**
- * protocol-mismatch accounts for connection churn when not one request got an answer in the
- * probe's protocol: every connection ended after its one failed request, keep-alive never began.
- */
-const protocolExplainsChurn = (cause: Finding): boolean => {
-  const m = cause.metrics ?? {};
-  const total = Number(m.requests ?? m.streams);
-  const failed = Number(m.closed ?? m.http2Frames ?? m.protocolErrors ?? m.alpnMismatches);
-  return Number.isFinite(total) && total > 0 && failed === total;
-};
-
 /** The analysis' imbalance thresholds (analyse.ts): p below ALPHA and a share off by 20% or more. */
 const ALPHA = 0.001;
 const MIN_DEVIATION = 0.2;
@@ -88,9 +68,6 @@ export function probeCauseRules(weights?: Record<string, number> | null): CauseR
         return imbalanceOnlyFromMissing(effect, new Set(expected.filter((n) => !seen.has(n))), weights);
       },
     },
-    // The server speaks the other HTTP version: the pool is not the story, the flag is.
-    { cause: 'protocol-mismatch', effect: 'all-failing', explains: protocolExplainsAllFailing },
-    { cause: 'protocol-mismatch', effect: 'connection-churn', explains: protocolExplainsChurn },
     // Every failure of the mode was a TLS-level one: the pool is not the story, the certificate is.
     { cause: 'tls-error', effect: 'all-failing', explains: tlsExplains },
     // Every failure of the mode was the protocol mismatch (metrics: per mode, the mismatched requests).
