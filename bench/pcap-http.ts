@@ -2,12 +2,16 @@
  * Cost of the HTTP layer: `lbdiag pcap` end to end (process start to exit, --json; CPU time) with HTTP/1.x
  * analysis on and off (--no-http), alternating runs, best of N each; packets/s and the ratio.
  *   node dist/bench/pcap-http.js /tmp/http-lo.pcap [runs]
+ * Then the same in one warm process (analyse() called directly, alternated, fastest of N each): the HTTP
+ * layer's own cost without Node's start-up and module loading, which the end-to-end figure includes.
  * Make a capture: tcpdump -i lo -w /tmp/http-lo.pcap tcp port P while wrk (keep-alive) and ab
  * (a connection per request) run against a local server on port P.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { analyse } from '../src/pcap/analyse.js';
+import { parseBackendFrom } from '../src/probe/identity.js';
 
 const file = process.argv[2];
 const runs = Number(process.argv[3] ?? 3);
@@ -46,3 +50,16 @@ console.log(`${file}: ${packets} packets, best of ${runs}`);
 console.log(`  TCP only (--no-http): ${best.off.toFixed(2)} CPU s = ${rate(best.off)}, peak RSS ${Math.round(rss.off / 1024)} MB`);
 console.log(`  with HTTP/1.x:        ${best.on.toFixed(2)} CPU s = ${rate(best.on)}, peak RSS ${Math.round(rss.on / 1024)} MB`);
 console.log(`  ratio (HTTP on / TCP only, packets/s): ${(best.off / best.on).toFixed(2)}`);
+
+// In one warm process: CPU time of analyse() itself, HTTP on and off, alternated, fastest of `runs` each.
+const warm = { on: Infinity, off: Infinity };
+for (let i = 0; i < runs + 1; i++) {
+  for (const http of [false, true]) {
+    const c0 = process.cpuUsage();
+    await analyse([file], { stallThresholdS: 0.9, http, backendFrom: parseBackendFrom('auto') });
+    const c = process.cpuUsage(c0);
+    // The first round warms the JIT up and is not counted.
+    if (i > 0) warm[http ? 'on' : 'off'] = Math.min(warm[http ? 'on' : 'off'], (c.user + c.system) / 1e6);
+  }
+}
+console.log(`in one warm process (analyse() only): TCP only ${warm.off.toFixed(3)} CPU s, with HTTP/1.x ${warm.on.toFixed(3)} CPU s (HTTP layer ${(warm.on - warm.off).toFixed(3)} s), ratio ${(warm.off / warm.on).toFixed(2)}`);

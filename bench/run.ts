@@ -15,6 +15,7 @@ import { renderComparisons, renderMarkdown } from './print.js';
 import type { Results } from './results.js';
 import { benchPcap } from './sections/pcap.js';
 import { benchProbe } from './sections/probe.js';
+import { benchProbeH2 } from './sections/probe-h2.js';
 import { benchWhoami } from './sections/whoami.js';
 import { renderSoak, soakWhoami } from './soak/whoami-soak.js';
 
@@ -27,11 +28,12 @@ async function benchSoak(ctx: Ctx): Promise<void> {
   process.stdout.write(`${renderSoak(r)}\n`);
 }
 
-const SECTIONS = { whoami: benchWhoami, probe: benchProbe, pcap: benchPcap, soak: benchSoak, 'whoami-h2': async (ctx: Ctx) => (await import('./sections/whoami-h2.js')).benchWhoamiH2(ctx) } as const;
+const SECTIONS = { whoami: benchWhoami, probe: benchProbe, pcap: benchPcap, soak: benchSoak, 'whoami-h2': async (ctx: Ctx) => (await import('./sections/whoami-h2.js')).benchWhoamiH2(ctx), 'probe-h2': benchProbeH2 } as const;
 const DEFAULT_SECTIONS = ['whoami', 'probe', 'pcap'];
 
 const USAGE = `usage: npm run bench -- [options]
-  --only LIST        sections to run: whoami,probe,pcap (default), soak (whoami soak, not in the default)
+  --only LIST        sections to run: whoami,probe,pcap (default), soak (whoami soak, not in the default),
+                     probe-h2 (probe --http2 vs h2load, not in the default)
   --soak-minutes M   length of the whoami soak (default 10)
   --duration S       seconds per throughput measurement (default 5)
   --warmup S         seconds of unmeasured warm-up per target and mode (default 1)

@@ -42,3 +42,13 @@ test('pinning explains the imbalance of its own mode only; every finding appears
   ]);
   assert.equal(cyc.length, 2);
 });
+
+test('protocol-mismatch explains a mode\'s all-failing and churn only when its mismatched requests cover them', () => {
+  const pm = f('protocol-mismatch', 'error', { metrics: { modes: ['keepalive', 'short'], mismatched: [50, 30] } });
+  const ka = f('all-failing', 'error', { mode: 'keepalive', metrics: { requests: 50, errors: 50 } });
+  const sh = f('all-failing', 'error', { mode: 'short', metrics: { requests: 50, errors: 50 } });
+  const churn = f('connection-churn', 'info', { mode: 'keepalive', metrics: { connections: 50 } });
+  const groups = groupFindings([ka, sh, churn, pm], probeCauseRules());
+  assert.deepEqual(groups.find((g) => g.cause === pm)?.consequences, [ka, churn]);
+  assert.ok(groups.some((g) => g.cause === sh), '20 of short\'s 50 failures were something else: it stays a finding of its own');
+});

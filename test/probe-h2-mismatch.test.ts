@@ -13,9 +13,10 @@ import selfsigned from 'selfsigned';
 import { haproxyInstalled } from '../src/lab/balancers/index.js';
 import { runProbe } from '../src/probe/run.js';
 import type { ProbeReport } from '../src/probe/summary.js';
+import { describeHttp2Frames, looksLikeHttp2Frame } from '../src/probe/h2-wire.js';
 import { startH2Backend } from './support/h2-backends.js';
 import { startH2Haproxy } from './support/h2-haproxy.js';
-import { freePort } from './support/processes.js';
+import { freePort, runLbdiag } from './support/processes.js';
 
 const stoppers: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -103,5 +104,33 @@ test('ordinary failures are not a protocol mismatch: a server that closes at onc
       continue; // "cannot reach": a usage error, no finding at all
     }
     assert.ok(!ids(rep).includes('protocol-mismatch'), `port ${port} http2=${http2}: ${ids(rep).join(',')} ${JSON.stringify(rep.modes.keepalive!.errorKinds)}`);
+  }
+});
+
+test('HTTP/2 frame sniffing: SETTINGS and GOAWAY on stream 0 are recognised, an HTTP/1.x line, other frames and short input are not', () => {
+  // node:http2's answer to an HTTP/1.1 request, as read off the wire: SETTINGS (6 bytes), then GOAWAY (PROTOCOL_ERROR).
+  const wire = Buffer.from('00000604000000000000030000' + '03e8' + '0000080700000000000000000000000001', 'hex');
+  assert.ok(looksLikeHttp2Frame(wire));
+  assert.equal(describeHttp2Frames(wire), 'SETTINGS, GOAWAY (PROTOCOL_ERROR)');
+  assert.equal(describeHttp2Frames(Buffer.from('000000040100000000', 'hex')), 'SETTINGS ACK');
+  assert.ok(!looksLikeHttp2Frame(Buffer.from('HTTP/1.1 200 OK\r\n\r\n')));
+  assert.ok(!looksLikeHttp2Frame(Buffer.from('000005040000000000', 'hex')), 'SETTINGS length not a multiple of 6');
+  assert.ok(!looksLikeHttp2Frame(Buffer.from('000006040000000001000300000064', 'hex')), 'SETTINGS on a stream other than 0');
+  assert.ok(!looksLikeHttp2Frame(Buffer.from('000004000000000001', 'hex')), 'a DATA frame is not what a server sends first');
+  assert.ok(!looksLikeHttp2Frame(Buffer.from('0000000400', 'hex')), 'fewer than 9 bytes');
+});
+
+test('HTTP/2 flags: --streams, --grpc-method and --close are usage errors where they do not apply (one line, exit 2)', async () => {
+  for (const [args, re] of [
+    [['--streams', '4'], /--streams applies to HTTP\/2/],
+    [['--grpc-method', 'a.B/C'], /--grpc-method needs --grpc/],
+    [['--http2', '--close', 'client'], /--close applies to HTTP\/1\.1/],
+    [['--grpc', '--grpc-method', 'nope'], /invalid --grpc-method/],
+    [['--http2', '--streams', '0'], /--streams/],
+  ] as const) {
+    const r = await runLbdiag(['probe', '127.0.0.1:9', ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
 });

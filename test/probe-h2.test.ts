@@ -69,6 +69,14 @@ test('haproxy mode tcp in front of three h2c backends: keepalive-pinning, worded
   assert.match(pin.remedy, /MAX_CONNECTION_AGE|GOAWAY/);
   assert.match(pin.evidence.join('\n'), /streams/);
   assert.equal(rep.modes.short!.backends.length, 3, 'a new connection per request reaches all three');
+  // rotate: every connection retired after 10 streams; the new connections reach every backend.
+  const rot = await runProbe({ target: `${host}:${tcp.port}`, http2: true, mode: 'rotate', requests: 120, concurrency: 3, streams: 4, maxConnRequests: 10 });
+  const r = rot.modes.rotate!;
+  const rlabel = `${ids(rot).join(',')} ${r.perConnection.map((p) => `#${p.id}:${p.requests}`).join(' ')}`;
+  assert.equal(r.ok, 120, rlabel);
+  assert.ok(r.connections >= 12, rlabel);
+  for (const p of r.perConnection) assert.ok(p.requests <= 10, rlabel);
+  assert.equal(r.backends.length, 3, rlabel);
   await tcp.stop();
 
   const httpHost = '127.0.43.8';

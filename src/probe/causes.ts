@@ -40,6 +40,20 @@ export function imbalanceOnlyFromMissing(imbalance: Finding, missing: ReadonlySe
   return Math.max(...obs.map((x, i) => Math.abs(x / ((total * w[i]) / wsum) - 1))) < MIN_DEVIATION;
 }
 
+/**
+ * protocol-mismatch accounts for a mode's all-failing when every failure of the mode was a mismatch,
+ * and for its connection-churn when there were at least as many mismatched requests as connections
+ * (the server closed each connection on the request it could not read).
+ */
+function mismatchExplains(cause: Finding, effect: Finding): boolean {
+  const modes = strings(cause.metrics?.modes);
+  const counts = numbers(cause.metrics?.mismatched);
+  const i = modes.indexOf(effect.mode ?? '');
+  if (i < 0 || counts.length !== modes.length || counts[i] === 0) return false;
+  const bound = Number(effect.id === 'connection-churn' ? effect.metrics?.connections : effect.metrics?.errors);
+  return Number.isFinite(bound) && counts[i] >= bound;
+}
+
 /** The probe's cause → consequence rules; `weights` is the run's --weights (report.config.weights). */
 export function probeCauseRules(weights?: Record<string, number> | null): CauseRule[] {
   return [
@@ -56,6 +70,9 @@ export function probeCauseRules(weights?: Record<string, number> | null): CauseR
     },
     // Every failure of the mode was a TLS-level one: the pool is not the story, the certificate is.
     { cause: 'tls-error', effect: 'all-failing', explains: tlsExplains },
+    // Every failure of the mode was the protocol mismatch (metrics: per mode, the mismatched requests).
+    { cause: 'protocol-mismatch', effect: 'all-failing', explains: mismatchExplains },
+    { cause: 'protocol-mismatch', effect: 'connection-churn', explains: mismatchExplains },
     { cause: 'tls-error', effect: 'intermittent-errors', explains: tlsExplains },
     // The failing handshakes showed a certificate no answering backend had: they reached another
     // server, which failed TLS: that is why only one backend answered.

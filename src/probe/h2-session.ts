@@ -213,12 +213,13 @@ export class H2Connection {
         st.kept += d.length;
       }
     });
-    stream.on('trailers', (h) => {
-      st.trailers = flatHeaders(h);
-    });
+    if (req.finish)
+      stream.on('trailers', (h) => {
+        st.trailers = flatHeaders(h);
+      });
     stream.on('end', () => {
       if (!st.res) return;
-      st.res.body = st.chunks.length === 1 ? st.chunks[0] : Buffer.concat(st.chunks);
+      st.res.body = st.chunks.length === 0 ? EMPTY : st.chunks.length === 1 ? st.chunks[0] : Buffer.concat(st.chunks);
       st.chunks = [];
       const extra = req.finish ? req.finish(st.res, st.trailers) : {};
       this.end(st, st.res, extra.error, false, stream.id);

@@ -35,7 +35,7 @@ export function describeHttp2Frames(buf: Buffer): string {
   while (out.length < 4 && buf.length - pos >= 9) {
     const len = (buf[pos] << 16) | (buf[pos + 1] << 8) | buf[pos + 2];
     const type = buf[pos + 3];
-    if (type === SETTINGS) out.push('SETTINGS');
+    if (type === SETTINGS) out.push(buf[pos + 4] & 1 ? 'SETTINGS ACK' : 'SETTINGS');
     else if (type === GOAWAY) {
       const code = buf.length >= pos + 17 ? buf.readUInt32BE(pos + 13) : -1;
       out.push(`GOAWAY${code >= 0 ? ` (${H2_ERROR_NAMES[code] ?? `error ${code}`})` : ''}`);
@@ -77,8 +77,8 @@ export interface PrefaceReply {
 
 /**
  * Opens one short connection, sends the HTTP/2 preface and reads what comes back (bounded by
- * `timeoutMs`). With `tlsOptions`, over TLS offering ALPN h2 and http/1.1, and reports the ALPN
- * result. Used once per run after HTTP/2 sessions failed before the server's SETTINGS arrived.
+ * `timeoutMs`). With `tlsOptions` (from tls-options.ts: SNI, trust, -k), over TLS offering ALPN
+ * h2 and http/1.1, and reports the ALPN result. Used once per run after HTTP/2 sessions failed before the server's SETTINGS arrived.
  */
 export function readPrefaceReply(host: string, port: number, timeoutMs: number, tlsOptions?: TlsSettings): Promise<PrefaceReply> {
   return new Promise((resolve) => {

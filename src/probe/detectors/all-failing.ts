@@ -60,6 +60,6 @@ export const allFailing: ModeDetector = (tally): Finding | null => {
     title: `${m.mode}: every one of ${m.requests} requests failed (${kindText})`,
     evidence: [`${m.mode}: ${kindText}${handshakeNote(m)}`],
     ...advice(m),
-    metrics: { requests: m.requests, errors: m.errors },
+    metrics: { requests: m.requests, errors: m.errors, kinds: kinds.map((k) => k.kind) },
   };
 };

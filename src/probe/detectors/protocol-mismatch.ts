@@ -14,15 +14,20 @@ import type { Finding } from '../../core/finding.js';
 import type { ModeTally } from '../tally.js';
 import type { RunDetector } from './context.js';
 
-/** What the run's wire check saw (see h2-wire.ts readPrefaceReply). */
-function count(modes: readonly ModeTally[], kind: string): { n: number; of: number } {
+export type { WireCheck } from './context.js';
+
+function count(modes: readonly ModeTally[], kind: string): { n: number; of: number; perMode: { modes: string[]; mismatched: number[] } } {
   let n = 0;
   let of = 0;
+  const perMode = { modes: [] as string[], mismatched: [] as number[] };
   for (const m of modes) {
-    n += m.errorKinds.get(kind)?.count ?? 0;
+    const k = m.errorKinds.get(kind)?.count ?? 0;
+    n += k;
     of += m.requests;
+    perMode.modes.push(m.mode);
+    perMode.mismatched.push(k);
   }
-  return { n, of };
+  return { n, of, perMode };
 }
 
 export const protocolMismatch: RunDetector = (modes, ctx): Finding[] => {
@@ -44,7 +49,7 @@ export const protocolMismatch: RunDetector = (modes, ctx): Finding[] => {
         explanation:
           'A listener that speaks HTTP/2 with prior knowledge (h2c: haproxy `bind ... proto h2`, a gRPC server) waits for the HTTP/2 connection preface; haproxy closes an HTTP/1.1 request without sending anything. It looks like a dead backend or a reset, and says nothing about the balancing.',
         remedy: 'Probe it in its own protocol: `lbdiag probe --http2` (h2c), `--grpc` for a gRPC service; or, if HTTP/1.1 clients must be served, drop `proto h2` from the bind (haproxy `mode http` then speaks HTTP/1.1, and h2 by ALPN over TLS).',
-        metrics: { requests: closed.of, closed: closed.n },
+        metrics: { requests: closed.of, closed: closed.n, ...closed.perMode },
       });
     if (n > 0)
       out.push({
@@ -57,7 +62,7 @@ export const protocolMismatch: RunDetector = (modes, ctx): Finding[] => {
         explanation:
           'A server (or balancer frontend) that speaks HTTP/2 with prior knowledge (h2c: haproxy `bind ... proto h2`, a gRPC server, node:http2 `createServer`) expects the HTTP/2 connection preface; to an HTTP/1.1 request it sends its SETTINGS frame and a GOAWAY (PROTOCOL_ERROR), then closes. HTTP/1.1 clients see that as a closed connection or garbage; it says nothing about the balancing.',
         remedy: 'Probe it in its own protocol: `lbdiag probe --http2` (h2c), `--grpc` for a gRPC service; or, if HTTP/1.1 clients must be served, let the frontend accept both (haproxy `mode http` without `proto h2` on the bind speaks HTTP/1.1 and h2 by ALPN over TLS).',
-        metrics: { requests: of, http2Frames: n },
+        metrics: { requests: of, http2Frames: n, ...count(modes, 'http2-frames').perMode },
       });
     return out;
   }
@@ -75,7 +80,7 @@ export const protocolMismatch: RunDetector = (modes, ctx): Finding[] => {
       explanation:
         'With prior knowledge (h2c on http://), an HTTP/2 client opens with the connection preface; a server that speaks only HTTP/1.1 reads it as a malformed request and answers with an HTTP/1.1 error (typically 400 or 505), which is not an HTTP/2 frame. On https://, HTTP/2 is agreed by ALPN instead.',
       remedy: `Probe it with HTTP/1.1 (without --http2${proto === 'grpc' ? ' and --grpc' : ''}); to test HTTP/2, point the probe at a listener that speaks it (haproxy \`bind ... proto h2\` for h2c, or https:// with \`alpn h2,http/1.1\`).`,
-      metrics: { streams: h2.of, protocolErrors: h2.n },
+      metrics: { streams: h2.of, protocolErrors: h2.n, ...h2.perMode },
     });
   const alpn = count(modes, 'alpn-no-h2');
   if (alpn.n > 0) {
@@ -88,7 +93,7 @@ export const protocolMismatch: RunDetector = (modes, ctx): Finding[] => {
       evidence: [`${alpn.n} of ${alpn.of} streams: the TLS handshake offered ALPN h2 and the server agreed on ${said} (error kind alpn-no-h2)`],
       explanation: 'On https://, client and server agree on HTTP/2 through ALPN in the TLS handshake; a server or TLS terminator that does not offer h2 leaves the connection to HTTP/1.1, where an HTTP/2 client cannot go on.',
       remedy: 'Probe it without --http2 (HTTP/1.1 over TLS), or enable h2 on the TLS terminator (haproxy `bind ... ssl crt ... alpn h2,http/1.1`, nginx `listen 443 ssl http2`).',
-      metrics: { streams: alpn.of, alpnMismatches: alpn.n },
+      metrics: { streams: alpn.of, alpnMismatches: alpn.n, ...alpn.perMode },
     });
   }
   return out;
