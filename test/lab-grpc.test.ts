@@ -9,13 +9,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertNothingLeft, ids } from './lab-support.js';
 import { runLbdiag } from './support/processes.js';
-import { haproxyInstalled } from '../src/lab/balancers/index.js';
+import { haproxyInstalled, nginxInstalled } from '../src/lab/balancers/index.js';
 import { shareAfter } from '../src/lab/scenarios/grpc.js';
 import type { LabReport } from '../src/lab/run.js';
 import type { ModeReport } from '../src/probe/summary.js';
 
 /** A /24 of its own per run, so the builtin and haproxy runs go side by side. */
-const ADDR = { builtin: '127.0.41', haproxy: '127.0.43' } as const;
+const ADDR = { builtin: '127.0.41', haproxy: '127.0.43', nginx: '127.0.47' } as const;
 async function grpcLab(balancer: keyof typeof ADDR): Promise<{ code: number | null; stderr: string; rep: LabReport; ms: number }> {
   const t0 = Date.now();
   const r = await runLbdiag(['lab', '--scenario', 'grpc', '--balancer', balancer, '-n', '40', '--addresses', ADDR[balancer], '--json'], { timeoutMs: 100_000 });
@@ -88,7 +88,7 @@ test('shareAfter: a backend\'s share of the calls in the buckets from a time on'
   assert.equal(shareAfter(m, 'b', null), null);
 });
 
-describe('lab --scenario grpc (builtin and haproxy side by side)', { concurrency: 2 }, () => {
+describe('lab --scenario grpc (builtin, haproxy and nginx side by side)', { concurrency: 2 }, () => {
   test('lab --scenario grpc, builtin balancers: L4 pins each HTTP/2 connection, builtin-h2 spreads the calls, GOAWAY reaches the late backend', { timeout: 120_000 }, async (t) => {
     const { code, stderr, rep, ms } = await grpcLab('builtin');
     assert.equal(rep.summary[0]?.skipped, undefined, 'the scenario ran');
@@ -105,6 +105,16 @@ describe('lab --scenario grpc (builtin and haproxy side by side)', { concurrency
     assert.equal(code, 0, `${stderr}\n${JSON.stringify(rep.summary)}`);
     checkGrpcRun(rep, 'haproxy-tcp', 'haproxy-h2');
     t.diagnostic(`haproxy run: ${ms} ms`);
+    await assertNothingLeft(rep);
+  });
+
+  test('lab --scenario grpc --balancer nginx: stream pins, grpc_pass spreads the calls, GOAWAY reaches the late backend', { timeout: 120_000 }, async (t) => {
+    if (!nginxInstalled()) return t.skip('nginx not installed');
+    const { code, stderr, rep, ms } = await grpcLab('nginx');
+    assert.equal(rep.summary[0]?.skipped, undefined, 'the scenario ran');
+    assert.equal(code, 0, `${stderr}\n${JSON.stringify(rep.summary)}`);
+    checkGrpcRun(rep, 'nginx-stream', 'nginx-grpc');
+    t.diagnostic(`nginx run: ${ms} ms`);
     await assertNothingLeft(rep);
   });
 });
