@@ -38,15 +38,21 @@ export const tlsError: ModeDetector = (m): Finding | null => {
   const all = failed === m.requests;
   const [k0, e0] = kinds[0];
   const first = top(e0.details, 1)[0]?.[0] ?? TLS_KINDS[k0]?.what ?? k0;
-  const evidence: string[] = [];
-  for (const [k, e] of kinds) {
-    const addrs = [...e.addresses.keys()];
-    evidence.push(`${m.mode}: ${k} ${e.count} of ${m.requests} requests${addrs.length ? ` (to ${addrs.slice(0, 4).join(', ')}${addrs.length > 4 ? ', ...' : ''})` : ''}: ${top(e.details, 3).map(([d, n]) => (e.details.size > 1 ? `${d} (×${n})` : d)).join('; ')}`);
-  }
   // Which certificates came with answers and which only with failures (a TLS-passthrough balancer
   // with one backend's certificate wrong fails only that backend's share).
   const good = [...t.certs.entries()].filter(([, c]) => c.backends.size > 0);
   const bad = [...t.certs.entries()].filter(([, c]) => c.backends.size === 0 && c.verify.length > 0);
+  const evidence: string[] = [];
+  for (const [k, e] of kinds) {
+    const addrs = [...e.addresses.keys()];
+    // One text per certificate (each names its own addresses): when every certificate is listed in
+    // full below, one example is enough here; a reader at 3 a.m. should not read the same sentence thrice.
+    const details =
+      e.details.size > 1 && bad.length >= e.details.size
+        ? `${top(e.details, 1).map(([d, n]) => `${d} (×${n})`)[0]}; the same problem on ${e.details.size - 1} other certificate${e.details.size > 2 ? 's' : ''} (listed below; -v or --json for all)`
+        : top(e.details, 3).map(([d, n]) => (e.details.size > 1 ? `${d} (×${n})` : d)).join('; ');
+    evidence.push(`${m.mode}: ${k} ${e.count} of ${m.requests} requests${addrs.length ? ` (to ${addrs.slice(0, 4).join(', ')}${addrs.length > 4 ? ', ...' : ''})` : ''}: ${details}`);
+  }
   if (good.length && bad.length) {
     evidence.push(`answered requests came with ${good.map(([fp, c]) => `${c.cert.subject} (${fp.slice(0, 11)}…, from ${[...c.backends.keys()].join(', ')})`).join('; ')}; failing ones with ${bad.map(([fp, c]) => `${c.cert.subject} (${fp.slice(0, 11)}…, ${c.connections} connections)`).join('; ')}: one backend (or balancer node) presents a different certificate`);
   }
