@@ -37,6 +37,10 @@ function get(host: string, port: number, path: string): Promise<Got> {
       let body = '';
       res.setEncoding('utf8').on('data', (d: string) => (body += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      // A timeout after the head arrived destroys the response, not the request: without these the
+      // promise never settled and the test (and its whoami) waited forever.
+      res.on('error', reject);
+      res.on('aborted', () => reject(new Error('response aborted')));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
