@@ -142,24 +142,28 @@ export function nginxConfig(o: NginxConfigOptions): string {
     ].join('\n')}\n`;
   }
   const t = (name: string): string => path.join(o.dir, name);
+  // The http block's start and the upstream, shared by proxy_pass (HTTP/1.1) and grpc_pass (h2c).
+  const httpHead = [
+    'http {',
+    '    access_log off;',
+    `    client_body_temp_path ${t('client_body')};`,
+    `    proxy_temp_path ${t('proxy')};`,
+    `    fastcgi_temp_path ${t('fastcgi')};`,
+    `    uwsgi_temp_path ${t('uwsgi')};`,
+    `    scgi_temp_path ${t('scgi')};`,
+    `    keepalive_timeout ${idle}s;`,
+    '    keepalive_requests 100000;',
+    '    upstream lbdiag_backends {',
+    ...servers,
+    '        keepalive 32;',
+    '        keepalive_timeout 4s;',
+    '    }',
+  ];
   if (o.mode === 'grpc') {
     const directive = o.http2Syntax === 'directive';
     return `${[
       ...head,
-      'http {',
-      '    access_log off;',
-      `    client_body_temp_path ${t('client_body')};`,
-      `    proxy_temp_path ${t('proxy')};`,
-      `    fastcgi_temp_path ${t('fastcgi')};`,
-      `    uwsgi_temp_path ${t('uwsgi')};`,
-      `    scgi_temp_path ${t('scgi')};`,
-      `    keepalive_timeout ${idle}s;`,
-      '    keepalive_requests 100000;',
-      '    upstream lbdiag_backends {',
-      ...servers,
-      '        keepalive 32;',
-      '        keepalive_timeout 4s;',
-      '    }',
+      ...httpHead,
       '    server {',
       `        listen ${listenDirective(o.listen)}${directive ? '' : ' http2'};`,
       ...(directive ? ['        http2 on;'] : []),
@@ -178,20 +182,7 @@ export function nginxConfig(o: NginxConfigOptions): string {
   }
   return `${[
     ...head,
-    'http {',
-    '    access_log off;',
-    `    client_body_temp_path ${t('client_body')};`,
-    `    proxy_temp_path ${t('proxy')};`,
-    `    fastcgi_temp_path ${t('fastcgi')};`,
-    `    uwsgi_temp_path ${t('uwsgi')};`,
-    `    scgi_temp_path ${t('scgi')};`,
-    `    keepalive_timeout ${idle}s;`,
-    '    keepalive_requests 100000;',
-    '    upstream lbdiag_backends {',
-    ...servers,
-    '        keepalive 32;',
-    '        keepalive_timeout 4s;',
-    '    }',
+    ...httpHead,
     '    server {',
     `        listen ${listenDirective(o.listen)};`,
     '        location / {',
