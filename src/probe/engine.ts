@@ -20,18 +20,17 @@ import { ProbeConnection, type Endpoint, type Exchange } from './connection.js';
 import type { ProbeMode } from './record.js';
 import { SocketPool } from './socket-pool.js';
 
-export interface EngineOptions {
+/** What every traffic engine (HTTP/1.1 here, HTTP/2 in h2-engine.ts) is asked to run for one mode. */
+export interface TrafficPlan {
   mode: ProbeMode;
   addresses: string[];
   /** `--source`: local addresses to bind to, round robin over connections (only those of each address's family are paired with it). */
   sources?: string[];
   endpoint: Omit<Endpoint, 'address'>;
-  /** Request bytes for keep-alive connections and for `Connection: close` ones. */
-  payload: Buffer;
-  payloadClose: Buffer;
   concurrency: number;
   requests?: number;
   durationMs?: number;
+  /** One request per interval per connection. */
   intervalMs?: number;
   rate?: number;
   maxConnRequests?: number;
@@ -39,6 +38,12 @@ export interface EngineOptions {
   signal?: AbortSignal;
   /** Connection numbers continue across modes so each is unique within the run. */
   firstConnId: number;
+}
+
+export interface EngineOptions extends TrafficPlan {
+  /** Request bytes for keep-alive connections and for `Connection: close` ones. */
+  payload: Buffer;
+  payloadClose: Buffer;
   /**
    * `--workers`: connection numbers and dispatch orders drawn from counters shared by every worker
    * thread (src/probe/workers.ts), so both stay unique and in send order across the whole run.

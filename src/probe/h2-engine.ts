@@ -20,28 +20,14 @@
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Endpoint } from './connection.js';
-import type { EngineResult } from './engine.js';
+import type { EngineResult, TrafficPlan } from './engine.js';
 import { H2Connection, type H2Exchange, type H2Request } from './h2-session.js';
-import type { ProbeMode } from './record.js';
 
-export interface H2EngineOptions {
-  mode: ProbeMode;
-  addresses: string[];
-  sources?: string[];
-  endpoint: Omit<Endpoint, 'address'>;
+export interface H2EngineOptions extends TrafficPlan {
   request: H2Request;
-  concurrency: number;
   /** Concurrent streams per connection (`--streams`, default 1). */
   streams: number;
-  requests?: number;
-  durationMs?: number;
-  /** One request per interval per connection: paced as a rate of concurrency / interval. */
-  intervalMs?: number;
-  rate?: number;
-  maxConnRequests?: number;
-  maxConnAgeMs?: number;
-  signal?: AbortSignal;
-  firstConnId: number;
+  // intervalMs: paced as a rate of concurrency / interval (one request per interval per connection).
   onExchange: (ex: H2Exchange, conn: H2Connection, startedAt: number, order: number) => void;
 }
 

@@ -13,7 +13,7 @@ import { readLocalPortFacts, type LocalPortFacts } from './local-ports.js';
 import { checkWeights } from './weights-check.js';
 import { checkLocal, sourcesFor } from './sources.js';
 import type { Exchange } from './connection.js';
-import { runEngine, type EngineResult } from './engine.js';
+import { runEngine, type EngineResult, type TrafficPlan } from './engine.js';
 import type { H2EngineResult } from './h2-engine.js';
 import { parseGrpcMethod } from './h2-options.js';
 import type { H2Exchange } from './h2-session.js';
@@ -306,7 +306,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         headRequest: method === 'HEAD',
         tls,
       };
-      const engine = {
+      const engine: TrafficPlan = {
         mode,
         addresses,
         sources,
@@ -320,7 +320,6 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         maxConnAgeMs: mode === 'rotate' ? options.maxConnAgeMs : undefined,
         signal: internal.signal,
         firstConnId: nextConnId,
-        onExchange,
       };
       // --workers: the main thread hands the mode to the workers (hooks.runMode) and merges their
       // tallies; each worker runs the HTTP/1.1 engine with the shared id counters (HTTP/2 runs in
@@ -337,8 +336,8 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
             resolved: all,
           })
         : h2 && h2Request
-          ? await h2.runH2Engine({ ...engine, request: h2Request, streams })
-          : await runEngine({ ...engine, payload, payloadClose, ids: hooks.inWorker?.ids });
+          ? await h2.runH2Engine({ ...engine, onExchange, request: h2Request, streams })
+          : await runEngine({ ...engine, onExchange, payload, payloadClose, ids: hooks.inWorker?.ids });
       if (res.connected !== undefined) {
         connectedOnce ||= res.connected;
         unreachableKind ??= res.unreachable;
