@@ -6,8 +6,16 @@ import net from 'node:net';
 import { canReadListeners, isListening } from './proc-net.js';
 import type { SpawnedProcess } from './supervisor.js';
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** Resolves after `ms`, or at once when `signal` aborts (a lab run interrupted by Ctrl-C). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (!signal) return new Promise((r) => setTimeout(r, ms));
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
 }
 
 export interface WaitForPortOptions {

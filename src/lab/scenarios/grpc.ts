@@ -19,6 +19,7 @@ import { formatEndpoint, type Balancer, type BackendTarget } from '../balancers/
 import type { ProbeOptions } from '../../probe/run.js';
 import type { ModeReport, ProbeReport } from '../../probe/summary.js';
 import { formatDuration } from '../../core/units.js';
+import { sleep } from '../port-wait.js';
 
 const GRPC_METHOD = 'lbdiag.v1.WhoAmI/Get';
 const DEFAULT_GRPC_REQUESTS = 200;
@@ -47,16 +48,6 @@ const JOIN_AFTER_MS = 400;
 const MAX_CONN_AGE_MS = 300;
 /** The pool's own connection age in the goaway step: far beyond the run, so only GOAWAY retires connections. */
 const CLIENT_AGE_MS = 600_000;
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
-}
 
 export const grpc: Scenario = {
   name: 'grpc',

@@ -10,6 +10,7 @@ import { pct, sharesText } from '../phrases.js';
 import { judge, type LabStep, type Scenario, type ScenarioResult } from '../scenario.js';
 import { formatEndpoint } from '../balancers/index.js';
 import { formatDuration } from '../../core/units.js';
+import { sleep } from '../port-wait.js';
 
 const DEFAULT_SCALE_UP_REQUESTS = 240;
 /** Keep-alive pool size: more connections than backends, as a real pool has. */
@@ -19,16 +20,6 @@ const PHASE_MS = 1200;
 /** The new backend joins this long after the pool started. */
 const JOIN_AFTER_MS = 400;
 const MAX_CONN_AGE_MS = 200;
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
-}
 
 export const scaleUp: Scenario = {
   name: 'scale-up',
