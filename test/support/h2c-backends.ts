@@ -1,109 +1,26 @@
 /**
- * Small real h2c backends for the HTTP/2 balancer tests (node:http2, clear text, prior knowledge):
- * a GET answers its name (body and `x-lbdiag-backend`), `/lbdiag.v1.WhoAmI/Get` answers a gRPC
- * GetResponse whose backend is the name (grpc-status in trailers), any other gRPC path a
- * trailers-only UNIMPLEMENTED. Optional GOAWAY after `maxAgeMs`, and REFUSED_STREAM for the first
- * `refuseFirst` streams. And clients: many streams over one
- * HTTP/2 connection, with the backend of each.
+ * h2c backends for the HTTP/2 balancer tests: the probe tests' backends (h2-backends.ts: a GET
+ * answers its name, WhoAmI/Get a GetResponse, other gRPC paths UNIMPLEMENTED; GOAWAY after
+ * `maxAgeMs`, REFUSED_STREAM for the first `refuseFirst` streams). And clients: many streams over
+ * one HTTP/2 connection, with the backend of each.
  */
 import http2 from 'node:http2';
-import type net from 'node:net';
 import {
   GRPC_CONTENT_TYPE,
-  GRPC_STATUS,
   WHOAMI_GET_PATH,
   decodeGetResponse,
   encodeGetRequest,
-  encodeGetResponse,
   frameMessage,
   unframeMessage,
 } from '../../src/wire/grpc.js';
+import { startH2Backend, type H2Backend } from './h2-backends.js';
 
-export interface H2cBackend {
-  name: string;
-  host: string;
-  port: number;
-  /** Streams this backend answered. */
-  streams(): number;
-  /** HTTP/2 connections it accepted. */
-  sessions(): number;
-  stop(): Promise<void>;
-}
+/** The probe tests' h2c backend (test/support/h2-backends.ts) under the names these tests use. */
+export type H2cBackend = H2Backend & { stop(): Promise<void> };
 
 export async function startH2cBackend(o: { host: string; name: string; maxAgeMs?: number; refuseFirst?: number }): Promise<H2cBackend> {
-  let toRefuse = o.refuseFirst ?? 0;
-  let streams = 0;
-  let sessions = 0;
-  const open = new Set<http2.ServerHttp2Session>();
-  const server = http2.createServer();
-  server.on('session', (s) => {
-    sessions++;
-    open.add(s);
-    s.on('error', () => {});
-    s.on('close', () => open.delete(s));
-    if (o.maxAgeMs) {
-      const t = setTimeout(() => {
-        if (!s.closed && !s.destroyed) s.close(); // close() sends GOAWAY and lets streams in flight finish
-      }, o.maxAgeMs);
-      s.on('close', () => clearTimeout(t));
-    }
-  });
-  server.on('stream', (stream, headers) => {
-    stream.on('error', () => {});
-    if (toRefuse > 0) {
-      // RST_STREAM(REFUSED_STREAM) without reading it: RFC 9113 8.7, the client may retry it.
-      toRefuse--;
-      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
-      return;
-    }
-    streams++;
-    const ct = String(headers['content-type'] ?? '');
-    if (!ct.startsWith(GRPC_CONTENT_TYPE)) {
-      stream.resume();
-      stream.respond({ ':status': 200, 'content-type': 'text/plain', 'x-lbdiag-backend': o.name, 'x-seen-te': String(headers.te ?? ''), 'x-seen-via': String(headers.via ?? ''), 'x-seen-xff': String(headers['x-forwarded-for'] ?? '') });
-      stream.end(`${o.name}\n`);
-      return;
-    }
-    if (headers[':path'] !== WHOAMI_GET_PATH) {
-      stream.resume();
-      stream.respond({ ':status': 200, 'content-type': GRPC_CONTENT_TYPE, 'grpc-status': String(GRPC_STATUS.UNIMPLEMENTED), 'grpc-message': 'unknown method' }, { endStream: true });
-      return;
-    }
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('end', () => {
-      const req = unframeMessage(Buffer.concat(chunks));
-      if (!req.ok) {
-        stream.respond({ ':status': 200, 'content-type': GRPC_CONTENT_TYPE, 'grpc-status': String(GRPC_STATUS.INVALID_ARGUMENT), 'grpc-message': req.reason }, { endStream: true });
-        return;
-      }
-      stream.respond({ ':status': 200, 'content-type': GRPC_CONTENT_TYPE, 'x-lbdiag-backend': o.name }, { waitForTrailers: true });
-      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': String(GRPC_STATUS.OK), 'grpc-message': '' }));
-      const sock = stream.session?.socket as net.Socket | undefined;
-      stream.end(
-        frameMessage(
-          encodeGetResponse({ backend: o.name, instance: o.name, pid: process.pid, conn: '1', seq: streams, stream: stream.id ?? 0, protocol: 'h2c', started: 0, remote_address: sock?.remoteAddress ?? '', remote_port: sock?.remotePort ?? 0 }),
-        ),
-      );
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, o.host, () => resolve());
-  });
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    name: o.name,
-    host: o.host,
-    port,
-    streams: () => streams,
-    sessions: () => sessions,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of open) s.destroy();
-      }),
-  };
+  const b = await startH2Backend({ host: o.host, name: o.name, maxConnAgeMs: o.maxAgeMs, refuseFirst: o.refuseFirst });
+  return { ...b, stop: b.close };
 }
 
 export interface StreamAnswer {
