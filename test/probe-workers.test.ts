@@ -5,39 +5,22 @@
  * request once, Ctrl-C gathers every worker's part, a crashed worker is a one-line error (exit 2)
  * with the others' results printed. Backends on 127.0.44.x.
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { hostnameBackends as hostnameBackendsOn, keepBalancer, stopAfterAll } from './support/balancer-fixtures.js';
 import { startHaproxy, startNginx, haproxyInstalled, nginxInstalled, type Balancer, type BackendTarget } from '../src/lab/balancers/index.js';
 import { runProbeWorkers, shareOptions, parseWorkers } from '../src/probe/workers.js';
 import type { ProbeReport } from '../src/probe/summary.js';
 import { startWhoami } from '../src/whoami/server.js';
-import { startHostnameServer } from './support/hostname-server.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { ROOT, freePort, runLbdiag, startLbdiag } from './support/processes.js';
 
-const stoppers: (() => Promise<unknown>)[] = [];
-after(async () => {
-  for (const s of stoppers.reverse()) await s().catch(() => undefined);
-});
-
-async function hostnameBackends(n: number, first: number): Promise<BackendTarget[]> {
-  const out: BackendTarget[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = await startHostnameServer({ host: `127.0.44.${first + i}`, name: `web${i + 1}` });
-    stoppers.push(() => s.stop());
-    out.push({ host: s.host, port: s.port, name: `web${i + 1}` });
-  }
-  return out;
-}
-
-async function balancer(b: Promise<Balancer>): Promise<Balancer> {
-  const lb = await b;
-  stoppers.push(() => lb.stop());
-  return lb;
-}
+const stoppers = stopAfterAll();
+const hostnameBackends = (n: number, first: number): Promise<BackendTarget[]> => hostnameBackendsOn(stoppers, '127.0.44', n, first);
+const balancer = (b: Promise<Balancer>): Promise<Balancer> => keepBalancer(stoppers, b);
 
 const ids = (r: ProbeReport) => r.findings.map((f) => f.id);
 

@@ -5,36 +5,19 @@
  * stale-instance by generation (X-Lbdiag-Started), never on the workers of one start.
  * Backends on 127.0.42.x; balancers are real haproxy / nginx (skipped with the reason when absent).
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import path from 'node:path';
+import { hostnameBackends as hostnameBackendsOn, keepBalancer, stopAfterAll } from './support/balancer-fixtures.js';
 import { startHaproxy, startNginx, startStaleListenerPair, haproxyInstalled, nginxInstalled, nginxStreamSupport, type Balancer, type BackendTarget } from '../src/lab/balancers/index.js';
 import { runProbe } from '../src/probe/run.js';
 import type { ProbeReport } from '../src/probe/summary.js';
-import { startHostnameServer, type HostnameServer } from './support/hostname-server.js';
 import { freePort, start, startLbdiag, waitForPort, type Started } from './support/processes.js';
 
-const stoppers: (() => Promise<unknown>)[] = [];
-after(async () => {
-  for (const s of stoppers.reverse()) await s().catch(() => undefined);
-});
-
-async function hostnameBackends(n: number, subnet: number): Promise<BackendTarget[]> {
-  const out: BackendTarget[] = [];
-  for (let i = 0; i < n; i++) {
-    const s: HostnameServer = await startHostnameServer({ host: `127.0.42.${subnet + i}`, name: `web${i + 1}` });
-    stoppers.push(() => s.stop());
-    out.push({ host: s.host, port: s.port, name: `web${i + 1}` });
-  }
-  return out;
-}
-
-async function balancer(b: Promise<Balancer>): Promise<Balancer> {
-  const lb = await b;
-  stoppers.push(() => lb.stop());
-  return lb;
-}
+const stoppers = stopAfterAll();
+const hostnameBackends = (n: number, subnet: number): Promise<BackendTarget[]> => hostnameBackendsOn(stoppers, '127.0.42', n, subnet);
+const balancer = (b: Promise<Balancer>): Promise<Balancer> => keepBalancer(stoppers, b);
 
 const ids = (r: ProbeReport) => r.findings.map((f) => f.id);
 
