@@ -10,9 +10,7 @@
  */
 import protobuf from 'protobufjs';
 
-export const HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
-export const WHOAMI_GET_PATH = '/lbdiag.v1.WhoAmI/Get';
-export const GRPC_CONTENT_TYPE = 'application/grpc';
+export * from './grpc-constants.js';
 
 /** grpc.health.v1 (grpc/grpc-proto health.proto, Check only) and lbdiag.v1. */
 export const PROTO_TEXT = `
@@ -53,22 +51,6 @@ const HealthCheckRequest = root.lookupType('grpc.health.v1.HealthCheckRequest');
 const HealthCheckResponse = root.lookupType('grpc.health.v1.HealthCheckResponse');
 const GetRequest = root.lookupType('lbdiag.v1.GetRequest');
 const GetResponse = root.lookupType('lbdiag.v1.GetResponse');
-
-/** grpc.health.v1.HealthCheckResponse.ServingStatus */
-export const SERVING_STATUS = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } as const;
-
-/** gRPC status codes (grpc/doc/statuscodes.md) the two sides use. */
-export const GRPC_STATUS = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  NOT_FOUND: 5,
-  RESOURCE_EXHAUSTED: 8,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-} as const;
 
 export interface WhoAmIReply {
   backend: string;

@@ -20,7 +20,7 @@ import type net from 'node:net';
 import type { Balancer, BalancerOptions, BackendTarget } from './types.js';
 import { formatEndpoint } from './types.js';
 import { RoundRobin, builtinHandle, listenOn } from './builtin.js';
-import { GRPC_CONTENT_TYPE, GRPC_STATUS } from '../../wire/grpc.js';
+import { GRPC_CONTENT_TYPE, GRPC_STATUS } from '../../wire/grpc-constants.js';
 
 export interface H2ProxyOptions extends BalancerOptions {
   /** Idle timeout of client sessions (default 60 s, longer than any lab probe interval). */
