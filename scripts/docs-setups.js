@@ -349,6 +349,11 @@ export const SETUPS = {
   'damaged-captures': async (ctx) => damagedCaptures(ctx),
   /** README: one whoami, `lbdiag whoami --port 18391 -H 127.0.0.1 --name web-a`. */
   'whoami-web-a': (ctx) => whoami(ctx, 'web-a', '127.0.0.1', 18391),
+  /** docs/merge.md's mixed-targets: two services of one backend each, svc-a on 127.0.91.30:18090, svc-b on 127.0.91.31:18090. */
+  'two-single-services': async (ctx) => {
+    await whoami(ctx, 'svc-a', '127.0.91.30', 18090);
+    await whoami(ctx, 'svc-b', '127.0.91.31', 18090);
+  },
   /** docs/whoami.md: `web-1` on 127.0.91.10:18088 with --log (its log in $LBDIAG_DOCS_TMP/whoami-web-1-127.0.91.10.out). */
   'whoami-web-1': (ctx) => whoami(ctx, 'web-1', '127.0.91.10', 18088, ['--log']),
   /** haproxy `mode tcp` round robin on 127.0.88.1:18180 over whoami a, b, c. */
