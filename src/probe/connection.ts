@@ -122,9 +122,9 @@ export class ProbeConnection implements SocketOwner {
     return this.socket !== null && !this.socket.destroyed;
   }
 
-  /** Sends one request; `done` is called exactly once (unless `destroy()` comes first). */
-  send(payload: Buffer, done: Done): void {
-    this.t0 = performance.now();
+  /** Sends one request; `done` is called exactly once (unless `destroy()` comes first). `now`: the caller's performance.now(), if it just read it. */
+  send(payload: Buffer, done: Done, now = performance.now()): void {
+    this.t0 = now;
     this.deadlineAt = this.t0 + this.endpoint.timeoutMs;
     this.portRetries = 0;
     this.done = done;
