@@ -80,9 +80,15 @@ function onData(this: SniffSocket, d: Buffer): void {
   if (!st) return;
   const got = (st.got = st.got === null ? d : Buffer.concat([st.got, d]));
   const n = Math.min(got.length, H2_PREFACE.length);
-  if (got.compare(H2_PREFACE, 0, n, 0, n) !== 0) decide(this, 'http/1.1');
+  if (!prefacePrefix(got, n)) decide(this, 'http/1.1');
   else if (n === H2_PREFACE.length) decide(this, 'h2c');
   // else: a prefix of the preface so far; wait for more.
+}
+
+/** got[0..n) equals the preface's first n bytes (a loop: most requests differ at byte 0, and Buffer#compare's binding costs more). */
+function prefacePrefix(got: Buffer, n: number): boolean {
+  for (let i = 0; i < n; i++) if (got[i] !== H2_PREFACE[i]) return false;
+  return true;
 }
 
 function onError(this: SniffSocket): void {
