@@ -74,7 +74,7 @@ test('every field of Conn and Direction the HTTP layer reads is carried to the w
   const n = new Float64Array(OPEN_NUMS + SEGMENT_NUMS + FINISH_NUMS);
   writeOpen(n, 0, 7, c);
   const w = readOpen(n, 0);
-  writeSegment(n, OPEN_NUMS, 7, c, true, 1, 2, 3, 0x19, c.lastTime, 3, 9);
+  writeSegment(n, OPEN_NUMS, 7, c, true, 1, 2, 3, 0x19, c.lastTime, 0, 3, 9);
   readSegmentConn(w, n, OPEN_NUMS);
   assert.equal(segFlags(n, OPEN_NUMS), 0x19);
   assert.equal(segFromA(n, OPEN_NUMS), true);

@@ -53,6 +53,7 @@ export interface AnalyseOptions {
 /** What the packet loop and the tracker call in the HTTP layer, in this thread or through the worker. */
 interface HttpHook {
   segment(c: Conn, p: Decoded, buf: Buffer, poff: number, end: number, frame: number): void;
+  flush(): void;
   /** `last`: no later call for this `Conn` (the HTTP front does not need it). */
   finish(c: Conn, last: boolean): void;
   revived(c: Conn): void;

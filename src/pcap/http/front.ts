@@ -36,6 +36,11 @@ export class HttpFront<H extends object> {
     this.back.segment(h as H, c, sIsA, (sIsA ? c.ab : c.ba).baseSeq, p.seq, len, p.flags, p.t, buf, poff, end, frame);
   }
 
+  /** The packet loop is done with the buffer it passed to segment() until now (see HttpBack.flush). */
+  flush(): void {
+    this.back.flush?.();
+  }
+
   /** The tracker is done with `c` (settled, released, replaced or at the end of input). */
   finish(c: Conn): void {
     const h = c.http;

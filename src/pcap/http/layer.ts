@@ -47,6 +47,8 @@ export interface HttpBack<H extends object> {
   segment(h: H, c: Conn, sIsA: boolean, baseSeq: number, seq: number, len: number, flags: number, t: number, buf: Buffer, poff: number, end: number, frame: number): void;
   /** The tracker is done with `c`: requests left fail or are dropped, the connection is filed. */
   finish(h: H, c: Conn): void;
+  /** The packet loop stops reading from the buffer it passed (its bytes may move): copy what is still needed. */
+  flush?(): void;
 }
 
 export class HttpLayer implements HttpBack<HttpStream> {

@@ -7,7 +7,7 @@
  *   The worker makes its own `Conn` for it, which the HTTP layer and the tallies read.
  * - SEGMENT: a segment with payload, FIN or RST: flags, which endpoint sent it, the connection's
  *   `clientIsA` now, the direction's base sequence number, sequence number, TCP payload length,
- *   captured payload bytes (they follow in the slot's byte area, in event order), time, frame.
+ *   where its captured payload bytes are in the slot's byte area and how many, time, frame.
  * - FINISH: the tracker is done with it: `clientIsA`, the time of its last packet and the
  *   FIN/RST frames of both directions, as stream.ts's finish() and the tallies read them.
  *
@@ -24,7 +24,7 @@ export const EV_FINISH = 2;
 
 /** Numbers per event. */
 export const OPEN_NUMS = 14;
-export const SEGMENT_NUMS = 9;
+export const SEGMENT_NUMS = 10;
 export const FINISH_NUMS = 8;
 /** The most numbers one event takes. */
 export const MAX_NUMS = OPEN_NUMS;
@@ -82,23 +82,24 @@ export function readOpen(from: Float64Array, at: number): Conn {
   return c;
 }
 
-/** `captured`: payload bytes that follow in the slot's byte area. */
-export function writeSegment(to: Float64Array, at: number, id: number, c: Conn, sIsA: boolean, baseSeq: number, seq: number, len: number, flags: number, t: number, captured: number, frame: number): void {
+/** The captured payload is `captured` bytes at `bytesAt` in the slot's byte area. */
+export function writeSegment(to: Float64Array, at: number, id: number, c: Conn, sIsA: boolean, baseSeq: number, seq: number, len: number, flags: number, t: number, bytesAt: number, captured: number, frame: number): void {
   to[at] = EV_SEGMENT;
   to[at + 1] = id;
   to[at + 2] = flags | (sIsA ? FROM_A : 0) | ((c.clientIsA + 1) << CLIENT_SHIFT);
   to[at + 3] = baseSeq;
   to[at + 4] = seq;
   to[at + 5] = len;
-  to[at + 6] = captured;
-  to[at + 7] = t;
-  to[at + 8] = frame;
+  to[at + 6] = bytesAt;
+  to[at + 7] = captured;
+  to[at + 8] = t;
+  to[at + 9] = frame;
 }
 
 /** Sets what SEGMENT carries of the connection (`clientIsA`; `lastTime` is the segment's time, as the tracker has just set it). */
 export function readSegmentConn(c: Conn, from: Float64Array, at: number): void {
   c.clientIsA = ((from[at + 2] >> CLIENT_SHIFT) & 3) - 1;
-  c.lastTime = from[at + 7];
+  c.lastTime = from[at + 8];
 }
 
 export const segFlags = (from: Float64Array, at: number): number => from[at + 2] & 0xff;

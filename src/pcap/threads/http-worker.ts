@@ -36,7 +36,6 @@ try {
   const byteSlots = ring.bytes.map((b) => Buffer.from(b));
 
   const replay = (n: Float64Array, bytes: Buffer, used: number): void => {
-    let bo = 0;
     let beat = 0;
     for (let at = 0; at < used; ) {
       if ((++beat & 1023) === 0) Atomics.add(ctl, CTL_BEAT, 1);
@@ -57,9 +56,8 @@ try {
         continue;
       }
       readSegmentConn(c, n, at);
-      const captured = n[at + 6];
-      layer.segment(s, c, segFromA(n, at), n[at + 3], n[at + 4], n[at + 5], segFlags(n, at), n[at + 7], bytes, bo, bo + captured, n[at + 8]);
-      bo += captured;
+      const bo = n[at + 6];
+      layer.segment(s, c, segFromA(n, at), n[at + 3], n[at + 4], n[at + 5], segFlags(n, at), n[at + 8], bytes, bo, bo + n[at + 7], n[at + 9]);
       at += SEGMENT_NUMS;
     }
     Atomics.add(ctl, CTL_BEAT, 1);
