@@ -16,8 +16,9 @@ import { analyse } from '../src/pcap/analyse.js';
 import { jsonDocument } from '../src/pcap/json.js';
 import { renderHuman } from '../src/pcap/report.js';
 import { renderJson } from '../src/core/render.js';
-import { CARRIED, FINISH_NUMS, MIRRORED, NOT_CARRIED, OPEN_NUMS, SEGMENT_NUMS, readFinish, readOpen, readSegmentConn, segFlags, segFromA, writeFinish, writeOpen, writeSegment } from '../src/pcap/threads/event.js';
+import { AT_FINISH, CARRIED, FINISH_NUMS, MIRRORED, NOT_CARRIED, OPEN_NUMS, SEGMENT_NUMS, readFinish, readOpen, readSegmentConn, segFlags, segFromA, writeFinish, writeOpen, writeSegment } from '../src/pcap/threads/event.js';
 import { HttpFront } from '../src/pcap/http/front.js';
+import { HttpLayer } from '../src/pcap/http/layer.js';
 import { HttpThread, HttpThreadError } from '../src/pcap/threads/http-thread.js';
 import { Conn } from '../src/pcap/connection.js';
 
@@ -70,7 +71,10 @@ test('every field of Conn and Direction the HTTP layer reads is carried to the w
   const rec = c as unknown as Record<string, number | boolean>;
   for (const k of CARRIED.conn) rec[k] = typeof rec[k] === 'boolean' ? true : v++;
   c.clientIsA = -1;
-  for (const d of [c.ab, c.ba]) for (const k of CARRIED.direction) (d as unknown as Record<string, number>)[k] = v++;
+  for (const d of [c.ab, c.ba]) {
+    const dr = d as unknown as Record<string, number | boolean>;
+    for (const k of CARRIED.direction) dr[k] = typeof dr[k] === 'boolean' ? true : v++;
+  }
   const n = new Float64Array(OPEN_NUMS + SEGMENT_NUMS + FINISH_NUMS);
   writeOpen(n, 0, 7, c);
   const w = readOpen(n, 0);
@@ -186,4 +190,47 @@ test('a worker thread that dies: one HttpThreadError, no hang', async () => {
   const t0 = Date.now();
   await assert.rejects(thread.close(), (e: Error) => e instanceof HttpThreadError && /HTTP analysis thread/.test(e.message) && !e.message.includes('\n'));
   assert.ok(Date.now() - t0 < 5000);
+});
+
+test('what only FINISH carries is read by the HTTP layer only when a connection is finished (fixtures and corpus sample, one thread)', async () => {
+  // The one-thread HTTP layer gets connections that note any read of a FINISH-only field made while a segment is handled.
+  const proto = HttpLayer.prototype;
+  const { open, segment } = proto;
+  let inSegment = false;
+  const bad = new Set<string>();
+  const watch = <T extends object>(o: T, kind: 'conn' | 'direction', fields: string[], inner?: (k: string | symbol) => unknown): T =>
+    new Proxy(o, {
+      get(t, k, r) {
+        const sub = inner?.(k);
+        if (sub !== undefined) return sub;
+        if (inSegment && typeof k === 'string' && fields.includes(k)) bad.add(`${kind}.${k}`);
+        return Reflect.get(t, k, r);
+      },
+    });
+  proto.open = function (this: HttpLayer, c: Conn) {
+    const ab = watch(c.ab, 'direction', AT_FINISH.direction);
+    const ba = watch(c.ba, 'direction', AT_FINISH.direction);
+    return open.call(this, watch(c, 'conn', AT_FINISH.conn, (k) => (k === 'ab' ? ab : k === 'ba' ? ba : undefined)));
+  };
+  proto.segment = function (this: HttpLayer, ...a: Parameters<HttpLayer['segment']>) {
+    inSegment = true;
+    try {
+      segment.apply(this, a);
+    } finally {
+      inSegment = false;
+    }
+  };
+  let exchanges = 0;
+  try {
+    const sample = corpus.filter((_, i) => i % Math.max(1, Math.floor(corpus.length / 24)) === 0);
+    for (const f of [...captures.map((f) => path.join(FIXTURES, f)), ...sample.map((f) => path.join(CORPUS, f))]) {
+      const res = await analyse([f], { stallThresholdS: 0.9, threads: 1 }).catch(() => null);
+      exchanges += res?.http?.requests ?? 0;
+    }
+  } finally {
+    proto.open = open;
+    proto.segment = segment;
+  }
+  assert.ok(exchanges > 100, `${exchanges} requests seen`);
+  assert.deepEqual([...bad], [], 'read per segment: carry these with SEGMENT (src/pcap/threads/event.ts)');
 });

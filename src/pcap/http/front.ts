@@ -2,7 +2,7 @@
  * The TCP side of the HTTP layer: what the packet loop (payload hook) and the tracker (finish,
  * revived) call, in one thread and with `--threads` alike. It decides which connections are
  * HTTP/1.x (the first payload of a connection; a stream that does not look like HTTP is marked
- * once and costs one property check per later packet) and turns each segment of an HTTP
+ * once and costs one property check per later packet; HTTP/2 and TLS streams are counted) and turns each segment of an HTTP
  * connection into a compact event (direction, base sequence number, sequence number, length,
  * flags, time, frame, payload) for its back end: the HTTP layer itself in one thread
  * (http/layer.ts), or the ring to the worker thread (threads/http-thread.ts). This is the only
@@ -12,6 +12,7 @@ import type { Conn } from '../connection.js';
 import type { Decoded } from '../decode.js';
 import type { HttpBack } from './layer.js';
 import { looksLikeHttp } from './parser.js';
+import { KIND_OTHER, payloadKind } from './payload-kind.js';
 
 /** `Conn.http` for a stream that is not HTTP/1.x, or whose HTTP state was already finished. */
 const NOT_HTTP: object = Object.freeze({ notHttp: true });
@@ -26,8 +27,11 @@ export class HttpFront<H extends object> {
     const len = p.seglen;
     if (h === null) {
       if (len <= 0) return; // decided on the first payload
-      if (!looksLikeHttp(buf, poff, Math.min(end, poff + len))) {
+      const last = Math.min(end, poff + len);
+      if (!looksLikeHttp(buf, poff, last)) {
         c.http = NOT_HTTP;
+        const kind = payloadKind(buf, poff, last);
+        if (kind !== KIND_OTHER) this.back.other(kind);
         return;
       }
       h = c.http = this.back.open(c);

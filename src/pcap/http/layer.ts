@@ -13,6 +13,7 @@
  */
 import type { Conn } from '../connection.js';
 import { clientIsA } from '../connection.js';
+import { KIND_HTTP2, KIND_TLS } from './payload-kind.js';
 import { HttpStream, type CaptureExchange } from './stream.js';
 
 export interface HttpCounters {
@@ -29,6 +30,9 @@ export interface HttpCounters {
   orphanResponses: number;
   /** Requests with no response when the capture (or the connection) ended without a close. */
   unanswered: number;
+  /** Streams not decoded: cleartext HTTP/2 (the client's preface seen), TLS (a record header first). */
+  http2: number;
+  tls: number;
 }
 
 export interface HttpSink {
@@ -43,6 +47,8 @@ export interface HttpSink {
 export interface HttpBack<H extends object> {
   /** `c` is HTTP/1.x (its first payload looked like it): a new stream. */
   open(c: Conn): H;
+  /** A stream that is not HTTP/1.x, of this kind (http/payload-kind.ts: KIND_*). */
+  other(kind: number): void;
   /** A segment with payload, FIN or RST; `sIsA`: it was sent by endpoint A. See HttpStream.segment. */
   segment(h: H, c: Conn, sIsA: boolean, baseSeq: number, seq: number, len: number, flags: number, t: number, buf: Buffer, poff: number, end: number, frame: number): void;
   /** The tracker is done with `c`: requests left fail or are dropped, the connection is filed. */
@@ -52,7 +58,7 @@ export interface HttpBack<H extends object> {
 }
 
 export class HttpLayer implements HttpBack<HttpStream> {
-  readonly counters: HttpCounters = { streams: 0, requests: 0, responses: 0, gaps: 0, snaplen: 0, gaveUp: 0, orphanResponses: 0, unanswered: 0 };
+  readonly counters: HttpCounters = { streams: 0, requests: 0, responses: 0, gaps: 0, snaplen: 0, gaveUp: 0, orphanResponses: 0, unanswered: 0, http2: 0, tls: 0 };
   private readonly events;
   private readonly shared;
 
@@ -69,6 +75,11 @@ export class HttpLayer implements HttpBack<HttpStream> {
   open(c: Conn): HttpStream {
     this.counters.streams++;
     return new HttpStream(c, this.events, this.shared);
+  }
+
+  other(kind: number): void {
+    if (kind === KIND_HTTP2) this.counters.http2++;
+    else if (kind === KIND_TLS) this.counters.tls++;
   }
 
   segment(s: HttpStream, c: Conn, sIsA: boolean, baseSeq: number, seq: number, len: number, flags: number, t: number, buf: Buffer, poff: number, end: number, frame: number): void {

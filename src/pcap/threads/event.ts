@@ -8,8 +8,12 @@
  * - SEGMENT: a segment with payload, FIN or RST: flags, which endpoint sent it, the connection's
  *   `clientIsA` now, the direction's base sequence number, sequence number, TCP payload length,
  *   where its captured payload bytes are in the slot's byte area and how many, time, frame.
- * - FINISH: the tracker is done with it: `clientIsA`, the time of its last packet and the
- *   FIN/RST frames of both directions, as stream.ts's finish() and the tallies read them.
+ * - FINISH: the tracker is done with it: `clientIsA`, the time of its last packet, and of both
+ *   directions the FIN/RST frames, base sequence number and last acknowledgement, as stream.ts's
+ *   finish() and the tallies' connectionDone() read them. These direction fields are carried
+ *   with FINISH only: the HTTP layer reads them when a connection is finished, never per segment
+ *   (test/pcap-threads.test.ts checks that on every fixture).
+ * - OTHER: once, at the end: streams that are not HTTP/1.x by kind (the HTTP layer's counters).
  *
  * So each side's `Conn` holds the same value of every field in `CARRIED` whenever the HTTP layer
  * runs: test/pcap-threads.test.ts fails when src/pcap/http/ (the front excepted, which runs on the
@@ -21,19 +25,24 @@ import { Conn, Direction } from '../connection.js';
 export const EV_OPEN = 0;
 export const EV_SEGMENT = 1;
 export const EV_FINISH = 2;
+/** At the end: the streams the TCP side found not to be HTTP/1.x, by kind (HTTP/2, TLS). */
+export const EV_OTHER = 3;
 
 /** Numbers per event. */
 export const OPEN_NUMS = 14;
 export const SEGMENT_NUMS = 10;
-export const FINISH_NUMS = 8;
+export const FINISH_NUMS = 14;
+export const OTHER_NUMS = 3;
 /** The most numbers one event takes. */
 export const MAX_NUMS = OPEN_NUMS;
 
 /** Fields of each side's `Conn` that are the same in the worker whenever the HTTP layer reads them. */
 export const CARRIED = {
   conn: ['stream', 'v6', 'a0', 'a1', 'a2', 'a3', 'b0', 'b1', 'b2', 'b3', 'ap', 'bp', 'clientIsA', 'lastTime'],
-  direction: ['finFrame', 'rstFrame'],
+  direction: ['finFrame', 'rstFrame', 'baseSeq', 'baseSet', 'lastack'],
 };
+/** Of those, what FINISH alone carries (read by the HTTP layer when a connection is finished only). */
+export const AT_FINISH = { conn: [] as string[], direction: ['finFrame', 'rstFrame', 'baseSeq', 'baseSet', 'lastack'] };
 /**
  * Fields that are the TCP side's own: the hash chain, the directions (their fields are listed
  * under `direction`), the HTTP state marker (http/front.ts).
@@ -114,6 +123,12 @@ export function writeFinish(to: Float64Array, at: number, id: number, c: Conn): 
   to[at + 5] = c.ab.rstFrame;
   to[at + 6] = c.ba.finFrame;
   to[at + 7] = c.ba.rstFrame;
+  to[at + 8] = c.ab.baseSeq;
+  to[at + 9] = c.ab.baseSet ? 1 : 0;
+  to[at + 10] = c.ab.lastack;
+  to[at + 11] = c.ba.baseSeq;
+  to[at + 12] = c.ba.baseSet ? 1 : 0;
+  to[at + 13] = c.ba.lastack;
 }
 
 export function readFinish(c: Conn, from: Float64Array, at: number): void {
@@ -123,4 +138,16 @@ export function readFinish(c: Conn, from: Float64Array, at: number): void {
   c.ab.rstFrame = from[at + 5];
   c.ba.finFrame = from[at + 6];
   c.ba.rstFrame = from[at + 7];
+  c.ab.baseSeq = from[at + 8];
+  c.ab.baseSet = from[at + 9] !== 0;
+  c.ab.lastack = from[at + 10];
+  c.ba.baseSeq = from[at + 11];
+  c.ba.baseSet = from[at + 12] !== 0;
+  c.ba.lastack = from[at + 13];
+}
+
+export function writeOther(to: Float64Array, at: number, http2: number, tls: number): void {
+  to[at] = EV_OTHER;
+  to[at + 1] = http2;
+  to[at + 2] = tls;
 }

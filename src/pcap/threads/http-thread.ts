@@ -20,7 +20,8 @@ import type { Finding } from '../../core/finding.js';
 import type { BackendFrom } from '../../probe/identity.js';
 import type { HttpReport } from '../http/summary.js';
 import type { HttpBack } from '../http/layer.js';
-import { FINISH_NUMS, OPEN_NUMS, SEGMENT_NUMS, writeFinish, writeOpen, writeSegment } from './event.js';
+import { FINISH_NUMS, OPEN_NUMS, OTHER_NUMS, SEGMENT_NUMS, writeFinish, writeOpen, writeOther, writeSegment } from './event.js';
+import { KIND_HTTP2, KIND_TLS } from '../http/payload-kind.js';
 
 export const SLOTS = 8;
 /** Numbers per slot (a segment takes 9: about 3,600 segments a slot). */
@@ -194,6 +195,15 @@ export class HttpThread implements HttpBack<WorkerConn> {
     return h;
   }
 
+  /** Streams that are not HTTP/1.x, by kind: sent once, at close(). */
+  private http2 = 0;
+  private tls = 0;
+
+  other(kind: number): void {
+    if (kind === KIND_HTTP2) this.http2++;
+    else if (kind === KIND_TLS) this.tls++;
+  }
+
   segment(h: WorkerConn, c: Conn, sIsA: boolean, baseSeq: number, seq: number, len: number, flags: number, t: number, buf: Buffer, poff: number, end: number, frame: number): void {
     // The payload as far as the HTTP layer reads it: not past the TCP payload (link padding).
     let captured = Math.min(end, poff + len) - poff;
@@ -241,7 +251,10 @@ export class HttpThread implements HttpBack<WorkerConn> {
   async close(): Promise<WorkerResult> {
     try {
       this.checkFailed();
-      if (this.used > 0) this.send(this.used);
+      this.room(OTHER_NUMS);
+      writeOther(this.nums, this.used, this.http2, this.tls);
+      this.used += OTHER_NUMS;
+      this.send(this.used);
       this.send(END);
       while (this.result === null) {
         this.checkFailed();

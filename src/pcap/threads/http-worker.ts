@@ -13,7 +13,7 @@ import type { HttpStream } from '../http/stream.js';
 import { HttpTallies, identityHeaders } from '../http/tallies.js';
 import { httpReport } from '../http/summary.js';
 import type { BackendFrom } from '../../probe/identity.js';
-import { EV_FINISH, EV_OPEN, FINISH_NUMS, OPEN_NUMS, SEGMENT_NUMS, readFinish, readOpen, readSegmentConn, segFlags, segFromA } from './event.js';
+import { EV_FINISH, EV_OPEN, EV_OTHER, FINISH_NUMS, OPEN_NUMS, OTHER_NUMS, SEGMENT_NUMS, readFinish, readOpen, readSegmentConn, segFlags, segFromA } from './event.js';
 import { CTL_BEAT, CTL_ERRLEN, CTL_FAILED, CTL_USED, EMPTY, END, ERR_BYTES, SLOTS, type RingBuffers } from './http-thread.js';
 
 const { backendFrom, ring } = workerData as { backendFrom: BackendFrom; ring: RingBuffers };
@@ -41,6 +41,12 @@ try {
       if ((++beat & 1023) === 0) Atomics.add(ctl, CTL_BEAT, 1);
       const type = n[at];
       const id = n[at + 1] | 0;
+      if (type === EV_OTHER) {
+        layer.counters.http2 += n[at + 1];
+        layer.counters.tls += n[at + 2];
+        at += OTHER_NUMS;
+        continue;
+      }
       if (type === EV_OPEN) {
         streams[id] = layer.open(readOpen(n, at));
         at += OPEN_NUMS;
