@@ -198,7 +198,7 @@ export function registerProbe(program: Command): void {
     .option('--streams <n>', 'HTTP/2: concurrent streams per connection (default 1); c x streams in flight (keep-alive and rotate: one fewer, drawn at random over the connections, as with HTTP/1.1)')
     .option('--grpc', 'unary gRPC calls over HTTP/2 (grpc.health.v1.Health/Check unless --grpc-method); identity from the response metadata (x-lbdiag-*) or --backend-from header:NAME')
     .option('--grpc-method <svc/method>', 'gRPC method to call: lbdiag.v1.WhoAmI/Get (identity in the reply), grpc.health.v1.Health/Check (default), or a full path /pkg.Service/Method (sent an empty message)')
-    .option('--source <addrs>', 'bind outgoing connections to these local addresses, round robin over connections: a list, a range or a CIDR, IPv4 or IPv6 (127.0.0.20-127.0.0.29, 10.0.0.5,10.0.0.6, 127.0.0.16/29); each must be an address of this host')
+    .option('--source <addrs>', 'bind outgoing connections to these local addresses, dealt evenly over the connections in a shuffled order: a list, a range or a CIDR, IPv4 or IPv6 (127.0.0.20-127.0.0.29, 10.0.0.5,10.0.0.6, 127.0.0.16/29); each must be an address of this host')
     .option('--label <name>', 'this run\'s client name in the JSON, for lbdiag merge (default: the host name)')
     .option('-w, --workers <n|auto>', 'run the traffic in n worker threads (as autocannon -w), each with its share of -c, -n and --rate, their tallies merged into one report; auto: one per available core (default 1)')
     .option('--quiet', 'human report: the summary line and the findings only, no tables (-q is --rate here, as in oha)')
