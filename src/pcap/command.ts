@@ -39,7 +39,7 @@ export function registerPcap(program: Command): void {
     .option('--stall-threshold <duration>', 'a gap at least this long while waiting on the network is a stall (a bare number is seconds)', '0.9s')
     .option('--backend-from <spec>', 'where an HTTP response names its backend: auto (the probe\'s rules), header:NAME, json:PATH, regex:RE or body', 'auto')
     .option('--no-http', 'TCP analysis only: do not reassemble and parse HTTP/1.x')
-    .option('--threads <n>', 'threads: 2 runs the HTTP analysis in a second thread beside TCP (the output is the same; at most 2 are used); auto: the available cores, 1 for inputs under 16 MiB; 1: one thread (for a process pinned to one CPU)', 'auto')
+    .option('--threads <n>', 'threads: 2 runs the HTTP analysis in a second thread beside TCP (the output is the same; at most 2 are used); auto: the available cores, 1 for inputs under 16 MiB; 1: one thread', 'auto')
     .addHelpText(
       'after',
       `
