@@ -200,7 +200,7 @@ export function registerProbe(program: Command): void {
     .option('--grpc-method <svc/method>', 'gRPC method to call: lbdiag.v1.WhoAmI/Get (identity in the reply), grpc.health.v1.Health/Check (default), or a full path /pkg.Service/Method (sent an empty message)')
     .option('--source <addrs>', 'bind outgoing connections to these local addresses, dealt evenly over the connections in a shuffled order: a list, a range or a CIDR, IPv4 or IPv6 (127.0.0.20-127.0.0.29, 10.0.0.5,10.0.0.6, 127.0.0.16/29); each must be an address of this host')
     .option('--label <name>', 'this run\'s client name in the JSON, for lbdiag merge (default: the host name)')
-    .option('-w, --workers <n|auto>', 'run the traffic in n worker threads (as autocannon -w), each with its share of -c, -n and --rate, their tallies merged into one report; auto: one per available core (default 1)')
+    .option('-w, --workers <n|auto>', 'run the traffic in n worker threads (as autocannon -w), each with its share of -c, -n and --rate, their tallies merged into one report; auto: one per available core, capped by a container CPU quota (default 1)')
     .option('--quiet', 'human report: the summary line and the findings only, no tables (-q is --rate here, as in oha)')
     .option('-v, --verbose', 'human report: every finding in full (all evidence, the meaning each time, consequences as findings)')
     .option('--explain', 'human report: print each finding\'s meaning every time (by default once per finding id)')

@@ -247,7 +247,7 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
         order = o.ids ? o.ids.order() : dispatched++;
         sentAt = performance.now();
         sent++;
-        conn.send(payload, onDone);
+        conn.send(payload, onDone, sentAt);
       };
 
       next();
