@@ -18,7 +18,7 @@ import type { DetectorContext } from './detectors/context.js';
 import { Interrupted } from '../core/interrupt.js';
 import type { HttpReport } from './http/summary.js';
 import type { BackendFrom } from '../probe/identity.js';
-import { HttpThread, type WorkerResult } from './threads/http-thread.js';
+import type { WorkerResult } from './threads/http-thread.js';
 
 export type { FileReport } from './capture-input.js';
 
@@ -153,7 +153,8 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   // Loaded on use (after the command's Ctrl-C handler is in place): the probe's tallies and diagnosis.
   const H = opts.http === false || threaded ? null : await loadHttp();
   const tallies = H === null ? null : new H.HttpTallies(backendFrom);
-  const thread = threaded ? new HttpThread(backendFrom) : null;
+  // Loaded on use too: a one-thread run does not load the worker side (nor compile its field copiers).
+  const thread = threaded ? new (await import('./threads/http-thread.js')).HttpThread(backendFrom) : null;
   const http: HttpHook | null = thread ?? (H === null || tallies === null ? null : new H.HttpLayer(tallies, opts.onHttpMessage, H.identityHeaders(backendFrom)));
   const onRevive = (c: Conn): void => {
     http?.revived(c);
