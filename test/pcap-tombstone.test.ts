@@ -15,7 +15,13 @@ function oddConn(i: number, v6: boolean): Conn {
   const c = new Conn();
   let k = i * 7919 + 1;
   const rnd = (): number => ((k = (Math.imul(k, 1103515245) + 12345) >>> 0), k);
-  const time = (): number => (rnd() % 5 === 0 ? 0 : (rnd() % 100000) / 7 + rnd() * 1e-9);
+  // Times as the packet loop makes them (whole seconds + nanoseconds * 1e-9: microsecond and
+  // nanosecond captures, before and after the first packet) and others that are not.
+  const packetTime = (): number => {
+    const ns = rnd() % 1e9;
+    return (rnd() % 200000) - 1000 + (rnd() % 2 === 0 ? ns - (ns % 1000) : ns) * 1e-9;
+  };
+  const time = (): number => (rnd() % 5 === 0 ? 0 : rnd() % 3 === 0 ? (rnd() % 100000) / 7 + rnd() * 1e-9 : packetTime());
   const frame = (): number => (rnd() % 4 === 0 ? 0 : 1 + (rnd() % 5_000_000));
   const plain = c as unknown as Record<string, unknown>;
   for (const [key, v] of Object.entries(c)) {
@@ -32,7 +38,8 @@ function oddConn(i: number, v6: boolean): Conn {
   c.previousStream = (rnd() % 5) - 1;
   c.previousState = (['', 'fin', 'rst', 'open'] as const)[rnd() % 4];
   c.stallPhase = (['', 'handshake', 'retransmission', 'unacknowledged-data', 'awaiting-response'] as const)[rnd() % 5];
-  c.firstRtt = 0.1 + 0.2; // not a sum of seconds and nanoseconds
+  // Not a sum of seconds and nanoseconds; or, as the tracker makes it, a difference of packet times.
+  c.firstRtt = i % 2 === 0 ? 0.1 + 0.2 : packetTime() - c.mruSyn;
   c.mruSynSet = rnd() % 2 === 0;
   c.established = rnd() % 2 === 0;
   c.sawSyn = rnd() % 2 === 0;

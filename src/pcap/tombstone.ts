@@ -29,26 +29,26 @@ const PHASES: (StallPhase | '')[] = ['', 'handshake', 'retransmission', 'unackno
 const H = {
   /** u32: next record in the hash chain (0: none). */
   next: 0,
-  /** u32: record length in bytes. */
+  /** u16: record length in bytes (at most MAX_RECORD). */
   length: 4,
   /** f64: capture time of the connection's last packet. */
-  lastTime: 8,
+  lastTime: 6,
   /** u32: tcp.stream. */
-  stream: 16,
+  stream: 14,
   /** u32: first address word of A and of B, u16 ports. */
-  a0: 20,
-  b0: 24,
-  ap: 28,
-  bp: 30,
+  a0: 18,
+  b0: 22,
+  ap: 26,
+  bp: 28,
   /** u8: V6 | AB_BASE | BA_BASE | RST | DEAD. */
-  flags: 32,
+  flags: 30,
   /** u32: base sequence numbers of A→B and B→A. */
-  abBase: 33,
-  baBase: 37,
+  abBase: 31,
+  baBase: 35,
   /** u32: the connection's hash (rebuilds chains on compaction). */
-  hash: 41,
+  hash: 39,
   /** 6 × u32 when v6: a1 a2 a3 b1 b2 b3. */
-  v6words: 45,
+  v6words: 43,
 } as const;
 const HEADER = H.v6words;
 const HEADER_V6 = HEADER + 24;
@@ -60,6 +60,12 @@ const RST = 8;
 const DEAD = 16;
 /** Enough for any record: header plus ~100 fields of at most 9 bytes. */
 const MAX_RECORD = 1536;
+
+/**
+ * Times coded as nanoseconds are below this many seconds in magnitude (69 hours from the first
+ * packet): differences then stay below 5e14 ns, and their codes (4 × zigzag + 3) below 2^53.
+ */
+const NS_RANGE = 2.5e5;
 
 /** Integer nanoseconds (|ns| < 1e15) back to a time in seconds, the way the packet loop makes them. */
 function nsTime(ns: number): number {
@@ -146,9 +152,13 @@ export class TombStore {
     this.t(c.firstTime);
     this.f(c.lastFrame, ff);
     this.u(c.packets);
+    // The first RTT is a difference of two packet times, rarely a whole number of nanoseconds
+    // itself: coded as the later time (mruSyn + firstRtt) when that gives it back exactly.
+    const rttEnd = c.mruSyn + c.firstRtt;
+    const rttAsEnd = c.firstRtt !== 0 && rttEnd - c.mruSyn === c.firstRtt;
+    this.u((c.mruSynSet ? 1 : 0) | (c.reusedPorts ? 2 : 0) | (c.established ? 4 : 0) | (c.sawSyn ? 8 : 0) | (c.stallFromA ? 16 : 0) | (rttAsEnd ? 32 : 0));
     this.t(c.mruSyn);
-    this.t(c.firstRtt);
-    this.u((c.mruSynSet ? 1 : 0) | (c.reusedPorts ? 2 : 0) | (c.established ? 4 : 0) | (c.sawSyn ? 8 : 0) | (c.stallFromA ? 16 : 0));
+    this.t(rttAsEnd ? rttEnd : c.firstRtt);
     this.f(c.reusedFrame, ff);
     this.u(PREVIOUS.indexOf(c.previousState));
     this.s(c.previousStream);
@@ -165,7 +175,7 @@ export class TombStore {
     this.putDir(c.ab, c.ba.baseSeq, ff);
     this.putDir(c.ba, c.ab.baseSeq, ff);
     const len = this.pos - o;
-    dv.setUint32(o + H.length, len, true);
+    dv.setUint16(o + H.length, len, true);
     this.end = this.pos;
     this.heads[slot] = o;
     if (++this.count > 2 * this.heads.length) this.rechain(this.heads.length * 4);
@@ -280,9 +290,9 @@ export class TombStore {
     c.firstTime = this.rt();
     c.lastFrame = this.rf(ff);
     c.packets = this.ru();
-    c.mruSyn = this.rt();
-    c.firstRtt = this.rt();
     const bits = this.ru();
+    c.mruSyn = this.rt();
+    c.firstRtt = (bits & 32) !== 0 ? this.rt() - c.mruSyn : this.rt();
     c.mruSynSet = (bits & 1) !== 0;
     c.reusedPorts = (bits & 2) !== 0;
     c.established = (bits & 4) !== 0;
@@ -370,7 +380,7 @@ export class TombStore {
     const next = this.dv.getUint32(o + H.next, true);
     if (prev === 0) this.heads[h & this.mask] = next;
     else this.dv.setUint32(prev + H.next, next, true);
-    this.dead += this.dv.getUint32(o + H.length, true);
+    this.dead += this.dv.getUint16(o + H.length, true);
     this.buf[o + H.flags] |= DEAD;
     this.count--;
   }
@@ -409,7 +419,7 @@ export class TombStore {
     heads.fill(0);
     let w = 8;
     for (let o = 8; o < this.end; ) {
-      const len = dv.getUint32(o + H.length, true);
+      const len = dv.getUint16(o + H.length, true);
       if ((b[o + H.flags] & DEAD) === 0) {
         if (w !== o) b.copyWithin(w, o, o + len);
         const slot = dv.getUint32(w + H.hash, true) & mask;
@@ -461,29 +471,33 @@ export class TombStore {
   }
 
   /**
-   * A time, one of: 0 + raw double; 1 + integer nanoseconds as a difference from the previous
-   * such time in this record, when the double is exactly `seconds + ns * 1e-9` (how packet times
-   * are made, see packet-loop.ts; checked, not assumed); k >= 2: the same as the (k-2)th distinct
-   * time of this record.
+   * A time, as one varint code c: c = 0, then the raw double (8 bytes); c = 4k + 2: the same as
+   * the k-th distinct time of this record; c = 4z + 1: integer nanoseconds, z the zigzag of the
+   * difference from the previous such time in this record; c = 4z + 3: the same difference when it
+   * is whole microseconds (pcap's usual resolution), z the zigzag of it in microseconds. The
+   * nanosecond forms are used when the double is exactly `seconds + ns * 1e-9` (how packet times
+   * are made, see packet-loop.ts; checked, not assumed) and |x| < NS_RANGE (codes below 2^53).
    */
   private t(x: number): void {
     const times = this.times;
     const n = this.nTimes;
     for (let i = 0; i < n; i++) {
       if (times[i] === x && (x !== 0 || 1 / x > 0)) {
-        this.u(i + 2);
+        this.u(i * 4 + 2);
         return;
       }
     }
     if (n < times.length) times[this.nTimes++] = x;
-    if (x > -1e6 && x < 1e6 && (x !== 0 || 1 / x > 0)) {
+    if (x > -NS_RANGE && x < NS_RANGE && (x !== 0 || 1 / x > 0)) {
       const sec = Math.floor(x);
       const ns = sec * 1e9 + Math.round((x - sec) * 1e9);
       if (nsTime(ns) === x) {
-        this.buf[this.pos++] = 1;
         const d = ns - this.prevNs;
-        this.u(d >= 0 ? d * 2 : -d * 2 - 1);
         this.prevNs = ns;
+        if (d % 1000 === 0) {
+          const us = d / 1000;
+          this.u((us >= 0 ? us * 2 : -us * 2 - 1) * 4 + 3);
+        } else this.u((d >= 0 ? d * 2 : -d * 2 - 1) * 4 + 1);
         return;
       }
     }
@@ -520,17 +534,19 @@ export class TombStore {
   }
 
   private rt(): number {
-    const k = this.ru();
-    if (k >= 2) return this.times[k - 2];
+    const c = this.ru();
+    const kind = c % 4;
+    const q = (c - kind) / 4;
+    if (kind === 2) return this.times[q];
     let x: number;
-    if (k === 1) {
-      const z = this.ru();
-      const ns = this.prevNs + (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
-      this.prevNs = ns;
-      x = nsTime(ns);
-    } else {
+    if (kind === 0) {
       x = this.dv.getFloat64(this.pos, true);
       this.pos += 8;
+    } else {
+      const z = q % 2 === 0 ? q / 2 : -(q + 1) / 2;
+      const ns = this.prevNs + (kind === 3 ? z * 1000 : z);
+      this.prevNs = ns;
+      x = nsTime(ns);
     }
     if (this.nTimes < this.times.length) this.times[this.nTimes++] = x;
     return x;
