@@ -7,12 +7,14 @@
  * on it (analyse.ts settles it), its `Conn` (three objects, ~20 boxed doubles, about 1.2 KB of
  * heap) is serialized, field by field and losslessly, into one shared byte arena: varints for
  * counters, frame numbers as offsets from the first frame, sequence numbers relative to the
- * direction's base, times as nanosecond deltas (when exactly representable, else raw doubles)
- * with repeats coded as back-references. A wrk connection takes about 165 bytes with its header.
+ * direction's base, times as nanosecond or microsecond deltas (when exactly representable, else
+ * raw doubles) with repeats coded as back-references. A wrk connection takes about 145 bytes with
+ * its header.
  * A new SYN is answered from the header; any other packet revives an identical `Conn`.
  *
  * Record at offset o: the header laid out in `H` below (every reader and writer takes its offsets
- * from there), then the six other IPv6 address words when v6, then the varint payload. The header
+ * from there), then the six other IPv6 address words when v6, then the varint payload (the other
+ * fields, then the times as one block: see `put`). The header
  * answers the port-reuse question without decoding.
  *
  * One file (over 400 lines) on purpose: the encoder and the decoder mirror each other field by
@@ -92,6 +94,28 @@ function arena(size: number): Uint8Array {
   }
 }
 
+/** Times per direction and per record, coded as a block at the end of the record. */
+const DIR_TIMES = 6;
+const TIMES = 7 + 2 * DIR_TIMES;
+
+function dirTimes(d: Direction, tv: Float64Array, k: number): void {
+  tv[k] = d.nextseqTime;
+  tv[k + 1] = d.lastackTime;
+  tv[k + 2] = d.synTime;
+  tv[k + 3] = d.finTime;
+  tv[k + 4] = d.finAckedTime;
+  tv[k + 5] = d.rstTime;
+}
+
+function readDirTimes(d: Direction, tv: Float64Array, k: number): void {
+  d.nextseqTime = tv[k];
+  d.lastackTime = tv[k + 1];
+  d.synTime = tv[k + 2];
+  d.finTime = tv[k + 3];
+  d.finAckedTime = tv[k + 4];
+  d.rstTime = tv[k + 5];
+}
+
 /** True when `c` holds nothing a tombstone cannot (frame lists beyond the shared empty one). */
 export function tombstoneable(c: Conn): boolean {
   const x = c.ab;
@@ -110,6 +134,8 @@ export class TombStore {
   private pos = 0;
   /** Distinct times of the record being written or read (back-references). */
   private readonly times = new Float64Array(128);
+  /** The record's times in coding order (see put): written to and read from here, never passed as arguments. */
+  private readonly tv = new Float64Array(TIMES);
   private nTimes = 0;
   private foundPrev = 0;
   /** Last nanosecond-coded time of the record being written or read. */
@@ -149,7 +175,6 @@ export class TombStore {
     this.u(c.firstFrame);
     const ff = c.firstFrame;
     this.s(c.clientIsA);
-    this.t(c.firstTime);
     this.f(c.lastFrame, ff);
     this.u(c.packets);
     // The first RTT is a difference of two packet times, rarely a whole number of nanoseconds
@@ -157,23 +182,30 @@ export class TombStore {
     const rttEnd = c.mruSyn + c.firstRtt;
     const rttAsEnd = c.firstRtt !== 0 && rttEnd - c.mruSyn === c.firstRtt;
     this.u((c.mruSynSet ? 1 : 0) | (c.reusedPorts ? 2 : 0) | (c.established ? 4 : 0) | (c.sawSyn ? 8 : 0) | (c.stallFromA ? 16 : 0) | (rttAsEnd ? 32 : 0));
-    this.t(c.mruSyn);
-    this.t(rttAsEnd ? rttEnd : c.firstRtt);
     this.f(c.reusedFrame, ff);
     this.u(PREVIOUS.indexOf(c.previousState));
     this.s(c.previousStream);
-    this.t(c.previousLastTime);
     this.f(c.synAckFrame, ff);
-    this.t(c.synAckTime);
     this.s(c.lastPayloadFromA);
     this.u(c.stallCount);
-    this.t(c.stallGap);
     this.f(c.stallFromFrame, ff);
     this.f(c.stallToFrame, ff);
-    this.t(c.stallAt);
     this.u(PHASES.indexOf(c.stallPhase));
     this.putDir(c.ab, c.ba.baseSeq, ff);
     this.putDir(c.ba, c.ab.baseSeq, ff);
+    // The times last, from a scratch array: a double passed to a method that is not inlined is
+    // boxed (about 280 bytes of garbage per record when each time was an argument).
+    const tv = this.tv;
+    tv[0] = c.firstTime;
+    tv[1] = c.mruSyn;
+    tv[2] = rttAsEnd ? rttEnd : c.firstRtt;
+    tv[3] = c.previousLastTime;
+    tv[4] = c.synAckTime;
+    tv[5] = c.stallGap;
+    tv[6] = c.stallAt;
+    dirTimes(c.ab, tv, 7);
+    dirTimes(c.ba, tv, 7 + DIR_TIMES);
+    for (let i = 0; i < TIMES; i++) this.t(i);
     const len = this.pos - o;
     dv.setUint16(o + H.length, len, true);
     this.end = this.pos;
@@ -287,12 +319,9 @@ export class TombStore {
     const ff = this.ru();
     c.firstFrame = ff;
     c.clientIsA = this.rs();
-    c.firstTime = this.rt();
     c.lastFrame = this.rf(ff);
     c.packets = this.ru();
     const bits = this.ru();
-    c.mruSyn = this.rt();
-    c.firstRtt = (bits & 32) !== 0 ? this.rt() - c.mruSyn : this.rt();
     c.mruSynSet = (bits & 1) !== 0;
     c.reusedPorts = (bits & 2) !== 0;
     c.established = (bits & 4) !== 0;
@@ -301,28 +330,33 @@ export class TombStore {
     c.reusedFrame = this.rf(ff);
     c.previousState = PREVIOUS[this.ru()];
     c.previousStream = this.rs();
-    c.previousLastTime = this.rt();
     c.synAckFrame = this.rf(ff);
-    c.synAckTime = this.rt();
     c.lastPayloadFromA = this.rs();
     c.stallCount = this.ru();
-    c.stallGap = this.rt();
     c.stallFromFrame = this.rf(ff);
     c.stallToFrame = this.rf(ff);
-    c.stallAt = this.rt();
     c.stallPhase = PHASES[this.ru()];
     this.readDir(c.ab, c.ba.baseSeq, ff);
     this.readDir(c.ba, c.ab.baseSeq, ff);
+    const tv = this.tv;
+    for (let i = 0; i < TIMES; i++) this.rt(i);
+    c.firstTime = tv[0];
+    c.mruSyn = tv[1];
+    c.firstRtt = (bits & 32) !== 0 ? tv[2] - c.mruSyn : tv[2];
+    c.previousLastTime = tv[3];
+    c.synAckTime = tv[4];
+    c.stallGap = tv[5];
+    c.stallAt = tv[6];
+    readDirTimes(c.ab, tv, 7);
+    readDirTimes(c.ba, tv, 7 + DIR_TIMES);
     return c;
   }
 
   private putDir(d: Direction, revBase: number, ff: number): void {
     const base = d.baseSeq;
     this.u((d.nextseq - base) >>> 0);
-    this.t(d.nextseqTime);
     this.f(d.nextseqFrame, ff);
     this.u((d.lastack - revBase) >>> 0);
-    this.t(d.lastackTime);
     this.u(d.window);
     this.s(d.dupacknum);
     this.u((d.maxseqtobeacked - base) >>> 0);
@@ -332,26 +366,20 @@ export class TombStore {
     this.u(d.payloadBytes);
     this.u(d.retransmissions);
     this.f(d.synFrame, ff);
-    this.t(d.synTime);
     this.u(d.synRetransCount);
     this.u((d.synFirstRetrans ? 1 : 0) | (d.finFirstRetrans ? 2 : 0));
     this.f(d.finFrame, ff);
-    this.t(d.finTime);
     this.u((d.finSeq - base) >>> 0);
     this.u(d.finRetransCount);
     this.f(d.finAckedFrame, ff);
-    this.t(d.finAckedTime);
     this.f(d.rstFrame, ff);
-    this.t(d.rstTime);
   }
 
   private readDir(d: Direction, revBase: number, ff: number): void {
     const base = d.baseSeq;
     d.nextseq = (base + this.ru()) >>> 0;
-    d.nextseqTime = this.rt();
     d.nextseqFrame = this.rf(ff);
     d.lastack = (revBase + this.ru()) >>> 0;
-    d.lastackTime = this.rt();
     d.window = this.ru();
     d.dupacknum = this.rs();
     d.maxseqtobeacked = (base + this.ru()) >>> 0;
@@ -361,19 +389,15 @@ export class TombStore {
     d.payloadBytes = this.ru();
     d.retransmissions = this.ru();
     d.synFrame = this.rf(ff);
-    d.synTime = this.rt();
     d.synRetransCount = this.ru();
     const firsts = this.ru();
     d.synFirstRetrans = (firsts & 1) !== 0;
     d.finFirstRetrans = (firsts & 2) !== 0;
     d.finFrame = this.rf(ff);
-    d.finTime = this.rt();
     d.finSeq = (base + this.ru()) >>> 0;
     d.finRetransCount = this.ru();
     d.finAckedFrame = this.rf(ff);
-    d.finAckedTime = this.rt();
     d.rstFrame = this.rf(ff);
-    d.rstTime = this.rt();
   }
 
   private unchain(h: number, prev: number, o: number): void {
@@ -478,7 +502,8 @@ export class TombStore {
    * nanosecond forms are used when the double is exactly `seconds + ns * 1e-9` (how packet times
    * are made, see packet-loop.ts; checked, not assumed) and |x| < NS_RANGE (codes below 2^53).
    */
-  private t(x: number): void {
+  private t(i: number): void {
+    const x = this.tv[i];
     const times = this.times;
     const n = this.nTimes;
     for (let i = 0; i < n; i++) {
@@ -533,11 +558,15 @@ export class TombStore {
     return d % 2 === 0 ? ff + d / 2 : ff - (d + 1) / 2;
   }
 
-  private rt(): number {
+  /** Decodes the next time into tv[i]. */
+  private rt(i: number): void {
     const c = this.ru();
     const kind = c % 4;
     const q = (c - kind) / 4;
-    if (kind === 2) return this.times[q];
+    if (kind === 2) {
+      this.tv[i] = this.times[q];
+      return;
+    }
     let x: number;
     if (kind === 0) {
       x = this.dv.getFloat64(this.pos, true);
@@ -549,7 +578,7 @@ export class TombStore {
       x = nsTime(ns);
     }
     if (this.nTimes < this.times.length) this.times[this.nTimes++] = x;
-    return x;
+    this.tv[i] = x;
   }
 
 }
