@@ -156,8 +156,8 @@ export class TombStore {
     dv.setUint16(o + H.ap, c.ap, true);
     dv.setUint16(o + H.bp, c.bp, true);
     this.buf[o + H.flags] = (c.v6 ? V6 : 0) | (c.ab.baseSet ? AB_BASE : 0) | (c.ba.baseSet ? BA_BASE : 0) | (c.ab.rstFrame !== 0 || c.ba.rstFrame !== 0 ? RST : 0);
-    dv.setUint32(o + H.abBase, c.ab.baseSeq, true);
-    dv.setUint32(o + H.baBase, c.ba.baseSeq, true);
+    dv.setInt32(o + H.abBase, c.ab.baseSeq, true);
+    dv.setInt32(o + H.baBase, c.ba.baseSeq, true);
     dv.setUint32(o + H.hash, c.hash, true);
     if (c.v6) {
       const w = o + H.v6words;
@@ -239,8 +239,9 @@ export class TombStore {
     return (this.buf[o + H.flags] & (fromA ? AB_BASE : BA_BASE)) !== 0;
   }
 
+  /** Signed, like Direction.baseSeq. */
   baseSeq(o: number, fromA: boolean): number {
-    return this.dv.getUint32(o + (fromA ? H.abBase : H.baBase), true);
+    return this.dv.getInt32(o + (fromA ? H.abBase : H.baBase), true);
   }
 
   lastTime(o: number): number {
@@ -301,8 +302,8 @@ export class TombStore {
     c.v6 = (hf & V6) !== 0;
     c.ab.baseSet = (hf & AB_BASE) !== 0;
     c.ba.baseSet = (hf & BA_BASE) !== 0;
-    c.ab.baseSeq = dv.getUint32(o + H.abBase, true);
-    c.ba.baseSeq = dv.getUint32(o + H.baBase, true);
+    c.ab.baseSeq = dv.getInt32(o + H.abBase, true);
+    c.ba.baseSeq = dv.getInt32(o + H.baBase, true);
     if (c.v6) {
       const w = o + H.v6words;
       c.a1 = dv.getUint32(w, true);
@@ -357,7 +358,7 @@ export class TombStore {
     this.u((d.nextseq - base) >>> 0);
     this.f(d.nextseqFrame, ff);
     this.u((d.lastack - revBase) >>> 0);
-    this.u(d.window);
+    this.s(d.window);
     this.s(d.dupacknum);
     this.u((d.maxseqtobeacked - base) >>> 0);
     this.f(d.lastnondupack, ff);
@@ -377,12 +378,12 @@ export class TombStore {
 
   private readDir(d: Direction, revBase: number, ff: number): void {
     const base = d.baseSeq;
-    d.nextseq = (base + this.ru()) >>> 0;
+    d.nextseq = (base + this.ru()) | 0;
     d.nextseqFrame = this.rf(ff);
-    d.lastack = (revBase + this.ru()) >>> 0;
-    d.window = this.ru();
+    d.lastack = (revBase + this.ru()) | 0;
+    d.window = this.rs();
     d.dupacknum = this.rs();
-    d.maxseqtobeacked = (base + this.ru()) >>> 0;
+    d.maxseqtobeacked = (base + this.ru()) | 0;
     d.lastnondupack = this.rf(ff);
     d.lastsegflags = this.ru();
     d.packets = this.ru();
@@ -394,7 +395,7 @@ export class TombStore {
     d.synFirstRetrans = (firsts & 1) !== 0;
     d.finFirstRetrans = (firsts & 2) !== 0;
     d.finFrame = this.rf(ff);
-    d.finSeq = (base + this.ru()) >>> 0;
+    d.finSeq = (base + this.ru()) | 0;
     d.finRetransCount = this.ru();
     d.finAckedFrame = this.rf(ff);
     d.rstFrame = this.rf(ff);

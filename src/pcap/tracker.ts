@@ -137,7 +137,7 @@ export class Tracker {
       const tombs = this.tombs;
       const o = tombs.find(h, p.v6, a0, a1, a2, a3, b0, b1, b2, b3, ap, bp);
       if (o !== 0) {
-        if ((flags & (SYN | ACK)) === SYN && tombs.baseSet(o, sIsA) && p.seq >>> 0 !== tombs.baseSeq(o, sIsA)) {
+        if ((flags & (SYN | ACK)) === SYN && tombs.baseSet(o, sIsA) && (p.seq | 0) !== tombs.baseSeq(o, sIsA)) {
           // Port reuse on a settled connection: the same as below, without decoding the old one.
           const previousStream = tombs.stream(o);
           const previousLastTime = tombs.lastTime(o);
@@ -164,7 +164,7 @@ export class Tracker {
       c = this.create(h, p.v6, a0, a1, a2, a3, b0, b1, b2, b3, ap, bp, frame, p);
     } else if ((flags & (SYN | ACK)) === SYN) {
       const fwd0 = sIsA ? c.ab : c.ba;
-      if (fwd0.baseSet && p.seq >>> 0 !== fwd0.baseSeq) {
+      if (fwd0.baseSet && (p.seq | 0) !== fwd0.baseSeq) {
         // Port reuse: a new conversation on the same 4-tuple replaces the old one.
         const old = c;
         this.unlink(old);
@@ -183,8 +183,8 @@ export class Tracker {
     this.lastConn = c;
     const fwd = sIsA ? c.ab : c.ba;
     const rev = sIsA ? c.ba : c.ab;
-    const seq = p.seq >>> 0;
-    const ack = p.ack >>> 0;
+    const seq = p.seq | 0;
+    const ack = p.ack | 0;
     if (fwd.baseSet && (flags & SYN) !== 0 && seq !== fwd.baseSeq) {
       // A SYN/ACK with another ISN than the one known for its direction: Wireshark keeps the
       // conversation, takes the new base and flags it reused_ports (issue 16944).
@@ -253,7 +253,7 @@ export class Tracker {
       if (fwd.finFrame === 0) {
         fwd.finFrame = frame;
         fwd.finTime = t;
-        fwd.finSeq = p.seglen > 0 ? (seq + p.seglen) >>> 0 : seq;
+        fwd.finSeq = p.seglen > 0 ? (seq + p.seglen) | 0 : seq;
         fwd.finFirstRetrans = retrans;
       }
       if (retrans) {
@@ -314,19 +314,19 @@ export class Tracker {
   }
 
   private analyze(c: Conn, fwd: Direction, rev: Direction, p: Decoded, frame: number): number {
-    const seq = p.seq;
-    const ack = p.ack;
+    const seq = p.seq | 0;
+    const ack = p.ack | 0;
     const seglen = p.seglen;
     const flags = p.flags;
     const win = p.win;
     const t = p.t;
     let ta = 0;
     if (!fwd.baseSet) {
-      fwd.baseSeq = flags & SYN ? seq : (seq - 1) >>> 0;
+      fwd.baseSeq = flags & SYN ? seq : (seq - 1) | 0;
       fwd.baseSet = true;
     }
     if (!rev.baseSet && flags & ACK) {
-      rev.baseSeq = (ack - 1) >>> 0;
+      rev.baseSeq = (ack - 1) | 0;
       rev.baseSet = true;
     }
     const nextseq = fwd.nextseq;
@@ -338,7 +338,7 @@ export class Tracker {
       }
       const plain = (flags & (SYN | FIN | RST)) === 0;
       // Keep-alive: 0 or 1 byte, one byte before the next expected sequence number.
-      if ((seglen === 0 || seglen === 1) && seq === ((nextseq - 1) >>> 0) && plain) ta |= TA_KEEP_ALIVE;
+      if ((seglen === 0 || seglen === 1) && seq === ((nextseq - 1) | 0) && plain) ta |= TA_KEEP_ALIVE;
       if (seglen === 0 && win !== 0 && win === fwd.window && seq === nextseq && ack === fwd.lastack && rev.lastsegflags & TA_KEEP_ALIVE && plain) {
         ta |= TA_KEEP_ALIVE_ACK;
         break checks;
@@ -364,20 +364,20 @@ export class Tracker {
     const synfin = (flags & (SYN | FIN)) !== 0;
     if ((seglen > 0 || synfin) && !(ta & TA_KEEP_ALIVE)) {
       let notAdvanced = nextseq !== 0 && lt(seq, nextseq);
-      if (seglen > 1 && ((nextseq - 1) >>> 0) === seq) notAdvanced = false;
-      if (seglen > 0 && rev.lastack !== 0 && le((seq + seglen) >>> 0, rev.lastack)) {
+      if (seglen > 1 && ((nextseq - 1) | 0) === seq) notAdvanced = false;
+      if (seglen > 0 && rev.lastack !== 0 && le((seq + seglen) | 0, rev.lastack)) {
         ta |= TA_SPURIOUS_RETRANSMISSION;
       } else if (notAdvanced) {
         const sinceAck = t - rev.lastackTime;
         const sinceNext = t - fwd.nextseqTime;
         const ooo = c.firstRtt > 0 ? c.firstRtt : 0.003;
         if (rev.dupacknum >= 2 && rev.lastack === seq && sinceAck >= 0 && sinceAck < 0.02) ta |= TA_FAST_RETRANSMISSION;
-        else if (sinceNext >= 0 && sinceNext < ooo && nextseq !== ((seq + seglen + (synfin ? 1 : 0)) >>> 0)) ta |= TA_OUT_OF_ORDER;
+        else if (sinceNext >= 0 && sinceNext < ooo && nextseq !== ((seq + seglen + (synfin ? 1 : 0)) | 0)) ta |= TA_OUT_OF_ORDER;
         else ta |= TA_RETRANSMISSION;
       }
     }
-    let nxt = (seq + seglen) >>> 0;
-    if (synfin) nxt = (nxt + 1) >>> 0;
+    let nxt = (seq + seglen) | 0;
+    if (synfin) nxt = (nxt + 1) | 0;
     if ((gt(nxt, nextseq) || nextseq === 0) && !(ta & TA_ZERO_WINDOW_PROBE)) {
       fwd.nextseq = nxt;
       fwd.nextseqFrame = frame;
