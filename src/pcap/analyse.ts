@@ -173,7 +173,9 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     }
   };
   const compact = opts.compactRecords ?? true;
-  const tracker = new Tracker({ stallThresholdS: opts.stallThresholdS, onFinished, onSettle: compact ? onSettle : undefined, onRevive });
+  // Without the HTTP layer nothing keeps a settled connection's Conn (detectors and the server
+  // count read it at once), so the tracker may reuse it.
+  const tracker = new Tracker({ stallThresholdS: opts.stallThresholdS, onFinished, onSettle: compact ? onSettle : undefined, onRevive, recycle: http === null });
   const loop = new PacketLoop(tracker, ctx, opts.onTcpPacket, http);
 
   // Open every input and read up to its first packet, so a non-capture fails before any output.

@@ -54,7 +54,16 @@ export interface TrackerOptions {
   onSettle?: (c: Conn) => boolean;
   /** A packet arrived for a settled connection: it is a full `Conn` again, finished later as usual. */
   onRevive?: (c: Conn) => void;
+  /**
+   * Reuse the `Conn` of a settled connection (its state is in the tombstone) for a later new
+   * one. Only when nothing else keeps a reference to a `Conn` past `onSettle` and the packet it
+   * settled on (analyse.ts: without the HTTP layer).
+   */
+  recycle?: boolean;
 }
+
+/** Settled `Conn` objects kept for reuse at most (a burst of settlements needs no more). */
+const SPARE_MAX = 256;
 
 const lt = (a: number, b: number): boolean => ((a - b) | 0) < 0;
 const le = (a: number, b: number): boolean => ((a - b) | 0) <= 0;
@@ -87,6 +96,9 @@ export class Tracker {
   private readonly tombs = new TombStore();
   private readonly onSettle: ((c: Conn) => boolean) | undefined;
   private readonly onRevive: ((c: Conn) => void) | undefined;
+  private readonly recycle: boolean;
+  /** Settled connections' `Conn` objects, reset and reused by `create` (with `recycle`). */
+  private readonly spare: Conn[] = [];
   private readonly stallS: number;
   private readonly onFinished: (c: Conn) => void;
   private readonly closedLingerS: number;
@@ -101,6 +113,7 @@ export class Tracker {
     this.idleLingerS = opts.idleLingerS ?? 3600;
     this.onSettle = opts.onSettle;
     this.onRevive = opts.onRevive;
+    this.recycle = opts.recycle ?? false;
   }
 
   /** Analyses one TCP segment (already decoded in `p`); returns its analysis flags. */
@@ -304,6 +317,7 @@ export class Tracker {
       this.unlink(c);
       this.live++;
       this.tombs.put(c);
+      if (this.recycle && this.spare.length < SPARE_MAX) this.spare.push(c);
     }
 
     if (++this.sinceSweep >= 65536) {
@@ -397,7 +411,9 @@ export class Tracker {
    * (13 MB on the 1 M-packet bench capture, measured with the sampling heap profiler).
    */
   private create(h: number, v6: boolean, a0: number, a1: number, a2: number, a3: number, b0: number, b1: number, b2: number, b3: number, ap: number, bp: number, frame: number, p: Decoded): Conn {
-    const c = new Conn();
+    // A recycled Conn saves about 1.1 KB of garbage per connection (a Conn, two Directions and
+    // the boxes of their time fields).
+    const c = this.spare.length > 0 ? this.spare.pop()!.reset() : new Conn();
     c.hash = h;
     c.v6 = v6;
     (c.a0 = a0), (c.a1 = a1), (c.a2 = a2), (c.a3 = a3), (c.ap = ap);
