@@ -9,6 +9,7 @@ import path from 'node:path';
 import { ROOT } from './support/processes.js';
 import { analyse, type AnalysisResult } from '../src/pcap/analyse.js';
 import { Conn, NO_FRAMES } from '../src/pcap/connection.js';
+import { resetConn } from '../src/pcap/conn-reset.js';
 
 /** Sets every own field of `o` to something no constructor would. */
 function scribble(o: Record<string, unknown>): void {
@@ -26,7 +27,7 @@ function plain(c: Conn): unknown {
   return { rest, ab: { ...ab }, ba: { ...ba } };
 }
 
-test('Conn.reset: every field back to a new Conn\'s, the Direction objects kept', () => {
+test('resetConn: every field back to a new Conn\'s, the Direction objects kept', () => {
   const c = new Conn();
   const { ab, ba } = c;
   scribble(c as unknown as Record<string, unknown>);
@@ -34,7 +35,7 @@ test('Conn.reset: every field back to a new Conn\'s, the Direction objects kept'
   scribble(c.ab as unknown as Record<string, unknown>);
   scribble(c.ba as unknown as Record<string, unknown>);
   assert.notDeepEqual(plain(c), plain(new Conn()));
-  assert.equal(c.reset(), c);
+  assert.equal(resetConn(c), c);
   assert.deepEqual(plain(c), plain(new Conn()));
   assert.equal(c.ab, ab);
   assert.equal(c.ba, ba);

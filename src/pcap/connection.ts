@@ -66,41 +66,6 @@ export class Direction {
   /** First RST sent this way (0: none). */
   rstFrame = 0;
   rstTime = 0;
-  /** Back to a new Direction's state (connections are reused: see Tracker's `recycle`). */
-  reset(): void {
-    this.baseSeq = 0;
-    this.baseSet = false;
-    this.nextseq = 0;
-    this.nextseqTime = 0;
-    this.nextseqFrame = 0;
-    this.lastack = 0;
-    this.lastackTime = 0;
-    this.window = -1;
-    this.dupacknum = 0;
-    this.maxseqtobeacked = 0;
-    this.lastnondupack = 0;
-    this.lastsegflags = 0;
-    this.packets = 0;
-    this.payloadBytes = 0;
-    this.retransmissions = 0;
-    this.synFrame = 0;
-    this.synFirstRetrans = false;
-    this.synTime = 0;
-    this.synRetransFrames = NO_FRAMES;
-    this.synRetransTimes = NO_FRAMES;
-    this.synRetransCount = 0;
-    this.finFrame = 0;
-    this.finFirstRetrans = false;
-    this.finTime = 0;
-    this.finSeq = 0;
-    this.finRetransFrames = NO_FRAMES;
-    this.finRetransTimes = NO_FRAMES;
-    this.finRetransCount = 0;
-    this.finAckedFrame = 0;
-    this.finAckedTime = 0;
-    this.rstFrame = 0;
-    this.rstTime = 0;
-  }
 }
 
 export type StallPhase = 'handshake' | 'retransmission' | 'unacknowledged-data' | 'awaiting-response';
@@ -163,53 +128,6 @@ export class Conn {
 
   /** HTTP layer state (src/pcap/http/layer.ts): null until the first payload decides. */
   http: object | null = null;
-  /** Back to a new Conn's state, keeping its two Direction objects (see Tracker's `recycle`). */
-  reset(): this {
-    this.next = null;
-    this.hash = 0;
-    this.v6 = false;
-    this.a0 = 0;
-    this.a1 = 0;
-    this.a2 = 0;
-    this.a3 = 0;
-    this.b0 = 0;
-    this.b1 = 0;
-    this.b2 = 0;
-    this.b3 = 0;
-    this.ap = 0;
-    this.bp = 0;
-    this.stream = 0;
-    this.ab.reset();
-    this.ba.reset();
-    this.clientIsA = -1;
-    this.firstFrame = 0;
-    this.firstTime = 0;
-    this.lastFrame = 0;
-    this.lastTime = 0;
-    this.packets = 0;
-    this.mruSyn = 0;
-    this.mruSynSet = false;
-    this.firstRtt = 0;
-    this.reusedPorts = false;
-    this.reusedFrame = 0;
-    this.previousState = '';
-    this.previousStream = -1;
-    this.previousLastTime = 0;
-    this.synAckFrame = 0;
-    this.synAckTime = 0;
-    this.established = false;
-    this.sawSyn = false;
-    this.lastPayloadFromA = -1;
-    this.stallCount = 0;
-    this.stallGap = 0;
-    this.stallFromFrame = 0;
-    this.stallToFrame = 0;
-    this.stallAt = 0;
-    this.stallPhase = '';
-    this.stallFromA = false;
-    this.http = null;
-    return this;
-  }
 }
 
 export function ipv4String(w: number): string {

@@ -24,6 +24,7 @@
 import { ACK, FIN, RST, SYN, type Decoded } from './decode.js';
 import { Conn, FRAME_CAP, NO_FRAMES, clientIsA as isClientA, type Direction, type StallPhase } from './connection.js';
 import { TombStore, tombstoneable } from './tombstone.js';
+import { resetConn } from './conn-reset.js';
 
 export const TA_RETRANSMISSION = 0x0001;
 export const TA_FAST_RETRANSMISSION = 0x0002;
@@ -413,7 +414,7 @@ export class Tracker {
   private create(h: number, v6: boolean, a0: number, a1: number, a2: number, a3: number, b0: number, b1: number, b2: number, b3: number, ap: number, bp: number, frame: number, p: Decoded): Conn {
     // A recycled Conn saves about 1.1 KB of garbage per connection (a Conn, two Directions and
     // the boxes of their time fields).
-    const c = this.spare.length > 0 ? this.spare.pop()!.reset() : new Conn();
+    const c = this.spare.length > 0 ? resetConn(this.spare.pop()!) : new Conn();
     c.hash = h;
     c.v6 = v6;
     (c.a0 = a0), (c.a1 = a1), (c.a2 = a2), (c.a3 = a3), (c.ap = ap);
