@@ -243,6 +243,8 @@ export function track(evs: Ev[], compact: boolean, sweepAt: Set<number>): Tracke
         }
       : undefined,
     onRevive: () => counted--,
+    // As analyse() does without the HTTP layer: settled connections' Conn objects are reused.
+    recycle: compact,
   });
   const streams: number[] = [];
   const flags: number[] = [];

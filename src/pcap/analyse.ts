@@ -18,7 +18,7 @@ import type { DetectorContext } from './detectors/context.js';
 import { Interrupted } from '../core/interrupt.js';
 import type { HttpReport } from './http/summary.js';
 import type { BackendFrom } from '../probe/identity.js';
-import { HttpThread, type WorkerResult } from './threads/http-thread.js';
+import type { WorkerResult } from './threads/http-thread.js';
 import { HttpFront } from './http/front.js';
 
 export type { FileReport } from './capture-input.js';
@@ -155,7 +155,8 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   // Loaded on use (after the command's Ctrl-C handler is in place): the probe's tallies and diagnosis.
   const H = opts.http === false || threaded ? null : await loadHttp();
   const tallies = H === null ? null : new H.HttpTallies(backendFrom);
-  const thread = threaded ? new HttpThread(backendFrom) : null;
+  // Loaded on use too: a one-thread run does not load the worker side.
+  const thread = threaded ? new (await import('./threads/http-thread.js')).HttpThread(backendFrom) : null;
   const layer = H === null || tallies === null ? null : new H.HttpLayer(tallies, opts.onHttpMessage, H.identityHeaders(backendFrom));
   const http: HttpHook | null = thread !== null ? new HttpFront(thread) : layer !== null ? new HttpFront(layer) : null;
   const onRevive = (c: Conn): void => {
@@ -175,7 +176,9 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     }
   };
   const compact = opts.compactRecords ?? true;
-  const tracker = new Tracker({ stallThresholdS: opts.stallThresholdS, onFinished, onSettle: compact ? onSettle : undefined, onRevive });
+  // Without the HTTP layer nothing keeps a settled connection's Conn (detectors and the server
+  // count read it at once), so the tracker may reuse it.
+  const tracker = new Tracker({ stallThresholdS: opts.stallThresholdS, onFinished, onSettle: compact ? onSettle : undefined, onRevive, recycle: http === null });
   const loop = new PacketLoop(tracker, ctx, opts.onTcpPacket, http);
 
   // Open every input and read up to its first packet, so a non-capture fails before any output.

@@ -16,6 +16,9 @@ export const NO_FRAMES: number[] = Object.freeze([] as number[]) as number[];
 
 export class Direction {
   // Wireshark's tcp_flow_t / tcp_analyze_seq_flow_info_t, the fields that decide the flags.
+  // Sequence and acknowledgement numbers are kept as signed 32-bit integers (`x | 0`: the same
+  // bits as the unsigned number on the wire, compared modulo 2^32 as Wireshark does): V8 keeps
+  // them unboxed in the object, where unsigned ones above 2^31 need a boxed double per field.
   baseSeq = 0;
   baseSet = false;
   nextseq = 0;
@@ -23,8 +26,8 @@ export class Direction {
   nextseqFrame = 0;
   lastack = 0;
   lastackTime = 0;
-  /** Unset until the first segment this way: Wireshark starts it at G_MAXUINT32 (no 16-bit window equals it). */
-  window = 0xffffffff;
+  /** -1 until the first segment this way (Wireshark starts it at G_MAXUINT32): no 16-bit window equals it. */
+  window = -1;
   /** Duplicate ACKs counted; -1 after an ACK of a segment the capture missed (the next duplicate makes it 1). */
   dupacknum = 0;
   /** Highest sequence number seen without a hole (Wireshark's maxseqtobeacked; 0: unset). */

@@ -7,12 +7,14 @@
  * on it (analyse.ts settles it), its `Conn` (three objects, ~20 boxed doubles, about 1.2 KB of
  * heap) is serialized, field by field and losslessly, into one shared byte arena: varints for
  * counters, frame numbers as offsets from the first frame, sequence numbers relative to the
- * direction's base, times as nanosecond deltas (when exactly representable, else raw doubles)
- * with repeats coded as back-references. A wrk connection takes about 165 bytes with its header.
+ * direction's base, times as nanosecond or microsecond deltas (when exactly representable, else
+ * raw doubles) with repeats coded as back-references. A wrk connection takes about 145 bytes with
+ * its header.
  * A new SYN is answered from the header; any other packet revives an identical `Conn`.
  *
  * Record at offset o: the header laid out in `H` below (every reader and writer takes its offsets
- * from there), then the six other IPv6 address words when v6, then the varint payload. The header
+ * from there), then the six other IPv6 address words when v6, then the varint payload (the other
+ * fields, then the times as one block: see `put`). The header
  * answers the port-reuse question without decoding.
  *
  * One file (over 400 lines) on purpose: the encoder and the decoder mirror each other field by
@@ -29,26 +31,26 @@ const PHASES: (StallPhase | '')[] = ['', 'handshake', 'retransmission', 'unackno
 const H = {
   /** u32: next record in the hash chain (0: none). */
   next: 0,
-  /** u32: record length in bytes. */
+  /** u16: record length in bytes (at most MAX_RECORD). */
   length: 4,
   /** f64: capture time of the connection's last packet. */
-  lastTime: 8,
+  lastTime: 6,
   /** u32: tcp.stream. */
-  stream: 16,
+  stream: 14,
   /** u32: first address word of A and of B, u16 ports. */
-  a0: 20,
-  b0: 24,
-  ap: 28,
-  bp: 30,
+  a0: 18,
+  b0: 22,
+  ap: 26,
+  bp: 28,
   /** u8: V6 | AB_BASE | BA_BASE | RST | DEAD. */
-  flags: 32,
+  flags: 30,
   /** u32: base sequence numbers of A→B and B→A. */
-  abBase: 33,
-  baBase: 37,
+  abBase: 31,
+  baBase: 35,
   /** u32: the connection's hash (rebuilds chains on compaction). */
-  hash: 41,
+  hash: 39,
   /** 6 × u32 when v6: a1 a2 a3 b1 b2 b3. */
-  v6words: 45,
+  v6words: 43,
 } as const;
 const HEADER = H.v6words;
 const HEADER_V6 = HEADER + 24;
@@ -60,6 +62,12 @@ const RST = 8;
 const DEAD = 16;
 /** Enough for any record: header plus ~100 fields of at most 9 bytes. */
 const MAX_RECORD = 1536;
+
+/**
+ * Times coded as nanoseconds are below this many seconds in magnitude (69 hours from the first
+ * packet): differences then stay below 5e14 ns, and their codes (4 × zigzag + 3) below 2^53.
+ */
+const NS_RANGE = 2.5e5;
 
 /** Integer nanoseconds (|ns| < 1e15) back to a time in seconds, the way the packet loop makes them. */
 function nsTime(ns: number): number {
@@ -86,6 +94,28 @@ function arena(size: number): Uint8Array {
   }
 }
 
+/** Times per direction and per record, coded as a block at the end of the record. */
+const DIR_TIMES = 6;
+const TIMES = 7 + 2 * DIR_TIMES;
+
+function dirTimes(d: Direction, tv: Float64Array, k: number): void {
+  tv[k] = d.nextseqTime;
+  tv[k + 1] = d.lastackTime;
+  tv[k + 2] = d.synTime;
+  tv[k + 3] = d.finTime;
+  tv[k + 4] = d.finAckedTime;
+  tv[k + 5] = d.rstTime;
+}
+
+function readDirTimes(d: Direction, tv: Float64Array, k: number): void {
+  d.nextseqTime = tv[k];
+  d.lastackTime = tv[k + 1];
+  d.synTime = tv[k + 2];
+  d.finTime = tv[k + 3];
+  d.finAckedTime = tv[k + 4];
+  d.rstTime = tv[k + 5];
+}
+
 /** True when `c` holds nothing a tombstone cannot (frame lists beyond the shared empty one). */
 export function tombstoneable(c: Conn): boolean {
   const x = c.ab;
@@ -104,6 +134,8 @@ export class TombStore {
   private pos = 0;
   /** Distinct times of the record being written or read (back-references). */
   private readonly times = new Float64Array(128);
+  /** The record's times in coding order (see put): written to and read from here, never passed as arguments. */
+  private readonly tv = new Float64Array(TIMES);
   private nTimes = 0;
   private foundPrev = 0;
   /** Last nanosecond-coded time of the record being written or read. */
@@ -124,8 +156,8 @@ export class TombStore {
     dv.setUint16(o + H.ap, c.ap, true);
     dv.setUint16(o + H.bp, c.bp, true);
     this.buf[o + H.flags] = (c.v6 ? V6 : 0) | (c.ab.baseSet ? AB_BASE : 0) | (c.ba.baseSet ? BA_BASE : 0) | (c.ab.rstFrame !== 0 || c.ba.rstFrame !== 0 ? RST : 0);
-    dv.setUint32(o + H.abBase, c.ab.baseSeq, true);
-    dv.setUint32(o + H.baBase, c.ba.baseSeq, true);
+    dv.setInt32(o + H.abBase, c.ab.baseSeq, true);
+    dv.setInt32(o + H.baBase, c.ba.baseSeq, true);
     dv.setUint32(o + H.hash, c.hash, true);
     if (c.v6) {
       const w = o + H.v6words;
@@ -143,29 +175,39 @@ export class TombStore {
     this.u(c.firstFrame);
     const ff = c.firstFrame;
     this.s(c.clientIsA);
-    this.t(c.firstTime);
     this.f(c.lastFrame, ff);
     this.u(c.packets);
-    this.t(c.mruSyn);
-    this.t(c.firstRtt);
-    this.u((c.mruSynSet ? 1 : 0) | (c.reusedPorts ? 2 : 0) | (c.established ? 4 : 0) | (c.sawSyn ? 8 : 0) | (c.stallFromA ? 16 : 0));
+    // The first RTT is a difference of two packet times, rarely a whole number of nanoseconds
+    // itself: coded as the later time (mruSyn + firstRtt) when that gives it back exactly.
+    const rttEnd = c.mruSyn + c.firstRtt;
+    const rttAsEnd = c.firstRtt !== 0 && rttEnd - c.mruSyn === c.firstRtt;
+    this.u((c.mruSynSet ? 1 : 0) | (c.reusedPorts ? 2 : 0) | (c.established ? 4 : 0) | (c.sawSyn ? 8 : 0) | (c.stallFromA ? 16 : 0) | (rttAsEnd ? 32 : 0));
     this.f(c.reusedFrame, ff);
     this.u(PREVIOUS.indexOf(c.previousState));
     this.s(c.previousStream);
-    this.t(c.previousLastTime);
     this.f(c.synAckFrame, ff);
-    this.t(c.synAckTime);
     this.s(c.lastPayloadFromA);
     this.u(c.stallCount);
-    this.t(c.stallGap);
     this.f(c.stallFromFrame, ff);
     this.f(c.stallToFrame, ff);
-    this.t(c.stallAt);
     this.u(PHASES.indexOf(c.stallPhase));
     this.putDir(c.ab, c.ba.baseSeq, ff);
     this.putDir(c.ba, c.ab.baseSeq, ff);
+    // The times last, from a scratch array: a double passed to a method that is not inlined is
+    // boxed (about 280 bytes of garbage per record when each time was an argument).
+    const tv = this.tv;
+    tv[0] = c.firstTime;
+    tv[1] = c.mruSyn;
+    tv[2] = rttAsEnd ? rttEnd : c.firstRtt;
+    tv[3] = c.previousLastTime;
+    tv[4] = c.synAckTime;
+    tv[5] = c.stallGap;
+    tv[6] = c.stallAt;
+    dirTimes(c.ab, tv, 7);
+    dirTimes(c.ba, tv, 7 + DIR_TIMES);
+    for (let i = 0; i < TIMES; i++) this.t(i);
     const len = this.pos - o;
-    dv.setUint32(o + H.length, len, true);
+    dv.setUint16(o + H.length, len, true);
     this.end = this.pos;
     this.heads[slot] = o;
     if (++this.count > 2 * this.heads.length) this.rechain(this.heads.length * 4);
@@ -197,8 +239,9 @@ export class TombStore {
     return (this.buf[o + H.flags] & (fromA ? AB_BASE : BA_BASE)) !== 0;
   }
 
+  /** Signed, like Direction.baseSeq. */
   baseSeq(o: number, fromA: boolean): number {
-    return this.dv.getUint32(o + (fromA ? H.abBase : H.baBase), true);
+    return this.dv.getInt32(o + (fromA ? H.abBase : H.baBase), true);
   }
 
   lastTime(o: number): number {
@@ -259,8 +302,8 @@ export class TombStore {
     c.v6 = (hf & V6) !== 0;
     c.ab.baseSet = (hf & AB_BASE) !== 0;
     c.ba.baseSet = (hf & BA_BASE) !== 0;
-    c.ab.baseSeq = dv.getUint32(o + H.abBase, true);
-    c.ba.baseSeq = dv.getUint32(o + H.baBase, true);
+    c.ab.baseSeq = dv.getInt32(o + H.abBase, true);
+    c.ba.baseSeq = dv.getInt32(o + H.baBase, true);
     if (c.v6) {
       const w = o + H.v6words;
       c.a1 = dv.getUint32(w, true);
@@ -277,11 +320,8 @@ export class TombStore {
     const ff = this.ru();
     c.firstFrame = ff;
     c.clientIsA = this.rs();
-    c.firstTime = this.rt();
     c.lastFrame = this.rf(ff);
     c.packets = this.ru();
-    c.mruSyn = this.rt();
-    c.firstRtt = this.rt();
     const bits = this.ru();
     c.mruSynSet = (bits & 1) !== 0;
     c.reusedPorts = (bits & 2) !== 0;
@@ -291,29 +331,34 @@ export class TombStore {
     c.reusedFrame = this.rf(ff);
     c.previousState = PREVIOUS[this.ru()];
     c.previousStream = this.rs();
-    c.previousLastTime = this.rt();
     c.synAckFrame = this.rf(ff);
-    c.synAckTime = this.rt();
     c.lastPayloadFromA = this.rs();
     c.stallCount = this.ru();
-    c.stallGap = this.rt();
     c.stallFromFrame = this.rf(ff);
     c.stallToFrame = this.rf(ff);
-    c.stallAt = this.rt();
     c.stallPhase = PHASES[this.ru()];
     this.readDir(c.ab, c.ba.baseSeq, ff);
     this.readDir(c.ba, c.ab.baseSeq, ff);
+    const tv = this.tv;
+    for (let i = 0; i < TIMES; i++) this.rt(i);
+    c.firstTime = tv[0];
+    c.mruSyn = tv[1];
+    c.firstRtt = (bits & 32) !== 0 ? tv[2] - c.mruSyn : tv[2];
+    c.previousLastTime = tv[3];
+    c.synAckTime = tv[4];
+    c.stallGap = tv[5];
+    c.stallAt = tv[6];
+    readDirTimes(c.ab, tv, 7);
+    readDirTimes(c.ba, tv, 7 + DIR_TIMES);
     return c;
   }
 
   private putDir(d: Direction, revBase: number, ff: number): void {
     const base = d.baseSeq;
     this.u((d.nextseq - base) >>> 0);
-    this.t(d.nextseqTime);
     this.f(d.nextseqFrame, ff);
     this.u((d.lastack - revBase) >>> 0);
-    this.t(d.lastackTime);
-    this.u(d.window);
+    this.s(d.window);
     this.s(d.dupacknum);
     this.u((d.maxseqtobeacked - base) >>> 0);
     this.f(d.lastnondupack, ff);
@@ -322,55 +367,45 @@ export class TombStore {
     this.u(d.payloadBytes);
     this.u(d.retransmissions);
     this.f(d.synFrame, ff);
-    this.t(d.synTime);
     this.u(d.synRetransCount);
     this.u((d.synFirstRetrans ? 1 : 0) | (d.finFirstRetrans ? 2 : 0));
     this.f(d.finFrame, ff);
-    this.t(d.finTime);
     this.u((d.finSeq - base) >>> 0);
     this.u(d.finRetransCount);
     this.f(d.finAckedFrame, ff);
-    this.t(d.finAckedTime);
     this.f(d.rstFrame, ff);
-    this.t(d.rstTime);
   }
 
   private readDir(d: Direction, revBase: number, ff: number): void {
     const base = d.baseSeq;
-    d.nextseq = (base + this.ru()) >>> 0;
-    d.nextseqTime = this.rt();
+    d.nextseq = (base + this.ru()) | 0;
     d.nextseqFrame = this.rf(ff);
-    d.lastack = (revBase + this.ru()) >>> 0;
-    d.lastackTime = this.rt();
-    d.window = this.ru();
+    d.lastack = (revBase + this.ru()) | 0;
+    d.window = this.rs();
     d.dupacknum = this.rs();
-    d.maxseqtobeacked = (base + this.ru()) >>> 0;
+    d.maxseqtobeacked = (base + this.ru()) | 0;
     d.lastnondupack = this.rf(ff);
     d.lastsegflags = this.ru();
     d.packets = this.ru();
     d.payloadBytes = this.ru();
     d.retransmissions = this.ru();
     d.synFrame = this.rf(ff);
-    d.synTime = this.rt();
     d.synRetransCount = this.ru();
     const firsts = this.ru();
     d.synFirstRetrans = (firsts & 1) !== 0;
     d.finFirstRetrans = (firsts & 2) !== 0;
     d.finFrame = this.rf(ff);
-    d.finTime = this.rt();
-    d.finSeq = (base + this.ru()) >>> 0;
+    d.finSeq = (base + this.ru()) | 0;
     d.finRetransCount = this.ru();
     d.finAckedFrame = this.rf(ff);
-    d.finAckedTime = this.rt();
     d.rstFrame = this.rf(ff);
-    d.rstTime = this.rt();
   }
 
   private unchain(h: number, prev: number, o: number): void {
     const next = this.dv.getUint32(o + H.next, true);
     if (prev === 0) this.heads[h & this.mask] = next;
     else this.dv.setUint32(prev + H.next, next, true);
-    this.dead += this.dv.getUint32(o + H.length, true);
+    this.dead += this.dv.getUint16(o + H.length, true);
     this.buf[o + H.flags] |= DEAD;
     this.count--;
   }
@@ -409,7 +444,7 @@ export class TombStore {
     heads.fill(0);
     let w = 8;
     for (let o = 8; o < this.end; ) {
-      const len = dv.getUint32(o + H.length, true);
+      const len = dv.getUint16(o + H.length, true);
       if ((b[o + H.flags] & DEAD) === 0) {
         if (w !== o) b.copyWithin(w, o, o + len);
         const slot = dv.getUint32(w + H.hash, true) & mask;
@@ -461,29 +496,34 @@ export class TombStore {
   }
 
   /**
-   * A time, one of: 0 + raw double; 1 + integer nanoseconds as a difference from the previous
-   * such time in this record, when the double is exactly `seconds + ns * 1e-9` (how packet times
-   * are made, see packet-loop.ts; checked, not assumed); k >= 2: the same as the (k-2)th distinct
-   * time of this record.
+   * A time, as one varint code c: c = 0, then the raw double (8 bytes); c = 4k + 2: the same as
+   * the k-th distinct time of this record; c = 4z + 1: integer nanoseconds, z the zigzag of the
+   * difference from the previous such time in this record; c = 4z + 3: the same difference when it
+   * is whole microseconds (pcap's usual resolution), z the zigzag of it in microseconds. The
+   * nanosecond forms are used when the double is exactly `seconds + ns * 1e-9` (how packet times
+   * are made, see packet-loop.ts; checked, not assumed) and |x| < NS_RANGE (codes below 2^53).
    */
-  private t(x: number): void {
+  private t(i: number): void {
+    const x = this.tv[i];
     const times = this.times;
     const n = this.nTimes;
     for (let i = 0; i < n; i++) {
       if (times[i] === x && (x !== 0 || 1 / x > 0)) {
-        this.u(i + 2);
+        this.u(i * 4 + 2);
         return;
       }
     }
     if (n < times.length) times[this.nTimes++] = x;
-    if (x > -1e6 && x < 1e6 && (x !== 0 || 1 / x > 0)) {
+    if (x > -NS_RANGE && x < NS_RANGE && (x !== 0 || 1 / x > 0)) {
       const sec = Math.floor(x);
       const ns = sec * 1e9 + Math.round((x - sec) * 1e9);
       if (nsTime(ns) === x) {
-        this.buf[this.pos++] = 1;
         const d = ns - this.prevNs;
-        this.u(d >= 0 ? d * 2 : -d * 2 - 1);
         this.prevNs = ns;
+        if (d % 1000 === 0) {
+          const us = d / 1000;
+          this.u((us >= 0 ? us * 2 : -us * 2 - 1) * 4 + 3);
+        } else this.u((d >= 0 ? d * 2 : -d * 2 - 1) * 4 + 1);
         return;
       }
     }
@@ -519,21 +559,27 @@ export class TombStore {
     return d % 2 === 0 ? ff + d / 2 : ff - (d + 1) / 2;
   }
 
-  private rt(): number {
-    const k = this.ru();
-    if (k >= 2) return this.times[k - 2];
+  /** Decodes the next time into tv[i]. */
+  private rt(i: number): void {
+    const c = this.ru();
+    const kind = c % 4;
+    const q = (c - kind) / 4;
+    if (kind === 2) {
+      this.tv[i] = this.times[q];
+      return;
+    }
     let x: number;
-    if (k === 1) {
-      const z = this.ru();
-      const ns = this.prevNs + (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
-      this.prevNs = ns;
-      x = nsTime(ns);
-    } else {
+    if (kind === 0) {
       x = this.dv.getFloat64(this.pos, true);
       this.pos += 8;
+    } else {
+      const z = q % 2 === 0 ? q / 2 : -(q + 1) / 2;
+      const ns = this.prevNs + (kind === 3 ? z * 1000 : z);
+      this.prevNs = ns;
+      x = nsTime(ns);
     }
     if (this.nTimes < this.times.length) this.times[this.nTimes++] = x;
-    return x;
+    this.tv[i] = x;
   }
 
 }
