@@ -71,6 +71,8 @@ interface WantedTable {
   byLength: (readonly number[] | undefined)[];
   /** The last value seen per slot (by every parser sharing this table): a repeated value is not sliced again. */
   last: (string | undefined)[];
+  /** A headers object with every name present (undefined): each parser's is a copy, made without adding properties one by one. */
+  template: Record<string, string>;
 }
 
 const tables = new WeakMap<readonly string[], WantedTable>();
@@ -89,7 +91,7 @@ function wantedTable(wanted: readonly string[]): WantedTable {
     if (n.length < 63) (byLength[n.length] ??= []).push(i);
   }
   for (const n of names) if (!/^[\x21-\x7e]+$/.test(n) || n !== n.toLowerCase()) byLength[Math.min(n.length, 63)] = undefined as unknown as number[];
-  t = { names, slots, lengths, byLength, last: names.map(() => undefined) };
+  t = { names, slots, lengths, byLength, last: names.map(() => undefined), template: shapedHeaders(names) };
   tables.set(wanted, t);
   return t;
 }
@@ -196,7 +198,7 @@ export class MessageParser {
     this.lastByName = w === null ? new Map() : null;
     this.wantedLengths = w === null ? NO_LENGTHS : w.lengths;
     this.byLength = w === null ? [] : w.byLength;
-    this.h = { method: '', status: 0, minor: 1, headers: w === null ? {} : shapedHeaders(w.names) };
+    this.h = { method: '', status: 0, minor: 1, headers: w === null ? {} : { ...w.template } };
   }
 
   private readonly table: WantedTable | null;
@@ -330,12 +332,9 @@ export class MessageParser {
     const room = HEAD_CAP - this.headLen;
     const take = Math.min(end - pos, room);
     if (this.headLen === 0) {
-      // The whole head in this segment (the usual case): found and read in place, no Buffer view or copy.
-      const idx = headEnd(buf, pos, pos + take);
-      if (idx >= 0) {
-        this.headDone(buf, pos, idx, frame, t);
-        return idx;
-      }
+      // The whole head in this segment (the usual case): found and read in place in one pass, no Buffer view or copy.
+      const idx = this.headDone(buf, pos, pos + take, frame, t);
+      if (idx >= 0) return idx;
     }
     const hb = this.headLen === 0 ? buf.subarray(pos, pos + take) : Buffer.concat([this.pendingHead, buf.subarray(pos, pos + take)]);
     const idx = headEnd(hb, Math.max(0, this.headLen - 3), hb.length);
@@ -355,13 +354,16 @@ export class MessageParser {
   }
 
   /**
-   * The head b[from, to) (start line, headers, blank line), read in place byte by byte: nothing is
+   * The head at b[from, ...) (start line, headers, blank line), found and read in place in one pass
+   * byte by byte, before `to`: returns the index just past its blank line, or -1 when it does not end
+   * before `to` (then nothing was decided: the caller gathers more bytes and calls again). Nothing is
    * allocated for it but the wanted header values that differ from the last ones seen (and, for an
    * unusual header name such as one with white space before its colon, that name).
    */
-  private headDone(b: Buffer, from: number, to: number, frame: number, t: number): void {
+  private headDone(b: Buffer, from: number, to: number, frame: number, t: number): number {
     let eol = from;
     while (eol < to && b[eol] !== 0x0a) eol++;
+    if (eol >= to) return -1;
     // The start line split at spaces by index (as `line.split(' ')` would, without the array and regexes).
     let le = eol;
     if (le > from && b[le - 1] === 0x0d) le--;
@@ -374,13 +376,23 @@ export class MessageParser {
       while (sp2 < le && b[sp2] !== 0x20) sp2++;
       if (sp2 >= le) sp2 = -1;
     }
+    // Checked now, acted on once the head is known to be complete.
+    let bad = '';
+    let minor = -1;
+    if (this.isResponse) {
+      minor = sp1 - from === 8 ? version(b, from) : -1;
+      const se = sp2 < 0 ? le : sp2;
+      if (minor < 0 || sp1 < 0 || se - sp1 !== 4 || !digit(b[sp1 + 1]) || !digit(b[sp1 + 2]) || !digit(b[sp1 + 3])) bad = 'not an HTTP/1.x status line';
+    } else {
+      let sp3 = -1;
+      if (sp2 >= 0) for (let k = sp2 + 1; k < le; k++) if (b[k] === 0x20) { sp3 = k; break; }
+      minor = sp2 >= 0 && le - sp2 === 9 ? version(b, sp2 + 1) : -1;
+      if (sp1 < 0 || sp2 < 0 || sp3 >= 0 || minor < 0 || !isMethod(b, from, sp1)) bad = 'not an HTTP/1.x request line';
+    }
     // One head object per parser: the previous message is over, its header values are cleared (so the
     // object keeps its shape and nothing is allocated for it).
     const h = this.h;
     const headers = h.headers;
-    h.method = '';
-    h.status = 0;
-    h.minor = 1;
     if (this.table !== null) {
       const names = this.names;
       const set = this.setSlots;
@@ -390,35 +402,28 @@ export class MessageParser {
       for (let k = 0; k < this.setCount; k++) headers[set[k]] = undefined as unknown as string;
     }
     this.setCount = 0;
-    if (this.isResponse) {
-      const minor = sp1 - from === 8 ? version(b, from) : -1;
-      const se = sp2 < 0 ? le : sp2;
-      if (minor < 0 || sp1 < 0 || se - sp1 !== 4 || !digit(b[sp1 + 1]) || !digit(b[sp1 + 2]) || !digit(b[sp1 + 3])) {
-        this.stop('not an HTTP/1.x status line');
-        return;
-      }
-      h.minor = minor;
-      h.status = (b[sp1 + 1] - 0x30) * 100 + (b[sp1 + 2] - 0x30) * 10 + (b[sp1 + 3] - 0x30);
-    } else {
-      let sp3 = -1;
-      if (sp2 >= 0) for (let k = sp2 + 1; k < le; k++) if (b[k] === 0x20) { sp3 = k; break; }
-      const minor = sp2 >= 0 && le - sp2 === 9 ? version(b, sp2 + 1) : -1;
-      if (sp1 < 0 || sp2 < 0 || sp3 >= 0 || minor < 0 || !isMethod(b, from, sp1)) {
-        this.stop('not an HTTP/1.x request line');
-        return;
-      }
-      h.method = methodAt(b, from, sp1);
-      h.minor = minor;
-    }
     // Headers: only the ones someone reads (framing, and for responses what identity needs), by one scan.
     const keepAll = this.table === null;
     let count = 0;
-    for (let i = eol + 1; eol < to && i < to; ) {
+    let past = -1;
+    for (let i = eol + 1; ; ) {
+      // A blank line (LF or CR LF) ends the head.
+      if (i >= to) return -1;
+      const b0 = b[i];
+      if (b0 === 0x0a) {
+        past = i + 1;
+        break;
+      }
+      if (b0 === 0x0d && i + 1 < to && b[i + 1] === 0x0a) {
+        past = i + 2;
+        break;
+      }
       // The first colon of the line (if any), then its end.
       let c = i;
       while (c < to && b[c] !== 0x3a && b[c] !== 0x0a) c++;
       let e = c;
       while (e < to && b[e] !== 0x0a) e++;
+      if (e >= to) return -1;
       // Only names of a wanted length are compared (most headers are skipped without allocating).
       if (c > i && c < e && ++count <= 200 && (keepAll || this.wantedLengths[Math.min(c - i, 63)] === 1)) {
         const len = c - i;
@@ -455,12 +460,24 @@ export class MessageParser {
       }
       i = e + 1;
     }
+    if (bad !== '') {
+      this.stop(bad);
+      return past;
+    }
+    h.minor = minor;
+    if (this.isResponse) {
+      h.method = '';
+      h.status = (b[sp1 + 1] - 0x30) * 100 + (b[sp1 + 2] - 0x30) * 10 + (b[sp1 + 3] - 0x30);
+    } else {
+      h.method = methodAt(b, from, sp1);
+      h.status = 0;
+    }
     this.body = null;
     this.bodyRest = null;
     this.kept = 0;
     this.bodyBytes = 0;
     const noBody = this.sink.head(h, frame, t);
-    if (this.state === S_STOPPED) return; // the sink stopped us (protocol switch)
+    if (this.state === S_STOPPED) return past; // the sink stopped us (protocol switch)
     const te = headers['transfer-encoding'];
     const cl = headers['content-length'];
     if (noBody) this.finish(frame, t);
@@ -469,16 +486,18 @@ export class MessageParser {
       this.line = '';
     } else if (cl !== undefined) {
       // Plain digits (nearly always) without the regex; anything else (spaces, a repeated value) by it.
-      const n = cl.length > 0 && cl.length <= 15 && allDigits(cl) ? [cl, cl] : /^\s*(\d{1,15})\s*(,\s*\1\s*)*$/.exec(cl);
-      if (!n) {
+      const plain = cl.length > 0 && cl.length <= 15 && allDigits(cl);
+      const m = plain ? null : /^\s*(\d{1,15})\s*(,\s*\1\s*)*$/.exec(cl);
+      if (!plain && m === null) {
         this.stop('bad Content-Length');
-        return;
+        return past;
       }
-      this.remaining = Number(n[1]);
+      this.remaining = Number(plain ? cl : m![1]);
       if (this.remaining === 0) this.finish(frame, t);
       else this.state = S_LENGTH;
     } else if (this.isResponse) this.state = S_UNTIL_CLOSE;
     else this.finish(frame, t);
+    return past;
   }
 
   private keep(buf: Buffer, from: number, to: number): void {
