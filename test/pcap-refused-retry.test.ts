@@ -34,7 +34,7 @@ test('refused connection whose RST is lost, retried from the same port: retransm
     inNs(['ip', 'link', 'set', 'lo', 'up']);
     inNs(['iptables', '-A', 'INPUT', '-p', 'tcp', '--dport', '81', '--tcp-flags', 'SYN,ACK,RST', 'SYN', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
     inNs(['iptables', '-A', 'INPUT', '-p', 'tcp', '--sport', '81', '--tcp-flags', 'RST', 'RST', '-j', 'DROP']);
-    const dump = start('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'lo', '-U', '-w', file, 'tcp port 81']);
+    const dump = start('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'lo', '--immediate-mode', '-U', '-w', file, 'tcp port 81']);
     // tcpdump says "listening on" on stderr once the capture runs (bounded wait).
     for (const t0 = Date.now(); !/listening on/.test(dump.stderr()) && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 50));
     // Two attempts from port 40404, each given 2.5 s (the SYN is retransmitted after 1 s and 3 s).

@@ -78,7 +78,9 @@ test('--close client at full speed from two ports: local-port-exhaustion (EADDRN
     const f = rep.findings.find((x) => x.id === 'local-port-exhaustion');
     assert.ok(f, ids(rep).join(','));
     assert.deepEqual(f.metrics!.portRange, [40000, 40001]);
-    assert.ok((f.metrics!.timeWaitToTarget as number) >= 2, JSON.stringify(f.metrics));
+    // Both ports held by connections closed here: in TIME_WAIT, or still in FIN_WAIT when a loaded server sends its FIN late.
+    assert.ok((f.metrics!.timeWaitToTarget as number) >= 1, JSON.stringify(f.metrics));
+    assert.ok((f.metrics!.timeWaitToTarget as number) + (f.metrics!.closingToTarget as number) >= 2, JSON.stringify(f.metrics));
     assert.equal(f.metrics!.close, 'client');
     assert.ok(!ids(rep).includes('intermittent-errors'), ids(rep).join(','));
     assert.ok(!ids(rep).includes('all-failing'), ids(rep).join(','));

@@ -141,7 +141,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'local port exhaustion, with facts',
     modes: () => [short(120, (i) => names[i % 3], (i) => (i % 5 === 4 ? { status: undefined, backend: undefined, error: 'no-local-port', phase: 'connect', port: 0 } : i % 13 === 0 ? { status: 503, backend: undefined } : {}))],
-    options: { localPorts: { target: '10.0.0.10:80', range: [32768, 60999], twReuse: 2, timeWaitToTarget: 28000, timeWaitAll: 28100, close: 'client' } },
+    options: { localPorts: { target: '10.0.0.10:80', range: [32768, 60999], twReuse: 2, timeWaitToTarget: 28000, timeWaitAll: 28100, closingToTarget: 0, close: 'client' } },
   },
   { name: 'local port exhaustion, no facts', modes: () => [short(50, (i) => names[i % 2], () => ({ status: undefined, backend: undefined, error: 'no-local-port', phase: 'connect', port: 0 }))] },
   { name: 'no requests at all', modes: () => [short(0, () => 'a')] },

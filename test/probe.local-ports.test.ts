@@ -12,7 +12,7 @@ function short(n: number, make: (i: number) => Partial<ProbeRecord>): ModeTally 
   return t;
 }
 
-const facts = { range: [40000, 40007] as [number, number], twReuse: 2, timeWaitToTarget: 8, timeWaitAll: 9, target: '10.0.0.10:80', close: 'client' as const };
+const facts = { range: [40000, 40007] as [number, number], twReuse: 2, timeWaitToTarget: 8, timeWaitAll: 9, closingToTarget: 0, target: '10.0.0.10:80', close: 'client' as const };
 
 test('no-local-port errors: local-port-exhaustion, and neither intermittent-errors nor all-failing', () => {
   const t = short(200, (i) => (i < 8 ? { status: 200, backend: i % 2 ? 'a' : 'b' } : { error: 'no-local-port', phase: 'connect' }));

@@ -23,6 +23,9 @@ const ids = (r: ProbeReport) => r.findings.map((f) => f.id);
 
 test('nginx proxy_pass round robin over fast non-whoami backends: no keepalive-pinning at c = 2, 3, 4, 6 with 2 and 3 backends', { timeout: 90_000 }, async (t) => {
   if (!nginxInstalled()) return t.skip('nginx not installed');
+  // Runs whose connections carried different numbers of requests (see the end).
+  let uneven = 0;
+  let runs = 0;
   for (const k of [2, 3]) {
     const backends = await hostnameBackends(k, k === 2 ? 2 : 10);
     const host = `127.0.42.${k === 2 ? 1 : 9}`;
@@ -36,11 +39,15 @@ test('nginx proxy_pass round robin over fast non-whoami backends: no keepalive-p
       assert.ok(!ids(rep).includes('keepalive-pinning'), label);
       // The random schedule spreads every connection that carried a few requests over several backends.
       for (const p of m.perConnection) if (p.requests >= 12) assert.ok(Object.keys(p.backends).length > 1, label);
-      // Uneven counts per connection: the schedule is not a fixed quota per connection.
-      assert.ok(new Set(m.perConnection.map((p) => p.requests)).size > 1 || c === 2, label);
+      if (new Set(m.perConnection.map((p) => p.requests)).size > 1) uneven++;
+      runs++;
     }
     await lb.stop();
   }
+  // The schedule is not a fixed quota per connection. Per run that is a matter of chance (75 requests
+  // over 3 connections come out 25/25/25 about once in 90 runs, seen once under load), so over all 8
+  // runs: a quota would make none of them uneven.
+  assert.ok(uneven >= runs / 2, `${uneven} of ${runs} runs had uneven requests per connection`);
 });
 
 test('layer-4 balancers over the same kind of backends still raise keepalive-pinning (haproxy mode tcp, nginx stream)', { timeout: 60_000 }, async (t) => {

@@ -54,7 +54,7 @@ export const CATALOG: readonly CatalogEntry[] = [
   { id: 'tls-error', severities: ['info', 'error'], sources: ['probe', 'merge'], summary: 'requests failed in the TLS handshake (expired, self-signed, unknown CA, name mismatch with the certificate\'s names, alert, version): the exact problem and the flag that fixes it (-k, --cacert, --sni); info under -k for a certificate that would not verify' },
   { id: 'tls-cert-mismatch', severities: ['warn'], sources: ['probe', 'merge'], summary: 'each backend presents its own TLS certificate (TLS passed through): pinning, session resumption and renewals differ per backend' },
   // Capture TCP analysis (src/pcap/detectors/).
-  { id: 'fin-retransmit', severities: ['warn', 'error'], sources: ['pcap'], summary: 'a FIN was retransmitted: a NAT/conntrack entry of a half-closed connection expired' },
+  { id: 'fin-retransmit', severities: ['info', 'warn', 'error'], sources: ['pcap'], summary: 'a FIN was retransmitted: a NAT/conntrack entry of a half-closed connection expired' },
   { id: 'syn-port-reuse-drop', severities: ['error'], sources: ['pcap'], summary: 'the first SYN of a reused 4-tuple went unanswered and was resent (IPVS conn_reuse_mode, conntrack TIME_WAIT)' },
   { id: 'syn-retransmit', severities: ['warn', 'error'], sources: ['pcap'], summary: 'any other SYN retransmission: lost SYN, backend down or overloaded, refused with a lost RST' },
   {

@@ -33,7 +33,7 @@ export function renderHuman(res: AnalysisResult, chalk: ChalkInstance, width: nu
   if (res.findings.length && verbosity !== 'quiet') out.push(renderFindingSummary(res.findings, { chalk }).trimEnd());
   // TCP findings first; the HTTP exchanges' tables and findings follow (src/pcap/http/report.ts).
   const httpFindings = new Set(res.httpFindings ?? []);
-  const showHttp = res.http !== undefined && res.http.streams > 0 && verbosity !== 'quiet';
+  const showHttp = res.http !== undefined && (res.http.streams > 0 || res.http.undecoded.http2 + res.http.undecoded.tls > 0) && verbosity !== 'quiet';
   const first = showHttp ? res.findings.filter((f) => !httpFindings.has(f)) : res.findings;
   if (first.length) out.push(renderFindings(first, { chalk, width, verbosity, explain: ro.explain }).trimEnd());
   else if (showHttp && httpFindings.size > 0) out.push('No TCP findings.');

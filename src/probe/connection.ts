@@ -122,9 +122,9 @@ export class ProbeConnection implements SocketOwner {
     return this.socket !== null && !this.socket.destroyed;
   }
 
-  /** Sends one request; `done` is called exactly once (unless `destroy()` comes first). */
-  send(payload: Buffer, done: Done): void {
-    this.t0 = performance.now();
+  /** Sends one request; `done` is called exactly once (unless `destroy()` comes first). `now`: the caller's performance.now(), if it just read it. */
+  send(payload: Buffer, done: Done, now = performance.now()): void {
+    this.t0 = now;
     this.deadlineAt = this.t0 + this.endpoint.timeoutMs;
     this.portRetries = 0;
     this.done = done;
@@ -210,7 +210,7 @@ export class ProbeConnection implements SocketOwner {
       s.once('connect', () => this.onTcpConnect());
       s.once('secureConnect', () => this.onSecureConnect(s as tls.TLSSocket, ep.tls!));
     } else s.on('connect', () => this.onConnect());
-    s.on('data', (d: Buffer) => this.onData(d));
+    s.on('data', (d: Buffer) => this.onData(d, d.length));
     s.on('end', () => this.onEnd());
     s.on('error', (e) => this.onError(e));
     s.on('close', () => this.onClose());
@@ -303,13 +303,13 @@ export class ProbeConnection implements SocketOwner {
     this.socket = null;
   }
 
-  onData(d: Buffer): void {
+  /** `d[0..n)`: the bytes read (for pooled sockets `d` is the thread's shared read buffer: the parser copies what it keeps). */
+  onData(d: Buffer, n: number): void {
     if (!this.done) return; // bytes while idle: ignore (the next request's parser starts clean)
-    const now = performance.now();
-    if (this.tFirst === 0) this.tFirst = now;
+    if (this.tFirst === 0) this.tFirst = performance.now();
     let complete: boolean;
     try {
-      complete = this.parser.feed(d);
+      complete = this.parser.feed(n === d.length ? d : d.subarray(0, n));
     } catch (e) {
       this.usable = false;
       this.finish(undefined, e instanceof ParseError ? e.kind : 'bad-response', 'response');

@@ -19,12 +19,13 @@ import { performance } from 'node:perf_hooks';
 import { ProbeConnection, type Endpoint, type Exchange } from './connection.js';
 import type { ProbeMode } from './record.js';
 import { SocketPool } from './socket-pool.js';
+import { SourceDeck, plannedConnections } from './source-choice.js';
 
 /** What every traffic engine (HTTP/1.1 here, HTTP/2 in h2-engine.ts) is asked to run for one mode. */
 export interface TrafficPlan {
   mode: ProbeMode;
   addresses: string[];
-  /** `--source`: local addresses to bind to, round robin over connections (only those of each address's family are paired with it). */
+  /** `--source`: local addresses to bind to, dealt to connections from a shuffled deck (only those of each address's family are paired with it). */
   sources?: string[];
   endpoint: Omit<Endpoint, 'address'>;
   concurrency: number;
@@ -93,21 +94,9 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
       ? o.addresses.flatMap((address) => o.sources!.filter((src) => isIP(src) === isIP(address)).map((localAddress) => ({ ...o.endpoint, address, localAddress })))
       : o.addresses.map((address) => ({ ...o.endpoint, address }));
     const pool = o.endpoint.tls ? undefined : new SocketPool(4 * c + 16);
-    // With --source, each round over the (address, source) pairs goes in a fresh random order: every
-    // source gets its share of connections, but never in lock-step with a balancer's own round
-    // robin (9 sources over 3 backends in a fixed order would map each source to one backend).
-    let round: number[] = [];
-    const nextEndpoint = (): Endpoint => {
-      if (!o.sources?.length) return endpoints[opened % endpoints.length];
-      if (round.length === 0) {
-        round = endpoints.map((_, i) => i);
-        for (let i = round.length - 1; i > 0; i--) {
-          const j = Math.floor(Math.random() * (i + 1));
-          [round[i], round[j]] = [round[j], round[i]];
-        }
-      }
-      return endpoints[round.pop()!];
-    };
+    // With --source, sources come from a shuffled deck (src/probe/source-choice.ts): never in step with a balancer's own sequence.
+    const deck = o.sources?.length ? new SourceDeck(endpoints, plannedConnections(o)) : undefined;
+    const nextEndpoint = (): Endpoint => (deck !== undefined ? deck.next() : endpoints[opened % endpoints.length]);
     const newConn = (): ProbeConnection => {
       const endpoint = nextEndpoint();
       opened++;
@@ -258,7 +247,7 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
         order = o.ids ? o.ids.order() : dispatched++;
         sentAt = performance.now();
         sent++;
-        conn.send(payload, onDone);
+        conn.send(payload, onDone, sentAt);
       };
 
       next();

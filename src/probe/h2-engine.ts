@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import type { Endpoint } from './connection.js';
 import type { EngineResult, TrafficPlan } from './engine.js';
 import { H2Connection, type H2Exchange, type H2Request } from './h2-session.js';
+import { SourceDeck, plannedConnections } from './source-choice.js';
 
 export interface H2EngineOptions extends TrafficPlan {
   request: H2Request;
@@ -92,8 +93,10 @@ export function runH2Engine(o: H2EngineOptions): Promise<H2EngineResult> {
         live.delete(conn);
       },
     };
+    // With --source, sources come from a shuffled deck (src/probe/source-choice.ts): never in step with a balancer's own sequence.
+    const deck = o.sources?.length ? new SourceDeck(endpoints, plannedConnections(o)) : undefined;
     const newConn = (): H2Connection => {
-      const endpoint = endpoints[opened % endpoints.length];
+      const endpoint = deck !== undefined ? deck.next() : endpoints[opened % endpoints.length];
       opened++;
       const conn = new H2Connection(connId++, endpoint, events);
       live.add(conn);

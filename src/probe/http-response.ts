@@ -16,7 +16,6 @@ export interface HttpResponse {
 
 import { describeHttp2Frames, looksLikeHttp2Frame } from './h2-wire.js';
 
-const CRLFCRLF = Buffer.from('\r\n\r\n');
 const HTTP_SLASH = Buffer.from('HTTP/');
 
 /** Response head (status line + headers) larger than this: `head-too-large`. Node's http client allows 16 KiB. */
@@ -82,7 +81,7 @@ export class ResponseParser {
     this.scanned = 0;
     if (this.acc && this.acc.length > 64 * 1024) this.acc = null;
     this.remaining = 0;
-    this.chunks = [];
+    this.chunks.length = 0;
     this.kept = 0;
     this.interim = 0;
     this.trailerBytes = 0;
@@ -126,8 +125,8 @@ export class ResponseParser {
             }
             if (looksLikeHttp2Frame(buf, pos)) throw new ParseError('http2-frames', `HTTP/2 frames instead of an HTTP/1.x response: ${describeHttp2Frames(buf.subarray(pos))}`);
           }
-          if (buf.compare(HTTP_SLASH, 0, have, pos, pos + have) !== 0) throw new ParseError('bad-response', `not an HTTP/1.x response: "${buf.toString('latin1', pos, pos + Math.min(40, buf.length - pos)).replace(/[^\x20-\x7e]/g, '.')}"`);
-          const end = buf.indexOf(CRLFCRLF, pos + scan);
+          if (!startsHttp(buf, pos, have)) throw new ParseError('bad-response', `not an HTTP/1.x response: "${buf.toString('latin1', pos, pos + Math.min(40, buf.length - pos)).replace(/[^\x20-\x7e]/g, '.')}"`);
+          const end = indexOfCrlfCrlf(buf, pos + scan);
           scan = 0;
           if (end < 0) {
             if (buf.length - pos > MAX_HEAD_BYTES) throw new ParseError('head-too-large', `response head larger than ${MAX_HEAD_BYTES / 1024} KiB`);
@@ -266,39 +265,68 @@ export class ResponseParser {
     this.response.bodyBytes += to - from;
     if (this.kept < this.bodyCap && to > from) {
       const take = Math.min(to - from, this.bodyCap - this.kept);
-      // Copied: `buf` may be the accumulator, which the next feed overwrites.
-      this.chunks.push(Buffer.from(buf.subarray(from, from + take)));
+      // Copied: `buf` may be the accumulator, which the next feed overwrites, or a shared read buffer.
+      const copy = Buffer.allocUnsafe(take);
+      if (take <= 64) for (let i = 0; i < take; i++) copy[i] = buf[from + i];
+      else buf.copy(copy, 0, from, from + take);
+      this.chunks.push(copy);
       this.kept += take;
     }
   }
 
   private finish(): void {
-    if (this.response) this.response.body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    if (this.response) this.response.body = this.chunks.length === 0 ? NO_BODY : this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
     this.state = 'done';
   }
 
   /** Returns true for an interim 1xx response (another head follows). */
   private parseHead(head: string): boolean {
-    const lines = head.split('\r\n');
-    const m = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0]);
-    if (!m) throw new ParseError('bad-response', `not an HTTP/1.x response: "${lines[0].slice(0, 40)}"`);
-    const status = Number(m[2]);
+    // By hand rather than split/regex/trim (this runs once per response): the same result as
+    // `head.split('\r\n')`, `/^HTTP\/1\.([01]) (\d{3})/` on the first line, and for each further
+    // line with a colon after its first character, name = trim + lower case, value = trim.
+    let eol = head.indexOf('\r\n');
+    if (eol < 0) eol = head.length;
+    const minor = head.charCodeAt(7);
+    if (!(head.startsWith('HTTP/1.') && (minor === 48 || minor === 49) && head.charCodeAt(8) === 32 && isDigit(head.charCodeAt(9)) && isDigit(head.charCodeAt(10)) && isDigit(head.charCodeAt(11)))) {
+      throw new ParseError('bad-response', `not an HTTP/1.x response: "${head.slice(0, eol).slice(0, 40)}"`);
+    }
+    const status = (head.charCodeAt(9) - 48) * 100 + (head.charCodeAt(10) - 48) * 10 + (head.charCodeAt(11) - 48);
     if (status >= 100 && status < 200 && status !== 101) {
       if (++this.interim > MAX_INTERIM_RESPONSES) throw new ParseError('too-many-1xx', `more than ${MAX_INTERIM_RESPONSES} interim (1xx) responses`);
       return true;
     }
     const headers: Record<string, string> = {};
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i];
-      const colon = line.indexOf(':');
-      if (colon <= 0) continue;
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+    const len = head.length;
+    let start = eol + 2;
+    // The next colon at or after `start` (len when none): searched again only once passed, so a
+    // head of many colon-less lines is still scanned once.
+    let colon = -1;
+    let field = 0;
+    while (start <= len) {
+      let end = head.indexOf('\r\n', start);
+      if (end < 0) end = len;
+      if (colon < start) {
+        colon = head.indexOf(':', start);
+        if (colon < 0) colon = len;
+      }
+      if (colon > start && colon < end) {
+        let a = start;
+        let b = colon;
+        while (a < b && isSpace(head.charCodeAt(a))) a++;
+        while (b > a && isSpace(head.charCodeAt(b - 1))) b--;
+        const name = fieldName(head, a, b, field++);
+        a = colon + 1;
+        b = end;
+        while (a < b && isSpace(head.charCodeAt(a))) a++;
+        while (b > a && isSpace(head.charCodeAt(b - 1))) b--;
+        const value = head.slice(a, b);
+        headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+      }
+      start = end + 2;
     }
     const conn = (headers.connection ?? '').toLowerCase();
-    const close = conn.includes('close') || (m[1] === '0' && !conn.includes('keep-alive'));
-    this.response = { status, headers, body: Buffer.alloc(0), bodyBytes: 0, close };
+    const close = conn.includes('close') || (minor === 48 && !conn.includes('keep-alive'));
+    this.response = { status, headers, body: NO_BODY, bodyBytes: 0, close };
     const te = (headers['transfer-encoding'] ?? '').toLowerCase();
     if (this.headRequest || status === 204 || status === 304) this.finish();
     else if (te.includes('chunked')) this.state = 'chunk-size';
@@ -315,6 +343,63 @@ export class ResponseParser {
     return false;
   }
 }
+
+/** buf[pos..pos+have) equals the first `have` bytes of `HTTP/` (a loop: Buffer#compare's binding costs more for 5 bytes). */
+function startsHttp(buf: Buffer, pos: number, have: number): boolean {
+  for (let i = 0; i < have; i++) if (buf[pos + i] !== HTTP_SLASH[i]) return false;
+  return true;
+}
+
+/** Index of the first CRLFCRLF at or after `from`, -1 if none (a loop: heads are short, and Buffer#indexOf's binding costs more than scanning them). */
+function indexOfCrlfCrlf(buf: Buffer, from: number): number {
+  const last = buf.length - 4;
+  for (let i = from; i <= last; i++) {
+    if (buf[i + 3] !== 10) {
+      // No match can end at i+3: skip by the position of the last \r or \n seen (at most 4).
+      const c = buf[i + 3];
+      if (c !== 13) i += 3;
+      continue;
+    }
+    if (buf[i] === 13 && buf[i + 1] === 10 && buf[i + 2] === 13) return i;
+  }
+  return -1;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** What String.prototype.trim strips from a latin1 string: tab, LF, VT, FF, CR, space and NBSP. */
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 160;
+}
+
+/**
+ * The field names of the last head parsed in this thread, by position (a server sends the same
+ * names in the same order on every answer): the i-th name of the next head is compared in place
+ * with the i-th one seen (no slice, no lower-casing) and taken from here when it is the same.
+ */
+const MAX_SEEN_FIELDS = 32;
+const seenRaw: string[] = [];
+const seenLower: string[] = [];
+
+/** head[a..b), lower-cased: the name of the i-th field of the head. */
+function fieldName(head: string, a: number, b: number, i: number): string {
+  if (i < MAX_SEEN_FIELDS) {
+    const raw = seenRaw[i];
+    if (raw !== undefined && raw.length === b - a && head.startsWith(raw, a)) return seenLower[i];
+  }
+  const raw = head.slice(a, b);
+  const lower = raw.toLowerCase();
+  if (i < MAX_SEEN_FIELDS && raw.length <= 64) {
+    seenRaw[i] = raw;
+    seenLower[i] = lower;
+  }
+  return lower;
+}
+
+/** The body of a response without one (never written to: it has no bytes). */
+const NO_BODY = Buffer.alloc(0);
 
 export class ParseError extends Error {
   readonly code = 'BAD_RESPONSE';

@@ -15,6 +15,12 @@ export interface LocalPortFacts {
   /** TIME_WAIT sockets to the target address and port, and to anywhere, when sampled. */
   timeWaitToTarget: number | null;
   timeWaitAll: number | null;
+  /**
+   * Sockets to the target this machine closed first that are not in TIME_WAIT yet (FIN_WAIT1,
+   * FIN_WAIT2, CLOSING): they hold their local port too, and reach TIME_WAIT when the peer's FIN
+   * comes (a busy server sends it a little later than the run's last connect failed).
+   */
+  closingToTarget: number | null;
   target: string;
   /** Who closed the probe's short-lived connections first. */
   close: 'server' | 'client';
@@ -36,21 +42,29 @@ export function readLocalPortFacts(address: string, port: number, close: 'server
   const twReuse = tw !== null && /^\d+$/.test(tw.trim()) ? Number(tw.trim()) : null;
   let toTarget: number | null = null;
   let all: number | null = null;
+  let closing: number | null = null;
   const want = canonical(address);
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
     const text = readText(file);
     if (text === null) continue;
     toTarget ??= 0;
     all ??= 0;
+    closing ??= 0;
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
-      if (f.length < 4 || f[3] !== '06') continue; // 06 = TIME_WAIT
-      all++;
+      if (f.length < 4) continue;
+      // 06 TIME_WAIT; 04 FIN_WAIT1, 05 FIN_WAIT2, 0B CLOSING (closed here first, TIME_WAIT to come).
+      const tw = f[3] === '06';
+      if (!tw && f[3] !== '04' && f[3] !== '05' && f[3] !== '0B') continue;
+      if (tw) all++;
       const [remHex, portHex] = f[2].split(':');
-      if (parseInt(portHex, 16) === port && decodeProcAddress(remHex) === want) toTarget++;
+      if (parseInt(portHex, 16) === port && decodeProcAddress(remHex) === want) {
+        if (tw) toTarget++;
+        else closing++;
+      }
     }
   }
-  return { range, twReuse, timeWaitToTarget: toTarget, timeWaitAll: all, target: net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`, close };
+  return { range, twReuse, timeWaitToTarget: toTarget, timeWaitAll: all, closingToTarget: closing, target: net.isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`, close };
 }
 
 /** IPv4 (and IPv4-mapped IPv6) as dotted quad, IPv6 in full lower-case hex groups. */

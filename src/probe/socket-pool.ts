@@ -9,13 +9,23 @@ import net from 'node:net';
 
 export interface SocketOwner {
   onConnect(): void;
-  onData(d: Buffer): void;
+  /** `d[0..n)` holds the bytes read; `d` is the thread's shared read buffer, valid only during the call. */
+  onData(d: Buffer, n: number): void;
   onEnd(): void;
   onError(e: Error): void;
   onClose(): void;
 }
 
 const OWNER = Symbol('owner');
+
+/**
+ * One read buffer for every pooled socket of this thread (net.Socket's documented `onread`
+ * option): each read lands here and goes straight to its connection's parser, synchronously,
+ * without the stream machinery (a Buffer, a push, a 'data' emit and a nextTick per read). The
+ * parser copies whatever it keeps (head text, body bytes, a partial head), so nothing refers to
+ * this buffer after the callback returns.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 type PooledSocket = net.Socket & { [OWNER]: SocketOwner | null };
 
 export class SocketPool {
@@ -39,10 +49,19 @@ export class SocketPool {
 
   private make(): PooledSocket {
     // allowHalfOpen: the server's FIN is answered by destroy() (one close), not end() + close.
-    const s = new net.Socket({ allowHalfOpen: true }) as PooledSocket;
+    // `onread` is documented for the Socket constructor too (node:net); @types/node lists it for connect() only.
+    const s = new net.Socket({
+      allowHalfOpen: true,
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (n: number, buf: Uint8Array): boolean => {
+          s[OWNER]?.onData(buf as Buffer, n);
+          return true;
+        },
+      },
+    } as net.SocketConstructorOpts & { onread: net.OnReadOpts }) as PooledSocket;
     s[OWNER] = null;
     s.on('connect', () => s[OWNER]?.onConnect());
-    s.on('data', (d: Buffer) => s[OWNER]?.onData(d));
     s.on('end', () => {
       const o = s[OWNER];
       if (o) o.onEnd();

@@ -14,10 +14,10 @@
  * Ctrl-C asks every worker for what it has; a worker that crashes is reported in one line (exit 2)
  * and the others' results are still merged and printed.
  */
-import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { UsageError } from '../core/errors.js';
+import { availableCores } from './cores.js';
 import type { ProbeMode } from './record.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_REQUESTS, runProbe, type ProbeHooks, type ProbeOptions } from './run.js';
 import type { ProbeReport } from './summary.js';
@@ -28,10 +28,17 @@ import type { WorkerModeFacts, WorkersModeIo, WorkersModeResult } from './worker
 
 export const MAX_WORKERS = 64;
 
-/** `--workers`: a count, or `auto` (the cores this process may use). */
+/**
+ * `--workers`: a count, or `auto`: the cores this process may use (src/probe/cores.ts: its CPUs,
+ * capped by a container's CPU quota). On a client machine separate from the balancer, as in real
+ * use, that is one thread per core. When the server under test runs on the same cores (a lab on
+ * one machine, the bench), the workers share them with it; the count is still the cores: the probe
+ * cannot tell how many threads the server needs, and on 2 cores shared with one nginx worker
+ * process, 2 workers still did 1.21x one thread's rate (docs/benchmarks.md).
+ */
 export function parseWorkers(text: string): number {
   const t = text.trim().toLowerCase();
-  if (t === 'auto') return Math.max(1, Math.min(MAX_WORKERS, os.availableParallelism()));
+  if (t === 'auto') return Math.max(1, Math.min(MAX_WORKERS, availableCores()));
   const n = Number(t);
   if (!/^\d+$/.test(t) || !Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw new UsageError(`invalid --workers "${text}" (a count from 1 to ${MAX_WORKERS}, or auto for the available cores)`);
   return n;

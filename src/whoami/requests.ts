@@ -22,7 +22,7 @@ import { interfaceAddresses, type Generation } from './identity.js';
 import { createH2, goaway, type H2Req, type H2Session } from './h2.js';
 import { isGrpc, answerGrpc } from './grpc.js';
 import { createHttp1, listenAll, type Address } from './listen.js';
-import { sniffProtocol, type Sniffed } from './sniff.js';
+import { sniffProtocol, type Sniffed, type SniffTarget } from './sniff.js';
 import type { TlsMaterial } from './tls.js';
 import { RequestLog, type LogFormat } from './log.js';
 import { answerMalformed } from './malformed.js';
@@ -80,7 +80,7 @@ function scanH2Headers(h: H2Headers): void {
   scan.xff = xff === undefined ? '' : Array.isArray(xff) ? xff.join(', ') : xff;
 }
 
-export class WhoamiServer {
+export class WhoamiServer implements SniffTarget {
   /** The listeners (TCP, or TLS with --tls), one per address. */
   readonly servers: net.Server[] = [];
   /** Handed every HTTP/1.x connection. */
@@ -181,23 +181,37 @@ export class WhoamiServer {
       this.dispatch(s, alpn === 'h2' ? 'h2' : 'http/1.1');
       return;
     }
-    sniffProtocol(s, this.settings.headersTimeoutMs, (p) => this.dispatch(s, p), () => {
-      // Connected but never sent a byte (a pre-opened or health-check connection): close quietly.
-      c.closedBy ??= 'server-headers-timeout';
-      s.destroy();
-    }, () => {
-      c.closedBy ??= 'client-reset';
-    });
+    sniffProtocol(s, this.settings.headersTimeoutMs, this);
   };
 
-  private dispatch(s: ConnSocket, p: Sniffed | 'h2'): void {
+  // ---- the protocol sniff's outcomes (sniff.ts; this server is the target of all its connections) ----
+
+  sniffed(socket: Socket, p: Sniffed, first: Buffer | null): void {
+    this.dispatch(socket as ConnSocket, p, first);
+  }
+
+  /** Connected but never sent a byte (a pre-opened or health-check connection): close quietly. */
+  silent(socket: Socket): void {
+    (socket as ConnSocket)[CONN].closedBy ??= 'server-headers-timeout';
+    socket.destroy();
+  }
+
+  broken(socket: Socket): void {
+    (socket as ConnSocket)[CONN].closedBy ??= 'client-reset';
+  }
+
+  /**
+   * Hands the connection to node:http or node:http2. HTTP/1.x from the sniff: `first` (the bytes
+   * the sniff read) goes to node:http as its first 'data', right after it took the connection (it
+   * reads the rest itself); HTTP/2 from the sniff finds its bytes put back on the paused socket.
+   */
+  private dispatch(s: ConnSocket, p: Sniffed | 'h2', first: Buffer | null = null): void {
     const c = s[CONN];
     c.protocol = p;
     this.metrics.countProtocol(p);
     if (p === 'http/1.1') {
       this.http1.emit('connection', s);
-      // The sniff paused the socket; node:http reads what was put back once it flows.
-      if (!this.tlsMaterial) s.resume();
+      if (first !== null && !s.destroyed) s.emit('data', first);
     } else this.h2.emit('connection', s);
   }
 

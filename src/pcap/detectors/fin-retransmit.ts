@@ -1,12 +1,32 @@
 /**
  * `fin-retransmit`: a FIN sent again with the same sequence number because no ACK came
  * (tshark: `tcp.flags.fin==1 && tcp.analysis.retransmission`). One finding per connection.
+ *
+ * Severity follows what the retransmission cost. Never acknowledged, or answered by a RST: error
+ * (the NAT/conntrack expiry this finding exists for drops every retransmission). Acknowledged
+ * after RECOVERED_S or more: warn (the close waited). Acknowledged sooner: info, because that is
+ * ordinary loss recovery (a tail-loss probe fires after about two round trips, milliseconds on a
+ * LAN, and the peer's ACK follows) or an ACK that came late; an expired NAT entry never lets a
+ * FIN through, so it cannot be that. Busy real captures hold many of these (loopback ones too).
  */
 import type { Finding } from '../../core/finding.js';
 import { clientIsA, clientOf, serverOf, type Conn, type Direction } from '../connection.js';
 import { at, round6, secs, type DetectorContext } from './context.js';
 
 export const FIN_RETRANSMIT = 'fin-retransmit';
+
+/**
+ * Acknowledged within this long after the first FIN: recovered at once. Linux's minimum RTO (and
+ * so the earliest retransmission timer that is not a tail-loss probe) is 200 ms; Windows' 300 ms.
+ */
+export const RECOVERED_S = 0.2;
+
+const EXPIRY =
+  'Behind an LVS/IPVS NAT balancer or any ' +
+  'conntrack-based NAT (kube-proxy, iptables DNAT), the NAT entry for a half-closed connection expires on its own timer ' +
+  '(net.netfilter.nf_conntrack_tcp_timeout_close_wait, 60 s by default; _time_wait 120 s; IPVS fin_wait 120 s): when one side ' +
+  'closes long after the other, its FIN is no longer translated, never reaches the peer, and is retransmitted until the ' +
+  'stack gives up or a RST arrives. The request that triggered the close waits meanwhile (often about a second).';
 
 function peerReaction(fin: Direction, peer: Direction): { reaction: 'ack' | 'rst' | 'nothing'; frame: number; time: number } {
   if (peer.rstFrame !== 0 && peer.rstTime >= fin.finTime) return { reaction: 'rst', frame: peer.rstFrame, time: peer.rstTime };
@@ -35,6 +55,10 @@ export function detectFinRetransmit(c: Conn, ctx: DetectorContext): Finding | nu
   const lastRetrans = dir.finRetransTimes[dir.finRetransTimes.length - 1] ?? dir.finTime;
   const over = lastRetrans - dir.finTime;
   const r = peerReaction(dir, peer);
+  const ackAfter = r.reaction === 'ack' ? r.time - dir.finTime : Infinity;
+  // Recovered at once: ordinary loss recovery, not the NAT expiry (see RECOVERED_S). Only when the
+  // original FIN is in the capture (otherwise the wait is unknown).
+  const recovered = r.reaction === 'ack' && !dir.finFirstRetrans && ackAfter < RECOVERED_S;
   const reactionText =
     r.reaction === 'rst'
       ? `the peer answered with a RST (frame ${r.frame}, ${secs(r.time - dir.finTime)} after the first FIN)`
@@ -51,22 +75,31 @@ export function detectFinRetransmit(c: Conn, ctx: DetectorContext): Finding | nu
   ];
   if (peerFinFirst) evidence.push(`the other side had closed first (its FIN in frame ${peer.finFrame}, ${secs(dir.finTime - peer.finTime)} earlier): the connection sat half-closed that long`);
   if (dirs.length > 1) evidence.push(`the other side's FIN was retransmitted too (${dirs[1].dir.finRetransCount} time(s))`);
+  if (recovered) evidence.push(`that is under the ${RECOVERED_S * 1000} ms minimum retransmission timeout: ordinary loss recovery (tail-loss probe) or a late ACK, not an expired NAT entry (that drops every retransmission)`);
   return {
     id: FIN_RETRANSMIT,
-    severity: r.reaction === 'ack' ? 'warn' : 'error',
-    title: `${who} FIN retransmitted ${count} time(s) over ${secs(over)}, ${r.reaction === 'ack' ? 'acknowledged late' : r.reaction === 'rst' ? 'answered by RST' : 'never acknowledged'}`,
+    severity: recovered ? 'info' : r.reaction === 'ack' ? 'warn' : 'error',
+    title: recovered
+      ? `${who} FIN retransmitted ${count} time(s), acknowledged ${secs(ackAfter)} after it was first sent (recovered at once)`
+      : `${who} FIN retransmitted ${count} time(s) over ${secs(over)}, ${r.reaction === 'ack' ? 'acknowledged late' : r.reaction === 'rst' ? 'answered by RST' : 'never acknowledged'}`,
     evidence,
-    explanation:
-      'A FIN that is sent again with the same sequence number was not acknowledged. Behind an LVS/IPVS NAT balancer or any ' +
-      'conntrack-based NAT (kube-proxy, iptables DNAT), the NAT entry for a half-closed connection expires on its own timer ' +
-      '(net.netfilter.nf_conntrack_tcp_timeout_close_wait, 60 s by default; _time_wait 120 s; IPVS fin_wait 120 s): when one side ' +
-      'closes long after the other, its FIN is no longer translated, never reaches the peer, and is retransmitted until the ' +
-      'stack gives up or a RST arrives. The request that triggered the close waits meanwhile (often about a second).',
-    remedy:
-      'Make the client pool close idle connections before the server and the balancer do (client idle timeout < server ' +
-      'keep-alive timeout < conntrack/IPVS timeouts), or raise the balancer timeouts: sysctl ' +
-      'net.netfilter.nf_conntrack_tcp_timeout_close_wait / _time_wait / _fin_wait, and for IPVS `ipvsadm --set <tcp> <tcpfin> <udp>`. ' +
-      'Check with `conntrack -L -p tcp --dport <port>` and `ipvsadm -lnc` whether the entry is gone when the FIN leaves.',
+    explanation: recovered
+      ? 'A FIN was sent again and the peer acknowledged it within a fraction of the minimum retransmission timeout: the stack ' +
+        'probed for a lost tail (Linux sends a tail-loss probe about two round trips after its last segment) and the ACK ' +
+        'followed, or the first ACK was lost or delayed. The close did not wait. ' +
+        EXPIRY.replace('Behind an', 'That is not the NAT expiry this finding looks for: behind an')
+      : r.reaction === 'ack'
+        ? 'A FIN was sent again because no ACK came, and was acknowledged only later: the close waited. Either the FIN (or its ACK) ' +
+          'was lost on the way, which the capture\'s other retransmissions would show, or the path dropped it for a while. ' +
+          EXPIRY
+        : 'A FIN that is sent again with the same sequence number was not acknowledged. ' + EXPIRY,
+    remedy: recovered
+      ? 'Nothing to fix for this connection. When many connections show it, look for packet loss (retransmissions in the ' +
+        'capture summary) or a peer slow to acknowledge; an expired NAT entry shows as FINs never acknowledged or answered by RST.'
+      : 'Make the client pool close idle connections before the server and the balancer do (client idle timeout < server ' +
+        'keep-alive timeout < conntrack/IPVS timeouts), or raise the balancer timeouts: sysctl ' +
+        'net.netfilter.nf_conntrack_tcp_timeout_close_wait / _time_wait / _fin_wait, and for IPVS `ipvsadm --set <tcp> <tcpfin> <udp>`. ' +
+        'Check with `conntrack -L -p tcp --dport <port>` and `ipvsadm -lnc` whether the entry is gone when the FIN leaves.',
     metrics: {
       retransmissions: count,
       firstFinFrame: dir.finFirstRetrans ? null : dir.finFrame,

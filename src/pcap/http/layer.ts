@@ -8,6 +8,7 @@
 import type { Conn } from '../connection.js';
 import type { Decoded } from '../decode.js';
 import { looksLikeHttp } from './parser.js';
+import { KIND_HTTP2, KIND_TLS, payloadKind } from './payload-kind.js';
 import { HttpStream, type CaptureExchange } from './stream.js';
 
 /** `Conn.http` for a stream that is not HTTP/1.x, or whose HTTP state was already finished. */
@@ -27,6 +28,9 @@ export interface HttpCounters {
   orphanResponses: number;
   /** Requests with no response when the capture (or the connection) ended without a close. */
   unanswered: number;
+  /** Streams not decoded: cleartext HTTP/2 (the client's preface seen), TLS (a record header first). */
+  http2: number;
+  tls: number;
 }
 
 export interface HttpSink {
@@ -35,7 +39,7 @@ export interface HttpSink {
 }
 
 export class HttpLayer {
-  readonly counters: HttpCounters = { streams: 0, requests: 0, responses: 0, gaps: 0, snaplen: 0, gaveUp: 0, orphanResponses: 0, unanswered: 0 };
+  readonly counters: HttpCounters = { streams: 0, requests: 0, responses: 0, gaps: 0, snaplen: 0, gaveUp: 0, orphanResponses: 0, unanswered: 0, http2: 0, tls: 0 };
   private readonly events;
   private readonly shared;
 
@@ -55,8 +59,12 @@ export class HttpLayer {
     if (h === NOT_HTTP) return;
     if (h === null) {
       if (p.seglen <= 0) return; // decided on the first payload
-      if (!looksLikeHttp(buf, poff, Math.min(end, poff + p.seglen))) {
+      const last = Math.min(end, poff + p.seglen);
+      if (!looksLikeHttp(buf, poff, last)) {
         c.http = NOT_HTTP;
+        const kind = payloadKind(buf, poff, last);
+        if (kind === KIND_HTTP2) this.counters.http2++;
+        else if (kind === KIND_TLS) this.counters.tls++;
         return;
       }
       h = new HttpStream(c, this.events, this.shared);

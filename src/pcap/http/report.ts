@@ -23,9 +23,13 @@ export function renderHttp(h: HttpReport, findings: Finding[], chalk: ChalkInsta
   if (h.gaps) parts.push(chalk.yellow(`${h.gaps} connections given up on a hole in the captured data (segments missing)`));
   if (h.snaplenCut) parts.push(chalk.yellow(`${h.snaplenCut} connections given up because the capture's snaplen cut their payload (capture with -s 0)`));
   if (h.unanswered) parts.push(`${h.unanswered} requests unanswered when the capture ended`);
-  if (h.orphanResponses) parts.push(`${h.orphanResponses} responses without their request (connections started before the capture)`);
+  if (h.orphanResponses) parts.push(`${h.orphanResponses} responses without their request (connections older than the capture, or requests the capture missed)`);
   out.push(parts.join('; '));
-  if (h.streams === 0) return out.join('\n');
+  if (h.streams === 0) {
+    // No HTTP/1.x, but HTTP/2 or TLS connections: say why nothing is tallied.
+    for (const n of h.notes) out.push(`note: ${n}`);
+    return out.join('\n');
+  }
   out.push(chalk.dim('keepalive = connections that carried several requests, short = one-request connections (the probe\'s two modes); conn # = tcp.stream'));
   for (const n of h.notes) out.push(`note: ${n}`);
   const report = { target: { addresses: h.servers }, modes: h.modes, findings } as unknown as ProbeReport;

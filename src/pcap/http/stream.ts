@@ -336,6 +336,13 @@ export class HttpStream implements MessageSink {
     // The server side closed with the request outstanding: that is how the probe's requests fail too.
     const how: 'reset' | 'closed' | '' = srvDir.rstFrame !== 0 || cliDir.rstFrame !== 0 ? 'reset' : srvDir.finFrame !== 0 ? 'closed' : '';
     let unanswered = 0;
+    // The client acknowledged server bytes the capture never delivered (tshark: "ACKed unseen segment"):
+    // the capture lost part of the answers, so a request still waiting is not a failed one. One byte
+    // of slack for the server's FIN, which the capture may have lost harmlessly.
+    if (this.gaveUp === '' && this.queue.length > 0 && cliDir.lastack !== 0) {
+      const expected = this.srv.started ? this.srv.next : srvDir.baseSet ? (srvDir.baseSeq + 1) >>> 0 : -1;
+      if (expected >= 0 && ((cliDir.lastack - expected) | 0) > 1) this.giveUp('server data acknowledged but not in the capture');
+    }
     if (this.gaveUp !== '' && this.gaveUp !== 'stopped') return { unanswered };
     // A body delimited by a close that came as a reset: the response is as complete as it will get.
     for (const r of this.queue) {

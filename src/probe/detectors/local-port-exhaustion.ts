@@ -25,7 +25,7 @@ export const localPortExhaustion: RunDetector = (modes, ctx): Finding[] => {
   const ports = range ? range[1] - range[0] + 1 : undefined;
   if (range) evidence.push(`net.ipv4.ip_local_port_range = ${range[0]} ${range[1]} (${ports} local ports per destination address and port; at most about ${Number((ports! / 60).toPrecision(2))} new connections per second to it when each holds TIME_WAIT for 60 s)`);
   else evidence.push('net.ipv4.ip_local_port_range: not readable here (not Linux?)');
-  if (facts?.timeWaitToTarget != null) evidence.push(`TIME_WAIT sockets on this machine to ${facts.target} right after the run: ${facts.timeWaitToTarget}${facts.timeWaitAll != null ? ` (to any destination: ${facts.timeWaitAll})` : ''}`);
+  if (facts?.timeWaitToTarget != null) evidence.push(`TIME_WAIT sockets on this machine to ${facts.target} right after the run: ${facts.timeWaitToTarget}${facts.timeWaitAll != null ? ` (to any destination: ${facts.timeWaitAll})` : ''}${facts.closingToTarget ? `; ${facts.closingToTarget} more closed here and still closing (FIN_WAIT), their ports held too` : ''}`);
   if (facts?.twReuse != null) evidence.push(`net.ipv4.tcp_tw_reuse = ${facts.twReuse} (${facts.twReuse === 1 ? 'on: outgoing connections may reuse a TIME_WAIT port once it is a second old' : facts.twReuse === 2 ? 'loopback only, the default: connections to other hosts never reuse a TIME_WAIT port, and loopback ones only once it is a second old' : 'off'})`);
   if (facts) evidence.push(facts.close === 'client' ? 'short mode closed its connections from the client (--close client): every one left a TIME_WAIT here' : 'short mode let the server close first (--close server): TIME_WAIT here comes from connections the client had to close itself (the server did not close within the grace, or other programs)');
   return [
@@ -44,6 +44,7 @@ export const localPortExhaustion: RunDetector = (modes, ctx): Finding[] => {
         portRange: range ?? null,
         timeWaitToTarget: facts?.timeWaitToTarget ?? null,
         timeWaitAll: facts?.timeWaitAll ?? null,
+        closingToTarget: facts?.closingToTarget ?? null,
         twReuse: facts?.twReuse ?? null,
         close: facts?.close ?? null,
       },

@@ -101,7 +101,7 @@ export function sourceAffinity(m: ModeTally): { finding?: Finding; undecided?: S
     ...rows.slice(0, 12).map((r) => `  ${r.src} → ${r.top} on ${r.n} of ${r.total} connections`),
     ...(rows.length > 12 ? [`  (${rows.length - 12} more sources in --json modes.${m.mode}.sources)`] : []),
   ];
-  if (sources.some(([s]) => !s.startsWith('client:'))) evidence.push('--source addresses were assigned to connections round robin in a fresh random order each round, so a balancer\'s own round robin cannot line up with them');
+  if (sources.some(([s]) => !s.startsWith('client:'))) evidence.push('--source addresses were dealt to the connections evenly, in one shuffled order, so a balancer\'s own sequence (round robin) cannot line up with them');
   else evidence.push('each source here is one client run of lbdiag merge (its short-mode requests, one connection each)');
   return {
     finding: {
