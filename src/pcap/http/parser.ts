@@ -568,7 +568,9 @@ export function looksLikeHttp(buf: Buffer, pos: number, end: number): boolean {
   let i = 0;
   while (i < n && buf[pos + i] >= 0x41 && buf[pos + i] <= 0x5a) i++;
   if (i < 3 || i > 10 || i >= n || buf[pos + i] !== 0x20) return false;
-  return METHODS.has(buf.toString('latin1', pos, pos + i));
+  // Compared in place (no string per new stream).
+  for (let k = 0; k < METHODS.length; k++) if (METHODS[k].length === i && bytesEqual(buf, pos, METHODS[k])) return true;
+  return false;
 }
 
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'SEARCH', 'REPORT', 'PURGE']);
+const METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'SEARCH', 'REPORT', 'PURGE'];
