@@ -16,7 +16,9 @@ import { analyse } from '../src/pcap/analyse.js';
 import { jsonDocument } from '../src/pcap/json.js';
 import { renderHuman } from '../src/pcap/report.js';
 import { renderJson } from '../src/core/render.js';
-import { COPIED, MIRRORED, NOT_COPIED } from '../src/pcap/threads/mirror.js';
+import { AT_FINISH, CARRIED, FINISH_NUMS, MIRRORED, NOT_CARRIED, OPEN_NUMS, SEGMENT_NUMS, readFinish, readOpen, readSegmentConn, segFlags, segFromA, writeFinish, writeOpen, writeSegment } from '../src/pcap/threads/event.js';
+import { HttpFront } from '../src/pcap/http/front.js';
+import { HttpLayer } from '../src/pcap/http/layer.js';
 import { HttpThread, HttpThreadError } from '../src/pcap/threads/http-thread.js';
 import { Conn } from '../src/pcap/connection.js';
 
@@ -41,22 +43,54 @@ async function same(files: string[], what: string): Promise<void> {
   assert.equal(two, one, `${what}: --threads 2 output differs from --threads 1`);
 }
 
-test('every field of Conn, Direction and Decoded that src/pcap/http or connection.ts names is copied to the worker', () => {
+test('every field of Conn and Direction the HTTP layer reads is carried to the worker, and nothing of a decoded packet', () => {
+  // The HTTP layer as the worker runs it: src/pcap/http/ but the front (it runs on the TCP side), and connection.ts's helpers.
   const dir = path.join(ROOT, 'src/pcap/http');
-  const src = [...fs.readdirSync(dir).map((f) => path.join(dir, f)), path.join(ROOT, 'src/pcap/connection.ts')].map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'front.ts');
+  assert.ok(files.includes('stream.ts') && files.includes('tallies.ts') && files.includes('layer.ts'), files.join(' '));
+  for (const f of files) {
+    const text = fs.readFileSync(path.join(dir, f), 'utf8');
+    assert.doesNotMatch(text, /from '\.\.\/decode(\/[\w-]+)?\.js'/, `${f} imports the decoder: only http/front.ts may read a decoded packet (the worker has none)`);
+  }
+  const src = [...files.map((f) => path.join(dir, f)), path.join(ROOT, 'src/pcap/connection.ts')].map((f) => fs.readFileSync(f, 'utf8')).join('\n');
   const named = new Set([...src.matchAll(/\.([A-Za-z_]\w*)/g)].map((m) => m[1]));
-  const check = (kind: 'conn' | 'direction' | 'decoded', obj: object): void => {
-    const copied = new Set<string>(COPIED[kind]);
-    const skipped = new Set<string>(NOT_COPIED[kind]);
+  const check = (kind: 'conn' | 'direction', obj: object, skipped: string[]): void => {
+    const carried = new Set<string>(CARRIED[kind]);
     for (const k of Object.keys(obj)) {
-      if (skipped.has(k)) continue;
-      if (named.has(k)) assert.ok(copied.has(k), `${kind}.${k} is read by the HTTP layer but not copied (src/pcap/threads/mirror.ts)`);
+      if (skipped.includes(k)) continue;
+      if (named.has(k)) assert.ok(carried.has(k), `${kind}.${k} is read by the HTTP layer but not carried to the worker (src/pcap/threads/event.ts)`);
     }
-    for (const k of copied) assert.ok(k in obj, `${kind}.${k} is copied but no longer exists`);
+    for (const k of carried) assert.ok(k in obj, `${kind}.${k} is carried but no longer exists`);
   };
-  check('conn', new MIRRORED.Conn());
-  check('direction', new MIRRORED.Direction());
-  check('decoded', new MIRRORED.Decoded());
+  check('conn', new MIRRORED.Conn(), NOT_CARRIED.conn);
+  check('direction', new MIRRORED.Direction(), []);
+
+  // The events carry what the list says: every listed field, set to a distinct value on this side, arrives.
+  const c = new Conn();
+  let v = 1000;
+  const rec = c as unknown as Record<string, number | boolean>;
+  for (const k of CARRIED.conn) rec[k] = typeof rec[k] === 'boolean' ? true : v++;
+  c.clientIsA = -1;
+  for (const d of [c.ab, c.ba]) {
+    const dr = d as unknown as Record<string, number | boolean>;
+    for (const k of CARRIED.direction) dr[k] = typeof dr[k] === 'boolean' ? true : v++;
+  }
+  const n = new Float64Array(OPEN_NUMS + SEGMENT_NUMS + FINISH_NUMS);
+  writeOpen(n, 0, 7, c);
+  const w = readOpen(n, 0);
+  writeSegment(n, OPEN_NUMS, 7, c, true, 1, 2, 3, 0x19, c.lastTime, 0, 3, 9);
+  readSegmentConn(w, n, OPEN_NUMS);
+  assert.equal(segFlags(n, OPEN_NUMS), 0x19);
+  assert.equal(segFromA(n, OPEN_NUMS), true);
+  assert.equal(w.clientIsA, -1);
+  assert.equal(w.lastTime, c.lastTime);
+  for (const cia of [0, 1]) {
+    c.clientIsA = cia;
+    writeFinish(n, OPEN_NUMS + SEGMENT_NUMS, 7, c);
+    readFinish(w, n, OPEN_NUMS + SEGMENT_NUMS);
+    for (const k of CARRIED.conn) assert.equal((w as unknown as Record<string, unknown>)[k], rec[k], `conn.${k}`);
+    for (const d of ['ab', 'ba'] as const) for (const k of CARRIED.direction) assert.equal((w[d] as unknown as Record<string, number>)[k], (c[d] as unknown as Record<string, number>)[k], `${d}.${k}`);
+  }
 });
 
 const captures = fs.readdirSync(FIXTURES).filter((f) => /\.(pcap|pcapng)(\.gz)?$/.test(f)).sort();
@@ -151,9 +185,52 @@ test('command line: Ctrl-C with --threads 2 on a stalled pipe prints what was re
 test('a worker thread that dies: one HttpThreadError, no hang', async () => {
   const thread = new HttpThread({ kind: 'auto' });
   const c = new Conn();
-  thread.finish(c, true); // nothing sent for a connection the worker never heard of
+  new HttpFront(thread).finish(c); // nothing sent for a connection the worker never heard of
   await (thread as unknown as { worker: { terminate: () => Promise<number> } }).worker.terminate();
   const t0 = Date.now();
   await assert.rejects(thread.close(), (e: Error) => e instanceof HttpThreadError && /HTTP analysis thread/.test(e.message) && !e.message.includes('\n'));
   assert.ok(Date.now() - t0 < 5000);
+});
+
+test('what only FINISH carries is read by the HTTP layer only when a connection is finished (fixtures and corpus sample, one thread)', async () => {
+  // The one-thread HTTP layer gets connections that note any read of a FINISH-only field made while a segment is handled.
+  const proto = HttpLayer.prototype;
+  const { open, segment } = proto;
+  let inSegment = false;
+  const bad = new Set<string>();
+  const watch = <T extends object>(o: T, kind: 'conn' | 'direction', fields: string[], inner?: (k: string | symbol) => unknown): T =>
+    new Proxy(o, {
+      get(t, k, r) {
+        const sub = inner?.(k);
+        if (sub !== undefined) return sub;
+        if (inSegment && typeof k === 'string' && fields.includes(k)) bad.add(`${kind}.${k}`);
+        return Reflect.get(t, k, r);
+      },
+    });
+  proto.open = function (this: HttpLayer, c: Conn) {
+    const ab = watch(c.ab, 'direction', AT_FINISH.direction);
+    const ba = watch(c.ba, 'direction', AT_FINISH.direction);
+    return open.call(this, watch(c, 'conn', AT_FINISH.conn, (k) => (k === 'ab' ? ab : k === 'ba' ? ba : undefined)));
+  };
+  proto.segment = function (this: HttpLayer, ...a: Parameters<HttpLayer['segment']>) {
+    inSegment = true;
+    try {
+      segment.apply(this, a);
+    } finally {
+      inSegment = false;
+    }
+  };
+  let exchanges = 0;
+  try {
+    const sample = corpus.filter((_, i) => i % Math.max(1, Math.floor(corpus.length / 24)) === 0);
+    for (const f of [...captures.map((f) => path.join(FIXTURES, f)), ...sample.map((f) => path.join(CORPUS, f))]) {
+      const res = await analyse([f], { stallThresholdS: 0.9, threads: 1 }).catch(() => null);
+      exchanges += res?.http?.requests ?? 0;
+    }
+  } finally {
+    proto.open = open;
+    proto.segment = segment;
+  }
+  assert.ok(exchanges > 100, `${exchanges} requests seen`);
+  assert.deepEqual([...bad], [], 'read per segment: carry these with SEGMENT (src/pcap/threads/event.ts)');
 });

@@ -16,7 +16,7 @@ function reference(head: string): { status: number; headers: Record<string, stri
   if (!m) return 'bad';
   const status = Number(m[2]);
   if (status >= 100 && status < 200 && status !== 101) return 'interim';
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
     const colon = line.indexOf(':');
@@ -26,7 +26,7 @@ function reference(head: string): { status: number; headers: Record<string, stri
     headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
   }
   const conn = (headers.connection ?? '').toLowerCase();
-  return { status, headers, close: conn.includes('close') || (m[1] === '0' && !conn.includes('keep-alive')) };
+  return { status, headers: { ...headers }, close: conn.includes('close') || (m[1] === '0' && !conn.includes('keep-alive')) };
 }
 
 /** A small deterministic PRNG (mulberry32): the same heads on every run. */
@@ -75,7 +75,7 @@ function parse(head: string, r: () => number): { status: number; headers: Record
   }
   if (!done) return 'interim'; // a 1xx head was skipped and the parser waits for the final one
   const res = p.response!;
-  return { status: res.status, headers: res.headers, close: res.close };
+  return { status: res.status, headers: { ...res.headers }, close: res.close };
 }
 
 test('response head parser: same status, fields and close flag as the split/regex/trim definition, on 20000 generated heads fed in random pieces', () => {
@@ -96,11 +96,21 @@ test('response head parser: typical server heads and a long head of colon-less l
   assert.deepEqual(parse(nginx, rng(1)), reference(nginx));
   const p = new ResponseParser();
   assert.ok(p.feed(Buffer.from(`${nginx}\r\n\r\nnginx\n`)));
-  assert.deepEqual(p.response!.headers, { server: 'nginx/1.22.1', date: 'Tue, 01 Dec 2026 21:20:00 GMT', 'content-type': 'text/plain', 'content-length': '6', connection: 'keep-alive' });
+  assert.deepEqual({ ...p.response!.headers }, { server: 'nginx/1.22.1', date: 'Tue, 01 Dec 2026 21:20:00 GMT', 'content-type': 'text/plain', 'content-length': '6', connection: 'keep-alive' });
   assert.equal(p.response!.body.toString(), 'nginx\n');
   // 4000 lines without a colon (60 KB, under the 64 KiB head limit), then one field: parsed once (linear), the field found.
   const long = `HTTP/1.1 200 OK\r\n${'no-colon-here\r\n'.repeat(4000)}X-A: 1`;
   const t0 = performance.now();
   assert.deepEqual(parse(long, rng(2)), reference(long));
   assert.ok(performance.now() - t0 < 2000);
+});
+
+test('response head parser: header names that are Object property names are plain fields', () => {
+  const p = new ResponseParser();
+  assert.ok(p.feed(Buffer.from('HTTP/1.1 200 OK\r\nConstructor: x\r\n__proto__: y\r\ntoString: z\r\nContent-Length: 0\r\n\r\n')));
+  const h = p.response!.headers;
+  assert.equal(h.constructor, 'x');
+  assert.equal(h.__proto__, 'y');
+  assert.equal(h.tostring, 'z');
+  assert.deepEqual(Object.keys(h).sort(), ['__proto__', 'constructor', 'content-length', 'tostring']);
 });

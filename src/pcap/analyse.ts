@@ -19,6 +19,7 @@ import { Interrupted } from '../core/interrupt.js';
 import type { HttpReport } from './http/summary.js';
 import type { BackendFrom } from '../probe/identity.js';
 import { HttpThread, type WorkerResult } from './threads/http-thread.js';
+import { HttpFront } from './http/front.js';
 
 export type { FileReport } from './capture-input.js';
 
@@ -52,7 +53,8 @@ export interface AnalyseOptions {
 /** What the packet loop and the tracker call in the HTTP layer, in this thread or through the worker. */
 interface HttpHook {
   segment(c: Conn, p: Decoded, buf: Buffer, poff: number, end: number, frame: number): void;
-  /** `last`: no later call for this `Conn` (only the worker side needs to know). */
+  flush(): void;
+  /** `last`: no later call for this `Conn` (the HTTP front does not need it). */
   finish(c: Conn, last: boolean): void;
   revived(c: Conn): void;
 }
@@ -154,7 +156,8 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   const H = opts.http === false || threaded ? null : await loadHttp();
   const tallies = H === null ? null : new H.HttpTallies(backendFrom);
   const thread = threaded ? new HttpThread(backendFrom) : null;
-  const http: HttpHook | null = thread ?? (H === null || tallies === null ? null : new H.HttpLayer(tallies, opts.onHttpMessage, H.identityHeaders(backendFrom)));
+  const layer = H === null || tallies === null ? null : new H.HttpLayer(tallies, opts.onHttpMessage, H.identityHeaders(backendFrom));
+  const http: HttpHook | null = thread !== null ? new HttpFront(thread) : layer !== null ? new HttpFront(layer) : null;
   const onRevive = (c: Conn): void => {
     http?.revived(c);
     count(c, -1);
@@ -356,9 +359,9 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     httpRes = fromThread.report;
     httpFindings = fromThread.findings;
     findings.push(...httpFindings);
-  } else if (H !== null && tallies !== null && http instanceof H.HttpLayer) {
+  } else if (H !== null && tallies !== null && layer !== null) {
     const r = tallies.result({});
-    httpRes = H.httpReport(http.counters, r);
+    httpRes = H.httpReport(layer.counters, r);
     httpFindings = r.findings;
     findings.push(...r.findings);
   }

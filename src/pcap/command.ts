@@ -39,7 +39,7 @@ export function registerPcap(program: Command): void {
     .option('--stall-threshold <duration>', 'a gap at least this long while waiting on the network is a stall (a bare number is seconds)', '0.9s')
     .option('--backend-from <spec>', 'where an HTTP response names its backend: auto (the probe\'s rules), header:NAME, json:PATH, regex:RE or body', 'auto')
     .option('--no-http', 'TCP analysis only: do not reassemble and parse HTTP/1.x')
-    .option('--threads <n>', 'threads: 2 runs the HTTP analysis in a second thread beside TCP (the output is the same; at most 2 are used); auto: the available cores, 1 for inputs under 16 MiB; default 1')
+    .option('--threads <n>', 'threads: 2 runs the HTTP analysis in a second thread beside TCP (the output is the same; at most 2 are used); auto: the available cores, 1 for inputs under 16 MiB; 1: one thread', 'auto')
     .addHelpText(
       'after',
       `
@@ -52,7 +52,7 @@ Examples:
   lbdiag pcap --stall-threshold 300ms --fail-on error lb.pcap
   lbdiag pcap --backend-from header:X-Served-By client.pcap   backend names from a response header
   lbdiag pcap lb.pcap --html lb.html               the report on stdout, and charts in lb.html
-  lbdiag pcap --threads 2 big.pcap                 HTTP analysis in a second thread (same output)
+  lbdiag pcap --threads 1 big.pcap                 one thread (default auto: two from 16 MiB of input)
 
 Finding ids: fin-retransmit, syn-port-reuse-drop, syn-retransmit, tcp-stall (see README, docs/findings.md); from HTTP/1.x
 exchanges the probe's keepalive-pinning, imbalance, single-backend, intermittent-errors, connection-churn, ...

@@ -11,9 +11,11 @@ import type { Tracker } from './tracker.js';
 import type { DetectorContext } from './detectors/context.js';
 import type { Conn } from './connection.js';
 
-/** HTTP payload hook (src/pcap/http/layer.ts): segments with payload, FIN or RST, after the tracker. */
+/** HTTP payload hook (src/pcap/http/front.ts): segments with payload, FIN or RST, after the tracker. */
 export interface PayloadHook {
   segment(c: Conn, p: Decoded, buf: Buffer, poff: number, end: number, frame: number): void;
+  /** `run` returns: the reader's buffer may change before the next call. */
+  flush(): void;
 }
 
 /** True when a's current record comes before b's (ties: the earlier input, like mergecap). */
@@ -110,6 +112,7 @@ export class PacketLoop {
         }
       }
     } finally {
+      if (payload !== null) payload.flush();
       this.frame = frame;
       this.bytes = bytes;
       this.captured = captured;

@@ -295,7 +295,7 @@ export class ResponseParser {
       if (++this.interim > MAX_INTERIM_RESPONSES) throw new ParseError('too-many-1xx', `more than ${MAX_INTERIM_RESPONSES} interim (1xx) responses`);
       return true;
     }
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = Object.create(null) as Record<string, string>;
     const len = head.length;
     let start = eol + 2;
     // The next colon at or after `start` (len when none): searched again only once passed, so a

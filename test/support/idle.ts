@@ -1,8 +1,11 @@
 /**
- * Waits until a child process is idle (no CPU time used for `quietMs`, from /proc/<pid>/stat):
- * a command blocked on an empty stdin has finished starting up and installed its Ctrl-C handler.
- * On a loaded machine Node's start-up alone can take seconds, so a fixed sleep before a signal
- * would kill the process before lbdiag runs. Linux only; elsewhere it waits `quietMs`.
+ * Waits until a child process is idle (no CPU time used for `quietMs`, and none of its threads
+ * runnable or in disk wait at any sample, from /proc/<pid>/task/<tid>/stat): a command blocked on
+ * an empty stdin has finished starting up and installed its Ctrl-C handler. On a loaded machine
+ * Node's start-up alone can take seconds, so a fixed sleep before a signal would kill the process
+ * before lbdiag runs; and a process waiting for a CPU uses none either, which is why the thread
+ * states count too (without them a busy machine made start-up look idle). Linux only; elsewhere
+ * it waits `quietMs`.
  */
 import fs from 'node:fs';
 
@@ -16,6 +19,20 @@ function cpuTicks(pid: number): number | null {
   }
 }
 
+/** True when a thread of `pid` is running, waiting for a CPU (R) or in uninterruptible disk wait (D). */
+function anyThreadBusy(pid: number): boolean {
+  try {
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const state = stat[stat.lastIndexOf(')') + 2];
+      if (state === 'R' || state === 'D') return true;
+    }
+  } catch {
+    // The process or a thread ended between the listing and the read.
+  }
+  return false;
+}
+
 export async function untilIdle(pid: number, quietMs = 400, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = cpuTicks(pid);
@@ -24,7 +41,7 @@ export async function untilIdle(pid: number, quietMs = 400, timeoutMs = 20_000):
     await new Promise((r) => setTimeout(r, 50));
     const now = cpuTicks(pid);
     if (now === null) return;
-    if (now !== last) {
+    if (now !== last || anyThreadBusy(pid)) {
       last = now;
       quietSince = Date.now();
     } else if (Date.now() - quietSince >= quietMs) return;

@@ -1,18 +1,20 @@
 /**
- * The capture's HTTP layer: the packet loop hands it every TCP segment with payload, FIN or RST
- * (after the tracker), and it keeps one `HttpStream` per connection that started like HTTP/1.x.
- * A stream whose first payload does not look like HTTP is marked once and costs one property
- * check per later packet. Exchanges go to the sink (the tallies adapter) as responses complete;
- * `finish(c)` is called when the tracker is done with a connection.
+ * The capture's HTTP layer: one `HttpStream` per connection that started like HTTP/1.x, fed the
+ * compact segment events the TCP side hands over (http/front.ts decides which connections are
+ * HTTP and extracts the events; in one thread it calls this class directly, with `--threads` it
+ * writes them into a ring that threads/http-worker.ts replays here). Exchanges go to the sink (the
+ * tallies adapter) as responses complete; `finish` is called when the tracker is done with a
+ * connection.
+ *
+ * What this layer (stream.ts, tallies.ts) reads of a connection: its stream number, addresses and
+ * ports, which side is the client, and at `finish` the FIN/RST frames of both directions and the
+ * time of its last packet. It never sees a decoded packet: test/pcap-threads.test.ts checks that
+ * the worker's copy carries every field of `Conn` these files name (threads/event.ts).
  */
 import type { Conn } from '../connection.js';
-import type { Decoded } from '../decode.js';
-import { looksLikeHttp } from './parser.js';
-import { KIND_HTTP2, KIND_TLS, payloadKind } from './payload-kind.js';
+import { clientIsA } from '../connection.js';
+import { KIND_HTTP2, KIND_TLS } from './payload-kind.js';
 import { HttpStream, type CaptureExchange } from './stream.js';
-
-/** `Conn.http` for a stream that is not HTTP/1.x, or whose HTTP state was already finished. */
-const NOT_HTTP: object = Object.freeze({ notHttp: true });
 
 export interface HttpCounters {
   /** Streams recognised as HTTP/1.x. */
@@ -38,7 +40,24 @@ export interface HttpSink {
   connectionDone(c: Conn, s: HttpStream): void;
 }
 
-export class HttpLayer {
+/**
+ * Where the TCP side's HTTP events go (http/front.ts): this layer in one thread, the ring to the
+ * worker with `--threads`. `H` is the handle kept in `Conn.http` for a connection that is HTTP.
+ */
+export interface HttpBack<H extends object> {
+  /** `c` is HTTP/1.x (its first payload looked like it): a new stream. */
+  open(c: Conn): H;
+  /** A stream that is not HTTP/1.x, of this kind (http/payload-kind.ts: KIND_*). */
+  other(kind: number): void;
+  /** A segment with payload, FIN or RST; `sIsA`: it was sent by endpoint A. See HttpStream.segment. */
+  segment(h: H, c: Conn, sIsA: boolean, baseSeq: number, seq: number, len: number, flags: number, t: number, buf: Buffer, poff: number, end: number, frame: number): void;
+  /** The tracker is done with `c`: requests left fail or are dropped, the connection is filed. */
+  finish(h: H, c: Conn): void;
+  /** The packet loop stops reading from the buffer it passed (its bytes may move): copy what is still needed. */
+  flush?(): void;
+}
+
+export class HttpLayer implements HttpBack<HttpStream> {
   readonly counters: HttpCounters = { streams: 0, requests: 0, responses: 0, gaps: 0, snaplen: 0, gaveUp: 0, orphanResponses: 0, unanswered: 0, http2: 0, tls: 0 };
   private readonly events;
   private readonly shared;
@@ -53,42 +72,25 @@ export class HttpLayer {
     this.shared = Object.assign(this.counters, { responseHeaders, requestOrder: 0 });
   }
 
-  /** A TCP segment with payload, FIN or RST; `poff` is where its payload starts in `buf`, `end` where the captured bytes end. */
-  segment(c: Conn, p: Decoded, buf: Buffer, poff: number, end: number, frame: number): void {
-    let h = c.http;
-    if (h === NOT_HTTP) return;
-    if (h === null) {
-      if (p.seglen <= 0) return; // decided on the first payload
-      const last = Math.min(end, poff + p.seglen);
-      if (!looksLikeHttp(buf, poff, last)) {
-        c.http = NOT_HTTP;
-        const kind = payloadKind(buf, poff, last);
-        if (kind === KIND_HTTP2) this.counters.http2++;
-        else if (kind === KIND_TLS) this.counters.tls++;
-        return;
-      }
-      h = new HttpStream(c, this.events, this.shared);
-      c.http = h;
-      this.counters.streams++;
-    }
-    (h as HttpStream).segment(p, buf, poff, end, frame);
+  open(c: Conn): HttpStream {
+    this.counters.streams++;
+    return new HttpStream(c, this.events, this.shared);
   }
 
-  /** The tracker is done with `c` (settled, released, replaced or at the end of input). */
-  finish(c: Conn): void {
-    const h = c.http;
-    if (h === null || h === NOT_HTTP) return;
-    c.http = NOT_HTTP;
-    const s = h as HttpStream;
+  other(kind: number): void {
+    if (kind === KIND_HTTP2) this.counters.http2++;
+    else if (kind === KIND_TLS) this.counters.tls++;
+  }
+
+  segment(s: HttpStream, c: Conn, sIsA: boolean, baseSeq: number, seq: number, len: number, flags: number, t: number, buf: Buffer, poff: number, end: number, frame: number): void {
+    s.segment(sIsA === clientIsA(c), baseSeq, seq, len, flags, t, buf, poff, end, frame);
+  }
+
+  finish(s: HttpStream, c: Conn): void {
     const { unanswered } = s.finish();
     this.counters.unanswered += unanswered;
     this.counters.requests += s.requests;
     this.counters.responses += s.responses;
     this.sink.connectionDone(c, s);
-  }
-
-  /** A settled connection came back to life: its HTTP state was finished already. */
-  revived(c: Conn): void {
-    c.http = NOT_HTTP;
   }
 }

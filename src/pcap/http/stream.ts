@@ -11,7 +11,6 @@
  */
 import type { Conn } from '../connection.js';
 import { clientIsA } from '../connection.js';
-import type { Decoded } from '../decode.js';
 import { MessageParser, type MessageHead, type MessageSink } from './parser.js';
 
 export const OOO_CAP = 64 * 1024;
@@ -164,26 +163,25 @@ export class HttpStream implements MessageSink {
     this.srv = new Way(new MessageParser(true, this, BODY_CAP, counters.responseHeaders));
   }
 
-  /** One segment with payload, FIN or RST, after the tracker has seen it. */
-  segment(p: Decoded, buf: Buffer, poff: number, end: number, frame: number): void {
+  /**
+   * One segment with payload, FIN or RST, after the tracker has seen it, as the compact event both
+   * paths hand over (http/front.ts, threads/): whether it came from the client, its direction's
+   * base sequence number (read on the direction's first segment), sequence number, TCP payload
+   * length, flags and capture time; the captured payload is `buf[poff, end)`.
+   */
+  segment(fromClient: boolean, baseSeq: number, seqNo: number, len: number, flags: number, t: number, buf: Buffer, poff: number, end: number, frame: number): void {
     if (this.gaveUp !== '') return;
-    const c = this.conn;
-    const sIsA = p.sport === c.ap && p.s0 === c.a0 && (!p.v6 || (p.s1 === c.a1 && p.s2 === c.a2 && p.s3 === c.a3));
-    const fromClient = sIsA === clientIsA(c);
     const way = fromClient ? this.cli : this.srv;
-    const dir = sIsA ? c.ab : c.ba;
     if (!way.started) {
       way.started = true;
-      way.next = (dir.baseSeq + 1) >>> 0;
+      way.next = (baseSeq + 1) >>> 0;
     }
-    const t = p.t;
-    if (p.flags & RST) {
+    if (flags & RST) {
       // A reset ends both ways; pending requests fail at finish().
       return;
     }
-    const len = p.seglen;
     if (len > 0) {
-      const seq = p.seq >>> 0;
+      const seq = seqNo >>> 0;
       const rel = (seq - way.next) | 0;
       const avail = Math.min(len, end - poff);
       if (rel <= 0) {
@@ -201,8 +199,8 @@ export class HttpStream implements MessageSink {
         way.pendingBytes += len;
       }
     }
-    if (p.flags & FIN && !way.fin) {
-      const finSeq = ((p.seq >>> 0) + Math.max(0, len)) >>> 0;
+    if (flags & FIN && !way.fin) {
+      const finSeq = ((seqNo >>> 0) + Math.max(0, len)) >>> 0;
       if (finSeq === way.next && way.pending.length === 0) {
         way.fin = true;
         way.parser.close(frame, t);

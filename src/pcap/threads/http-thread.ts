@@ -1,42 +1,38 @@
 /**
  * `--threads 2` and more: the HTTP layer runs in a worker thread (threads/http-worker.ts) while
- * this thread reads, decodes and tracks TCP. The packet loop and the tracker call this class
- * exactly where they call the HTTP layer in one thread (segment, finish, revived); it writes each
- * call, with a copy of the connection's and the segment's state (threads/mirror.ts) and the
- * segment's captured bytes, into a slot of a ring of SharedArrayBuffers. The worker replays the
- * calls in the same order on the unchanged HTTP layer, so the result is the same as in one thread.
+ * this thread reads, decodes and tracks TCP. This class is the HTTP front's back end on this side
+ * (http/front.ts decides which connections are HTTP, here as in one thread): it writes each event
+ * of an HTTP connection (open, segment, finish: threads/event.ts, 8 to 14 numbers) and the
+ * segment's payload bytes into a slot of a ring of SharedArrayBuffers. The worker replays them in
+ * the same order on the same HTTP layer, so the result is the same as in one thread. A connection
+ * is known to the worker by a small id, reused after its finish, so the worker's table stays as
+ * small as the number of HTTP connections open at once.
  *
  * The ring has SLOTS slots, each EMPTY or FULL (an Int32Array of states, Atomics.wait/notify both
- * ways): nothing is allocated per batch, and when the worker is SLOTS batches behind this thread
- * waits for it, so memory stays bounded however far the TCP side could run ahead. A worker that
- * fails sets a flag and a message in the control block; a worker that stops moving for
- * STALL_LIMIT_MS is given up on. Either way the run ends with one error line, never a hang.
+ * ways): nothing is allocated per event or per batch, and when the worker is SLOTS batches behind
+ * this thread waits for it, so memory stays bounded however far the TCP side could run ahead. A
+ * worker that fails sets a flag and a message in the control block; a worker that stops moving
+ * for STALL_LIMIT_MS is given up on. Either way the run ends with one error line, never a hang.
  */
 import { Worker } from 'node:worker_threads';
 import type { Conn } from '../connection.js';
-import type { Decoded } from '../decode.js';
 import type { Finding } from '../../core/finding.js';
 import type { BackendFrom } from '../../probe/identity.js';
 import type { HttpReport } from '../http/summary.js';
-import { COPIED, CONN_SLOTS, DECODED_SLOTS, writeConn, writeDecoded } from './mirror.js';
-
-export const EV_SEGMENT = 0;
-export const EV_FINISH = 1;
-export const EV_REVIVED = 2;
-/** Numbers before the copied state: event type, frame (finish: 1 when it is the last event), payload offset in the slot's bytes, payload length. */
-export const EV_HEAD = 4;
-/** Where poff and rend sit among the copied Decoded fields. */
-export const POFF = COPIED.decoded.indexOf('poff');
-export const REND = COPIED.decoded.indexOf('rend');
+import type { HttpBack } from '../http/layer.js';
+import { FINISH_NUMS, OPEN_NUMS, OTHER_NUMS, SEGMENT_NUMS, writeFinish, writeOpen, writeOther, writeSegment } from './event.js';
+import { KIND_HTTP2, KIND_TLS } from '../http/payload-kind.js';
 
 export const SLOTS = 8;
-/** Numbers per slot (a segment takes 72: about 450 segments a slot). */
+/** Numbers per slot (a segment takes 9: about 3,600 segments a slot). */
 export const NUMS = 32 * 1024;
 /**
  * Payload bytes per slot: above the largest record a link type that carries TCP may hold
  * (reader.ts: MAX_PACKET_STANDARD, 256 KiB), so every segment fits in an empty slot.
  */
 export const BYTES = 1024 * 1024;
+/** Bytes between two payloads that are copied along rather than starting a new span. */
+const SPAN_GAP = 1024;
 export const EMPTY = 0;
 export const FULL = 1;
 /** `used` of the slot that ends the stream. */
@@ -73,13 +69,12 @@ export interface WorkerResult {
 /** The worker thread failed: one line for the user (exit 2), never a hang. */
 export class HttpThreadError extends Error {}
 
-/**
- * `Conn.http` on this side (the HTTP layer's own state lives in the worker): the worker has heard
- * of this connection.
- */
-const SENT: object = Object.freeze({ sentToWorker: true });
+/** `Conn.http` on this side for an HTTP connection (its HTTP state lives in the worker): its id there. */
+export interface WorkerConn {
+  id: number;
+}
 
-export class HttpThread {
+export class HttpThread implements HttpBack<WorkerConn> {
   private readonly ctl: Int32Array;
   private readonly err: Uint8Array;
   private readonly numSlots: Float64Array[];
@@ -93,6 +88,20 @@ export class HttpThread {
   private result: WorkerResult | null = null;
   private wake: (() => void) | null = null;
   private readonly worker: Worker;
+  /**
+   * Payload bytes are copied in spans: consecutive segments' payloads that lie close together in
+   * the reader's buffer (a capture's HTTP segments are separated by headers and small packets)
+   * are copied with the bytes between them in one call, at flush(), instead of one copy each
+   * (a call costs what a memcpy of about a kilobyte does). `spanBuf[spanStart, spanEnd)` goes to
+   * the slot's bytes at `spanAt`.
+   */
+  private spanBuf: Buffer | null = null;
+  private spanStart = 0;
+  private spanEnd = 0;
+  private spanAt = 0;
+  /** Ids free for reuse (their connections were finished), as the objects `Conn.http` holds. */
+  private readonly freeIds: WorkerConn[] = [];
+  private ids = 0;
 
   constructor(backendFrom: BackendFrom) {
     const ring: RingBuffers = {
@@ -158,6 +167,7 @@ export class HttpThread {
 
   /** Hands the current slot to the worker and moves to the next one (waiting for it to be empty). */
   private send(used: number): void {
+    this.flush();
     const ctl = this.ctl;
     const i = this.slot;
     Atomics.store(ctl, CTL_USED + i, used);
@@ -172,65 +182,79 @@ export class HttpThread {
     this.bused = 0;
   }
 
-  private room(numbers: number, bytes: number): void {
-    if (this.used + numbers > NUMS || this.bused + bytes > BYTES) this.send(this.used);
-    if (bytes > BYTES) throw new HttpThreadError(`a TCP segment of ${bytes} captured bytes is larger than the HTTP thread's ${BYTES}-byte slot`);
+  /** Makes room for an event of `numbers` numbers without payload. */
+  private room(numbers: number): void {
+    if (this.used + numbers > NUMS) this.send(this.used);
   }
 
-  /** A TCP segment with payload, FIN or RST (the packet loop's PayloadHook). */
-  segment(c: Conn, p: Decoded, buf: Buffer, poff: number, end: number, frame: number): void {
-    const len = end > poff ? end - poff : 0;
-    c.http = SENT;
-    this.room(EV_HEAD + CONN_SLOTS + DECODED_SLOTS, len);
-    const n = this.nums;
-    const at = this.used;
-    n[at] = EV_SEGMENT;
-    n[at + 1] = frame;
-    n[at + 2] = this.bused;
-    n[at + 3] = len;
-    writeConn(c, n, at + EV_HEAD);
-    const d = at + EV_HEAD + CONN_SLOTS;
-    writeDecoded(p, n, d);
-    // Offsets into the record's buffer become offsets from the payload's start.
-    n[d + POFF] -= poff;
-    n[d + REND] -= poff;
-    if (len > 0) buf.copy(this.bytes, this.bused, poff, end);
-    this.bused += len;
-    this.used = d + DECODED_SLOTS;
+  open(c: Conn): WorkerConn {
+    const h = this.freeIds.pop() ?? { id: this.ids++ };
+    this.room(OPEN_NUMS);
+    writeOpen(this.nums, this.used, h.id, c);
+    this.used += OPEN_NUMS;
+    return h;
+  }
+
+  /** Streams that are not HTTP/1.x, by kind: sent once, at close(). */
+  private http2 = 0;
+  private tls = 0;
+
+  other(kind: number): void {
+    if (kind === KIND_HTTP2) this.http2++;
+    else if (kind === KIND_TLS) this.tls++;
+  }
+
+  segment(h: WorkerConn, c: Conn, sIsA: boolean, baseSeq: number, seq: number, len: number, flags: number, t: number, buf: Buffer, poff: number, end: number, frame: number): void {
+    // The payload as far as the HTTP layer reads it: not past the TCP payload (link padding).
+    let captured = Math.min(end, poff + len) - poff;
+    if (captured < 0) captured = 0;
+    if (this.used + SEGMENT_NUMS > NUMS) this.send(this.used);
+    let at = 0;
+    if (captured > 0) {
+      const to = poff + captured;
+      if (buf !== this.spanBuf || poff < this.spanEnd || poff - this.spanEnd > SPAN_GAP || this.spanAt + (to - this.spanStart) > BYTES) {
+        this.flush();
+        if (this.bused + captured > BYTES) this.send(this.used);
+        if (captured > BYTES) throw new HttpThreadError(`a TCP segment of ${captured} captured bytes is larger than the HTTP thread's ${BYTES}-byte slot`);
+        this.spanBuf = buf;
+        this.spanStart = poff;
+        this.spanAt = this.bused;
+      }
+      this.spanEnd = to;
+      this.bused = this.spanAt + (to - this.spanStart);
+      at = this.spanAt + (poff - this.spanStart);
+    }
+    writeSegment(this.nums, this.used, h.id, c, sIsA, baseSeq, seq, len, flags, t, at, captured, frame);
+    this.used += SEGMENT_NUMS;
   }
 
   /**
-   * The tracker is done with `c` for the HTTP layer; `last`: no event for this `Conn` follows (it
-   * was released, replaced, or settled into a tombstone). Not sent for a connection the worker
-   * never heard of: there the HTTP layer's finish does nothing.
+   * Copies the pending span of payload bytes into the slot. Called before a slot is handed over
+   * and by the packet loop whenever it stops reading from a buffer (its contents may move then).
    */
-  finish(c: Conn, last: boolean): void {
-    if (c.http !== SENT) return;
-    this.event(EV_FINISH, c, last ? 1 : 0);
+  flush(): void {
+    const b = this.spanBuf;
+    if (b === null) return;
+    b.copy(this.bytes, this.spanAt, this.spanStart, this.spanEnd);
+    this.spanBuf = null;
   }
 
-  revived(c: Conn): void {
-    this.event(EV_REVIVED, c, 0);
-  }
-
-  private event(type: number, c: Conn, last: number): void {
-    c.http = SENT;
-    this.room(EV_HEAD + CONN_SLOTS, 0);
-    const n = this.nums;
-    const at = this.used;
-    n[at] = type;
-    n[at + 1] = last;
-    n[at + 2] = 0;
-    n[at + 3] = 0;
-    writeConn(c, n, at + EV_HEAD);
-    this.used = at + EV_HEAD + CONN_SLOTS;
+  finish(h: WorkerConn, c: Conn): void {
+    this.room(FINISH_NUMS);
+    writeFinish(this.nums, this.used, h.id, c);
+    this.used += FINISH_NUMS;
+    // Events are replayed in order: the id can name the next connection at once.
+    this.freeIds.push(h);
   }
 
   /** Sends what is left and the end; resolves with the HTTP report and findings. */
   async close(): Promise<WorkerResult> {
     try {
       this.checkFailed();
-      if (this.used > 0) this.send(this.used);
+      this.room(OTHER_NUMS);
+      writeOther(this.nums, this.used, this.http2, this.tls);
+      this.used += OTHER_NUMS;
+      this.send(this.used);
       this.send(END);
       while (this.result === null) {
         this.checkFailed();

@@ -1,21 +1,20 @@
 /**
- * The worker side of `--threads` (threads/http-thread.ts): replays the TCP side's HTTP-layer calls
- * (segment, finish, revived), in order, from the ring of shared slots, on the unchanged HTTP layer,
- * each on a local `Conn` and `Decoded` set from the copied state (threads/mirror.ts). A
- * connection's local copy lives from its first event to its last; a settled connection that comes
- * back gets a new one, as it gets a new `Conn` from the tracker. At the end it posts the HTTP
- * report and findings, computed here exactly as the one-thread path computes them. A failure is
- * written into the control block (flag and message) for the TCP side, which may be waiting on a slot.
+ * The worker side of `--threads` (threads/http-thread.ts): replays the TCP side's HTTP events
+ * (open, segment, finish: threads/event.ts), in order, from the ring of shared slots, on the same
+ * HTTP layer as one thread uses. A connection's `Conn` here is made at its open event and holds
+ * what the HTTP layer reads of it (threads/event.ts, CARRIED); the table of open HTTP streams is
+ * indexed by the small id the TCP side gives each connection. At the end it posts the HTTP report
+ * and findings, computed here exactly as the one-thread path computes them. A failure is written
+ * into the control block (flag and message) for the TCP side, which may be waiting on a slot.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Conn } from '../connection.js';
-import { Decoded } from '../decode.js';
 import { HttpLayer } from '../http/layer.js';
+import type { HttpStream } from '../http/stream.js';
 import { HttpTallies, identityHeaders } from '../http/tallies.js';
 import { httpReport } from '../http/summary.js';
 import type { BackendFrom } from '../../probe/identity.js';
-import { CONN_SLOTS, CONN_STREAM, DECODED_SLOTS, readConn, readDecoded } from './mirror.js';
-import { CTL_BEAT, CTL_ERRLEN, CTL_FAILED, CTL_USED, EMPTY, END, ERR_BYTES, EV_FINISH, EV_HEAD, EV_REVIVED, EV_SEGMENT, SLOTS, type RingBuffers } from './http-thread.js';
+import { EV_FINISH, EV_OPEN, EV_OTHER, FINISH_NUMS, OPEN_NUMS, OTHER_NUMS, SEGMENT_NUMS, readFinish, readOpen, readSegmentConn, segFlags, segFromA } from './event.js';
+import { CTL_BEAT, CTL_ERRLEN, CTL_FAILED, CTL_USED, EMPTY, END, ERR_BYTES, SLOTS, type RingBuffers } from './http-thread.js';
 
 const { backendFrom, ring } = workerData as { backendFrom: BackendFrom; ring: RingBuffers };
 const ctl = new Int32Array(ring.control);
@@ -31,41 +30,43 @@ function fail(e: unknown): void {
 try {
   const tallies = new HttpTallies(backendFrom);
   const layer = new HttpLayer(tallies, undefined, identityHeaders(backendFrom));
-  const conns = new Map<number, Conn>();
-  const dec = new Decoded();
+  /** Open HTTP streams by their id (ids are reused after a finish). */
+  const streams: (HttpStream | undefined)[] = [];
   const numSlots = ring.nums.map((b) => new Float64Array(b));
   const byteSlots = ring.bytes.map((b) => Buffer.from(b));
 
   const replay = (n: Float64Array, bytes: Buffer, used: number): void => {
+    let beat = 0;
     for (let at = 0; at < used; ) {
-      ctl[CTL_BEAT]++;
+      if ((++beat & 1023) === 0) Atomics.add(ctl, CTL_BEAT, 1);
       const type = n[at];
-      const stream = n[at + EV_HEAD + CONN_STREAM];
-      let c = type === EV_REVIVED ? undefined : conns.get(stream);
-      if (c === undefined) {
-        c = new Conn();
-        conns.set(stream, c);
+      const id = n[at + 1] | 0;
+      if (type === EV_OTHER) {
+        layer.counters.http2 += n[at + 1];
+        layer.counters.tls += n[at + 2];
+        at += OTHER_NUMS;
+        continue;
       }
-      readConn(c, n, at + EV_HEAD);
-      if (type === EV_SEGMENT) {
-        const bo = n[at + 2];
-        const len = n[at + 3];
-        const d = at + EV_HEAD + CONN_SLOTS;
-        readDecoded(dec, n, d);
-        dec.poff += bo;
-        dec.rend += bo;
-        layer.segment(c, dec, bytes, bo, bo + len, n[at + 1]);
-        at = d + DECODED_SLOTS;
-      } else {
-        if (type === EV_FINISH) {
-          layer.finish(c);
-          // The last event of this connection (released, replaced, settled into a tombstone, or the
-          // end); otherwise it stays, finished, and later segments find it as the HTTP layer would.
-          if (n[at + 1] !== 0) conns.delete(stream);
-        } else layer.revived(c);
-        at += EV_HEAD + CONN_SLOTS;
+      if (type === EV_OPEN) {
+        streams[id] = layer.open(readOpen(n, at));
+        at += OPEN_NUMS;
+        continue;
       }
+      const s = streams[id]!;
+      const c = s.conn;
+      if (type === EV_FINISH) {
+        readFinish(c, n, at);
+        streams[id] = undefined;
+        layer.finish(s, c);
+        at += FINISH_NUMS;
+        continue;
+      }
+      readSegmentConn(c, n, at);
+      const bo = n[at + 6];
+      layer.segment(s, c, segFromA(n, at), n[at + 3], n[at + 4], n[at + 5], segFlags(n, at), n[at + 8], bytes, bo, bo + n[at + 7], n[at + 9]);
+      at += SEGMENT_NUMS;
     }
+    Atomics.add(ctl, CTL_BEAT, 1);
   };
 
   for (let i = 0; ; i = (i + 1) % SLOTS) {
