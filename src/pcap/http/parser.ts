@@ -54,18 +54,25 @@ const S_UNTIL_CLOSE = 7;
 /** Not HTTP any more (a protocol switch, CONNECT tunnel or malformed input): bytes are ignored. */
 const S_STOPPED = 8;
 
-const METHOD = /^[A-Z][A-Z0-9_-]{1,19}$/;
-
-/** Headers the parser always reads (framing). */
+/** Headers the parser always reads (framing): the first slots of every table. */
 const FRAMING = ['content-length', 'transfer-encoding', 'connection'];
 const NO_LENGTHS = new Uint8Array(64);
 
+/**
+ * The header names a parser keeps, as numbered slots. Shared by every parser given the same list
+ * (a capture has one parser per direction per connection).
+ */
 interface WantedTable {
-  set: Set<string>;
+  /** Slot -> name (lower case): framing first, then the wanted names. */
+  names: readonly string[];
+  slots: Map<string, number>;
   lengths: Uint8Array;
-  byLength: (readonly string[] | undefined)[];
-  /** The last value seen per header name (by every parser sharing this table): a repeated value is not sliced again. */
-  last: Map<string, string>;
+  /** Slots of plain ASCII lower-case names by length, for comparing header names in place (undefined: that length goes by the slow path). */
+  byLength: (readonly number[] | undefined)[];
+  /** The last value seen per slot (by every parser sharing this table): a repeated value is not sliced again. */
+  last: (string | undefined)[];
+  /** A headers object with every name present (undefined): each parser's is a copy, made without adding properties one by one. */
+  template: Record<string, string>;
 }
 
 const tables = new WeakMap<readonly string[], WantedTable>();
@@ -73,33 +80,52 @@ const tables = new WeakMap<readonly string[], WantedTable>();
 function wantedTable(wanted: readonly string[]): WantedTable {
   let t = tables.get(wanted);
   if (t !== undefined) return t;
-  const set = new Set([...FRAMING, ...wanted]);
+  const names = [...new Set([...FRAMING, ...wanted])];
+  const slots = new Map(names.map((n, i) => [n, i] as [string, number]));
   const lengths = new Uint8Array(64);
-  const byLength: string[][] = [];
-  for (const n of set) {
+  const byLength: number[][] = [];
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i];
     lengths[Math.min(n.length, 63)] = 1;
     // Only plain ASCII lower-case names are compared byte by byte; any other name sends every name of its length to the slow path.
-    if (n.length < 63) (byLength[n.length] ??= []).push(n);
+    if (n.length < 63) (byLength[n.length] ??= []).push(i);
   }
-  for (const n of set) if (!/^[\x21-\x7e]+$/.test(n) || n !== n.toLowerCase()) byLength[Math.min(n.length, 63)] = undefined as unknown as string[];
-  t = { set, lengths, byLength, last: new Map() };
+  for (const n of names) if (!/^[\x21-\x7e]+$/.test(n) || n !== n.toLowerCase()) byLength[Math.min(n.length, 63)] = undefined as unknown as number[];
+  t = { names, slots, lengths, byLength, last: names.map(() => undefined), template: shapedHeaders(names) };
   tables.set(wanted, t);
   return t;
 }
 
-/** The name text[i, c) lower-cased, when it is one of `names` (ASCII lower case); undefined when none. */
-function matchName(text: string, i: number, c: number, names: readonly string[]): string | undefined {
-  for (let k = 0; k < names.length; k++) {
-    const n = names[k];
+/**
+ * A head object whose headers have one property per wanted name, made in the same order for every
+ * parser sharing the table: one hidden class, fast (not dictionary) properties, stores that do not
+ * add properties.
+ */
+function shapedHeaders(names: readonly string[]): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (let i = 0; i < names.length; i++) o[names[i]] = undefined as unknown as string;
+  return o;
+}
+
+/** The slot of the header name b[i, c) (compared ASCII case-insensitively against `slots`' names), or -1. */
+function matchName(b: Buffer, i: number, c: number, slots: readonly number[], names: readonly string[]): number {
+  for (let k = 0; k < slots.length; k++) {
+    const n = names[slots[k]];
     let j = 0;
     for (; j < n.length; j++) {
-      let ch = text.charCodeAt(i + j);
+      let ch = b[i + j];
       if (ch >= 0x41 && ch <= 0x5a) ch += 0x20;
       if (ch !== n.charCodeAt(j)) break;
     }
-    if (j === n.length) return n;
+    if (j === n.length) return slots[k];
   }
-  return undefined;
+  return -1;
+}
+
+/** Does b[pos, pos + s.length) hold the latin1 string s? */
+function bytesEqual(b: Buffer, pos: number, s: string): boolean {
+  for (let k = 0; k < s.length; k++) if (b[pos + k] !== s.charCodeAt(k)) return false;
+  return true;
 }
 
 /** What String.prototype.trim() removes from a latin1 string: tab, LF, VT, FF, CR, space, no-break space. */
@@ -113,12 +139,26 @@ const latin1 = (b: Buffer, from: number, to: number): string => (b as unknown as
 /** Common request methods as interned strings, so a request line costs no method string. */
 const KNOWN_METHODS = ['GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'];
 
-function knownMethod(text: string, end: number): string | undefined {
+/** b[from, end) as a method string: a known one without allocating, else sliced. */
+function methodAt(b: Buffer, from: number, end: number): string {
   for (let k = 0; k < KNOWN_METHODS.length; k++) {
     const m = KNOWN_METHODS[k];
-    if (m.length === end && text.startsWith(m)) return m;
+    if (m.length === end - from && bytesEqual(b, from, m)) return m;
   }
-  return undefined;
+  return latin1(b, from, end);
+}
+
+/** b[from, end) matches /^[A-Z][A-Z0-9_-]{1,19}$/ (a method token as requests use them). */
+function isMethod(b: Buffer, from: number, end: number): boolean {
+  const n = end - from;
+  if (n < 2 || n > 20) return false;
+  const c0 = b[from];
+  if (c0 < 0x41 || c0 > 0x5a) return false;
+  for (let k = from + 1; k < end; k++) {
+    const c = b[k];
+    if (!((c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d)) return false;
+  }
+  return true;
 }
 
 export class MessageParser {
@@ -132,8 +172,9 @@ export class MessageParser {
   private bodyRest: Buffer[] | null = null;
   /** `body` holds views into the caller's buffer, valid only during the current feed() call. */
   private bodyViews = false;
-  /** The head object handed to the sink, reused message after message; the header names set in it. */
-  private readonly h: MessageHead = { method: '', status: 0, minor: 1, headers: {} };
+  /** The head object handed to the sink, reused message after message; the header slots set in it. */
+  private readonly h: MessageHead;
+  private readonly setSlots: number[] = [];
   private readonly setNames: string[] = [];
   private setCount = 0;
   private kept = 0;
@@ -151,18 +192,23 @@ export class MessageParser {
   ) {
     // One table per list of names, shared by every parser given that list (a capture has one parser per direction per connection).
     const w = wanted === null ? null : wantedTable(wanted);
-    this.wanted = w === null ? null : w.set;
-    this.last = w === null ? new Map() : w.last;
+    this.table = w;
+    this.names = w === null ? FRAMING : w.names;
+    this.last = w === null ? [] : w.last;
+    this.lastByName = w === null ? new Map() : null;
     this.wantedLengths = w === null ? NO_LENGTHS : w.lengths;
     this.byLength = w === null ? [] : w.byLength;
+    this.h = { method: '', status: 0, minor: 1, headers: w === null ? {} : { ...w.template } };
   }
 
+  private readonly table: WantedTable | null;
+  private readonly names: readonly string[];
   private readonly wantedLengths: Uint8Array;
-  /** Wanted names by length (ASCII lower case), for comparing header names without slicing them. */
-  private readonly byLength: (readonly string[] | undefined)[];
-
-  private readonly wanted: Set<string> | null;
-  private readonly last: Map<string, string>;
+  /** Wanted slots by name length (ASCII lower case), for comparing header names without slicing them. */
+  private readonly byLength: (readonly number[] | undefined)[];
+  private readonly last: (string | undefined)[];
+  /** Keeping every header (no table): the last value per name. */
+  private readonly lastByName: Map<string, string> | null;
 
   get inMessage(): boolean {
     return this.state !== S_IDLE && this.state !== S_STOPPED;
@@ -286,12 +332,9 @@ export class MessageParser {
     const room = HEAD_CAP - this.headLen;
     const take = Math.min(end - pos, room);
     if (this.headLen === 0) {
-      // The whole head in this segment (the usual case): found and read in place, no Buffer view or copy.
-      const idx = headEnd(buf, pos, pos + take);
-      if (idx >= 0) {
-        this.headDone(buf, pos, idx, frame, t);
-        return idx;
-      }
+      // The whole head in this segment (the usual case): found and read in place in one pass, no Buffer view or copy.
+      const idx = this.headDone(buf, pos, pos + take, frame, t);
+      if (idx >= 0) return idx;
     }
     const hb = this.headLen === 0 ? buf.subarray(pos, pos + take) : Buffer.concat([this.pendingHead, buf.subarray(pos, pos + take)]);
     const idx = headEnd(hb, Math.max(0, this.headLen - 3), hb.length);
@@ -311,104 +354,150 @@ export class MessageParser {
   }
 
   /**
-   * The head b[from, to) (start line, headers, blank line). Scanned as one latin1 text (the string
-   * searches are native and fast; a byte loop in JS measured 2.5x slower); nothing else is allocated
-   * for it but the wanted header values that differ from the last ones seen.
+   * The head at b[from, ...) (start line, headers, blank line), found and read in place in one pass
+   * byte by byte, before `to`: returns the index just past its blank line, or -1 when it does not end
+   * before `to` (then nothing was decided: the caller gathers more bytes and calls again). Nothing is
+   * allocated for it but the wanted header values that differ from the last ones seen (and, for an
+   * unusual header name such as one with white space before its colon, that name).
    */
-  private headDone(b: Buffer, from: number, to: number, frame: number, t: number): void {
-    const text = latin1(b, from, to);
-    const eol = text.indexOf('\n');
+  private headDone(b: Buffer, from: number, to: number, frame: number, t: number): number {
+    let eol = from;
+    while (eol < to && b[eol] !== 0x0a) eol++;
+    if (eol >= to) return -1;
     // The start line split at spaces by index (as `line.split(' ')` would, without the array and regexes).
-    let le = eol < 0 ? text.length : eol;
-    if (le > 0 && text.charCodeAt(le - 1) === 0x0d) le--;
-    let sp1 = text.indexOf(' ');
+    let le = eol;
+    if (le > from && b[le - 1] === 0x0d) le--;
+    let sp1 = from;
+    while (sp1 < le && b[sp1] !== 0x20) sp1++;
+    let sp2 = -1;
     if (sp1 >= le) sp1 = -1;
-    let sp2 = sp1 < 0 ? -1 : text.indexOf(' ', sp1 + 1);
-    if (sp2 >= le) sp2 = -1;
+    else {
+      sp2 = sp1 + 1;
+      while (sp2 < le && b[sp2] !== 0x20) sp2++;
+      if (sp2 >= le) sp2 = -1;
+    }
+    // Checked now, acted on once the head is known to be complete.
+    let bad = '';
+    let minor = -1;
+    if (this.isResponse) {
+      minor = sp1 - from === 8 ? version(b, from) : -1;
+      const se = sp2 < 0 ? le : sp2;
+      if (minor < 0 || sp1 < 0 || se - sp1 !== 4 || !digit(b[sp1 + 1]) || !digit(b[sp1 + 2]) || !digit(b[sp1 + 3])) bad = 'not an HTTP/1.x status line';
+    } else {
+      let sp3 = -1;
+      if (sp2 >= 0) for (let k = sp2 + 1; k < le; k++) if (b[k] === 0x20) { sp3 = k; break; }
+      minor = sp2 >= 0 && le - sp2 === 9 ? version(b, sp2 + 1) : -1;
+      if (sp1 < 0 || sp2 < 0 || sp3 >= 0 || minor < 0 || !isMethod(b, from, sp1)) bad = 'not an HTTP/1.x request line';
+    }
     // One head object per parser: the previous message is over, its header values are cleared (so the
     // object keeps its shape and nothing is allocated for it).
     const h = this.h;
-    h.method = '';
-    h.status = 0;
-    h.minor = 1;
-    const set = this.setNames;
-    for (let k = 0; k < this.setCount; k++) h.headers[set[k]] = undefined as unknown as string;
-    this.setCount = 0;
-    if (this.isResponse) {
-      const minor = sp1 === 8 ? version(text, 0) : -1;
-      const se = sp2 < 0 ? le : sp2;
-      if (minor < 0 || sp1 < 0 || se - sp1 !== 4 || !digit(text, sp1 + 1) || !digit(text, sp1 + 2) || !digit(text, sp1 + 3)) {
-        this.stop('not an HTTP/1.x status line');
-        return;
-      }
-      h.minor = minor;
-      h.status = (text.charCodeAt(sp1 + 1) - 0x30) * 100 + (text.charCodeAt(sp1 + 2) - 0x30) * 10 + (text.charCodeAt(sp1 + 3) - 0x30);
+    const headers = h.headers;
+    if (this.table !== null) {
+      const names = this.names;
+      const set = this.setSlots;
+      for (let k = 0; k < this.setCount; k++) headers[names[set[k]]] = undefined as unknown as string;
     } else {
-      const sp3 = sp2 < 0 ? -1 : text.indexOf(' ', sp2 + 1);
-      const minor = sp2 >= 0 && le - sp2 === 9 ? version(text, sp2 + 1) : -1;
-      const method = sp1 < 0 ? '' : knownMethod(text, sp1) ?? text.slice(0, sp1);
-      if (sp2 < 0 || (sp3 >= 0 && sp3 < le) || minor < 0 || !METHOD.test(method)) {
-        this.stop('not an HTTP/1.x request line');
-        return;
-      }
-      h.method = method;
-      h.minor = minor;
+      const set = this.setNames;
+      for (let k = 0; k < this.setCount; k++) headers[set[k]] = undefined as unknown as string;
     }
+    this.setCount = 0;
     // Headers: only the ones someone reads (framing, and for responses what identity needs), by one scan.
-    const wanted = this.wanted;
+    const keepAll = this.table === null;
     let count = 0;
-    for (let i = eol + 1; i > 0 && i < text.length; ) {
-      let e = text.indexOf('\n', i);
-      if (e < 0) e = text.length;
-      const c = text.indexOf(':', i);
+    let past = -1;
+    for (let i = eol + 1; ; ) {
+      // A blank line (LF or CR LF) ends the head.
+      if (i >= to) return -1;
+      const b0 = b[i];
+      if (b0 === 0x0a) {
+        past = i + 1;
+        break;
+      }
+      if (b0 === 0x0d && i + 1 < to && b[i + 1] === 0x0a) {
+        past = i + 2;
+        break;
+      }
+      // The first colon of the line (if any), then its end.
+      let c = i;
+      while (c < to && b[c] !== 0x3a && b[c] !== 0x0a) c++;
+      let e = c;
+      while (e < to && b[e] !== 0x0a) e++;
+      if (e >= to) return -1;
       // Only names of a wanted length are compared (most headers are skipped without allocating).
-      if (c > i && c < e && ++count <= 200 && (wanted === null || this.wantedLengths[Math.min(c - i, 63)] === 1)) {
+      if (c > i && c < e && ++count <= 200 && (keepAll || this.wantedLengths[Math.min(c - i, 63)] === 1)) {
         const len = c - i;
-        const names = len < 63 ? this.byLength[len] : undefined;
+        const slots = len < 63 ? this.byLength[len] : undefined;
         // Fast path: a name with no surrounding white space compared in place against the wanted names of its length.
-        const plain = names !== undefined && text.charCodeAt(i) > 0x20 && text.charCodeAt(c - 1) > 0x20;
-        const name = plain ? matchName(text, i, c, names) : text.slice(i, c).trim().toLowerCase();
-        if (name !== undefined && (wanted === null || wanted.has(name))) {
+        let slot = -1;
+        let name: string | undefined;
+        if (slots !== undefined && b[i] > 0x20 && b[c - 1] > 0x20) slot = matchName(b, i, c, slots, this.names);
+        else {
+          name = latin1(b, i, c).trim().toLowerCase();
+          if (!keepAll) slot = this.table!.slots.get(name) ?? -1;
+        }
+        if (slot >= 0 || (keepAll && name !== undefined)) {
           // The value trimmed as String#trim would, by index.
           let vs = c + 1;
           let ve = e;
-          while (vs < ve && isTrimmed(text.charCodeAt(vs))) vs++;
-          while (ve > vs && isTrimmed(text.charCodeAt(ve - 1))) ve--;
+          while (vs < ve && isTrimmed(b[vs])) vs++;
+          while (ve > vs && isTrimmed(b[ve - 1])) ve--;
           // Backend names, instances, content types repeat response after response: the last string is reused when it matches.
-          const seen = this.last.get(name);
-          const value = seen !== undefined && seen.length === ve - vs && text.startsWith(seen, vs) ? seen : text.slice(vs, ve);
-          if (value !== seen) this.last.set(name, value);
-          const prev = h.headers[name];
-          if (prev === undefined) set[this.setCount++] = name;
-          h.headers[name] = prev === undefined ? value : `${prev}, ${value}`;
+          const seen = slot >= 0 ? this.last[slot] : this.lastByName!.get(name!);
+          const value = seen !== undefined && seen.length === ve - vs && bytesEqual(b, vs, seen) ? seen : latin1(b, vs, ve);
+          if (value !== seen) {
+            if (slot >= 0) this.last[slot] = value;
+            else this.lastByName!.set(name!, value);
+          }
+          const key = slot >= 0 ? this.names[slot] : name!;
+          const prev = headers[key];
+          if (prev === undefined) {
+            if (slot >= 0) this.setSlots[this.setCount++] = slot;
+            else this.setNames[this.setCount++] = key;
+          }
+          headers[key] = prev === undefined ? value : `${prev}, ${value}`;
         }
       }
       i = e + 1;
+    }
+    if (bad !== '') {
+      this.stop(bad);
+      return past;
+    }
+    h.minor = minor;
+    if (this.isResponse) {
+      h.method = '';
+      h.status = (b[sp1 + 1] - 0x30) * 100 + (b[sp1 + 2] - 0x30) * 10 + (b[sp1 + 3] - 0x30);
+    } else {
+      h.method = methodAt(b, from, sp1);
+      h.status = 0;
     }
     this.body = null;
     this.bodyRest = null;
     this.kept = 0;
     this.bodyBytes = 0;
     const noBody = this.sink.head(h, frame, t);
-    if (this.state === S_STOPPED) return; // the sink stopped us (protocol switch)
-    const te = (h.headers['transfer-encoding'] ?? '').toLowerCase();
-    const cl = h.headers['content-length'];
+    if (this.state === S_STOPPED) return past; // the sink stopped us (protocol switch)
+    const te = headers['transfer-encoding'];
+    const cl = headers['content-length'];
     if (noBody) this.finish(frame, t);
-    else if (te !== '' && /(^|,)\s*chunked\s*$/.test(te)) {
+    else if (te !== undefined && te !== '' && /(^|,)\s*chunked\s*$/.test(te.toLowerCase())) {
       this.state = S_CHUNK_SIZE;
       this.line = '';
     } else if (cl !== undefined) {
       // Plain digits (nearly always) without the regex; anything else (spaces, a repeated value) by it.
-      const n = cl.length > 0 && cl.length <= 15 && allDigits(cl) ? [cl, cl] : /^\s*(\d{1,15})\s*(,\s*\1\s*)*$/.exec(cl);
-      if (!n) {
+      const plain = cl.length > 0 && cl.length <= 15 && allDigits(cl);
+      const m = plain ? null : /^\s*(\d{1,15})\s*(,\s*\1\s*)*$/.exec(cl);
+      if (!plain && m === null) {
         this.stop('bad Content-Length');
-        return;
+        return past;
       }
-      this.remaining = Number(n[1]);
+      this.remaining = Number(plain ? cl : m![1]);
       if (this.remaining === 0) this.finish(frame, t);
       else this.state = S_LENGTH;
     } else if (this.isResponse) this.state = S_UNTIL_CLOSE;
     else this.finish(frame, t);
+    return past;
   }
 
   private keep(buf: Buffer, from: number, to: number): void {
@@ -439,26 +528,29 @@ export class MessageParser {
   }
 }
 
-/** HTTP/1.0 or HTTP/1.1 at text[i, i+8): the minor version, else -1. */
-function version(text: string, i: number): number {
-  if (!text.startsWith('HTTP/1.', i)) return -1;
-  const m = text.charCodeAt(i + 7);
+const HTTP_1 = 'HTTP/1.';
+
+/** HTTP/1.0 or HTTP/1.1 at b[i, i+8): the minor version, else -1. */
+function version(b: Buffer, i: number): number {
+  if (!bytesEqual(b, i, HTTP_1)) return -1;
+  const m = b[i + 7];
   return m === 0x30 ? 0 : m === 0x31 ? 1 : -1;
 }
 
-function digit(text: string, i: number): boolean {
-  const c = text.charCodeAt(i);
+function digit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
 function allDigits(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (!digit(s, i)) return false;
+  for (let i = 0; i < s.length; i++) if (!digit(s.charCodeAt(i))) return false;
   return true;
 }
 
 /** Index just past the blank line ending a head (LF LF or CRLF CRLF, mixed allowed) in b[from, end), or -1. */
 function headEnd(b: Buffer, from: number, end: number): number {
-  for (let i = b.indexOf(0x0a, from); i >= 0 && i < end; i = b.indexOf(0x0a, i + 1)) {
+  // A byte loop: heads are short, and Buffer#indexOf costs a native call per line.
+  for (let i = from; i < end; i++) {
+    if (b[i] !== 0x0a) continue;
     let j = i + 1;
     if (j < end && b[j] === 0x0d) j++;
     if (j < end && b[j] === 0x0a) return j + 1;
@@ -476,7 +568,9 @@ export function looksLikeHttp(buf: Buffer, pos: number, end: number): boolean {
   let i = 0;
   while (i < n && buf[pos + i] >= 0x41 && buf[pos + i] <= 0x5a) i++;
   if (i < 3 || i > 10 || i >= n || buf[pos + i] !== 0x20) return false;
-  return METHODS.has(buf.toString('latin1', pos, pos + i));
+  // Compared in place (no string per new stream).
+  for (let k = 0; k < METHODS.length; k++) if (METHODS[k].length === i && bytesEqual(buf, pos, METHODS[k])) return true;
+  return false;
 }
 
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'SEARCH', 'REPORT', 'PURGE']);
+const METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'SEARCH', 'REPORT', 'PURGE'];

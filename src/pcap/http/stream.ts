@@ -124,6 +124,20 @@ interface Req {
   done: boolean;
 }
 
+/** The request parser's sink: one small object per stream (not a literal with three closures). */
+class RequestSink implements MessageSink {
+  constructor(private readonly s: HttpStream) {}
+  start(frame: number, t: number): void {
+    this.s.reqStart(frame, t);
+  }
+  head(h: MessageHead): boolean {
+    return this.s.reqHead(h);
+  }
+  end(_b: Buffer, _n: number, frame: number, t: number): void {
+    this.s.reqEnd(frame, t);
+  }
+}
+
 export class HttpStream implements MessageSink {
   readonly stream: number;
   requests = 0;
@@ -145,13 +159,7 @@ export class HttpStream implements MessageSink {
     private readonly counters: { gaps: number; snaplen: number; orphanResponses: number; gaveUp: number; responseHeaders: readonly string[] | null; requestOrder: number },
   ) {
     this.stream = conn.stream;
-    const self = this;
-    const reqSink: MessageSink = {
-      start: (frame, t) => self.reqStart(frame, t),
-      head: (h) => self.reqHead(h),
-      end: (_b, _n, frame, t) => self.reqEnd(frame, t),
-    };
-    this.cli = new Way(new MessageParser(false, reqSink, 0, NO_HEADERS));
+    this.cli = new Way(new MessageParser(false, new RequestSink(this), 0, NO_HEADERS));
     this.srv = new Way(new MessageParser(true, this, BODY_CAP, counters.responseHeaders));
   }
 
@@ -238,16 +246,19 @@ export class HttpStream implements MessageSink {
 
   // Requests ---------------------------------------------------------------------------------
 
-  private reqStart(frame: number, t: number): void {
+  /** @internal (RequestSink) */
+  reqStart(frame: number, t: number): void {
     this.cur = { seq: ++this.reqSeq, method: '', t, endT: t, frame, order: this.counters.requestOrder++, done: false };
   }
 
-  private reqHead(h: MessageHead): boolean {
+  /** @internal (RequestSink) */
+  reqHead(h: MessageHead): boolean {
     if (this.cur) this.cur.method = h.method;
     return false;
   }
 
-  private reqEnd(frame: number, t: number): void {
+  /** @internal (RequestSink) */
+  reqEnd(frame: number, t: number): void {
     const r = this.cur;
     if (!r) return;
     this.cur = null;

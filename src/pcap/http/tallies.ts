@@ -24,7 +24,7 @@ import { ModeTally } from '../../probe/tally.js';
 import { BACKEND_KEY, CONN_KEY, INSTANCE_KEY, PID_KEY, STARTED_KEY } from '../../wire/identity-headers.js';
 import { clientIsA, serverOf, type Conn } from '../connection.js';
 import type { HttpSink } from './layer.js';
-import type { CaptureExchange, HttpStream } from './stream.js';
+import { BODY_CAP, type CaptureExchange, type HttpStream } from './stream.js';
 
 const DECIDE_AFTER = 4096;
 /** Keep-alive connection intervals kept to compute how many were open at once. */
@@ -63,6 +63,29 @@ function blankRecord(): Rec {
     serverSeq: undefined,
     forwarded: undefined,
   };
+}
+
+/** The inputs and result of the last identity found without lbdiag whoami headers (`n` < 0: none yet). */
+interface IdCache {
+  n: number;
+  body: Buffer;
+  ctype: string | undefined;
+  via: string | undefined;
+  hv: string | undefined;
+  backend: string | undefined;
+  forwarded: string[] | undefined;
+  shortBody: boolean;
+}
+
+/** a[0, n) equals b[0, n) (a short body byte by byte, a longer one natively). */
+function sameBytes(a: Buffer, b: Buffer, n: number): boolean {
+  if (n > 48) return a.compare(b, 0, n, 0, n) === 0;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function blankIdCache(): IdCache {
+  return { n: -1, body: Buffer.alloc(BODY_CAP), ctype: undefined, via: undefined, hv: undefined, backend: undefined, forwarded: undefined, shortBody: false };
 }
 
 /** Response headers `identify()` reads (src/probe/identity.ts), plus the one --backend-from names. */
@@ -107,7 +130,9 @@ export class HttpTallies implements HttpSink {
   private readonly addrNames = new Map<Conn, string>();
   private readonly v4Names = new Map<number, string>();
 
-  constructor(private readonly from: BackendFrom) {}
+  constructor(private readonly from: BackendFrom) {
+    this.headerRule = from.kind === 'header' ? from.name : undefined;
+  }
 
   exchange(x: CaptureExchange, c: Conn): void {
     const addr = this.server(c);
@@ -135,25 +160,62 @@ export class HttpTallies implements HttpSink {
     } else if (x.status !== undefined) {
       rec.status = x.status;
       rec.ttfbMs = Math.max(0, ((x.resT ?? x.reqEndT) - x.reqEndT) * 1000);
-      const res = this.res;
-      res.status = x.status;
-      res.headers = x.headers ?? NO_HEADERS;
-      res.body = x.body ?? EMPTY;
-      res.bodyBytes = x.bodyBytes ?? 0;
-      res.close = x.close ?? false;
-      identify(res, this.from, x.seq === 1, rec);
-      // Identity strings are interned: a million responses from three backends hold three strings.
-      if (rec.backend !== undefined) rec.backend = this.intern(rec.backend);
-      if (rec.instance !== undefined) rec.instance = this.intern(rec.instance);
-      if (this.from.kind === 'auto' && rec.backend !== undefined && res.headers[BACKEND_KEY] === undefined && res.body.length <= 256 && res.body.toString('utf8').trim() === rec.backend) {
-        rec.shortBody = true;
-      }
-      res.headers = NO_HEADERS;
-      res.body = EMPTY;
+      const headers = x.headers ?? NO_HEADERS;
+      const body = x.body ?? EMPTY;
+      const deep = x.seq === 1;
+      if (headers[BACKEND_KEY] === undefined && body.length <= BODY_CAP) {
+        // No lbdiag whoami headers: the identity depends only on the body, the content type, Via (deep)
+        // and the --backend-from header, and the same answer repeats response after response (one
+        // backend's page): the last result for the same inputs is reused instead of re-running the rules.
+        const e = deep ? this.deepId : this.plainId;
+        const ctype = headers['content-type'];
+        const via = headers.via;
+        const hv = this.headerRule === undefined ? undefined : headers[this.headerRule];
+        if (e.n >= 0 && e.n === body.length && e.ctype === ctype && e.via === via && e.hv === hv && sameBytes(body, e.body, e.n)) {
+          rec.backend = e.backend;
+          rec.forwarded = e.forwarded;
+          rec.shortBody = e.shortBody;
+        } else {
+          this.identifyInto(x, headers, body, deep, rec);
+          e.n = body.length;
+          body.copy(e.body);
+          e.ctype = ctype;
+          e.via = via;
+          e.hv = hv;
+          e.backend = rec.backend;
+          e.forwarded = rec.forwarded;
+          e.shortBody = rec.shortBody;
+        }
+      } else this.identifyInto(x, headers, body, deep, rec);
     }
     this.serverCounts.set(addr, (this.serverCounts.get(addr) ?? 0) + 1);
     this.push(rec);
   }
+
+  /** The probe's identity rules on one response, into `rec` (backend and instance interned, the short-body flag set). */
+  private identifyInto(x: CaptureExchange, headers: Record<string, string>, body: Buffer, deep: boolean, rec: Rec): void {
+    const res = this.res;
+    res.status = x.status!;
+    res.headers = headers;
+    res.body = body;
+    res.bodyBytes = x.bodyBytes ?? 0;
+    res.close = x.close ?? false;
+    identify(res, this.from, deep, rec);
+    // Identity strings are interned: a million responses from three backends hold three strings.
+    if (rec.backend !== undefined) rec.backend = this.intern(rec.backend);
+    if (rec.instance !== undefined) rec.instance = this.intern(rec.instance);
+    if (this.from.kind === 'auto' && rec.backend !== undefined && headers[BACKEND_KEY] === undefined && body.length <= 256 && body.toString('utf8').trim() === rec.backend) {
+      rec.shortBody = true;
+    }
+    res.headers = NO_HEADERS;
+    res.body = EMPTY;
+  }
+
+  /** The header --backend-from names, if that is the rule. */
+  private readonly headerRule: string | undefined;
+  /** The last identity found without lbdiag whoami headers, for first responses on a connection (deep) and the others. */
+  private readonly deepId = blankIdCache();
+  private readonly plainId = blankIdCache();
 
   /** The record `exchange()` refills when nothing keeps it, and the response it hands `identify()`. */
   private readonly spare: Rec = blankRecord();
@@ -243,7 +305,7 @@ export class HttpTallies implements HttpSink {
       const st = this.conns.get(e);
       if (!st) return;
       this.conns.delete(e);
-      if (st.count === 1 && st.first) this.add(this.short, st.first);
+      if (st.count === 1 && st.first) this.add(this.short, st.first, st);
       return;
     }
     const r = e;
@@ -255,26 +317,24 @@ export class HttpTallies implements HttpSink {
     if (st.count === 1) st.first = r;
     else {
       if (st.count === 2 && st.first) {
-        this.add(this.keepalive, st.first);
+        this.add(this.keepalive, st.first, st);
         st.first = null;
         this.keepalive.connectionsOpened++;
       }
-      this.add(this.keepalive, r);
+      this.add(this.keepalive, r, st);
     }
   }
 
-  private add(t: ModeTally, r: Rec): void {
+  /** `st`: the state of r's connection (already out of `conns` for a short one). */
+  private add(t: ModeTally, r: Rec, st: ConnState): void {
     r.mode = t.mode;
     t.add(r);
     if (t.mode === 'short') t.connectionsOpened++;
     if (t.mode === 'keepalive') {
       // Interval of the connection, for the concurrency (lanes) estimate.
-      const st = this.conns.get(r.conn);
-      if (st) {
-        const end = r.t + r.totalMs;
-        if (st.iv !== null) st.iv[1] = Math.max(st.iv[1], end);
-        else if (this.intervals.length < MAX_INTERVALS) this.intervals.push((st.iv = [st.firstT, end]));
-      }
+      const end = r.t + r.totalMs;
+      if (st.iv !== null) st.iv[1] = Math.max(st.iv[1], end);
+      else if (this.intervals.length < MAX_INTERVALS) this.intervals.push((st.iv = [st.firstT, end]));
     }
   }
 
