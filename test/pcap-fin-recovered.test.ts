@@ -12,54 +12,33 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { canUseNetns, hasCommand, start } from './support/processes.js';
+import { hasCommand } from './support/processes.js';
+import { captureInNetns, netnsCaptureSkip as skip } from './support/netns-capture.js';
 import { analyse } from '../src/pcap/analyse.js';
 import { RECOVERED_S } from '../src/pcap/detectors/fin-retransmit.js';
 
-const skip = !canUseNetns() ? 'needs root and ip netns' : !hasCommand('tcpdump') || !hasCommand('iptables') ? 'needs tcpdump and iptables' : false;
-
-function run(cmd: string, args: string[]): void {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
-}
-
 test('fin-retransmit: recovered at once is info, acknowledged after the retransmission timer is warn', { skip, timeout: 60_000 }, async () => {
-  const ns = `lbdiag-finrec-${process.pid}`;
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lbdiag-finrec-'));
-  const file = path.join(tmp, 'fin.pcap');
-  run('ip', ['netns', 'add', ns]);
-  try {
-    const inNs = (args: string[]): void => run('ip', ['netns', 'exec', ns, ...args]);
-    inNs(['ip', 'link', 'set', 'lo', 'up']);
-    const fin = ['-p', 'tcp', '--tcp-flags', 'FIN', 'FIN'];
-    const first = ['-m', 'statistic', '--mode', 'nth', '--every', '1000', '--packet', '0', '-j', 'DROP'];
-    // Each rule has its own counter: it drops the first packet it matches.
-    inNs(['iptables', '-A', 'INPUT', ...fin, '--dport', '82', ...first]);
-    inNs(['iptables', '-A', 'INPUT', ...fin, '--dport', '83', ...first]);
-    inNs(['iptables', '-A', 'INPUT', '-p', 'tcp', '--tcp-flags', 'FIN,PSH', 'PSH', '--dport', '83', ...first]);
-    const dump = start('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'lo', '--immediate-mode', '-U', '-w', file, 'tcp port 82 or tcp port 83']);
-    for (const t0 = Date.now(); !/listening on/.test(dump.stderr()) && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 50));
-    // One server per port; the client closes (82: a bare FIN; 83: a line, then the FIN 20 ms later); the server answers and closes once it has the FIN.
-    const script = `
-      const net = require('net'); let done = 0;
-      for (const port of [82, 83]) {
-        const srv = net.createServer((s) => { s.resume(); s.on('end', () => s.end('bye')); }).listen(port, '127.0.0.1', () => {
-          const c = net.connect(port, '127.0.0.1', () => { if (port === 82) c.end(); else { c.write('hello'); setTimeout(() => c.end(), 20); } });
-          c.resume();
-          c.on('close', () => { srv.close(); if (++done === 2) process.exit(0); });
-        });
-      }
-      setTimeout(() => process.exit(3), 15000);`;
-    run('ip', ['netns', 'exec', ns, process.execPath, '-e', script]);
-    await new Promise((r) => setTimeout(r, 200));
-    await dump.stop('SIGINT');
-  } finally {
-    spawnSync('ip', ['netns', 'del', ns]);
-  }
+  const fin = ['-p', 'tcp', '--tcp-flags', 'FIN', 'FIN'];
+  const first = ['-m', 'statistic', '--mode', 'nth', '--every', '1000', '--packet', '0', '-j', 'DROP'];
+  // Each rule has its own counter: it drops the first packet it matches.
+  const rules = [
+    ['-A', 'INPUT', ...fin, '--dport', '82', ...first],
+    ['-A', 'INPUT', ...fin, '--dport', '83', ...first],
+    ['-A', 'INPUT', '-p', 'tcp', '--tcp-flags', 'FIN,PSH', 'PSH', '--dport', '83', ...first],
+  ];
+  // One server per port; the client closes (82: a bare FIN; 83: a line, then the FIN 20 ms later); the server answers and closes once it has the FIN.
+  const script = `
+    const net = require('net'); let done = 0;
+    for (const port of [82, 83]) {
+      const srv = net.createServer((s) => { s.resume(); s.on('end', () => s.end('bye')); }).listen(port, '127.0.0.1', () => {
+        const c = net.connect(port, '127.0.0.1', () => { if (port === 82) c.end(); else { c.write('hello'); setTimeout(() => c.end(), 20); } });
+        c.resume();
+        c.on('close', () => { srv.close(); if (++done === 2) process.exit(0); });
+      });
+    }
+    setTimeout(() => process.exit(3), 15000);`;
+  const { file, cleanup } = await captureInNetns('finrec', rules, 'tcp port 82 or tcp port 83', script);
   try {
     const res = await analyse([file], { stallThresholdS: 0.9 });
     const fins = res.findings.filter((f) => f.id === 'fin-retransmit');
@@ -83,6 +62,6 @@ test('fin-retransmit: recovered at once is info, acknowledged after the retransm
       else assert.match(f.title, /acknowledged late/);
     }
   } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    cleanup();
   }
 });

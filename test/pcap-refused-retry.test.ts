@@ -9,46 +9,24 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { spawnSync, execFileSync } from 'node:child_process';
-import { canUseNetns, hasCommand, start } from './support/processes.js';
+import { execFileSync } from 'node:child_process';
+import { hasCommand } from './support/processes.js';
+import { captureInNetns, netnsCaptureSkip as skip } from './support/netns-capture.js';
 import { analyse } from '../src/pcap/analyse.js';
 import { TA_ANY_RETRANSMISSION, TA_REUSED_PORTS } from '../src/pcap/tracker.js';
 
-const skip = !canUseNetns() ? 'needs root and ip netns' : !hasCommand('tcpdump') || !hasCommand('iptables') ? 'needs tcpdump and iptables' : false;
-
-function run(cmd: string, args: string[]): void {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
-}
-
 test('refused connection whose RST is lost, retried from the same port: retransmissions on their stream, as tshark', { skip, timeout: 60_000 }, async () => {
-  const ns = `lbdiag-refused-${process.pid}`;
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lbdiag-refused-'));
-  const file = path.join(tmp, 'refused.pcap');
-  run('ip', ['netns', 'add', ns]);
-  try {
-    const inNs = (args: string[]): void => run('ip', ['netns', 'exec', ns, ...args]);
-    inNs(['ip', 'link', 'set', 'lo', 'up']);
-    inNs(['iptables', '-A', 'INPUT', '-p', 'tcp', '--dport', '81', '--tcp-flags', 'SYN,ACK,RST', 'SYN', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
-    inNs(['iptables', '-A', 'INPUT', '-p', 'tcp', '--sport', '81', '--tcp-flags', 'RST', 'RST', '-j', 'DROP']);
-    const dump = start('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'lo', '--immediate-mode', '-U', '-w', file, 'tcp port 81']);
-    // tcpdump says "listening on" on stderr once the capture runs (bounded wait).
-    for (const t0 = Date.now(); !/listening on/.test(dump.stderr()) && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 50));
-    // Two attempts from port 40404, each given 2.5 s (the SYN is retransmitted after 1 s and 3 s).
-    const client = `
-      const net = require('net'); let n = 0;
-      const go = () => { const s = net.connect({ host: '127.0.0.1', port: 81, localPort: 40404 }); s.on('error', () => {});
-        setTimeout(() => { s.destroy(); if (++n < 2) setTimeout(go, 300); }, 2500); };
-      go();`;
-    run('ip', ['netns', 'exec', ns, process.execPath, '-e', client]);
-    await new Promise((r) => setTimeout(r, 300));
-    await dump.stop('SIGINT');
-  } finally {
-    spawnSync('ip', ['netns', 'del', ns]);
-  }
+  const rules = [
+    ['-A', 'INPUT', '-p', 'tcp', '--dport', '81', '--tcp-flags', 'SYN,ACK,RST', 'SYN', '-j', 'REJECT', '--reject-with', 'tcp-reset'],
+    ['-A', 'INPUT', '-p', 'tcp', '--sport', '81', '--tcp-flags', 'RST', 'RST', '-j', 'DROP'],
+  ];
+  // Two attempts from port 40404, each given 2.5 s (the SYN is retransmitted after 1 s and 3 s).
+  const client = `
+    const net = require('net'); let n = 0;
+    const go = () => { const s = net.connect({ host: '127.0.0.1', port: 81, localPort: 40404 }); s.on('error', () => {});
+      setTimeout(() => { s.destroy(); if (++n < 2) setTimeout(go, 300); }, 2500); };
+    go();`;
+  const { file, cleanup } = await captureInNetns('refused', rules, 'tcp port 81', client);
   try {
     const perFrame = new Map<number, [number, number, number]>();
     for (const compactRecords of [true, false]) {
@@ -67,6 +45,6 @@ test('refused connection whose RST is lost, retried from the same port: retransm
       assert.deepEqual([...perFrame].sort((a, b) => a[0] - b[0]), theirs.map(([fr, v]) => [fr, [...v]]));
     }
   } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
+    cleanup();
   }
 });
