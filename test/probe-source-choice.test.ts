@@ -52,3 +52,14 @@ test('the check tells a permutation per round apart (what --source did before)',
   const mean = meanStatistic(permuted, 3000);
   assert.ok(mean > 5, `mean statistic ${mean.toFixed(2)}: inflated`);
 });
+
+test('beyond the plan, decks are big: keep-alive reconnects (plan -c = 3 over 3 sources) do not run in rounds', () => {
+  const deck = new SourceDeck([0, 1, 2], plannedConnections({ mode: 'keepalive', concurrency: 3 }));
+  const first = [deck.next(), deck.next(), deck.next()];
+  assert.deepEqual([...first].sort(), [0, 1, 2], 'the planned connections cover every source once');
+  // 3000 more connections: rounds of 3 would make every window of 3 a permutation; a 96-card deck does not.
+  let permutations = 0;
+  for (let r = 0; r < 1000; r++) if (new Set([deck.next(), deck.next(), deck.next()]).size === 3) permutations++;
+  // Random triples are permutations 2/9 of the time (about 222 of 1000); rounds would give 1000.
+  assert.ok(permutations < 400, `${permutations} of 1000 triples were permutations`);
+});

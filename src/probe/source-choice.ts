@@ -6,7 +6,8 @@
  * connections split evenly over the sources, dealt in one uniformly random order. Against any
  * balancer sequence the table then has both margins fixed and is hypergeometric under no
  * affinity, the exact null of the chi-square test of independence. A run that outlasts its plan
- * (reconnects, -d) deals a new deck of the same size.
+ * (reconnects, -d) deals new decks of at least 32 per source (a keep-alive plan of one connection per
+ * source would otherwise repeat as one permutation per round).
  *
  * Not a fixed rotation (3 sources over a 3-backend round robin would map each source to one
  * backend), nor a fresh permutation of the sources per round, used before: each round's sources
@@ -24,7 +25,7 @@ const MAX_PER_ENDPOINT = 4096;
 export class SourceDeck<T> {
   private deck: T[] = [];
   private at = 0;
-  private readonly perEndpoint: number;
+  private perEndpoint: number;
 
   constructor(
     private readonly endpoints: readonly T[],
@@ -51,6 +52,9 @@ export class SourceDeck<T> {
     }
     this.deck = d;
     this.at = 0;
+    // Beyond the plan (keep-alive connections the server closed, reconnects): big decks, so a run of small
+    // ones (one source each, per round) never lines up with a round robin again.
+    this.perEndpoint = Math.max(this.perEndpoint, DEFAULT_PER_ENDPOINT);
   }
 }
 
