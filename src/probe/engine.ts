@@ -14,12 +14,11 @@
  * With `requests`, each lane gets an equal quota; with `durationMs` lanes run until the deadline.
  * `rate` (per second, whole run) and `intervalMs` (per connection) pace the lanes, staggered.
  */
-import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ProbeConnection, type Endpoint, type Exchange } from './connection.js';
 import type { ProbeMode } from './record.js';
 import { SocketPool } from './socket-pool.js';
-import { SourceDeck, plannedConnections } from './source-choice.js';
+import { endpointPicker } from './source-choice.js';
 
 /** What every traffic engine (HTTP/1.1 here, HTTP/2 in h2-engine.ts) is asked to run for one mode. */
 export interface TrafficPlan {
@@ -90,13 +89,9 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
     };
     const ticker = setInterval(sweep, tickMs);
 
-    const endpoints: Endpoint[] = o.sources?.length
-      ? o.addresses.flatMap((address) => o.sources!.filter((src) => isIP(src) === isIP(address)).map((localAddress) => ({ ...o.endpoint, address, localAddress })))
-      : o.addresses.map((address) => ({ ...o.endpoint, address }));
     const pool = o.endpoint.tls ? undefined : new SocketPool(4 * c + 16);
     // With --source, sources come from a shuffled deck (src/probe/source-choice.ts): never in step with a balancer's own sequence.
-    const deck = o.sources?.length ? new SourceDeck(endpoints, plannedConnections(o)) : undefined;
-    const nextEndpoint = (): Endpoint => (deck !== undefined ? deck.next() : endpoints[opened % endpoints.length]);
+    const nextEndpoint = endpointPicker(o);
     const newConn = (): ProbeConnection => {
       const endpoint = nextEndpoint();
       opened++;

@@ -17,12 +17,10 @@
  * every stream carries its dispatch order, as HTTP/1.1 requests do, for keepalive-pinning's
  * round-robin check.
  */
-import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { Endpoint } from './connection.js';
 import type { EngineResult, TrafficPlan } from './engine.js';
 import { H2Connection, type H2Exchange, type H2Request } from './h2-session.js';
-import { SourceDeck, plannedConnections } from './source-choice.js';
+import { endpointPicker } from './source-choice.js';
 
 export interface H2EngineOptions extends TrafficPlan {
   request: H2Request;
@@ -59,9 +57,6 @@ export function runH2Engine(o: H2EngineOptions): Promise<H2EngineResult> {
     const s = Math.max(1, o.streams);
     const short = o.mode === 'short';
     const maxInFlight = short || c === 1 ? c * s : c * s - 1;
-    const endpoints: Endpoint[] = o.sources?.length
-      ? o.addresses.flatMap((address) => o.sources!.filter((src) => isIP(src) === isIP(address)).map((localAddress) => ({ ...o.endpoint, address, localAddress })))
-      : o.addresses.map((address) => ({ ...o.endpoint, address }));
     let connId = o.firstConnId;
     let opened = 0;
     let goaways = 0;
@@ -94,9 +89,9 @@ export function runH2Engine(o: H2EngineOptions): Promise<H2EngineResult> {
       },
     };
     // With --source, sources come from a shuffled deck (src/probe/source-choice.ts): never in step with a balancer's own sequence.
-    const deck = o.sources?.length ? new SourceDeck(endpoints, plannedConnections(o)) : undefined;
+    const nextEndpoint = endpointPicker(o);
     const newConn = (): H2Connection => {
-      const endpoint = deck !== undefined ? deck.next() : endpoints[opened % endpoints.length];
+      const endpoint = nextEndpoint();
       opened++;
       const conn = new H2Connection(connId++, endpoint, events);
       live.add(conn);

@@ -1,5 +1,7 @@
 /**
- * Which local address (`--source`) each new connection leaves from. The source x backend test
+ * Which target address and which local address (`--source`) each new connection uses
+ * (`endpointPicker`, for both the HTTP/1.1 and the HTTP/2 engine). Without --source the target's
+ * addresses take turns. The source x backend test
  * (detectors/source-affinity.ts) needs the source of a connection to be independent of whatever
  * sequence the balancer follows (round robin, least connections), and it is most decisive when
  * every source has the same number of connections. A shuffled deck gives both: the run's planned
@@ -17,6 +19,9 @@
  * independent draws per connection: unequal connection counts per source push expected cells
  * below Cochran's limits and leave clear affinity undecided.
  */
+
+import { isIP } from 'node:net';
+import type { Endpoint } from './connection.js';
 
 /** Copies of each endpoint per deck when the run does not say how many connections it will open; and at most. */
 const DEFAULT_PER_ENDPOINT = 32;
@@ -63,4 +68,28 @@ export function plannedConnections(p: { mode: string; concurrency: number; reque
   if (p.mode === 'short') return p.requests;
   if (p.mode === 'rotate') return p.requests !== undefined && p.maxConnRequests ? Math.ceil(p.requests / p.maxConnRequests) + p.concurrency : undefined;
   return p.concurrency;
+}
+
+/**
+ * The endpoint of each new connection (call once per connection opened): every (target address,
+ * source of its family) pair from a shuffled deck with --source, else the target addresses in turn.
+ */
+export function endpointPicker(o: {
+  addresses: string[];
+  sources?: string[];
+  endpoint: Omit<Endpoint, 'address'>;
+  mode: string;
+  concurrency: number;
+  requests?: number;
+  maxConnRequests?: number;
+}): () => Endpoint {
+  if (!o.sources?.length) {
+    const endpoints: Endpoint[] = o.addresses.map((address) => ({ ...o.endpoint, address }));
+    let opened = 0;
+    return () => endpoints[opened++ % endpoints.length];
+  }
+  const sources = o.sources;
+  const endpoints: Endpoint[] = o.addresses.flatMap((address) => sources.filter((src) => isIP(src) === isIP(address)).map((localAddress) => ({ ...o.endpoint, address, localAddress })));
+  const deck = new SourceDeck(endpoints, plannedConnections(o));
+  return () => deck.next();
 }
