@@ -2,6 +2,7 @@
  * `probe --workers`: what the main thread (src/probe/workers.ts), the worker threads
  * (src/probe/workers-thread.ts) and `runProbe` (src/probe/run.ts) exchange.
  */
+import type { EngineResult } from './engine.js';
 import type { ProbeMode } from './record.js';
 import type { ModeTally } from './tally.js';
 
@@ -36,13 +37,7 @@ export interface WorkerModeFacts {
 }
 
 /** The result of one mode run over all workers, in the main thread (the engine's result plus what `runProbe` checks). */
-export interface WorkersModeResult {
-  connections: number;
-  nextConnId: number;
-  startedAt: number;
-  endedAt: number;
-  aborted: boolean;
-  inFlightAborted: number;
+export interface WorkersModeResult extends EngineResult {
   connected: boolean;
   unreachable?: string;
 }
