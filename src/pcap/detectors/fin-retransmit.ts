@@ -21,8 +21,9 @@ export const FIN_RETRANSMIT = 'fin-retransmit';
  */
 export const RECOVERED_S = 0.2;
 
-const EXPIRY =
-  'Behind an LVS/IPVS NAT balancer or any ' +
+/** The NAT expiry this finding looks for, after `lead` ('Behind', or a sentence that rules it out). */
+const expiry = (lead: string): string =>
+  `${lead} an LVS/IPVS NAT balancer or any ` +
   'conntrack-based NAT (kube-proxy, iptables DNAT), the NAT entry for a half-closed connection expires on its own timer ' +
   '(net.netfilter.nf_conntrack_tcp_timeout_close_wait, 60 s by default; _time_wait 120 s; IPVS fin_wait 120 s): when one side ' +
   'closes long after the other, its FIN is no longer translated, never reaches the peer, and is retransmitted until the ' +
@@ -87,12 +88,12 @@ export function detectFinRetransmit(c: Conn, ctx: DetectorContext): Finding | nu
       ? 'A FIN was sent again and the peer acknowledged it within a fraction of the minimum retransmission timeout: the stack ' +
         'probed for a lost tail (Linux sends a tail-loss probe about two round trips after its last segment) and the ACK ' +
         'followed, or the first ACK was lost or delayed. The close did not wait. ' +
-        EXPIRY.replace('Behind an', 'That is not the NAT expiry this finding looks for: behind an')
+        expiry('That is not the NAT expiry this finding looks for: behind')
       : r.reaction === 'ack'
         ? 'A FIN was sent again because no ACK came, and was acknowledged only later: the close waited. Either the FIN (or its ACK) ' +
           'was lost on the way, which the capture\'s other retransmissions would show, or the path dropped it for a while. ' +
-          EXPIRY
-        : 'A FIN that is sent again with the same sequence number was not acknowledged. ' + EXPIRY,
+          expiry('Behind')
+        : 'A FIN that is sent again with the same sequence number was not acknowledged. ' + expiry('Behind'),
     remedy: recovered
       ? 'Nothing to fix for this connection. When many connections show it, look for packet loss (retransmissions in the ' +
         'capture summary) or a peer slow to acknowledge; an expired NAT entry shows as FINs never acknowledged or answered by RST.'
