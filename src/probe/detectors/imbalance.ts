@@ -10,6 +10,7 @@ import type { ModeDetector, ProbeContext } from './context.js';
 import { keepalivePinning } from './keepalive-pinning.js';
 import { okBackends, pooled } from './shares.js';
 import { type Assessment, decided } from './undecided.js';
+import { findUpstreamPool, poolEvidence, POOL_MEANING, POOL_REMEDY, sentence } from './upstream-pool.js';
 
 /** Chi-square is trusted only when every backend's expected count reaches this. */
 const MIN_EXPECTED = 5;
@@ -49,8 +50,13 @@ export function assessImbalance(m: ModeTally, ctx: ProbeContext): Assessment {
   // In keep-alive mode the shares are those of the pinned connections: said, and only info.
   const explainedByPinning = keepalivePinning(m, ctx) !== null;
   let explanation = `The tally departs from ${expected} further than chance allows with ${total} requests.`;
+  // Through a proxy that pools its upstream connections (proved by the run's short mode): the shares are those of the pooled connections.
+  const pool = explainedByPinning ? null : findUpstreamPool(ctx.modes);
   if (explainedByPinning) explanation += ` In keep-alive mode requests follow connections: the shares are those of the few connections, see keepalive-pinning.`;
-  else if (pooled(m)) explanation += ` On pooled connections the shares follow how many connections each backend holds and how fast it answers (a slow backend's connection carries fewer requests in a timed run).`;
+  else if (pool !== null) {
+    evidence.push(poolEvidence(pool));
+    explanation += ` ${sentence(POOL_MEANING)}`;
+  } else if (pooled(m)) explanation += ` On pooled connections the shares follow how many connections each backend holds and how fast it answers (a slow backend's connection carries fewer requests in a timed run).`;
   else explanation += ` With a new connection per request this is the balancer's own choice: weights, least-connections with uneven speed, source-IP hashing / persistence (all requests from one client to one backend), or backends failing health checks part of the time.`;
   const finding: Finding = {
     id: 'imbalance',
@@ -61,7 +67,9 @@ export function assessImbalance(m: ModeTally, ctx: ProbeContext): Assessment {
     explanation,
     remedy: explainedByPinning
       ? 'Fix the pinning (see keepalive-pinning); compare with --mode short.'
-      : 'Check the pool\'s algorithm, weights and persistence (source-address affinity, cookie persistence), and health-check flapping; pass --weights when unequal shares are intended.',
+      : pool !== null
+        ? `${sentence(POOL_REMEDY)} Check the weights too; pass --weights when unequal shares are intended.`
+        : 'Check the pool\'s algorithm, weights and persistence (source-address affinity, cookie persistence), and health-check flapping; pass --weights when unequal shares are intended.',
     metrics: { statistic: res.statistic, df: res.df, pValue: res.pValue, maxMinRatio: Number.isFinite(maxMin) ? maxMin : null, backends: list, observed, requests: total },
   };
   return { finding };
