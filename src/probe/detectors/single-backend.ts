@@ -97,7 +97,7 @@ function wording(s: ClientSources): { explanation: string; remedy: string } {
   if (s.count >= 2 && s.slash24) {
     // nginx ip_hash keys on the first three octets of an IPv4 address: one /24 is one client to it.
     return {
-      explanation: `Either only one backend is in service (others failing health checks, drained, or not in the pool), or the balancer hashes something these ${s.count} client addresses share: nginx \`ip_hash\` keys on the first three octets of an IPv4 address only, so every address in ${s.slash24} is the same client to it; a hash on the /24 or on a constant (URI, Host, a header or cookie ${capture ? 'the clients all send' : 'the probe does not vary'}) does the same. A balancer hashing the whole address (haproxy \`balance source\`, IPVS \`sh\`, Kubernetes \`sessionAffinity: ClientIP\`) would most likely have spread ${s.count} addresses over several backends.`,
+      explanation: `Either only one backend is in service (others failing health checks, drained, or not in the pool), or the balancer hashes something these ${s.count} client addresses share: nginx \`ip_hash\` keys on the first three octets of an IPv4 address only, so every address in ${s.slash24} is the same client to it; a hash on the /24 or on a constant (URI, Host, a header or cookie ${capture ? 'the clients all send' : 'the probe does not vary'}) does the same, and so does a fill-first algorithm (haproxy \`balance first\`: the next backend only once this one has its maxconn). A balancer hashing the whole address (haproxy \`balance source\`, IPVS \`sh\`, Kubernetes \`sessionAffinity: ClientIP\`) would most likely have spread ${s.count} addresses over several backends.`,
       remedy: `Check the pool members' health and state on the balancer; ${next('addresses')}, or from several machines and \`lbdiag merge\`.${expect}`,
     };
   }
@@ -105,7 +105,7 @@ function wording(s: ClientSources): { explanation: string; remedy: string } {
     // Enough distinct clients across /24 networks: affinity by client address alone would most likely have spread them.
     const what = s.kind === 'clients' ? 'clients' : 'addresses';
     return {
-      explanation: `Only one backend seems to be in service (others failing health checks, drained, or not in the pool), or the balancer hashes something all these clients share (a URI, the Host header, a header or cookie), or a rule routes them all to one backend. Source-address affinity alone is unlikely to explain it: a balancer hashing the client address would spread ${s.count} different ${what} over its backends${s.kind === 'clients' ? '' : ' (nginx `ip_hash` keys on the first three octets; these span several /24 networks)'}; all of them landing on one of 2 or more backends has probability about ${fmtP(2 ** (1 - s.count))} for a uniform hash.`,
+      explanation: `Only one backend seems to be in service (others failing health checks, drained, or not in the pool), or the balancer hashes something all these clients share (a URI, the Host header, a header or cookie), or a rule routes them all to one backend, or a fill-first algorithm (haproxy \`balance first\`: the next backend only once this one has its maxconn). Source-address affinity alone is unlikely to explain it: a balancer hashing the client address would spread ${s.count} different ${what} over its backends${s.kind === 'clients' ? '' : ' (nginx `ip_hash` keys on the first three octets; these span several /24 networks)'}; all of them landing on one of 2 or more backends has probability about ${fmtP(2 ** (1 - s.count))} for a uniform hash.`,
       remedy: `Check the pool members' health and state on the balancer (haproxy \`show servers state\`, nginx upstream status, \`ipvsadm -Ln\`, \`kubectl get endpointslices\`), and the routing rules (a hash on the URI or a header sends one URL to one backend).${expect}`,
     };
   }
@@ -117,7 +117,7 @@ function wording(s: ClientSources): { explanation: string; remedy: string } {
         ? 'every request in the capture came from one client address'
         : 'all probe connections came from one address';
   return {
-    explanation: `Either only one backend is in service (others failing health checks, drained, or not in the pool), or every connection and request is sent to the same one: source-address affinity (the balancer hashes the client address - ${AFFINITY} - and ${who}), a hash on something constant, or a single keep-alive connection through a layer-4 balancer.`,
+    explanation: `Either only one backend is in service (others failing health checks, drained, or not in the pool), or every connection and request is sent to the same one: source-address affinity (the balancer hashes the client address - ${AFFINITY} - and ${who}), a hash on something constant, a fill-first algorithm (haproxy \`balance first\`: the next backend only once this one has its maxconn), or a single keep-alive connection through a layer-4 balancer.`,
     remedy: capture
       ? `Check the pool members' health and state on the balancer; ${next('several client addresses')}; or capture the traffic of more clients.`
       : `Check the pool members' health and state on the balancer; try --mode short with -c larger than the backend count; ${next(s.count >= 2 ? 'more client addresses (10 or more)' : 'several client addresses')}.${expect}`,
