@@ -58,6 +58,9 @@ export function assessImbalance(m: ModeTally, ctx: ProbeContext): Assessment {
     explanation += ` ${sentence(POOL_MEANING)}`;
   } else if (pooled(m)) explanation += ` On pooled connections the shares follow how many connections each backend holds and how fast it answers (a slow backend's connection carries fewer requests in a timed run).`;
   else explanation += ` With a new connection per request this is the balancer's own choice: weights, least-connections with uneven speed, source-IP hashing / persistence (all requests from one client to one backend), or backends failing health checks part of the time.`;
+  // Unequal shares that fit small integer weights (3:1:1) are most often configured weights: said, with the --weights to confirm.
+  const fit = o.weights || explainedByPinning || pool !== null ? null : integerWeights(observed);
+  if (fit !== null) evidence.push(`the shares fit weights ${list.map((n, i) => `${n}=${fit.weights[i]}`).join(',')} (chi-square p = ${fit.pValue.toPrecision(2)}): if the pool has these weights, this is what they do; --weights ${list.map((n, i) => `${n}=${fit.weights[i]}`).join(',')} checks it`);
   const finding: Finding = {
     id: 'imbalance',
     severity: explainedByPinning ? 'info' : 'warn',
@@ -73,6 +76,37 @@ export function assessImbalance(m: ModeTally, ctx: ProbeContext): Assessment {
     metrics: { statistic: res.statistic, df: res.df, pValue: res.pValue, maxMinRatio: Number.isFinite(maxMin) ? maxMin : null, backends: list, observed, requests: total },
   };
   return { finding };
+}
+
+/** Largest weight tried, and most backends tried (MAX_WEIGHT^backends vectors). */
+const MAX_WEIGHT = 4;
+const MAX_FIT_BACKENDS = 6;
+
+/**
+ * The small integer weights (1..MAX_WEIGHT, not all equal, lowest terms) the observed counts fit
+ * best, when they fit (chi-square p >= 0.05), else null.
+ */
+export function integerWeights(observed: readonly number[]): { weights: number[]; pValue: number } | null {
+  const k = observed.length;
+  if (k < 2 || k > MAX_FIT_BACKENDS) return null;
+  let best: { weights: number[]; pValue: number } | null = null;
+  const w = new Array<number>(k).fill(1);
+  for (;;) {
+    if (w.some((x) => x !== w[0]) && w.reduce(gcd) === 1) {
+      const r = chiSquareGoodnessOfFit(observed, w);
+      if (r.minExpected >= MIN_EXPECTED && r.pValue >= 0.05 && (best === null || r.pValue > best.pValue)) best = { weights: [...w], pValue: r.pValue };
+    }
+    let i = 0;
+    while (i < k && w[i] === MAX_WEIGHT) w[i++] = 1;
+    if (i === k) break;
+    w[i]++;
+  }
+  return best;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
 }
 
 export const imbalance: ModeDetector = (m, ctx) => decided(assessImbalance(m, ctx));
