@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { findBinary } from '../src/lab/tools.js';
 import { freePort, hasCommand, isRoot, runLbdiag, start, waitForPort } from './support/processes.js';
+import { nginxHttpConf } from './support/nginx-conf.js';
 import { startWhoamiProcess, until } from './support/whoami-process.js';
 
 const HOST = '127.0.81.1';
@@ -37,21 +38,10 @@ test('nginx ip_hash: ten sources in one /24 read as one client (single-backend s
   const conf = path.join(dir, 'nginx.conf');
   writeFileSync(
     conf,
-    [
-      'daemon off;',
-      'master_process on;',
-      'worker_processes 1;',
-      `pid ${path.join(dir, 'nginx.pid')};`,
-      'error_log stderr warn;',
-      'events { worker_connections 1024; }',
-      'http {',
-      '  access_log off;',
-      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${path.join(dir, t)};`),
-      `  upstream hashed { ip_hash; ${backends.map((b) => `server ${HOST}:${b.port};`).join(' ')} }`,
-      `  server { listen ${HOST}:${port}; location / { proxy_pass http://hashed; } }`,
-      '}',
-      '',
-    ].join('\n'),
+    nginxHttpConf(dir, [
+      `upstream hashed { ip_hash; ${backends.map((b) => `server ${HOST}:${b.port};`).join(' ')} }`,
+      `server { listen ${HOST}:${port}; location / { proxy_pass http://hashed; } }`,
+    ]),
   );
   const lb = start(nginx!, ['-c', conf, '-p', dir]);
   try {

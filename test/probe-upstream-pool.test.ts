@@ -18,6 +18,7 @@ import path from 'node:path';
 import { canUseNetns } from '../src/lab/netns.js';
 import { findBinary, runSync } from '../src/lab/tools.js';
 import { LBDIAG, start, type Started } from './support/processes.js';
+import { nginxHttpConf } from './support/nginx-conf.js';
 import { until } from './support/whoami-process.js';
 
 const check = canUseNetns();
@@ -70,23 +71,12 @@ before(async () => {
   const conf = path.join(dir, 'nginx.conf');
   fs.writeFileSync(
     conf,
-    [
-      'daemon off;',
-      'master_process on;',
-      'worker_processes 1;',
-      `pid ${path.join(dir, 'nginx.pid')};`,
-      'error_log stderr warn;',
-      'events { worker_connections 1024; }',
-      'http {',
-      '  access_log off;',
-      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${path.join(dir, t)};`),
-      `  upstream pooled { server ${VIP}:80; keepalive 16; keepalive_timeout 600s; keepalive_requests 100000; }`,
-      `  upstream unpooled { server ${VIP}:80; }`,
-      `  server { listen 127.0.0.1:${POOLED}; location / { proxy_pass http://pooled; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
-      `  server { listen 127.0.0.1:${UNPOOLED}; location / { proxy_pass http://unpooled; } }`,
-      '}',
-      '',
-    ].join('\n'),
+    nginxHttpConf(dir, [
+      `upstream pooled { server ${VIP}:80; keepalive 16; keepalive_timeout 600s; keepalive_requests 100000; }`,
+      `upstream unpooled { server ${VIP}:80; }`,
+      `server { listen 127.0.0.1:${POOLED}; location / { proxy_pass http://pooled; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
+      `server { listen 127.0.0.1:${UNPOOLED}; location / { proxy_pass http://unpooled; } }`,
+    ]),
   );
   procs.push(start('ip', ['netns', 'exec', NS, nginx!, '-c', conf, '-p', dir]));
   await until('backends and nginx listening', () => {
