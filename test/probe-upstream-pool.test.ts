@@ -91,7 +91,7 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('nginx pooling connections to a DNAT-ed Service VIP: the pool is named, short mode is not offered as the cure', { skip, timeout: 120_000 }, async () => {
+test('nginx pooling connections to a DNAT-ed Service VIP: the pool is named, neither short mode nor an L7 balancer is offered as the cure', { skip, timeout: 120_000 }, async () => {
   // Fill nginx's pool, then "scale up": pod4 joins the VIP ahead of the others.
   await probe(`127.0.0.1:${POOLED}`, '--mode', 'keepalive', '-n', '200', '-c', '4');
   inNs(findBinary('iptables')!, '-w', '-t', 'nat', '-I', 'SVC', '1', ...dnat(3, 0.25));
@@ -108,6 +108,12 @@ test('nginx pooling connections to a DNAT-ed Service VIP: the pool is named, sho
     assert.doesNotMatch(missing.remedy, /--mode short/);
     assert.match(missing.explanation, /rode the proxy's pooled upstream connections/);
     assert.match(missing.remedy, /keepalive_requests/);
+  }
+  // Pinned connections or a starved pod through the proxy: the pinned ones are the proxy's, so "use an L7 balancer" is not the fix.
+  for (const f of found.filter((x) => x.id === 'keepalive-pinning' || x.id === 'late-backend-starved')) {
+    assert.match(f.explanation, /Here (an HTTP proxy is in the path|the pool is an HTTP proxy's)/, `${f.id}: ${f.explanation}`);
+    assert.doesNotMatch(f.remedy, /an HTTP-aware \(L7\)|use an L7 balancer/, `${f.id}: ${f.remedy}`);
+    assert.match(f.remedy, /keepalive_requests/);
   }
   // Controls: the VIP itself (layer 4: every short-mode request is the first on its backend connection) and nginx without upstream keepalive.
   for (const target of [`${VIP}:80`, `127.0.0.1:${UNPOOLED}`]) {

@@ -42,6 +42,31 @@ export function findUpstreamPool(modes: readonly ModeTally[]): UpstreamPool | nu
   return null;
 }
 
+/**
+ * Backend connections that carried requests of two or more of this mode's client connections: a
+ * proxy sending several clients' requests over one pooled upstream connection (a layer-4 path
+ * never does: one backend connection per client connection).
+ */
+export function sharedUpstream(m: ModeTally): number {
+  const seen = new Map<string, number>();
+  let shared = 0;
+  for (const c of m.conns.values())
+    for (const k of c.serverConns) {
+      const n = (seen.get(k) ?? 0) + 1;
+      seen.set(k, n);
+      if (n === 2) shared++;
+    }
+  return shared;
+}
+
+/** Why a mode's connections look pinned through a proxy, as one evidence line; null when no pool is proved. */
+export function proxyPoolEvidence(m: ModeTally, modes: readonly ModeTally[]): string | null {
+  const shared = sharedUpstream(m);
+  if (shared > 0) return `${m.mode}: ${shared} backend connection${shared === 1 ? '' : 's'} carried requests of several client connections: an HTTP proxy in the path sends them over its own pooled upstream connections, and it is those that stay on one backend`;
+  const pool = findUpstreamPool(modes);
+  return pool === null ? null : `${poolEvidence(pool)}, and it is those that stay on one backend`;
+}
+
 /** One evidence line. */
 export function poolEvidence(p: UpstreamPool): string {
   return `${p.mode}: ${p.reused} of ${p.checked} requests, each the first on a new client connection, arrived on a backend connection that had already carried earlier requests: the proxy reuses a pool of upstream connections`;
