@@ -22,7 +22,7 @@ export const lateBackendStarved: RunDetector = (modes, ctx): Finding[] => {
     const bs = okBackends(m);
     const earliest = Math.min(...bs.map((b) => b.firstT));
     // Through an HTTP proxy that pools its upstream connections, the pool that starves it is the proxy's.
-    const viaPool = h2 ? null : proxyPoolEvidence(m, modes);
+    const viaPool = proxyPoolEvidence(m, modes);
     // (a) first answered part-way through the pooled phase, then starved on pooled connections.
     for (const b of bs) {
       if (b.firstT - earliest < Math.max(500, 0.2 * dur)) continue;
@@ -77,12 +77,13 @@ function starved(m: ModeTally, h2: boolean, viaPool: string | null, name: string
     backend: name,
     title: `${name} appeared late and gets almost nothing on ${m.mode} ${h2 ? 'HTTP/2 ' : ''}connections`,
     evidence,
-    explanation: h2 ? `${H2_FIELD} ${POOL_FIELD}` : viaPool !== null ? `${POOL_FIELD} Here the pool is an HTTP proxy's (see l7-proxy): ${POOL_MEANING}` : POOL_FIELD,
-    remedy: h2
-      ? H2_REMEDY
-      : viaPool !== null
+    explanation: viaPool !== null ? `${POOL_FIELD} Here the pool is an HTTP proxy's (see l7-proxy): ${POOL_MEANING}` : h2 ? `${H2_FIELD} ${POOL_FIELD}` : POOL_FIELD,
+    remedy:
+      viaPool !== null
         ? sentence(POOL_REMEDY)
-        : 'Give client connections a maximum age or request count (`lbdiag probe --mode rotate --max-conn-age 2s` shows the spread it restores), use an L7 balancer, or restart/recycle the client pools after scaling.',
+        : h2
+          ? H2_REMEDY
+          : 'Give client connections a maximum age or request count (`lbdiag probe --mode rotate --max-conn-age 2s` shows the spread it restores), use an L7 balancer, or restart/recycle the client pools after scaling.',
     metrics,
   };
 }
