@@ -40,6 +40,10 @@ test('--workers: shares of -c, -n and --rate add up; keep-alive gives each worke
   assert.deepEqual(s.map((o) => o.concurrency), [25, 25]);
   assert.equal(s.reduce((a, o) => a + o.requests!, 0), 1001);
   assert.ok(Math.abs(s.reduce((a, o) => a + o.rate!, 0) - 300) < 1e-9);
+  // Paced: worker i starts its lanes i/n of a lane step later, so 2 workers' lanes interleave (not fire in pairs).
+  assert.deepEqual(s.map((o) => o.pacePhase), [0, 0.5]);
+  assert.deepEqual(shareOptions({ target: 'x', concurrency: 9, requests: 90, intervalMs: 100 }, 'short', 3).map((o) => o.pacePhase), [0, 1 / 3, 2 / 3]);
+  assert.deepEqual(shareOptions({ target: 'x', concurrency: 8, requests: 90 }, 'short', 2).map((o) => o.pacePhase), [undefined, undefined], 'unpaced: no phase');
   // Keep-alive: each worker keeps c_i connections with c_i - 1 in flight; requests follow the lanes.
   const k = shareOptions({ target: 'x', concurrency: 7, requests: 100 }, 'keepalive', 4);
   assert.deepEqual(k.map((o) => o.concurrency), [3, 2, 2], 'at most floor(7/2) workers, two connections or more each');

@@ -33,6 +33,11 @@ export interface TrafficPlan {
   /** One request per interval per connection. */
   intervalMs?: number;
   rate?: number;
+  /**
+   * `--workers`: this worker's place among the workers as a fraction of one lane step (0 <= p < 1):
+   * its paced lanes start that much later, so the workers' lanes interleave instead of firing together.
+   */
+  pacePhase?: number;
   maxConnRequests?: number;
   maxConnAgeMs?: number;
   signal?: AbortSignal;
@@ -170,7 +175,7 @@ export function runEngine(o: EngineOptions): Promise<EngineResult> {
       let slot = -1;
       let sentAt = 0;
       let order = 0;
-      const offset = laneGap ? (laneGap * lane) / lanes : 0;
+      const offset = laneGap ? (laneGap * (lane + (o.pacePhase ?? 0))) / lanes : 0;
 
       const laneDone = (): void => {
         if (conn && short) {

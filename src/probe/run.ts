@@ -43,6 +43,8 @@ export interface ProbeOptions {
   intervalMs?: number;
   /** Requests per second, whole mode. */
   rate?: number;
+  /** `--workers` (set per worker by workers.ts): see TrafficPlan.pacePhase. */
+  pacePhase?: number;
   /** Per request (default 5 s). */
   timeoutMs?: number;
   method?: string;
@@ -310,6 +312,7 @@ export async function runProbe(options: ProbeOptions, hooks: ProbeHooks = {}): P
         durationMs: options.durationMs,
         intervalMs: options.intervalMs,
         rate: options.rate,
+        pacePhase: options.pacePhase,
         maxConnRequests: mode === 'rotate' ? maxConnRequests : undefined,
         maxConnAgeMs: mode === 'rotate' ? options.maxConnAgeMs : undefined,
         signal: internal.signal,

@@ -75,6 +75,8 @@ export function shareOptions(o: ProbeOptions, mode: ProbeMode, workers: number):
     concurrency: ci,
     requests: reqs?.[i],
     rate: o.rate !== undefined ? (o.rate * lanes[i]) / laneSum : undefined,
+    // Paced modes: worker i's lanes start i/n of a lane step later, so the workers' requests interleave evenly instead of in bursts of n.
+    pacePhase: n > 1 && (o.rate !== undefined || o.intervalMs !== undefined) ? i / n : undefined,
     records: undefined,
   }));
 }
