@@ -348,6 +348,7 @@ export class HttpTallies implements HttpSink {
       if (t.requests > 0) t.durationMs = Math.max(0, t.endT - t.startT);
     }
     const modes = [ka, this.short].filter((t) => t.requests > 0);
+    const direct = this.choicesByAddress(modes);
     let findings = modes.length ? analyseProbe(modes, options) : [];
     // The probe's advice for a small sample is a bigger -n; a capture's is a longer capture.
     findings = findings.map((f) => (f.id === 'insufficient-data' ? forCapture(f) : f));
@@ -366,12 +367,53 @@ export class HttpTallies implements HttpSink {
       findings = findings.filter((f) => f.id !== 'keepalive-pinning');
       notes.push(`keep-alive pinning is not judged from server addresses (every connection has exactly one)${pinned ? '; capture on the client side, or have the backends name themselves (lbdiag whoami), to test it' : ''}`);
     }
+    if (direct !== '') notes.push(direct);
     if (ka.requests > 0 && this.short.requests === 0)
       notes.push(`only keep-alive connections (${ka.connectionsOpened}, each carrying several requests): their per-connection backends show pinning or per-request balancing; how the balancer spreads new connections needs one-request connections (curl in a loop, or lbdiag probe --mode short)`);
     if (this.short.requests > 0 && ka.requests === 0)
       notes.push(`only one-request connections (${this.short.connectionsOpened}): they show how the balancer spreads new connections; keep-alive pinning cannot be judged (no connection carried two requests)`);
     const servers = [...this.serverCounts].sort((a, b) => b[1] - a[1]).map(([s]) => s);
     return { modes, findings, identity, notes, servers };
+  }
+
+  /**
+   * A connection can only show keep-alive pinning if the address it went to could reach several
+   * backends: connections to a server address that only ever answered as one backend (a backend's
+   * own address, seen on the balancer's backend side: an L7 proxy's upstream pool, or clients that
+   * pick backends themselves) stay on it by definition. Each keep-alive connection gets, as the
+   * probe's `clientBackends`, the number of backends its server address answered as in the whole
+   * capture (both modes); returns the note that says which were set aside ('' when none).
+   */
+  private choicesByAddress(modes: readonly ModeTally[]): string {
+    const byAddr = new Map<string, Set<string>>();
+    for (const m of modes)
+      for (const [addr, a] of m.addresses) {
+        let s = byAddr.get(addr);
+        if (!s) byAddr.set(addr, (s = new Set()));
+        for (const b of a.backends.keys()) s.add(b);
+      }
+    const all = new Set<string>();
+    for (const s of byAddr.values()) for (const b of s) all.add(b);
+    let direct = 0;
+    const examples: string[] = [];
+    for (const c of this.keepalive.conns.values()) {
+      const n = byAddr.get(c.addr)?.size ?? 0;
+      c.clientBackends = n;
+      if (n === 1 && c.ok > 0) {
+        direct++;
+        const ex = `${c.addr} → ${[...byAddr.get(c.addr)!][0]}`;
+        if (examples.length < 3 && !examples.includes(ex)) examples.push(ex);
+      }
+    }
+    // Only worth saying when pinning could otherwise have been judged (several backends, not the server-address identity).
+    if (direct === 0 || all.size < 2 || this.useAddress) return '';
+    const nDirect = [...byAddr.values()].filter((s) => s.size === 1).length;
+    return (
+      `${direct} keep-alive connection${direct === 1 ? '' : 's'} went to server addresses that only ever answered as one backend (${examples.join(', ')}${nDirect > examples.length ? ', …' : ''}), so keep-alive pinning is not judged on ${direct === 1 ? 'it' : 'them'}: ` +
+      `a connection to a backend's own address stays on that backend whoever chose it. Either a layer-4 balancer that keeps the client address (DNAT, IPVS) sent ${direct === 1 ? 'it' : 'them'} there and pins keep-alive connections, ` +
+      `or these are an HTTP proxy's upstream connections (it balances each request; nothing to fix) or clients that pick the backend themselves. ` +
+      `The client address tells them apart (a real client's, or the proxy's own), and a capture on the client side of the balancer decides it`
+    );
   }
 }
 
