@@ -74,7 +74,7 @@ export async function captureHttpLab(o: HttpLabOptions): Promise<HttpLabCapture>
       const n = (s.match(/127\.0\.0\.\d+:8080/g) ?? []).length;
       return n >= o.backends && o.ports.every((p) => new RegExp(`:${p}\\s`).test(s));
     });
-    const dump = start('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'lo', '--immediate-mode', '-U', '-w', file, o.filter]);
+    const dump = start('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'lo', '--immediate-mode', '-U', '-B', '16384', '-w', file, o.filter]);
     procs.push(dump);
     await waitFor('tcpdump', () => /listening on/.test(dump.stderr()), 10_000);
     const client = start('ip', ['netns', 'exec', ns, process.execPath, '-e', o.client]);
@@ -82,6 +82,7 @@ export async function captureHttpLab(o: HttpLabOptions): Promise<HttpLabCapture>
     if (code !== 0) throw new Error(`client script exited ${code}: ${client.stderr()}`);
     await new Promise((r) => setTimeout(r, 300));
     await dump.stop('SIGINT');
+    if (process.env.LBDIAG_LAB_DEBUG) console.error(dump.stderr());
   } finally {
     for (const p of procs.reverse()) await p.stop('SIGTERM', 2000).catch(() => undefined);
     spawnSync('ip', ['netns', 'del', ns]);

@@ -17,12 +17,13 @@
  */
 import type { Finding } from '../../core/finding.js';
 import { analyse as analyseProbe, type AnalyseOptions } from '../../probe/analyse.js';
+import { chiSquareGoodnessOfFit } from '../../probe/chi-square.js';
 import { identify, type BackendFrom } from '../../probe/identity.js';
 import type { HttpResponse } from '../../probe/http-response.js';
 import type { ProbeRecord } from '../../probe/record.js';
 import { ModeTally } from '../../probe/tally.js';
 import { BACKEND_KEY, CONN_KEY, INSTANCE_KEY, PID_KEY, STARTED_KEY } from '../../wire/identity-headers.js';
-import { clientIsA, serverOf, type Conn } from '../connection.js';
+import { clientIsA, ipv6String, serverOf, type Conn } from '../connection.js';
 import type { HttpSink } from './layer.js';
 import { BODY_CAP, type CaptureExchange, type HttpStream } from './stream.js';
 
@@ -32,7 +33,11 @@ const MAX_INTERVALS = 20000;
 
 export type IdentitySource = 'response' | 'server-address' | 'none';
 
-type Rec = ProbeRecord & { shortBody: boolean };
+/** `cli`: the client's address (IPv4 as a number, IPv6 as text) on a connection's first request, else 0. */
+type Rec = ProbeRecord & { shortBody: boolean; cli: number | string };
+
+/** Client addresses kept per mode (connections per backend each) to tell source affinity from imbalance. */
+const MAX_CLIENTS = 20000;
 
 const EMPTY = Buffer.alloc(0);
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
@@ -50,6 +55,7 @@ function blankRecord(): Rec {
     seq: 0,
     totalMs: 0,
     shortBody: false,
+    cli: 0,
     idleMs: undefined,
     error: undefined,
     phase: undefined,
@@ -151,6 +157,7 @@ export class HttpTallies implements HttpSink {
     rec.seq = x.seq;
     rec.totalMs = Math.max(0, ((x.resEndT ?? c.lastTime) - x.reqT) * 1000);
     rec.shortBody = false;
+    rec.cli = x.seq === 1 ? clientAddress(c) : 0;
     rec.idleMs = x.idleS !== undefined ? x.idleS * 1000 : undefined;
     rec.error = rec.phase = rec.status = rec.ttfbMs = undefined;
     rec.backend = rec.instance = rec.started = rec.pid = rec.serverConn = rec.serverSeq = rec.forwarded = undefined;
@@ -325,10 +332,22 @@ export class HttpTallies implements HttpSink {
     }
   }
 
+  /** Per mode: client address -> backend of each of its connections (first request) -> connections; null once over MAX_CLIENTS. */
+  private readonly clients: Record<'keepalive' | 'short', Map<number | string, Map<string, number>> | null> = { keepalive: new Map(), short: new Map() };
+
   /** `st`: the state of r's connection (already out of `conns` for a short one). */
   private add(t: ModeTally, r: Rec, st: ConnState): void {
     r.mode = t.mode;
     t.add(r);
+    const cl = this.clients[t.mode as 'keepalive' | 'short'];
+    if (cl !== null && r.cli !== 0 && r.backend !== undefined && r.status !== undefined && r.status < 500) {
+      let b = cl.get(r.cli);
+      if (b === undefined) {
+        if (cl.size >= MAX_CLIENTS) this.clients[t.mode as 'keepalive' | 'short'] = null;
+        else cl.set(r.cli, (b = new Map()));
+      }
+      if (b !== undefined) b.set(r.backend, (b.get(r.backend) ?? 0) + 1);
+    }
     if (t.mode === 'short') t.connectionsOpened++;
     if (t.mode === 'keepalive') {
       // Interval of the connection, for the concurrency (lanes) estimate.
@@ -358,6 +377,7 @@ export class HttpTallies implements HttpSink {
       findings = findings.filter((f) => f.id !== 'connection-churn');
       notes.push(`${ka.connectionsOpened} keep-alive connections for at most ${ka.lanes} open at once, but the client side closed ${this.closedByClient} of them first (the server side ${this.closedByServer}): the client rotates its connections, not connection-churn`);
     }
+    findings = this.imbalanceOverClients(findings, notes);
     const identity: IdentitySource = this.useAddress ? 'server-address' : modes.some((m) => m.backends.size > 0) ? 'response' : 'none';
     if (this.dropShortBodies) notes.push(`response bodies are short but differ from one response to the next (${this.shortBodyNames.size > 64 ? 'over 64' : this.shortBodyNames.size} distinct in ${this.shortBodyCount}), so they are not backend names; pass --backend-from (header:NAME, json:PATH, regex:RE) to say where the backend's name is`);
     if (this.useAddress) {
@@ -374,6 +394,22 @@ export class HttpTallies implements HttpSink {
       notes.push(`only one-request connections (${this.short.connectionsOpened}): they show how the balancer spreads new connections; keep-alive pinning cannot be judged (no connection carried two requests)`);
     const servers = [...this.serverCounts].sort((a, b) => b[1] - a[1]).map(([s]) => s);
     return { modes, findings, identity, notes, servers };
+  }
+
+  /** `imbalance` findings re-judged with the client addresses as the draws (see judgeImbalanceOverClients). */
+  private imbalanceOverClients(findings: Finding[], notes: string[]): Finding[] {
+    const out: Finding[] = [];
+    for (const f of findings) {
+      const cl = f.id === 'imbalance' && f.severity === 'warn' ? this.clients[f.mode as 'keepalive' | 'short'] : undefined;
+      if (!cl) {
+        out.push(f);
+        continue;
+      }
+      const r = judgeImbalanceOverClients(f, cl);
+      if (r.finding) out.push(r.finding);
+      if (r.note) notes.push(r.note);
+    }
+    return out;
   }
 
   /**
@@ -415,6 +451,60 @@ export class HttpTallies implements HttpSink {
       `The client address tells them apart (a real client's, or the proxy's own), and a capture on the client side of the balancer decides it`
     );
   }
+}
+
+/**
+ * `imbalance` tests the requests as independent draws. When the client address decides the
+ * backend (every client that opened several connections reached one backend on all of them:
+ * haproxy `balance source`, nginx `ip_hash`, IPVS `sh`, `sessionAffinity: ClientIP`), the
+ * independent draws are the client addresses, not the requests: 4 clients hashed 2/1/1 over 3
+ * backends is what chance gives most often, however many requests each sends. The test is then
+ * run again on the clients (each counted once, on its backend): the finding stays, with that
+ * evidence, only when the clients too are spread unevenly beyond chance; otherwise it becomes a note.
+ */
+export function judgeImbalanceOverClients(f: Finding, clients: Map<number | string, Map<string, number>>): { finding: Finding | null; note?: string } {
+  const m = f.metrics as { backends?: string[]; observed?: number[]; requests?: number } | undefined;
+  const list = m?.backends ?? [];
+  if (list.length < 2) return { finding: f };
+  let multi = 0;
+  let pinned = 0;
+  const perBackend = new Map<string, number>(list.map((b) => [b, 0]));
+  for (const b of clients.values()) {
+    let total = 0;
+    let top = '';
+    let topN = -1;
+    for (const [name, n] of b) {
+      total += n;
+      if (n > topN) (top = name), (topN = n);
+    }
+    if (total >= 2) {
+      multi++;
+      if (b.size === 1) pinned++;
+    }
+    perBackend.set(top, (perBackend.get(top) ?? 0) + 1);
+  }
+  // Source affinity shown: at least two clients that came back, and (almost) every one on one backend.
+  if (multi < 2 || pinned < 0.9 * multi) return { finding: f };
+  const observed = list.map((b) => perBackend.get(b) ?? 0);
+  const res = chiSquareGoodnessOfFit(observed, list.map(() => 1));
+  const spread = list.map((b, i) => `${b} ${observed[i]}`).join(', ');
+  const nClients = clients.size;
+  const basis = `${f.mode}: the requests came from ${nClients} client address${nClients === 1 ? '' : 'es'}, and ${pinned} of the ${multi} that opened several connections reached one backend on every one of them (the backend follows the client address: source affinity or source hashing, e.g. haproxy \`balance source\`, nginx \`ip_hash\`, IPVS \`sh\`, sessionAffinity: ClientIP); the independent draws are the clients, not the ${m?.requests ?? 'individual'} requests`;
+  if (res.minExpected >= 5 && res.pValue < 0.001) {
+    return { finding: { ...f, evidence: [...f.evidence, `${basis}; over clients (each counted once): ${spread}, chi-square ${res.statistic.toFixed(1)}, p = ${res.pValue.toExponential(2)}: the clients too are spread unevenly`] } };
+  }
+  const why = res.minExpected < 5 ? `too few clients to tell an uneven balancer from the luck of the hash (the test needs at least 5 expected per backend: ${Math.ceil((5 * list.length))} clients)` : `which chance gives too often to call it an imbalance (p = ${res.pValue.toPrecision(2)}, threshold 0.001)`;
+  return {
+    finding: null,
+    note: `imbalance not judged: ${basis}. Over clients (each counted once): ${spread}, ${why}. Capture traffic from more client addresses to judge how the balancer spreads them`,
+  };
+}
+
+/** The client's address of a connection (IPv4 as a number, IPv6 as text). */
+function clientAddress(c: Conn): number | string {
+  const a = clientIsA(c);
+  if (!c.v6) return (a ? c.a0 : c.b0) >>> 0 || 0.5; // 0.0.0.0 kept apart from "none"
+  return a ? ipv6String(c.a0, c.a1, c.a2, c.a3) : ipv6String(c.b0, c.b1, c.b2, c.b3);
 }
 
 /** Most intervals open at one instant. */
