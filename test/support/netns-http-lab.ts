@@ -32,6 +32,8 @@ export interface HttpLabOptions {
   client: string;
   /** Extra whoami options. */
   whoamiArgs?: string[];
+  /** Instead of whoami: Node code for each backend, run with NAME (be1, ...) and HOST (127.0.0.11, ...) in its environment, listening on HOST:8080. */
+  backendScript?: string;
 }
 
 export interface HttpLabCapture {
@@ -64,7 +66,9 @@ export async function captureHttpLab(o: HttpLabOptions): Promise<HttpLabCapture>
   if (add.status !== 0) throw new Error(`ip netns add: ${add.stderr}`);
   try {
     spawnSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
-    for (let i = 1; i <= o.backends; i++) inNs(process.execPath, [LBDIAG, 'whoami', '--name', `be${i}`, '-H', `127.0.0.${10 + i}`, '-p', '8080', '--drain-delay', '0', ...(o.whoamiArgs ?? [])]);
+    for (let i = 1; i <= o.backends; i++)
+      if (o.backendScript !== undefined) procs.push(start('ip', ['netns', 'exec', ns, 'env', `NAME=be${i}`, `HOST=127.0.0.${10 + i}`, process.execPath, '-e', o.backendScript]));
+      else inNs(process.execPath, [LBDIAG, 'whoami', '--name', `be${i}`, '-H', `127.0.0.${10 + i}`, '-p', '8080', '--drain-delay', '0', ...(o.whoamiArgs ?? [])]);
     const conf = path.join(tmp, `${o.balancer}.conf`);
     fs.writeFileSync(conf, o.config.replaceAll('@DIR@', tmp));
     if (o.balancer === 'nginx') inNs('nginx', ['-c', conf, '-g', 'daemon off;']);

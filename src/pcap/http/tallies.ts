@@ -131,7 +131,8 @@ export class HttpTallies implements HttpSink {
   private readonly intervals: [number, number][] = [];
   private readonly serverCounts = new Map<string, number>();
   private readonly names = new Map<string, string>();
-  private shortBodyNames = new Set<string>();
+  /** Per distinct short plain body while events are held: responses with it, and the request number (seq) they had (-1: several). */
+  private shortBodyNames = new Map<string, { n: number; seq: number }>();
   private shortBodyCount = 0;
   private readonly addrNames = new Map<Conn, string>();
   private readonly v4Names = new Map<number, string>();
@@ -281,7 +282,12 @@ export class HttpTallies implements HttpSink {
       this.held.push(e);
       if (typeof e !== 'number' && e.shortBody) {
         this.shortBodyCount++;
-        if (this.shortBodyNames.size <= 64) this.shortBodyNames.add(e.backend!);
+        const b = this.shortBodyNames.get(e.backend!);
+        if (b === undefined) this.shortBodyNames.set(e.backend!, { n: 1, seq: e.seq });
+        else {
+          b.n++;
+          if (b.seq !== e.seq) b.seq = -1;
+        }
       }
       if (this.held.length >= DECIDE_AFTER) this.decide();
       return;
@@ -293,9 +299,14 @@ export class HttpTallies implements HttpSink {
   private decide(): void {
     const held = this.held ?? [];
     this.held = null;
+    // A backend's name repeats: bodies that mostly differ are per-request text (`request 7 on this connection`,
+    // an id, a time). A body counts as repeating when seen 3 times or more, at two request numbers, or twice on
+    // first requests: a capture of both sides of a balancer sees each response twice, at the same request
+    // number, so "twice" alone does not make per-request text a name.
+    let named = 0;
+    for (const b of this.shortBodyNames.values()) if (b.n >= 3 || b.seq === -1 || (b.n === 2 && b.seq === 1)) named += b.n;
     const distinct = this.shortBodyNames.size;
-    // A backend's name repeats: bodies that mostly differ are per-request text (`request 7 on this connection`).
-    this.dropShortBodies = distinct > Math.max(2, 0.5 * this.shortBodyCount);
+    this.dropShortBodies = distinct > 2 && (distinct > 0.5 * this.shortBodyCount || named < 0.5 * this.shortBodyCount);
     let identified = 0;
     let responses = 0;
     for (const e of held) {
@@ -379,7 +390,7 @@ export class HttpTallies implements HttpSink {
     }
     findings = this.imbalanceOverClients(findings, notes);
     const identity: IdentitySource = this.useAddress ? 'server-address' : modes.some((m) => m.backends.size > 0) ? 'response' : 'none';
-    if (this.dropShortBodies) notes.push(`response bodies are short but differ from one response to the next (${this.shortBodyNames.size > 64 ? 'over 64' : this.shortBodyNames.size} distinct in ${this.shortBodyCount}), so they are not backend names; pass --backend-from (header:NAME, json:PATH, regex:RE) to say where the backend's name is`);
+    if (this.dropShortBodies) notes.push(`response bodies are short but differ from one response to the next (${this.shortBodyNames.size} distinct in ${this.shortBodyCount}), so they are not backend names; pass --backend-from (header:NAME, json:PATH, regex:RE) to say where the backend's name is`);
     if (this.useAddress) {
       notes.push('no response names its backend; the connections go to several server addresses, so this looks like a capture on the balancer\'s backend side and each server address is taken as the backend');
       // A connection has one server address by definition: per-connection pinning cannot be judged from addresses.
@@ -443,7 +454,7 @@ export class HttpTallies implements HttpSink {
     }
     // Only worth saying when pinning could otherwise have been judged (several backends, not the server-address identity).
     if (direct === 0 || all.size < 2 || this.useAddress) return '';
-    const nDirect = [...byAddr.values()].filter((s) => s.size === 1).length;
+    const nDirect = new Set([...this.keepalive.conns.values()].filter((c) => c.clientBackends === 1 && c.ok > 0).map((c) => c.addr)).size;
     return (
       `${direct} keep-alive connection${direct === 1 ? '' : 's'} went to server addresses that only ever answered as one backend (${examples.join(', ')}${nDirect > examples.length ? ', …' : ''}), so keep-alive pinning is not judged on ${direct === 1 ? 'it' : 'them'}: ` +
       `a connection to a backend's own address stays on that backend whoever chose it. Either a layer-4 balancer that keeps the client address (DNAT, IPVS) sent ${direct === 1 ? 'it' : 'them'} there and pins keep-alive connections, ` +
