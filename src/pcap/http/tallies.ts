@@ -381,7 +381,7 @@ export class HttpTallies implements HttpSink {
     const direct = this.choicesByAddress(modes);
     let findings = modes.length ? analyseProbe(modes, options) : [];
     // The probe's advice for a small sample is a bigger -n; a capture's is a longer capture.
-    findings = findings.map((f) => (f.id === 'insufficient-data' ? forCapture(f) : f));
+    findings = findings.map((f) => (f.id === 'insufficient-data' ? forCapture(f) : f.id === 'keepalive-pinning' ? pinningForCapture(f) : f));
     const notes: string[] = [];
     // The capture shows who closed: churn is the other side's doing only when it closed most of them.
     if (findings.some((f) => f.id === 'connection-churn') && !(this.closedByServer > this.closedByClient)) {
@@ -530,6 +530,15 @@ function peakConcurrency(iv: readonly [number, number][]): number {
     if (cur > peak) peak = cur;
   }
   return peak;
+}
+
+/** The probe deals its requests to its connections in a random order; a capture's requests came in the order it shows. */
+const PROBE_ORDER = 'requests went to the connections in a random order, so a per-request balancer would have spread each connection over several backends';
+const CAPTURE_ORDER =
+  'in the order this capture saw the requests, round robin per request would not have kept these connections on one backend (their requests do not all fall in one round-robin slot) and a random choice per request would have spread them';
+
+function pinningForCapture(f: Finding): Finding {
+  return { ...f, evidence: f.evidence.map((e) => e.replace(PROBE_ORDER, CAPTURE_ORDER)) };
 }
 
 /** `insufficient-data` as a capture must say it: the sample is what the capture holds, not an -n to raise. */
