@@ -456,10 +456,11 @@ export class HttpTallies implements HttpSink {
     if (direct === 0 || all.size < 2 || this.useAddress) return '';
     const nDirect = new Set([...this.keepalive.conns.values()].filter((c) => c.clientBackends === 1 && c.ok > 0).map((c) => c.addr)).size;
     return (
-      `${direct} keep-alive connection${direct === 1 ? '' : 's'} went to server addresses that only ever answered as one backend (${examples.join(', ')}${nDirect > examples.length ? ', …' : ''}), so keep-alive pinning is not judged on ${direct === 1 ? 'it' : 'them'}: ` +
-      `a connection to a backend's own address stays on that backend whoever chose it. Either a layer-4 balancer that keeps the client address (DNAT, IPVS) sent ${direct === 1 ? 'it' : 'them'} there and pins keep-alive connections, ` +
-      `or these are an HTTP proxy's upstream connections (it balances each request; nothing to fix) or clients that pick the backend themselves. ` +
-      `The client address tells them apart (a real client's, or the proxy's own), and a capture on the client side of the balancer decides it`
+      `${direct} keep-alive connection${direct === 1 ? '' : 's'} went to server addresses that each only ever answered as one backend in this capture (${examples.join(', ')}${nDirect > examples.length ? ', …' : ''}), so keep-alive pinning is not judged on ${direct === 1 ? 'it' : 'them'}: ` +
+      `it needs connections to an address that reached several backends. Such addresses are the backends' own (a capture on the balancer's backend side: ` +
+      `behind a layer-4 balancer that keeps the client address, DNAT or IPVS, these connections would show its pinning; behind an HTTP proxy they are its upstream pool, ` +
+      `which balances each request: nothing to fix), or balancer addresses that showed one backend each (too few connections to them). ` +
+      `The client address tells the backend-side cases apart (a real client's, or the proxy's own); a capture on the client side, with one-request connections too, decides it`
     );
   }
 }
