@@ -196,6 +196,7 @@ export class HttpTallies implements HttpSink {
         }
       } else this.identifyInto(x, headers, body, deep, rec);
     }
+    if (x.close) this.closeAnnounced.add(x.stream);
     this.serverCounts.set(addr, (this.serverCounts.get(addr) ?? 0) + 1);
     this.push(rec);
   }
@@ -238,11 +239,20 @@ export class HttpTallies implements HttpSink {
       const first = (d: typeof cli): number => Math.min(d.finFrame || Infinity, d.rstFrame || Infinity);
       const fs = first(srv);
       const fc = first(cli);
-      if (fs < fc) this.closedByServer++;
+      // Who asked comes before who sent the first FIN: a server that closes after the client's `Connection: close`
+      // does the client's bidding, and a client that closes at once on a `Connection: close` answer (its FIN often
+      // leaves before the server's) does the server's.
+      if (s.clientClose) this.closedByClient++;
+      else if (this.closeAnnounced.delete(c.stream)) this.closedByServer++;
+      else if (fs < fc) this.closedByServer++;
       else if (fc < fs) this.closedByClient++;
     }
+    this.closeAnnounced.delete(c.stream);
     this.push(c.stream);
   }
+
+  /** Streams whose server side announced the close (`Connection: close` or HTTP/1.0 answer) on a response. */
+  private readonly closeAnnounced = new Set<number>();
 
   /** Keep-alive connections (several requests) by the side that sent the first FIN or RST. */
   private closedByServer = 0;
@@ -386,7 +396,7 @@ export class HttpTallies implements HttpSink {
     // The capture shows who closed: churn is the other side's doing only when it closed most of them.
     if (findings.some((f) => f.id === 'connection-churn') && !(this.closedByServer > this.closedByClient)) {
       findings = findings.filter((f) => f.id !== 'connection-churn');
-      notes.push(`${ka.connectionsOpened} keep-alive connections for at most ${ka.lanes} open at once, but the client side closed ${this.closedByClient} of them first (the server side ${this.closedByServer}): the client rotates its connections, not connection-churn`);
+      notes.push(`${ka.connectionsOpened} keep-alive connections for at most ${ka.lanes} open at once, but the client side closed ${this.closedByClient} of them (first, or by asking with Connection: close; the server side ${this.closedByServer}): the client rotates its connections, not connection-churn`);
     }
     findings = this.imbalanceOverClients(findings, notes);
     const identity: IdentitySource = this.useAddress ? 'server-address' : modes.some((m) => m.backends.size > 0) ? 'response' : 'none';
