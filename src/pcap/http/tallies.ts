@@ -24,6 +24,7 @@ import type { ProbeRecord } from '../../probe/record.js';
 import { ModeTally } from '../../probe/tally.js';
 import { BACKEND_KEY, CONN_KEY, INSTANCE_KEY, PID_KEY, STARTED_KEY } from '../../wire/identity-headers.js';
 import { clientIsA, ipv6String, serverOf, type Conn } from '../connection.js';
+import { ClientAddresses } from './client-addresses.js';
 import type { HttpSink } from './layer.js';
 import { BODY_CAP, type CaptureExchange, type HttpStream } from './stream.js';
 
@@ -231,6 +232,8 @@ export class HttpTallies implements HttpSink {
   private readonly res: HttpResponse = { status: 0, headers: NO_HEADERS, body: EMPTY, bodyBytes: 0, close: false };
 
   connectionDone(c: Conn, s: HttpStream): void {
+    // Only where a request was parsed from the client side (a capture missing the SYN may guess the sides wrong otherwise).
+    if (s.requests > 0) this.clients.add(c);
     // Who ended it: connection-churn claims the other side (server or balancer) ends keep-alive connections.
     if (s.requests > 1) {
       const a = clientIsA(c);
@@ -253,6 +256,9 @@ export class HttpTallies implements HttpSink {
 
   /** Streams whose server side announced the close (`Connection: close` or HTTP/1.0 answer) on a response. */
   private readonly closeAnnounced = new Set<number>();
+
+  /** The HTTP connections' client addresses (single-backend's wording depends on how many). */
+  private readonly clients = new ClientAddresses();
 
   /** Keep-alive connections (several requests) by the side that sent the first FIN or RST. */
   private closedByServer = 0;
@@ -354,17 +360,17 @@ export class HttpTallies implements HttpSink {
   }
 
   /** Per mode: client address -> backend of each of its connections (first request) -> connections; null once over MAX_CLIENTS. */
-  private readonly clients: Record<'keepalive' | 'short', Map<number | string, Map<string, number>> | null> = { keepalive: new Map(), short: new Map() };
+  private readonly clientBackends: Record<'keepalive' | 'short', Map<number | string, Map<string, number>> | null> = { keepalive: new Map(), short: new Map() };
 
   /** `st`: the state of r's connection (already out of `conns` for a short one). */
   private add(t: ModeTally, r: Rec, st: ConnState): void {
     r.mode = t.mode;
     t.add(r);
-    const cl = this.clients[t.mode as 'keepalive' | 'short'];
+    const cl = this.clientBackends[t.mode as 'keepalive' | 'short'];
     if (cl !== null && r.cli !== 0 && r.backend !== undefined && r.status !== undefined && r.status < 500) {
       let b = cl.get(r.cli);
       if (b === undefined) {
-        if (cl.size >= MAX_CLIENTS) this.clients[t.mode as 'keepalive' | 'short'] = null;
+        if (cl.size >= MAX_CLIENTS) this.clientBackends[t.mode as 'keepalive' | 'short'] = null;
         else cl.set(r.cli, (b = new Map()));
       }
       if (b !== undefined) b.set(r.backend, (b.get(r.backend) ?? 0) + 1);
@@ -389,7 +395,7 @@ export class HttpTallies implements HttpSink {
     }
     const modes = [ka, this.short].filter((t) => t.requests > 0);
     const direct = this.choicesByAddress(modes);
-    let findings = modes.length ? analyseProbe(modes, options) : [];
+    let findings = modes.length ? analyseProbe(modes, { ...options, captureClients: this.clients.summary() }) : [];
     // The probe's advice for a small sample is a bigger -n; a capture's is a longer capture.
     findings = findings.map((f) => (f.id === 'insufficient-data' ? forCapture(f) : f.id === 'keepalive-pinning' ? pinningForCapture(f) : f));
     const notes: string[] = [];
@@ -421,7 +427,7 @@ export class HttpTallies implements HttpSink {
   private imbalanceOverClients(findings: Finding[], notes: string[]): Finding[] {
     const out: Finding[] = [];
     for (const f of findings) {
-      const cl = f.id === 'imbalance' && f.severity === 'warn' ? this.clients[f.mode as 'keepalive' | 'short'] : undefined;
+      const cl = f.id === 'imbalance' && f.severity === 'warn' ? this.clientBackends[f.mode as 'keepalive' | 'short'] : undefined;
       if (!cl) {
         out.push(f);
         continue;
