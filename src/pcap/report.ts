@@ -37,7 +37,7 @@ export function renderHuman(res: AnalysisResult, chalk: ChalkInstance, width: nu
   const first = showHttp ? res.findings.filter((f) => !httpFindings.has(f)) : res.findings;
   if (first.length) out.push(renderFindings(first, { chalk, width, verbosity, explain: ro.explain }).trimEnd());
   else if (showHttp && httpFindings.size > 0) out.push('No TCP findings.');
-  if (showHttp) out.push(renderHttp(res.http!, res.httpFindings ?? [], chalk, width).trimEnd());
+  if (showHttp) out.push(renderHttp(res.http!, res.httpFindings ?? [], chalk, width, { verbosity, explain: ro.explain }).trimEnd());
   for (const w of res.warnings) out.push(chalk.yellow(`warning: ${w}`));
   return `${out.join('\n\n')}\n`;
 }

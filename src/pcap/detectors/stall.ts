@@ -15,7 +15,7 @@ const WHERE: Record<string, string> = {
   handshake: 'during the handshake (SYN sent, connection not yet established)',
   retransmission: 'before a retransmission (a segment was lost and resent after a timeout)',
   'unacknowledged-data': 'while data was in flight and unacknowledged',
-  'awaiting-response': 'between a request and its response (the server answered late)',
+  'awaiting-response': 'between a request and its response (the request was acknowledged; the server side took this long to answer)',
 };
 
 const MEANING: Record<string, string> = {
@@ -28,15 +28,21 @@ const MEANING: Record<string, string> = {
     'Data sat unacknowledged for the whole gap: the peer, or something between the peers (balancer, firewall, a NAT entry that ' +
     'expired), stopped passing packets for that long.',
   'awaiting-response':
-    'The request was delivered (acknowledged) but the answer came late: the backend was slow, or it was waiting on something ' +
-    'itself (a downstream call, a lock, a full thread pool). Not a network loss.',
+    'The request was delivered (the server side acknowledged it) and its answer took this long: not a network loss on this side. ' +
+    'Three causes fit and this capture alone does not tell them apart: the application answers slowly by design (a long poll, ' +
+    'a streaming or report endpoint: then nothing is wrong); the backend was slow or waiting on something itself (a downstream ' +
+    'call, a lock, a full thread pool); or, through an HTTP proxy or balancer, the proxy waited before forwarding (a connect to a ' +
+    'dead or overloaded pool member retried after its connect timeout, a queue at maxconn).',
 };
 
 const FIX: Record<string, string> = {
   handshake: 'See whether the SYN/ACK left the server (capture on the backend); check the backend\'s listen queue and the balancer\'s conntrack table.',
   retransmission: 'Find where the segment was lost: capture on both sides of the balancer; check interface drops (ip -s link), conntrack and firewall drops (nstat, dmesg).',
   'unacknowledged-data': 'Capture on both sides of the balancer to see which hop holds the packets; check conntrack/IPVS timeouts against the connection\'s idle time.',
-  'awaiting-response': 'Look at the backend\'s own latency (its logs for this request, CPU, downstream calls); the network delivered the request in time.',
+  'awaiting-response':
+    'See what this request was (the URL in the application\'s or the balancer\'s logs: a long poll answers late on purpose). Otherwise capture ' +
+    'on the backend side of the balancer at the same time: if the backend got the request at once and answered late, look at the backend ' +
+    '(its logs, CPU, downstream calls); if the request reached it late, look at the balancer (haproxy Tc/Tw timers, nginx $upstream_connect_time).',
 };
 
 export function detectStall(c: Conn, ctx: DetectorContext): Finding | null {
@@ -51,7 +57,7 @@ export function detectStall(c: Conn, ctx: DetectorContext): Finding | null {
   return {
     id: STALL,
     severity: 'warn',
-    title: `${secs(c.stallGap)} stall ${WHERE[phase].replace(/ \(.*\)$/, '')}`,
+    title: phase === 'awaiting-response' ? `${secs(c.stallGap)} before the server side answered a request` : `${secs(c.stallGap)} stall ${WHERE[phase].replace(/ \(.*\)$/, '')}`,
     evidence,
     explanation: MEANING[phase],
     remedy: FIX[phase],

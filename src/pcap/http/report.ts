@@ -4,7 +4,7 @@
  * one-request connections, what the capture can and cannot conclude, then the HTTP findings.
  */
 import type { ChalkInstance } from 'chalk';
-import { renderFindings } from '../../core/render.js';
+import { renderFindings, type Verbosity } from '../../core/render.js';
 import { renderMode } from '../../probe/report.js';
 import type { ProbeReport } from '../../probe/summary.js';
 import type { Finding } from '../../core/finding.js';
@@ -16,7 +16,8 @@ const IDENTITY: Record<HttpReport['identity'], string> = {
   none: 'not named by the responses',
 };
 
-export function renderHttp(h: HttpReport, findings: Finding[], chalk: ChalkInstance, width: number): string {
+/** `fo`: the report's verbosity and --explain, for the HTTP findings as for the TCP ones (-v: every evidence line). */
+export function renderHttp(h: HttpReport, findings: Finding[], chalk: ChalkInstance, width: number, fo: { verbosity?: Verbosity; explain?: boolean } = {}): string {
   const out: string[] = [];
   out.push(chalk.bold('HTTP/1.x'));
   const parts = [`${h.streams} HTTP connections, ${h.requests} requests, ${h.responses} responses`, `backends ${IDENTITY[h.identity]}`];
@@ -41,6 +42,6 @@ export function renderHttp(h: HttpReport, findings: Finding[], chalk: ChalkInsta
   }
   out.push('');
   out.push(chalk.bold('HTTP findings'));
-  out.push(renderFindings(findings, { chalk, width }).trimEnd());
+  out.push(renderFindings(findings, { chalk, width, verbosity: fo.verbosity, explain: fo.explain }).trimEnd());
   return out.join('\n');
 }

@@ -141,6 +141,8 @@ class RequestSink implements MessageSink {
 export class HttpStream implements MessageSink {
   readonly stream: number;
   requests = 0;
+  /** The client asked to close: its last request had `Connection: close` (or was HTTP/1.0 without keep-alive). */
+  clientClose = false;
   responses = 0;
   gaveUp = '';
   private readonly cli: Way;
@@ -254,6 +256,9 @@ export class HttpStream implements MessageSink {
   /** @internal (RequestSink) */
   reqHead(h: MessageHead): boolean {
     if (this.cur) this.cur.method = h.method;
+    const conn = h.headers.connection;
+    this.clientClose = conn !== undefined ? /close/i.test(conn) : h.minor === 0;
+    if (h.minor === 0 && conn !== undefined && !/keep-alive/i.test(conn)) this.clientClose = true;
     return false;
   }
 

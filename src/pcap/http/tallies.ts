@@ -17,12 +17,13 @@
  */
 import type { Finding } from '../../core/finding.js';
 import { analyse as analyseProbe, type AnalyseOptions } from '../../probe/analyse.js';
+import { chiSquareGoodnessOfFit } from '../../probe/chi-square.js';
 import { identify, type BackendFrom } from '../../probe/identity.js';
 import type { HttpResponse } from '../../probe/http-response.js';
 import type { ProbeRecord } from '../../probe/record.js';
 import { ModeTally } from '../../probe/tally.js';
 import { BACKEND_KEY, CONN_KEY, INSTANCE_KEY, PID_KEY, STARTED_KEY } from '../../wire/identity-headers.js';
-import { clientIsA, serverOf, type Conn } from '../connection.js';
+import { clientIsA, ipv6String, serverOf, type Conn } from '../connection.js';
 import { ClientAddresses } from './client-addresses.js';
 import type { HttpSink } from './layer.js';
 import { BODY_CAP, type CaptureExchange, type HttpStream } from './stream.js';
@@ -33,7 +34,11 @@ const MAX_INTERVALS = 20000;
 
 export type IdentitySource = 'response' | 'server-address' | 'none';
 
-type Rec = ProbeRecord & { shortBody: boolean };
+/** `cli`: the client's address (IPv4 as a number, IPv6 as text) on a connection's first request, else 0. */
+type Rec = ProbeRecord & { shortBody: boolean; cli: number | string };
+
+/** Client addresses kept per mode (connections per backend each) to tell source affinity from imbalance. */
+const MAX_CLIENTS = 20000;
 
 const EMPTY = Buffer.alloc(0);
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
@@ -51,6 +56,7 @@ function blankRecord(): Rec {
     seq: 0,
     totalMs: 0,
     shortBody: false,
+    cli: 0,
     idleMs: undefined,
     error: undefined,
     phase: undefined,
@@ -126,7 +132,8 @@ export class HttpTallies implements HttpSink {
   private readonly intervals: [number, number][] = [];
   private readonly serverCounts = new Map<string, number>();
   private readonly names = new Map<string, string>();
-  private shortBodyNames = new Set<string>();
+  /** Per distinct short plain body while events are held: responses with it, and the request number (seq) they had (-1: several). */
+  private shortBodyNames = new Map<string, { n: number; seq: number }>();
   private shortBodyCount = 0;
   private readonly addrNames = new Map<Conn, string>();
   private readonly v4Names = new Map<number, string>();
@@ -152,6 +159,7 @@ export class HttpTallies implements HttpSink {
     rec.seq = x.seq;
     rec.totalMs = Math.max(0, ((x.resEndT ?? c.lastTime) - x.reqT) * 1000);
     rec.shortBody = false;
+    rec.cli = x.seq === 1 ? clientAddress(c) : 0;
     rec.idleMs = x.idleS !== undefined ? x.idleS * 1000 : undefined;
     rec.error = rec.phase = rec.status = rec.ttfbMs = undefined;
     rec.backend = rec.instance = rec.started = rec.pid = rec.serverConn = rec.serverSeq = rec.forwarded = undefined;
@@ -189,6 +197,7 @@ export class HttpTallies implements HttpSink {
         }
       } else this.identifyInto(x, headers, body, deep, rec);
     }
+    if (x.close) this.closeAnnounced.add(x.stream);
     this.serverCounts.set(addr, (this.serverCounts.get(addr) ?? 0) + 1);
     this.push(rec);
   }
@@ -233,11 +242,20 @@ export class HttpTallies implements HttpSink {
       const first = (d: typeof cli): number => Math.min(d.finFrame || Infinity, d.rstFrame || Infinity);
       const fs = first(srv);
       const fc = first(cli);
-      if (fs < fc) this.closedByServer++;
+      // Who asked comes before who sent the first FIN: a server that closes after the client's `Connection: close`
+      // does the client's bidding, and a client that closes at once on a `Connection: close` answer (its FIN often
+      // leaves before the server's) does the server's.
+      if (s.clientClose) this.closedByClient++;
+      else if (this.closeAnnounced.delete(c.stream)) this.closedByServer++;
+      else if (fs < fc) this.closedByServer++;
       else if (fc < fs) this.closedByClient++;
     }
+    this.closeAnnounced.delete(c.stream);
     this.push(c.stream);
   }
+
+  /** Streams whose server side announced the close (`Connection: close` or HTTP/1.0 answer) on a response. */
+  private readonly closeAnnounced = new Set<number>();
 
   /** The HTTP connections' client addresses (single-backend's wording depends on how many). */
   private readonly clients = new ClientAddresses();
@@ -280,7 +298,12 @@ export class HttpTallies implements HttpSink {
       this.held.push(e);
       if (typeof e !== 'number' && e.shortBody) {
         this.shortBodyCount++;
-        if (this.shortBodyNames.size <= 64) this.shortBodyNames.add(e.backend!);
+        const b = this.shortBodyNames.get(e.backend!);
+        if (b === undefined) this.shortBodyNames.set(e.backend!, { n: 1, seq: e.seq });
+        else {
+          b.n++;
+          if (b.seq !== e.seq) b.seq = -1;
+        }
       }
       if (this.held.length >= DECIDE_AFTER) this.decide();
       return;
@@ -292,9 +315,14 @@ export class HttpTallies implements HttpSink {
   private decide(): void {
     const held = this.held ?? [];
     this.held = null;
+    // A backend's name repeats: bodies that mostly differ are per-request text (`request 7 on this connection`,
+    // an id, a time). A body counts as repeating when seen 3 times or more, at two request numbers, or twice on
+    // first requests: a capture of both sides of a balancer sees each response twice, at the same request
+    // number, so "twice" alone does not make per-request text a name.
+    let named = 0;
+    for (const b of this.shortBodyNames.values()) if (b.n >= 3 || b.seq === -1 || (b.n === 2 && b.seq === 1)) named += b.n;
     const distinct = this.shortBodyNames.size;
-    // A backend's name repeats: bodies that mostly differ are per-request text (`request 7 on this connection`).
-    this.dropShortBodies = distinct > Math.max(2, 0.5 * this.shortBodyCount);
+    this.dropShortBodies = distinct > 2 && (distinct > 0.5 * this.shortBodyCount || named < 0.5 * this.shortBodyCount);
     let identified = 0;
     let responses = 0;
     for (const e of held) {
@@ -331,10 +359,22 @@ export class HttpTallies implements HttpSink {
     }
   }
 
+  /** Per mode: client address -> backend of each of its connections (first request) -> connections; null once over MAX_CLIENTS. */
+  private readonly clientBackends: Record<'keepalive' | 'short', Map<number | string, Map<string, number>> | null> = { keepalive: new Map(), short: new Map() };
+
   /** `st`: the state of r's connection (already out of `conns` for a short one). */
   private add(t: ModeTally, r: Rec, st: ConnState): void {
     r.mode = t.mode;
     t.add(r);
+    const cl = this.clientBackends[t.mode as 'keepalive' | 'short'];
+    if (cl !== null && r.cli !== 0 && r.backend !== undefined && r.status !== undefined && r.status < 500) {
+      let b = cl.get(r.cli);
+      if (b === undefined) {
+        if (cl.size >= MAX_CLIENTS) this.clientBackends[t.mode as 'keepalive' | 'short'] = null;
+        else cl.set(r.cli, (b = new Map()));
+      }
+      if (b !== undefined) b.set(r.backend, (b.get(r.backend) ?? 0) + 1);
+    }
     if (t.mode === 'short') t.connectionsOpened++;
     if (t.mode === 'keepalive') {
       // Interval of the connection, for the concurrency (lanes) estimate.
@@ -354,17 +394,19 @@ export class HttpTallies implements HttpSink {
       if (t.requests > 0) t.durationMs = Math.max(0, t.endT - t.startT);
     }
     const modes = [ka, this.short].filter((t) => t.requests > 0);
+    const direct = this.choicesByAddress(modes);
     let findings = modes.length ? analyseProbe(modes, { ...options, captureClients: this.clients.summary() }) : [];
     // The probe's advice for a small sample is a bigger -n; a capture's is a longer capture.
-    findings = findings.map((f) => (f.id === 'insufficient-data' ? forCapture(f) : f));
+    findings = findings.map((f) => (f.id === 'insufficient-data' ? forCapture(f) : f.id === 'keepalive-pinning' ? pinningForCapture(f) : f));
     const notes: string[] = [];
     // The capture shows who closed: churn is the other side's doing only when it closed most of them.
     if (findings.some((f) => f.id === 'connection-churn') && !(this.closedByServer > this.closedByClient)) {
       findings = findings.filter((f) => f.id !== 'connection-churn');
-      notes.push(`${ka.connectionsOpened} keep-alive connections for at most ${ka.lanes} open at once, but the client side closed ${this.closedByClient} of them first (the server side ${this.closedByServer}): the client rotates its connections, not connection-churn`);
+      notes.push(`${ka.connectionsOpened} keep-alive connections for at most ${ka.lanes} open at once, but the client side closed ${this.closedByClient} of them (first, or by asking with Connection: close; the server side ${this.closedByServer}): the client rotates its connections, not connection-churn`);
     }
+    findings = this.imbalanceOverClients(findings, notes);
     const identity: IdentitySource = this.useAddress ? 'server-address' : modes.some((m) => m.backends.size > 0) ? 'response' : 'none';
-    if (this.dropShortBodies) notes.push(`response bodies are short but differ from one response to the next (${this.shortBodyNames.size > 64 ? 'over 64' : this.shortBodyNames.size} distinct in ${this.shortBodyCount}), so they are not backend names; pass --backend-from (header:NAME, json:PATH, regex:RE) to say where the backend's name is`);
+    if (this.dropShortBodies) notes.push(`response bodies are short but differ from one response to the next (${this.shortBodyNames.size} distinct in ${this.shortBodyCount}), so they are not backend names; pass --backend-from (header:NAME, json:PATH, regex:RE) to say where the backend's name is`);
     if (this.useAddress) {
       notes.push('no response names its backend; the connections go to several server addresses, so this looks like a capture on the balancer\'s backend side and each server address is taken as the backend');
       // A connection has one server address by definition: per-connection pinning cannot be judged from addresses.
@@ -372,6 +414,7 @@ export class HttpTallies implements HttpSink {
       findings = findings.filter((f) => f.id !== 'keepalive-pinning');
       notes.push(`keep-alive pinning is not judged from server addresses (every connection has exactly one)${pinned ? '; capture on the client side, or have the backends name themselves (lbdiag whoami), to test it' : ''}`);
     }
+    if (direct !== '') notes.push(direct);
     if (ka.requests > 0 && this.short.requests === 0)
       notes.push(`only keep-alive connections (${ka.connectionsOpened}, each carrying several requests): their per-connection backends show pinning or per-request balancing; how the balancer spreads new connections needs one-request connections (curl in a loop, or lbdiag probe --mode short)`);
     if (this.short.requests > 0 && ka.requests === 0)
@@ -379,6 +422,117 @@ export class HttpTallies implements HttpSink {
     const servers = [...this.serverCounts].sort((a, b) => b[1] - a[1]).map(([s]) => s);
     return { modes, findings, identity, notes, servers };
   }
+
+  /** `imbalance` findings re-judged with the client addresses as the draws (see judgeImbalanceOverClients). */
+  private imbalanceOverClients(findings: Finding[], notes: string[]): Finding[] {
+    const out: Finding[] = [];
+    for (const f of findings) {
+      const cl = f.id === 'imbalance' && f.severity === 'warn' ? this.clientBackends[f.mode as 'keepalive' | 'short'] : undefined;
+      if (!cl) {
+        out.push(f);
+        continue;
+      }
+      const r = judgeImbalanceOverClients(f, cl);
+      if (r.finding) out.push(r.finding);
+      if (r.note) notes.push(r.note);
+    }
+    return out;
+  }
+
+  /**
+   * A connection can only show keep-alive pinning if the address it went to could reach several
+   * backends: connections to a server address that only ever answered as one backend (a backend's
+   * own address, seen on the balancer's backend side: an L7 proxy's upstream pool, or clients that
+   * pick backends themselves) stay on it by definition. Each keep-alive connection gets, as the
+   * probe's `clientBackends`, the number of backends its server address answered as in the whole
+   * capture (both modes); returns the note that says which were set aside ('' when none).
+   */
+  private choicesByAddress(modes: readonly ModeTally[]): string {
+    const byAddr = new Map<string, Set<string>>();
+    for (const m of modes)
+      for (const [addr, a] of m.addresses) {
+        let s = byAddr.get(addr);
+        if (!s) byAddr.set(addr, (s = new Set()));
+        for (const b of a.backends.keys()) s.add(b);
+      }
+    const all = new Set<string>();
+    for (const s of byAddr.values()) for (const b of s) all.add(b);
+    let direct = 0;
+    const examples: string[] = [];
+    for (const c of this.keepalive.conns.values()) {
+      const n = byAddr.get(c.addr)?.size ?? 0;
+      c.clientBackends = n;
+      if (n === 1 && c.ok > 0) {
+        direct++;
+        const ex = `${c.addr} → ${[...byAddr.get(c.addr)!][0]}`;
+        if (examples.length < 3 && !examples.includes(ex)) examples.push(ex);
+      }
+    }
+    // Only worth saying when pinning could otherwise have been judged (several backends, not the server-address identity).
+    if (direct === 0 || all.size < 2 || this.useAddress) return '';
+    const nDirect = new Set([...this.keepalive.conns.values()].filter((c) => c.clientBackends === 1 && c.ok > 0).map((c) => c.addr)).size;
+    return (
+      `${direct} keep-alive connection${direct === 1 ? '' : 's'} went to server addresses that each only ever answered as one backend in this capture (${examples.join(', ')}${nDirect > examples.length ? ', …' : ''}), so keep-alive pinning is not judged on ${direct === 1 ? 'it' : 'them'}: ` +
+      `it needs connections to an address that reached several backends. Such addresses are the backends' own (a capture on the balancer's backend side: ` +
+      `behind a layer-4 balancer that keeps the client address, DNAT or IPVS, these connections would show its pinning; behind an HTTP proxy they are its upstream pool, ` +
+      `which balances each request: nothing to fix), or balancer addresses that showed one backend each (too few connections to them). ` +
+      `The client address tells the backend-side cases apart (a real client's, or the proxy's own); a capture on the client side, with one-request connections too, decides it`
+    );
+  }
+}
+
+/**
+ * `imbalance` tests the requests as independent draws. When the client address decides the
+ * backend (every client that opened several connections reached one backend on all of them:
+ * haproxy `balance source`, nginx `ip_hash`, IPVS `sh`, `sessionAffinity: ClientIP`), the
+ * independent draws are the client addresses, not the requests: 4 clients hashed 2/1/1 over 3
+ * backends is what chance gives most often, however many requests each sends. The test is then
+ * run again on the clients (each counted once, on its backend): the finding stays, with that
+ * evidence, only when the clients too are spread unevenly beyond chance; otherwise it becomes a note.
+ */
+export function judgeImbalanceOverClients(f: Finding, clients: Map<number | string, Map<string, number>>): { finding: Finding | null; note?: string } {
+  const m = f.metrics as { backends?: string[]; observed?: number[]; requests?: number } | undefined;
+  const list = m?.backends ?? [];
+  if (list.length < 2) return { finding: f };
+  let multi = 0;
+  let pinned = 0;
+  const perBackend = new Map<string, number>(list.map((b) => [b, 0]));
+  for (const b of clients.values()) {
+    let total = 0;
+    let top = '';
+    let topN = -1;
+    for (const [name, n] of b) {
+      total += n;
+      if (n > topN) (top = name), (topN = n);
+    }
+    if (total >= 2) {
+      multi++;
+      if (b.size === 1) pinned++;
+    }
+    perBackend.set(top, (perBackend.get(top) ?? 0) + 1);
+  }
+  // Source affinity shown: at least two clients that came back, and (almost) every one on one backend.
+  if (multi < 2 || pinned < 0.9 * multi) return { finding: f };
+  const observed = list.map((b) => perBackend.get(b) ?? 0);
+  const res = chiSquareGoodnessOfFit(observed, list.map(() => 1));
+  const spread = list.map((b, i) => `${b} ${observed[i]}`).join(', ');
+  const nClients = clients.size;
+  const basis = `${f.mode}: the requests came from ${nClients} client address${nClients === 1 ? '' : 'es'}, and ${pinned} of the ${multi} that opened several connections reached one backend on every one of them (the backend follows the client address: source affinity or source hashing, e.g. haproxy \`balance source\`, nginx \`ip_hash\`, IPVS \`sh\`, sessionAffinity: ClientIP); the independent draws are the clients, not the ${m?.requests ?? 'individual'} requests`;
+  if (res.minExpected >= 5 && res.pValue < 0.001) {
+    return { finding: { ...f, evidence: [...f.evidence, `${basis}; over clients (each counted once): ${spread}, chi-square ${res.statistic.toFixed(1)}, p = ${res.pValue.toExponential(2)}: the clients too are spread unevenly`] } };
+  }
+  const why = res.minExpected < 5 ? `too few clients to tell an uneven balancer from the luck of the hash (the test needs at least 5 expected per backend: ${Math.ceil((5 * list.length))} clients)` : `which chance gives too often to call it an imbalance (p = ${res.pValue.toPrecision(2)}, threshold 0.001)`;
+  return {
+    finding: null,
+    note: `imbalance not judged: ${basis}. Over clients (each counted once): ${spread}, ${why}. Capture traffic from more client addresses to judge how the balancer spreads them`,
+  };
+}
+
+/** The client's address of a connection (IPv4 as a number, IPv6 as text). */
+function clientAddress(c: Conn): number | string {
+  const a = clientIsA(c);
+  if (!c.v6) return (a ? c.a0 : c.b0) >>> 0 || 0.5; // 0.0.0.0 kept apart from "none"
+  return a ? ipv6String(c.a0, c.a1, c.a2, c.a3) : ipv6String(c.b0, c.b1, c.b2, c.b3);
 }
 
 /** Most intervals open at one instant. */
@@ -393,6 +547,15 @@ function peakConcurrency(iv: readonly [number, number][]): number {
     if (cur > peak) peak = cur;
   }
   return peak;
+}
+
+/** The probe deals its requests to its connections in a random order; a capture's requests came in the order it shows. */
+const PROBE_ORDER = 'requests went to the connections in a random order, so a per-request balancer would have spread each connection over several backends';
+const CAPTURE_ORDER =
+  'in the order this capture saw the requests, round robin per request would not have kept these connections on one backend (their requests do not all fall in one round-robin slot) and a random choice per request would have spread them';
+
+function pinningForCapture(f: Finding): Finding {
+  return { ...f, evidence: f.evidence.map((e) => e.replace(PROBE_ORDER, CAPTURE_ORDER)) };
 }
 
 /** `insufficient-data` as a capture must say it: the sample is what the capture holds, not an -n to raise. */

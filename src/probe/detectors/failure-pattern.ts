@@ -26,6 +26,13 @@ export interface FailurePattern {
  * source hashing, random or least-connections balancing).
  */
 export function failurePattern(m: ModeTally, rate: number): FailurePattern {
+  // A place (pool member, listener) that fails would fail new connections' requests as often as the
+  // others. When the new ones fail far less than chance allows at the reused ones' rate (an idle timeout:
+  // every connection's first request works, a later one fails), the 1 in N comes from the connections'
+  // shape, not from N places: no pattern is claimed. (Per-request balancing over a bad member fails new
+  // and reused alike; with few new connections their clean record proves nothing and the pattern stays.)
+  const reusedRate = m.reused ? m.failedReused / m.reused : 0;
+  if (m.fresh > 0 && reusedRate > 0 && binomialTail(m.fresh, m.fresh - m.failedFresh, 1 - reusedRate) < 1e-3) return { periodic: false };
   const gaps = new Map<number, number>();
   if (m.failOrders.length >= 2) {
     const sorted = [...m.failOrders].sort((a, b) => a - b);
