@@ -19,7 +19,6 @@ import { Interrupted } from '../core/interrupt.js';
 import type { HttpReport } from './http/summary.js';
 import type { BackendFrom } from '../probe/identity.js';
 import type { WorkerResult } from './threads/http-thread.js';
-import { HttpFront } from './http/front.js';
 
 export type { FileReport } from './capture-input.js';
 
@@ -158,7 +157,9 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
   // Loaded on use too: a one-thread run does not load the worker side.
   const thread = threaded ? new (await import('./threads/http-thread.js')).HttpThread(backendFrom) : null;
   const layer = H === null || tallies === null ? null : new H.HttpLayer(tallies, opts.onHttpMessage, H.identityHeaders(backendFrom));
-  const http: HttpHook | null = thread !== null ? new HttpFront(thread) : layer !== null ? new HttpFront(layer) : null;
+  // The HTTP front too: a --no-http run loads no HTTP module.
+  const Front = thread !== null || layer !== null ? (await import('./http/front.js')).HttpFront : null;
+  const http: HttpHook | null = Front === null ? null : thread !== null ? new Front(thread) : layer !== null ? new Front(layer) : null;
   const onRevive = (c: Conn): void => {
     http?.revived(c);
     count(c, -1);
