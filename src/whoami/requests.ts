@@ -4,6 +4,10 @@
  * ?size=, ?status=, ?close=) and sending the answer with the identity headers. One symbol lookup
  * for the connection state, constant headers from fields, no per-request closures, counters only.
  * Malformed input, listening, drain and the public API (server.ts) live beside it.
+ *
+ * One file (over 400 lines) on purpose: the hot path is one class whose fields hold the per-server
+ * constants and counters every request reads (HTTP/1.1, HTTP/2 and gRPC answer through the same
+ * fields); split by protocol, each half would reach into the other's private state.
  */
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
