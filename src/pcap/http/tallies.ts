@@ -27,6 +27,8 @@ import type { HttpSink } from './layer.js';
 import { BODY_CAP, type CaptureExchange, type HttpStream } from './stream.js';
 
 const DECIDE_AFTER = 4096;
+/** Spare records and connection states kept for reuse. */
+const SPARE_RECORDS = 1024;
 /** Keep-alive connection intervals kept to compute how many were open at once. */
 const MAX_INTERVALS = 20000;
 
@@ -77,11 +79,17 @@ interface IdCache {
   shortBody: boolean;
 }
 
-/** a[0, n) equals b[0, n) (a short body byte by byte, a longer one natively). */
-function sameBytes(a: Buffer, b: Buffer, n: number): boolean {
-  if (n > 48) return a.compare(b, 0, n, 0, n) === 0;
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+/** a[at, at + n) equals b[0, n) (a short body byte by byte, a longer one natively). */
+function sameBytes(a: Buffer, at: number, b: Buffer, n: number): boolean {
+  if (n > 48) return a.compare(b, 0, n, at, at + n) === 0;
+  for (let i = 0; i < n; i++) if (a[at + i] !== b[i]) return false;
   return true;
+}
+
+/** body[at, at + n) as a Buffer (the buffer itself when that is all of it; a view only when identity rules must read it). */
+function bodyView(body: Buffer, at: number, n: number): Buffer {
+  if (n === 0) return EMPTY;
+  return at === 0 && n === body.length ? body : body.subarray(at, at + n);
 }
 
 function blankIdCache(): IdCache {
@@ -140,7 +148,7 @@ export class HttpTallies implements HttpSink {
     // until the connection shows whether it is keep-alive); otherwise it goes straight to a tally, which
     // keeps nothing of it, so one spare record is refilled.
     const st = this.held === null ? this.conns.get(x.stream) : undefined;
-    const rec = st !== undefined && st.count >= 1 ? this.spare : blankRecord();
+    const rec = st !== undefined && st.count >= 1 ? this.spare : (this.freeRecs.pop() ?? blankRecord());
     rec.mode = 'short';
     rec.t = x.reqT * 1000;
     rec.order = x.order;
@@ -149,21 +157,23 @@ export class HttpTallies implements HttpSink {
     rec.addr = addr;
     rec.reused = x.seq > 1;
     rec.seq = x.seq;
-    rec.totalMs = Math.max(0, ((x.resEndT ?? c.lastTime) - x.reqT) * 1000);
+    rec.totalMs = Math.max(0, ((x.error === '' ? x.resEndT : c.lastTime) - x.reqT) * 1000);
     rec.shortBody = false;
-    rec.idleMs = x.idleS !== undefined ? x.idleS * 1000 : undefined;
+    rec.idleMs = x.idleS >= 0 ? x.idleS * 1000 : undefined;
     rec.error = rec.phase = rec.status = rec.ttfbMs = undefined;
     rec.backend = rec.instance = rec.started = rec.pid = rec.serverConn = rec.serverSeq = rec.forwarded = undefined;
-    if (x.error !== undefined) {
+    if (x.error !== '') {
       rec.error = x.error;
       rec.phase = 'response';
-    } else if (x.status !== undefined) {
+    } else {
       rec.status = x.status;
-      rec.ttfbMs = Math.max(0, ((x.resT ?? x.reqEndT) - x.reqEndT) * 1000);
-      const headers = x.headers ?? NO_HEADERS;
-      const body = x.body ?? EMPTY;
+      rec.ttfbMs = Math.max(0, (x.resT - x.reqEndT) * 1000);
+      const headers = x.headers;
+      const body = x.body;
+      const bs = x.bodyStart;
+      const n = x.bodyEnd - bs;
       const deep = x.seq === 1;
-      if (headers[BACKEND_KEY] === undefined && body.length <= BODY_CAP) {
+      if (headers[BACKEND_KEY] === undefined && n <= BODY_CAP) {
         // No lbdiag whoami headers: the identity depends only on the body, the content type, Via (deep)
         // and the --backend-from header, and the same answer repeats response after response (one
         // backend's page): the last result for the same inputs is reused instead of re-running the rules.
@@ -171,14 +181,14 @@ export class HttpTallies implements HttpSink {
         const ctype = headers['content-type'];
         const via = headers.via;
         const hv = this.headerRule === undefined ? undefined : headers[this.headerRule];
-        if (e.n >= 0 && e.n === body.length && e.ctype === ctype && e.via === via && e.hv === hv && sameBytes(body, e.body, e.n)) {
+        if (e.n >= 0 && e.n === n && e.ctype === ctype && e.via === via && e.hv === hv && sameBytes(body, bs, e.body, n)) {
           rec.backend = e.backend;
           rec.forwarded = e.forwarded;
           rec.shortBody = e.shortBody;
         } else {
-          this.identifyInto(x, headers, body, deep, rec);
-          e.n = body.length;
-          body.copy(e.body);
+          this.identifyInto(x, headers, bodyView(body, bs, n), deep, rec);
+          e.n = n;
+          body.copy(e.body, 0, bs, bs + n);
           e.ctype = ctype;
           e.via = via;
           e.hv = hv;
@@ -186,7 +196,7 @@ export class HttpTallies implements HttpSink {
           e.forwarded = rec.forwarded;
           e.shortBody = rec.shortBody;
         }
-      } else this.identifyInto(x, headers, body, deep, rec);
+      } else this.identifyInto(x, headers, bodyView(body, bs, n), deep, rec);
     }
     this.serverCounts.set(addr, (this.serverCounts.get(addr) ?? 0) + 1);
     this.push(rec);
@@ -195,11 +205,11 @@ export class HttpTallies implements HttpSink {
   /** The probe's identity rules on one response, into `rec` (backend and instance interned, the short-body flag set). */
   private identifyInto(x: CaptureExchange, headers: Record<string, string>, body: Buffer, deep: boolean, rec: Rec): void {
     const res = this.res;
-    res.status = x.status!;
+    res.status = x.status;
     res.headers = headers;
     res.body = body;
-    res.bodyBytes = x.bodyBytes ?? 0;
-    res.close = x.close ?? false;
+    res.bodyBytes = x.bodyBytes;
+    res.close = x.close;
     identify(res, this.from, deep, rec);
     // Identity strings are interned: a million responses from three backends hold three strings.
     if (rec.backend !== undefined) rec.backend = this.intern(rec.backend);
@@ -219,6 +229,13 @@ export class HttpTallies implements HttpSink {
 
   /** The record `exchange()` refills when nothing keeps it, and the response it hands `identify()`. */
   private readonly spare: Rec = blankRecord();
+  /**
+   * Records a tally has taken (ModeTally.add keeps nothing of a record) that waited first, as the first
+   * of their connection or while events were held: refilled by `exchange()` (it sets every field).
+   */
+  private readonly freeRecs: Rec[] = [];
+  /** States of connections that are over, reused for new ones. */
+  private readonly freeStates: ConnState[] = [];
   private readonly res: HttpResponse = { status: 0, headers: NO_HEADERS, body: EMPTY, bodyBytes: 0, close: false };
 
   connectionDone(c: Conn, s: HttpStream): void {
@@ -306,23 +323,44 @@ export class HttpTallies implements HttpSink {
       if (!st) return;
       this.conns.delete(e);
       if (st.count === 1 && st.first) this.add(this.short, st.first, st);
+      this.freeState(st);
       return;
     }
     const r = e;
     if (this.dropShortBodies && r.shortBody) r.backend = undefined;
     if (this.useAddress && r.backend === undefined && r.status !== undefined) r.backend = r.addr;
     let st = this.conns.get(r.conn);
-    if (!st) this.conns.set(r.conn, (st = { first: null, count: 0, firstT: r.t, iv: null }));
+    if (!st) {
+      st = this.freeStates.pop() ?? { first: null, count: 0, firstT: 0, iv: null };
+      st.firstT = r.t;
+      this.conns.set(r.conn, st);
+    }
     st.count++;
     if (st.count === 1) st.first = r;
     else {
       if (st.count === 2 && st.first) {
         this.add(this.keepalive, st.first, st);
+        this.freeRec(st.first);
         st.first = null;
         this.keepalive.connectionsOpened++;
       }
       this.add(this.keepalive, r, st);
+      this.freeRec(r);
     }
+  }
+
+  private freeRec(r: Rec): void {
+    if (r !== this.spare && this.freeRecs.length < SPARE_RECORDS) this.freeRecs.push(r);
+  }
+
+  /** `st`'s connection is over (out of `conns`): its waiting first record, if any, was tallied. */
+  private freeState(st: ConnState): void {
+    if (st.first !== null) this.freeRec(st.first);
+    if (this.freeStates.length >= SPARE_RECORDS) return;
+    st.first = null;
+    st.count = 0;
+    st.iv = null;
+    this.freeStates.push(st);
   }
 
   /** `st`: the state of r's connection (already out of `conns` for a short one). */
