@@ -14,10 +14,11 @@ import { MessageParser, type MessageHead } from '../src/pcap/http/parser.js';
 
 /**
  * Left out: what is shared or a cache (the sink, counters, wanted-header tables, last values, the
- * body copy buffer, spare requests), and the scratch lists of set header slots, read only below
- * `setCount` (which is compared).
+ * body copy buffer, spare requests), the scratch lists of set header slots, read only below
+ * `setCount` (which is compared), and the request queue's store (its capacity only grows; that it
+ * holds nothing is checked apart).
  */
-const SKIP = new Set(['events', 'counters', 'conn', 'sink', 'table', 'names', 'wantedLengths', 'byLength', 'last', 'lastByName', 'own', 'spareReqs', 's', 'setSlots', 'setNames']);
+const SKIP = new Set(['events', 'counters', 'conn', 'sink', 'table', 'names', 'wantedLengths', 'byLength', 'last', 'lastByName', 'own', 'spareReqs', 's', 'setSlots', 'setNames', 'items']);
 
 /** A deep, comparable picture of an object's own state (shared tables and caches left out; unset header slots dropped). */
 function snap(v: unknown, depth = 0): unknown {
@@ -59,9 +60,9 @@ test('a finished HttpStream handed to a new connection is exactly a new one', ()
   const layer = new HttpLayer(sink, undefined, ['x-lbdiag-backend', 'content-type']);
   const c1 = conn(1);
   const s1 = layer.open(c1);
-  // Client: two pipelined requests and half of a third; server: one answer, the head and part of the body of the next,
-  // and a segment ahead of a hole (waits in the out-of-order buffer).
-  const req = Buffer.from('GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nPOST /c HTTP/1.1\r\nContent-Length: 10\r\n\r\n12345');
+  // Client: seven pipelined requests and half of an eighth (the queue grows past its first store); server: one answer,
+  // the head and part of the body of the next, and a segment ahead of a hole (waits in the out-of-order buffer).
+  const req = Buffer.from(`${'GET /a HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(7)}POST /c HTTP/1.1\r\nContent-Length: 10\r\n\r\n12345`);
   layer.segment(s1, c1, true, 1000, 1001, req.length, 0x18, 1.0, req, 0, req.length, 5);
   const res = Buffer.from('HTTP/1.1 200 OK\r\nX-Lbdiag-Backend: be1\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nbe1HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123456789');
   layer.segment(s1, c1, false, 5000, 5001, res.length, 0x18, 1.1, res, 0, res.length, 6);
@@ -75,6 +76,8 @@ test('a finished HttpStream handed to a new connection is exactly a new one', ()
   assert.equal(s2.conn, c2);
   const fresh = new HttpStream(c2, { exchange: () => {} }, { gaps: 0, snaplen: 0, orphanResponses: 0, gaveUp: 0, responseHeaders: ['x-lbdiag-backend', 'content-type'], requestOrder: 0 });
   assert.deepEqual(snap(s2), snap(fresh));
+  const items = (s2 as unknown as { queue: { items: unknown[] } }).queue.items;
+  assert.ok(items.length > 4 && items.every((r) => r === null), 'the grown queue store holds no request');
   // And it works as a new one: a full exchange on the new connection, numbered from 1.
   const r2 = Buffer.from('GET / HTTP/1.1\r\n\r\n');
   layer.segment(s2, c2, true, 100, 101, r2.length, 0x18, 2.0, r2, 0, r2.length, 9);

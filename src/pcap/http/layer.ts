@@ -95,8 +95,7 @@ export class HttpLayer implements HttpBack<HttpStream> {
   }
 
   finish(s: HttpStream, c: Conn): void {
-    const { unanswered } = s.finish();
-    this.counters.unanswered += unanswered;
+    this.counters.unanswered += s.finish();
     this.counters.requests += s.requests;
     this.counters.responses += s.responses;
     this.sink.connectionDone(c, s);

@@ -104,6 +104,23 @@ function request(stream: number, r: Req): CaptureExchange {
   return X;
 }
 
+/** The last Connection header value seen and what it says (one backend sends the same value response after response). */
+let lastConnection: string | undefined;
+let lastSaysClose = false;
+let lastSaysKeepAlive = false;
+
+/** Does a response with this Connection header (and HTTP/1.`minor`) end its connection? */
+function connectionCloses(value: string | undefined, minor: number): boolean {
+  if (value !== lastConnection) {
+    // Lower-cased once per distinct value (toLowerCase makes a new string every call).
+    const v = (value ?? '').toLowerCase();
+    lastConnection = value;
+    lastSaysClose = v.includes('close');
+    lastSaysKeepAlive = v.includes('keep-alive');
+  }
+  return lastSaysClose || (minor === 0 && !lastSaysKeepAlive);
+}
+
 export interface StreamEvents {
   /** An exchange: `x` is reused for the next one (see `X`). */
   exchange(x: CaptureExchange, c: Conn): void;
@@ -145,6 +162,57 @@ class Req {
   order = 0;
 }
 
+/**
+ * Requests waiting for their responses, oldest first: a ring whose store only grows (Array#shift
+ * trims an array's store and the next push grows it again, garbage on every exchange).
+ */
+class ReqQueue {
+  private items: (Req | null)[] = [null, null, null, null];
+  private head = 0;
+  length = 0;
+
+  push(r: Req): void {
+    let items = this.items;
+    if (this.length === items.length) {
+      const grown: (Req | null)[] = new Array<Req | null>(items.length * 2).fill(null);
+      for (let i = 0; i < this.length; i++) grown[i] = items[(this.head + i) & (items.length - 1)];
+      this.items = items = grown;
+      this.head = 0;
+    }
+    items[(this.head + this.length) & (items.length - 1)] = r;
+    this.length++;
+  }
+
+  /** The oldest, or undefined. */
+  first(): Req | undefined {
+    return this.length > 0 ? this.items[this.head]! : undefined;
+  }
+
+  shift(): Req | undefined {
+    if (this.length === 0) return undefined;
+    const r = this.items[this.head]!;
+    this.items[this.head] = null;
+    this.head = (this.head + 1) & (this.items.length - 1);
+    this.length--;
+    return r;
+  }
+
+  at(i: number): Req {
+    return this.items[(this.head + i) & (this.items.length - 1)]!;
+  }
+
+  /** Empties the queue, handing its requests to `spare` (up to `cap` there). */
+  clear(spare: Req[] | null, cap: number): void {
+    for (let i = 0; i < this.length; i++) {
+      const k = (this.head + i) & (this.items.length - 1);
+      if (spare !== null && spare.length < cap) spare.push(this.items[k]!);
+      this.items[k] = null;
+    }
+    this.head = 0;
+    this.length = 0;
+  }
+}
+
 /** The request parser's sink: one small object per stream (not a literal with three closures). */
 class RequestSink implements MessageSink {
   constructor(private readonly s: HttpStream) {}
@@ -172,7 +240,7 @@ export class HttpStream implements MessageSink {
   gaveUp = '';
   private readonly cli: Way;
   private readonly srv: Way;
-  private readonly queue: Req[] = [];
+  private readonly queue = new ReqQueue();
   private cur: Req | null = null;
   private resT = 0;
   private resFrame = 0;
@@ -203,8 +271,7 @@ export class HttpStream implements MessageSink {
     this.cli.reset();
     this.srv.reset();
     const spare = this.spareReqs;
-    for (let i = 0; i < this.queue.length; i++) if (spare.length < QUEUE_CAP) spare.push(this.queue[i]);
-    this.queue.length = 0;
+    this.queue.clear(spare, QUEUE_CAP);
     if (this.cur !== null && spare.length < QUEUE_CAP) spare.push(this.cur);
     this.cur = null;
     this.resT = 0;
@@ -291,7 +358,7 @@ export class HttpStream implements MessageSink {
     this.srv.parser.stop(reason);
     this.cli.pending = [];
     this.srv.pending = [];
-    this.queue.length = 0;
+    this.queue.clear(null, 0);
     this.cur = null;
   }
 
@@ -338,7 +405,7 @@ export class HttpStream implements MessageSink {
 
   head(h: MessageHead): boolean {
     this.resHead = h;
-    const req = this.queue[0];
+    const req = this.queue.first();
     if (h.status >= 100 && h.status < 200) {
       if (h.status === 101) {
         // Protocol switch (WebSocket, h2c): the rest is not HTTP/1.x. The 101 is counted, then stop.
@@ -362,12 +429,11 @@ export class HttpStream implements MessageSink {
     this.events.message?.(this.stream, true, frame);
     if (h.status < 200) return; // interim (100 Continue, 103 Early Hints): the final one follows
     const req = this.queue.shift();
-    if (!req) {
+    if (req === undefined) {
       this.counters.orphanResponses++;
       return;
     }
-    const conn = (h.headers.connection ?? '').toLowerCase();
-    const close = conn.includes('close') || (h.minor === 0 && !conn.includes('keep-alive')) || this.srv.parser.untilClose || this.srv.fin;
+    const close = connectionCloses(h.headers.connection, h.minor) || this.srv.parser.untilClose || this.srv.fin;
     const x = request(this.stream, req);
     x.resT = this.resT;
     x.resEndT = t;
@@ -385,8 +451,8 @@ export class HttpStream implements MessageSink {
     this.spareReqs.push(req);
   }
 
-  /** The connection is over (closed, released, or the capture ended): requests left fail or are dropped. */
-  finish(): { unanswered: number } {
+  /** The connection is over (closed, released, or the capture ended): requests left fail or are dropped; returns how many were dropped (unanswered). */
+  finish(): number {
     const c = this.conn;
     const srvIsA = !clientIsA(c);
     const srvDir = srvIsA ? c.ab : c.ba;
@@ -401,9 +467,10 @@ export class HttpStream implements MessageSink {
       const expected = this.srv.started ? this.srv.next : srvDir.baseSet ? (srvDir.baseSeq + 1) >>> 0 : -1;
       if (expected >= 0 && ((cliDir.lastack - expected) | 0) > 1) this.giveUp('server data acknowledged but not in the capture');
     }
-    if (this.gaveUp !== '' && this.gaveUp !== 'stopped') return { unanswered };
+    if (this.gaveUp !== '' && this.gaveUp !== 'stopped') return unanswered;
     // A body delimited by a close that came as a reset: the response is as complete as it will get.
-    for (const r of this.queue) {
+    for (let i = 0; i < this.queue.length; i++) {
+      const r = this.queue.at(i);
       if (how === '' || this.srv.parser.stopped !== '') {
         unanswered++;
         continue;
@@ -413,8 +480,7 @@ export class HttpStream implements MessageSink {
       if (this.lastResEnd >= 0 && r.seq > 1) x.idleS = Math.max(0, r.t - this.lastResEnd);
       this.events.exchange(x, c);
     }
-    for (let i = 0; i < this.queue.length && this.spareReqs.length < QUEUE_CAP; i++) this.spareReqs.push(this.queue[i]);
-    this.queue.length = 0;
-    return { unanswered };
+    this.queue.clear(this.spareReqs, QUEUE_CAP);
+    return unanswered;
   }
 }

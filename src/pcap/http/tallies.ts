@@ -137,6 +137,10 @@ export class HttpTallies implements HttpSink {
   private shortBodyCount = 0;
   private readonly addrNames = new Map<Conn, string>();
   private readonly v4Names = new Map<number, string>();
+  /** The IPv4 server endpoint of the last exchange and its name (port -1: none yet). */
+  private lastV4Addr = 0;
+  private lastV4Port = -1;
+  private lastV4Name = '';
 
   constructor(private readonly from: BackendFrom) {
     this.headerRule = from.kind === 'header' ? from.name : undefined;
@@ -250,6 +254,8 @@ export class HttpTallies implements HttpSink {
       if (fs < fc) this.closedByServer++;
       else if (fc < fs) this.closedByClient++;
     }
+    // Its Conn may be reused for another connection (the worker reuses them): no name cached under it.
+    if (c.v6) this.addrNames.delete(c);
     this.push(c.stream);
   }
 
@@ -261,13 +267,20 @@ export class HttpTallies implements HttpSink {
     if (!c.v6) {
       // IPv4: the server endpoint as one number, so a capture of many short connections to one server formats it once.
       const a = clientIsA(c);
-      const key = ((a ? c.b0 : c.a0) >>> 0) * 65536 + (a ? c.bp : c.ap);
+      const addr = a ? c.b0 : c.a0;
+      const port = a ? c.bp : c.ap;
+      // The same server as the last exchange's (one VIP, or one backend after another): no lookup.
+      if (addr === this.lastV4Addr && port === this.lastV4Port) return this.lastV4Name;
+      const key = (addr >>> 0) * 65536 + port;
       let v = this.v4Names.get(key);
       if (v === undefined) {
         v = this.intern(serverOf(c));
         if (this.v4Names.size > 4096) this.v4Names.clear();
         this.v4Names.set(key, v);
       }
+      this.lastV4Addr = addr;
+      this.lastV4Port = port;
+      this.lastV4Name = v;
       return v;
     }
     let s = this.addrNames.get(c);
