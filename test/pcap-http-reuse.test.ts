@@ -152,3 +152,28 @@ test('a pooled stream keeps no FIN or queue state from its last connection', () 
   assert.deepEqual(sink.exchanges[1], { stream: 2, seq: 1, status: 200, error: '', body: 'ok', bodyBytes: 2, idleS: -1 });
   assert.equal(sink.exchanges.length, 2);
 });
+
+test('header lines of every length and alignment: values read exactly (the head scan reads four bytes at a time)', () => {
+  // Bytes next to LF in value (0x0b, 0x8a, 0x0a0a pairs) and lines ending at every offset modulo 4.
+  const fill = '\x0b\x8a\x09a\x80\x0c';
+  for (let len = 0; len <= 41; len++) {
+    for (let shift = 0; shift < 8; shift++) {
+      const value = Array.from({ length: len }, (_, i) => fill[i % fill.length]).join('');
+      const head = `HTTP/1.1 200 OK\r\nX-Pad: ${'p'.repeat(shift)}\r\nContent-Type: t${value}z\nVia: ${value}\r\nContent-Length: 2\r\n\r\nok`;
+      const buf = Buffer.alloc(shift + head.length + 3, 0x0a);
+      buf.write(head, shift, 'latin1');
+      let got: { ctype: string; via: string; body: string } | null = null;
+      const p = new MessageParser(true, {
+        start() {},
+        head: (h: MessageHead) => {
+          got = { ctype: h.headers['content-type'], via: h.headers.via, body: '' };
+          return false;
+        },
+        end: (b, from, to) => void (got!.body = b.toString('latin1', from, to)),
+      }, BODY_CAP, ['content-type', 'via']);
+      p.feed(buf, shift, shift + head.length, 1, 1);
+      const trimmed = value.replace(/^[\t\n\v\f\r \xa0]+|[\t\n\v\f\r \xa0]+$/g, '');
+      assert.deepEqual(got, { ctype: `t${value}z`, via: trimmed, body: 'ok' }, `value of ${len} bytes, shift ${shift}`);
+    }
+  }
+});

@@ -123,6 +123,32 @@ function matchName(b: Buffer, i: number, c: number, slots: readonly number[], na
   return -1;
 }
 
+/** The buffer `view` reads (the last one a head was scanned in: a capture's payloads come from a few buffers). */
+let viewed: Buffer | null = null;
+let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+
+/**
+ * Index of the first LF in b[from, to), or `to`: four bytes at a time (a 32-bit read and the
+ * has-a-zero-byte test on it XOR LF), then byte by byte from the word that holds it. Header values
+ * (dates, user agents, cookies) are most of a head's bytes.
+ */
+function lineFeed(b: Buffer, from: number, to: number): number {
+  let e = from;
+  if (to - e >= 8) {
+    if (b !== viewed) {
+      view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      viewed = b;
+    }
+    const v = view;
+    for (; e + 4 <= to; e += 4) {
+      const w = v.getUint32(e, true) ^ 0x0a0a0a0a;
+      if (((w - 0x01010101) & ~w & 0x80808080) !== 0) break;
+    }
+  }
+  while (e < to && b[e] !== 0x0a) e++;
+  return e;
+}
+
 /** Does b[pos, pos + s.length) hold the latin1 string s? */
 function bytesEqual(b: Buffer, pos: number, s: string): boolean {
   for (let k = 0; k < s.length; k++) if (b[pos + k] !== s.charCodeAt(k)) return false;
@@ -423,8 +449,7 @@ export class MessageParser {
    * unusual header name such as one with white space before its colon, that name).
    */
   private headDone(b: Buffer, from: number, to: number, frame: number, t: number): number {
-    let eol = from;
-    while (eol < to && b[eol] !== 0x0a) eol++;
+    const eol = lineFeed(b, from, to);
     if (eol >= to) return -1;
     // The start line split at spaces by index (as `line.split(' ')` would, without the array and regexes).
     let le = eol;
@@ -475,8 +500,7 @@ export class MessageParser {
       // The first colon of the line (if any), then its end.
       let c = i;
       while (c < to && b[c] !== 0x3a && b[c] !== 0x0a) c++;
-      let e = c;
-      while (e < to && b[e] !== 0x0a) e++;
+      const e = lineFeed(b, c, to);
       if (e >= to) return -1;
       // Only names of a wanted length are compared (most headers are skipped without allocating).
       if (c > i && c < e && ++count <= 200 && (keepAll || this.wantedLengths[Math.min(c - i, 63)] === 1)) {
