@@ -254,6 +254,63 @@ async function refusedCapture(ctx) {
 }
 
 /**
+ * docs/findings.md's gateway pool (as test/probe-upstream-pool.test.ts builds it): a namespace
+ * lbdocs-pool-<pid> (loopback only) where nginx on 127.0.0.1:8000 proxies with upstream keepalive to
+ * one address, 10.96.0.10:80, that iptables DNAT spreads per connection (kube-proxy's `statistic`
+ * rules) over whoami pod1..pod3; once a probe has filled nginx's pool, pod4 joins the VIP ("the
+ * autoscaler added a pod"). $LBDIAG_DOCS_NETNS names the namespace; deleted at stop.
+ */
+async function proxyPoolNamespace(ctx) {
+  const { spawnSync } = await import('node:child_process');
+  const run = (args) => {
+    const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${args.join(' ')}: ${(r.stderr || '').trim().split('\n')[0]}`);
+  };
+  const ns = `lbdocs-pool-${process.pid}`;
+  run(['ip', 'netns', 'add', ns]);
+  ctx.onStop(() => void spawnSync('ip', ['netns', 'del', ns]));
+  const inNs = (args) => run(['ip', 'netns', 'exec', ns, ...args]);
+  inNs(['ip', 'link', 'set', 'lo', 'up']);
+  inNs(['ip', 'addr', 'add', '10.96.0.10/32', 'dev', 'lo']);
+  const dnat = (i, p) => ['-p', 'tcp', ...(p === undefined ? [] : ['-m', 'statistic', '--mode', 'random', '--probability', String(p)]), '-j', 'DNAT', '--to-destination', `127.0.0.1${i}:8080`];
+  inNs(['iptables', '-w', '-t', 'nat', '-N', 'SVC']);
+  inNs(['iptables', '-w', '-t', 'nat', '-A', 'OUTPUT', '-d', '10.96.0.10', '-p', 'tcp', '--dport', '80', '-j', 'SVC']);
+  inNs(['iptables', '-w', '-t', 'nat', '-A', 'SVC', ...dnat(1, 0.33333)]);
+  inNs(['iptables', '-w', '-t', 'nat', '-A', 'SVC', ...dnat(2, 0.5)]);
+  inNs(['iptables', '-w', '-t', 'nat', '-A', 'SVC', ...dnat(3)]);
+  for (const i of [1, 2, 3, 4]) ctx.spawn(`pod${i}`, ['ip', 'netns', 'exec', ns, ...ctx.lbdiag(['whoami', '--name', `pod${i}`, '-H', `127.0.0.1${i}`, '--port', '8080', '--idle-timeout', '0', '--drain-delay', '0'])]);
+  for (const i of [1, 2, 3, 4]) await waitForText(path.join(ctx.dir, `pod${i}.out`), /listening/);
+  const cfg = path.join(ctx.dir, 'nginx-pool.conf');
+  const t = (name) => path.join(ctx.dir, name);
+  writeFileSync(
+    cfg,
+    [
+      'daemon off;',
+      'worker_processes 1;',
+      `pid ${t('nginx-pool.pid')};`,
+      'error_log stderr warn;',
+      'events { worker_connections 1024; }',
+      'http {',
+      '  access_log off;',
+      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((n) => `  ${n}_temp_path ${t(n)};`),
+      '  upstream svc { server 10.96.0.10:80; keepalive 16; keepalive_timeout 600s; keepalive_requests 100000; }',
+      '  server { listen 127.0.0.1:8000; location / { proxy_pass http://svc; proxy_http_version 1.1; proxy_set_header Connection ""; } }',
+      '}',
+      '',
+    ].join('\n'),
+  );
+  ctx.spawn('nginx-pool', ['ip', 'netns', 'exec', ns, 'nginx', '-c', cfg, '-p', ctx.dir]);
+  for (const t0 = Date.now(); spawnSync('ip', ['netns', 'exec', ns, 'ss', '-Hltn', 'sport = :8000'], { encoding: 'utf8' }).stdout.trim() === ''; ) {
+    if (Date.now() - t0 > 10_000) throw new Error('nginx did not listen on 127.0.0.1:8000 in the namespace');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // Fill the pool, then scale up.
+  inNs([...ctx.lbdiag(['probe', '127.0.0.1:8000', '--mode', 'keepalive', '-n', '200', '-c', '4', '--json'])]);
+  inNs(['iptables', '-w', '-t', 'nat', '-I', 'SVC', '1', ...dnat(4, 0.25)]);
+  ctx.env.LBDIAG_DOCS_NETNS = ns;
+}
+
+/**
  * docs/merge.md's three client machines (as test/merge-netns.test.ts builds them): namespaces
  * lbdocs<pid>-c1..c3 (10.77.i.2, default route via 10.77.i.1) joined by veth pairs made inside the
  * namespaces (nothing appears in the root namespace) to a balancer namespace lbdocs<pid>-lb, whose
@@ -345,6 +402,8 @@ export const SETUPS = {
   'netns-refused-capture': refusedCapture,
   /** docs/findings.md's local-port-exhaustion: see narrowPortsNamespace. */
   'netns-narrow-ports': narrowPortsNamespace,
+  /** Gateway pool: nginx keepalive upstream -> DNAT-ed VIP -> whoami pod1..pod4 in a namespace (see proxyPoolNamespace). */
+  'netns-proxy-pool': proxyPoolNamespace,
   /** Damaged captures for docs/pcap.md (see damagedCaptures). */
   'damaged-captures': async (ctx) => damagedCaptures(ctx),
   /** README: one whoami, `lbdiag whoami --port 18391 -H 127.0.0.1 --name web-a`. */

@@ -9,6 +9,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -19,9 +21,10 @@ test('probe --http2 over real sockets (test/cases/probe-h2.cases.ts, in a child 
   for (let attempt = 1; ; attempt++) {
     // Run directly (not under --test): a native abort is then this child's own SIGABRT, and a failed assertion its exit 1.
     // NODE_TEST_CONTEXT would make the child speak the runner's binary protocol instead of TAP.
-    const env = { ...process.env };
+    const env: NodeJS.ProcessEnv = { ...process.env, LBDIAG_TEST_PIDFILE: path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lbdiag-h2-pids-')), 'pids') };
     delete env.NODE_TEST_CONTEXT;
     const r = spawnSync(process.execPath, ['--test-reporter=tap', CASES], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 240_000, env });
+    stopLeftovers(env.LBDIAG_TEST_PIDFILE!);
     const out = `${r.stdout}\n${r.stderr}`;
     const nativeAbort = r.signal === 'SIGABRT' && !/^not ok /m.test(r.stdout);
     if (r.status === 0) {
@@ -36,3 +39,29 @@ test('probe --http2 over real sockets (test/cases/probe-h2.cases.ts, in a child 
     assert.fail(`exit ${r.status ?? r.signal}\n${out.slice(-6000)}`);
   }
 });
+
+/** The haproxy processes the child started (their pids, one per line) and did not stop, because it was aborted: SIGKILL to each one's process group. */
+function stopLeftovers(pidFile: string): void {
+  let pids: number[] = [];
+  try {
+    pids = fs.readFileSync(pidFile, 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    /* the child started none */
+  }
+  for (const pid of pids) {
+    // Only a pid still running what the child started (not a number the kernel has since given to another process).
+    let cmd = '';
+    try {
+      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue; // gone
+    }
+    if (!cmd.includes('haproxy')) continue;
+    try {
+      process.kill(-pid, 'SIGKILL'); // spawnProcess puts each child in a group of its own (pgid = pid)
+    } catch {
+      /* already gone */
+    }
+  }
+  fs.rmSync(path.dirname(pidFile), { recursive: true, force: true });
+}

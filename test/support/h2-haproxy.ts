@@ -4,7 +4,7 @@
  * (`bind ... proto h2`, `server ... proto h2`: per-stream balancing), round robin. Started as our
  * child in the foreground and stopped by pid (src/lab/supervisor.ts).
  */
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnProcess, type SpawnedProcess } from '../../src/lab/supervisor.js';
@@ -40,6 +40,8 @@ export async function startH2Haproxy(o: { mode: 'tcp' | 'http'; host: string; po
   const file = path.join(dir, 'haproxy.cfg');
   writeFileSync(file, config);
   const proc: SpawnedProcess = spawnProcess('haproxy', ['-f', file, '-db'], { name: `haproxy ${o.mode} (h2 test)`, cwd: dir, graceMs: 2000 });
+  // A parent running these cases in a child process (test/probe-h2.test.ts) stops what an aborted child left, by pid.
+  if (process.env.LBDIAG_TEST_PIDFILE) appendFileSync(process.env.LBDIAG_TEST_PIDFILE, `${proc.pid}\n`);
   const stop = async (): Promise<void> => {
     await proc.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -23,6 +23,7 @@ import type { ProbeRecord } from '../../probe/record.js';
 import { ModeTally } from '../../probe/tally.js';
 import { BACKEND_KEY, CONN_KEY, INSTANCE_KEY, PID_KEY, STARTED_KEY } from '../../wire/identity-headers.js';
 import { clientIsA, serverOf, type Conn } from '../connection.js';
+import { ClientAddresses } from './client-addresses.js';
 import type { HttpSink } from './layer.js';
 import { BODY_CAP, type CaptureExchange, type HttpStream } from './stream.js';
 
@@ -243,6 +244,8 @@ export class HttpTallies implements HttpSink {
   private readonly res: HttpResponse = { status: 0, headers: NO_HEADERS, body: EMPTY, bodyBytes: 0, close: false };
 
   connectionDone(c: Conn, s: HttpStream): void {
+    // Only where a request was parsed from the client side (a capture missing the SYN may guess the sides wrong otherwise).
+    if (s.requests > 0) this.clients.add(c);
     // Who ended it: connection-churn claims the other side (server or balancer) ends keep-alive connections.
     if (s.requests > 1) {
       const a = clientIsA(c);
@@ -258,6 +261,9 @@ export class HttpTallies implements HttpSink {
     if (c.v6) this.addrNames.delete(c);
     this.push(c.stream);
   }
+
+  /** The HTTP connections' client addresses (single-backend's wording depends on how many). */
+  private readonly clients = new ClientAddresses();
 
   /** Keep-alive connections (several requests) by the side that sent the first FIN or RST. */
   private closedByServer = 0;
@@ -399,7 +405,7 @@ export class HttpTallies implements HttpSink {
       if (t.requests > 0) t.durationMs = Math.max(0, t.endT - t.startT);
     }
     const modes = [ka, this.short].filter((t) => t.requests > 0);
-    let findings = modes.length ? analyseProbe(modes, options) : [];
+    let findings = modes.length ? analyseProbe(modes, { ...options, captureClients: this.clients.summary() }) : [];
     // The probe's advice for a small sample is a bigger -n; a capture's is a longer capture.
     findings = findings.map((f) => (f.id === 'insufficient-data' ? forCapture(f) : f));
     const notes: string[] = [];

@@ -23,6 +23,11 @@ export interface AnalyseOptions {
   wire?: WireCheck;
   /** The probe machine's port range, tcp_tw_reuse and TIME_WAIT count (for local-port-exhaustion). */
   localPorts?: LocalPortFacts;
+  /**
+   * Captures only: the client addresses of the HTTP connections (how many, one of them, and their
+   * common IPv4 /24 when they share one), so findings speak of a capture's clients, not of --source.
+   */
+  captureClients?: { count: number; first: string; slash24: string };
 }
 
 export interface ProbeContext {

@@ -10,6 +10,7 @@ import type { ModeDetector, ProbeContext } from './context.js';
 import { keepalivePinning } from './keepalive-pinning.js';
 import { okBackends, pooled } from './shares.js';
 import { type Assessment, decided } from './undecided.js';
+import { findUpstreamPool, poolEvidence, POOL_MEANING, POOL_REMEDY, sentence } from './upstream-pool.js';
 
 /** Chi-square is trusted only when every backend's expected count reaches this. */
 const MIN_EXPECTED = 5;
@@ -49,9 +50,17 @@ export function assessImbalance(m: ModeTally, ctx: ProbeContext): Assessment {
   // In keep-alive mode the shares are those of the pinned connections: said, and only info.
   const explainedByPinning = keepalivePinning(m, ctx) !== null;
   let explanation = `The tally departs from ${expected} further than chance allows with ${total} requests.`;
+  // Through a proxy that pools its upstream connections (proved by the run's short mode): the shares are those of the pooled connections.
+  const pool = explainedByPinning ? null : findUpstreamPool(ctx.modes);
   if (explainedByPinning) explanation += ` In keep-alive mode requests follow connections: the shares are those of the few connections, see keepalive-pinning.`;
-  else if (pooled(m)) explanation += ` On pooled connections the shares follow how many connections each backend holds and how fast it answers (a slow backend's connection carries fewer requests in a timed run).`;
+  else if (pool !== null) {
+    evidence.push(poolEvidence(pool));
+    explanation += ` ${sentence(POOL_MEANING)}`;
+  } else if (pooled(m)) explanation += ` On pooled connections the shares follow how many connections each backend holds and how fast it answers (a slow backend's connection carries fewer requests in a timed run).`;
   else explanation += ` With a new connection per request this is the balancer's own choice: weights, least-connections with uneven speed, source-IP hashing / persistence (all requests from one client to one backend), or backends failing health checks part of the time.`;
+  // Unequal shares that fit small integer weights (3:1:1) are most often configured weights: said, with the --weights to confirm.
+  const fit = o.weights || explainedByPinning || pool !== null ? null : integerWeights(observed);
+  if (fit !== null) evidence.push(`the shares fit weights ${list.map((n, i) => `${n}=${fit.weights[i]}`).join(',')} (chi-square p = ${fit.pValue.toPrecision(2)}): if the pool has these weights, this is what they do; --weights ${list.map((n, i) => `${n}=${fit.weights[i]}`).join(',')} checks it`);
   const finding: Finding = {
     id: 'imbalance',
     severity: explainedByPinning ? 'info' : 'warn',
@@ -61,10 +70,43 @@ export function assessImbalance(m: ModeTally, ctx: ProbeContext): Assessment {
     explanation,
     remedy: explainedByPinning
       ? 'Fix the pinning (see keepalive-pinning); compare with --mode short.'
-      : 'Check the pool\'s algorithm, weights and persistence (source-address affinity, cookie persistence), and health-check flapping; pass --weights when unequal shares are intended.',
+      : pool !== null
+        ? `${sentence(POOL_REMEDY)} Check the weights too; pass --weights when unequal shares are intended.`
+        : 'Check the pool\'s algorithm, weights and persistence (source-address affinity, cookie persistence), and health-check flapping; pass --weights when unequal shares are intended.',
     metrics: { statistic: res.statistic, df: res.df, pValue: res.pValue, maxMinRatio: Number.isFinite(maxMin) ? maxMin : null, backends: list, observed, requests: total },
   };
   return { finding };
+}
+
+/** Largest weight tried, and most backends tried (MAX_WEIGHT^backends vectors). */
+const MAX_WEIGHT = 4;
+const MAX_FIT_BACKENDS = 6;
+
+/**
+ * The small integer weights (1..MAX_WEIGHT, not all equal, lowest terms) the observed counts fit
+ * best, when they fit (chi-square p >= 0.05), else null.
+ */
+export function integerWeights(observed: readonly number[]): { weights: number[]; pValue: number } | null {
+  const k = observed.length;
+  if (k < 2 || k > MAX_FIT_BACKENDS) return null;
+  let best: { weights: number[]; pValue: number } | null = null;
+  const w = new Array<number>(k).fill(1);
+  for (;;) {
+    if (w.some((x) => x !== w[0]) && w.reduce(gcd) === 1) {
+      const r = chiSquareGoodnessOfFit(observed, w);
+      if (r.minExpected >= MIN_EXPECTED && r.pValue >= 0.05 && (best === null || r.pValue > best.pValue)) best = { weights: [...w], pValue: r.pValue };
+    }
+    let i = 0;
+    while (i < k && w[i] === MAX_WEIGHT) w[i++] = 1;
+    if (i === k) break;
+    w[i]++;
+  }
+  return best;
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
 }
 
 export const imbalance: ModeDetector = (m, ctx) => decided(assessImbalance(m, ctx));

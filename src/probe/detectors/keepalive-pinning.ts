@@ -7,6 +7,7 @@ import type { Finding } from '../../core/finding.js';
 import type { ConnTally, ModeTally } from '../tally.js';
 import type { ModeDetector, ProbeContext } from './context.js';
 import { H2_FIELD, H2_REMEDY, L4_FIELD } from './field-knowledge.js';
+import { POOL_MEANING, POOL_REMEDY, proxyPoolEvidence, sentence } from './upstream-pool.js';
 import { connsWithOk, okBackends, shareList } from './shares.js';
 import { type Assessment, CHANCE_THRESHOLD, decided, fmtP } from './undecided.js';
 
@@ -68,6 +69,9 @@ export function assessKeepalivePinning(m: ModeTally, ctx: ProbeContext): Assessm
     evidence.push(`${o.mode} (${note}): ${okBackends(o).length} backends answered ${o.ok} requests (${shareList(o)})`);
   }
   if (others.length === 0 && reached.size < 2) evidence.push(`other modes or runs saw ${[...seen].filter((s) => !reached.has(s)).join(', ')}`);
+  // Through an HTTP proxy that pools its upstream connections, the pinned connections are the proxy's, not the client's.
+  const viaPool = proxyPoolEvidence(m, modes);
+  if (viaPool !== null) evidence.push(viaPool);
   const finding: Finding = {
     id: 'keepalive-pinning',
     severity: 'warn',
@@ -76,12 +80,18 @@ export function assessKeepalivePinning(m: ModeTally, ctx: ProbeContext): Assessm
       ? `HTTP/2 connections stick to one backend each (${single.length}/${conns.length} connections, every stream on them) while ${k} backends exist`
       : `keep-alive connections stick to one backend each (${single.length}/${conns.length} connections) while ${k} backends exist`,
     evidence,
-    explanation: h2
-      ? `${H2_FIELD} One backend per connection for every stream, when streams reach the connections in an irregular order, is the layer-4 signature.`
-      : `${L4_FIELD} So a client with a few long-lived connections loads a few backends, while \`curl\` in a loop (a new connection each time) looks perfectly balanced. One backend per connection, when requests reach the connections in an irregular order, is the layer-4 signature.`,
-    remedy: h2
-      ? H2_REMEDY
-      : 'Balance per request: an HTTP-aware (L7) virtual server or proxy (BIG-IP HTTP profile / OneConnect, haproxy `mode http`, nginx `proxy_pass`, Envoy), or make clients rotate connections (maximum connection age or requests per connection; `lbdiag probe --mode rotate --max-conn-requests 20` shows the effect), or open more connections than there are backends.',
+    explanation:
+      viaPool !== null
+        ? `${h2 ? H2_FIELD : L4_FIELD} Here an HTTP proxy is in the path (see l7-proxy), yet its upstream side is pinned: ${POOL_MEANING}`
+        : h2
+          ? `${H2_FIELD} One backend per connection for every stream, when streams reach the connections in an irregular order, is the layer-4 signature.`
+          : `${L4_FIELD} So a client with a few long-lived connections loads a few backends, while \`curl\` in a loop (a new connection each time) looks perfectly balanced. One backend per connection, when requests reach the connections in an irregular order, is the layer-4 signature.`,
+    remedy:
+      viaPool !== null
+        ? sentence(POOL_REMEDY)
+        : h2
+          ? H2_REMEDY
+          : 'Balance per request: an HTTP-aware (L7) virtual server or proxy (BIG-IP HTTP profile / OneConnect, haproxy `mode http`, nginx `proxy_pass`, Envoy), or make clients rotate connections (maximum connection age or requests per connection; `lbdiag probe --mode rotate --max-conn-requests 20` shows the effect), or open more connections than there are backends.',
     metrics: { connections: conns.length, pinnedConnections: single.length, backendsReached: reached.size, backendsSeen: k, requests: reqs, chance, informativeConnections: informative.length, roundRobinAlike: rrWouldPin.length },
   };
   return { finding };

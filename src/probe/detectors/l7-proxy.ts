@@ -7,6 +7,7 @@ import type { Finding } from '../../core/finding.js';
 import type { RunDetector } from './context.js';
 import { L4_FIELD } from './field-knowledge.js';
 import { connsWithOk, pooled } from './shares.js';
+import { findUpstreamPool, poolEvidence, POOL_MEANING, POOL_REMEDY } from './upstream-pool.js';
 
 export const l7Proxy: RunDetector = (modes): Finding | null => {
   const evidence: string[] = [];
@@ -42,14 +43,27 @@ export const l7Proxy: RunDetector = (modes): Finding | null => {
     evidence.push(`forwarding headers seen by the backend: ${[...fwd.entries()].map(([k, v]) => `${k} (${v}/${checked})`).join(', ')}`);
     metrics.forwardingHeaders = [...fwd.keys()];
   }
+  const pool = findUpstreamPool(modes);
+  if (pool !== null) {
+    evidence.push(poolEvidence(pool));
+    metrics.shortOnPooledUpstream = pool.reused;
+  }
   if (evidence.length === 0) return null;
+  // The client's connections cannot be pinned through a proxy; its own pooled upstream connections can.
+  const tail =
+    pool === null
+      ? 'Keep-alive pinning cannot happen through it; client addresses reach the backend only through X-Forwarded-For / Forwarded.'
+      : `Client addresses reach the backend only through X-Forwarded-For / Forwarded. The client's own connections cannot be pinned through it, but the proxy's pooled upstream connections can: ${POOL_MEANING}`;
   return {
     id: 'l7-proxy',
     severity: 'info',
     title: 'a layer-7 (HTTP) proxy is in the path: requests are balanced one by one',
     evidence,
-    explanation: `${L4_FIELD} Here the backend's view of the connection does not match the client's, or forwarding headers were added: an HTTP proxy terminates the client connection and opens (or pools) its own. Keep-alive pinning cannot happen through it; client addresses reach the backend only through X-Forwarded-For / Forwarded.`,
-    remedy: 'Nothing to fix. If you expected a layer-4 path (client IP preserved, TLS passthrough), check the virtual server / Service type.',
+    explanation: `${L4_FIELD} Here the backend's view of the connection does not match the client's, or forwarding headers were added: an HTTP proxy terminates the client connection and opens (or pools) its own. ${tail}`,
+    remedy:
+      pool === null
+        ? 'Nothing to fix. If you expected a layer-4 path (client IP preserved, TLS passthrough), check the virtual server / Service type.'
+        : `Nothing to fix on the client side. If backends are missing or their shares uneven (backend-missing, imbalance): ${POOL_REMEDY}`,
     metrics,
   };
 };
