@@ -203,8 +203,10 @@ export class HttpTallies implements HttpSink {
         }
       } else this.identifyInto(x, headers, bodyView(body, bs, n), deep, rec);
     }
-    this.serverCounts.set(addr, (this.serverCounts.get(addr) ?? 0) + 1);
-    this.push(rec);
+    this.countServer(addr);
+    // Not held: straight to the tallies with the connection's state looked up above.
+    if (this.held === null) this.applyRecord(rec, st);
+    else this.push(rec);
   }
 
   /** The probe's identity rules on one response, into `rec` (backend and instance interned, the short-body flag set). */
@@ -305,6 +307,28 @@ export class HttpTallies implements HttpSink {
     return s;
   }
 
+  /**
+   * One more exchange with server `addr`. Counted in `serverCounts` (in first-seen order, for the
+   * servers list) by runs: the count of the current run of exchanges with one server is added when
+   * another server comes, or at the end.
+   */
+  private countServer(addr: string): void {
+    if (addr !== this.runServer) {
+      this.flushServerRun();
+      this.runServer = addr;
+      if (!this.serverCounts.has(addr)) this.serverCounts.set(addr, 0);
+    }
+    this.runCount++;
+  }
+
+  private flushServerRun(): void {
+    if (this.runCount > 0) this.serverCounts.set(this.runServer, this.serverCounts.get(this.runServer)! + this.runCount);
+    this.runCount = 0;
+  }
+
+  private runServer = '';
+  private runCount = 0;
+
   private push(e: Event): void {
     if (this.held !== null) {
       this.held.push(e);
@@ -337,18 +361,19 @@ export class HttpTallies implements HttpSink {
   }
 
   private apply(e: Event): void {
-    if (typeof e === 'number') {
-      const st = this.conns.get(e);
-      if (!st) return;
-      this.conns.delete(e);
-      if (st.count === 1 && st.first) this.add(this.short, st.first, st);
-      this.freeState(st);
-      return;
-    }
-    const r = e;
+    if (typeof e !== 'number') return this.applyRecord(e, this.conns.get(e.conn));
+    const st = this.conns.get(e);
+    if (!st) return;
+    this.conns.delete(e);
+    if (st.count === 1 && st.first) this.add(this.short, st.first, st);
+    this.freeState(st);
+  }
+
+  /** A record, `known` the state of its connection if it has one. */
+  private applyRecord(r: Rec, known: ConnState | undefined): void {
     if (this.dropShortBodies && r.shortBody) r.backend = undefined;
     if (this.useAddress && r.backend === undefined && r.status !== undefined) r.backend = r.addr;
-    let st = this.conns.get(r.conn);
+    let st = known;
     if (!st) {
       st = this.freeStates.pop() ?? { first: null, count: 0, firstT: 0, iv: null };
       st.firstT = r.t;
@@ -427,6 +452,7 @@ export class HttpTallies implements HttpSink {
       notes.push(`only keep-alive connections (${ka.connectionsOpened}, each carrying several requests): their per-connection backends show pinning or per-request balancing; how the balancer spreads new connections needs one-request connections (curl in a loop, or lbdiag probe --mode short)`);
     if (this.short.requests > 0 && ka.requests === 0)
       notes.push(`only one-request connections (${this.short.connectionsOpened}): they show how the balancer spreads new connections; keep-alive pinning cannot be judged (no connection carried two requests)`);
+    this.flushServerRun();
     const servers = [...this.serverCounts].sort((a, b) => b[1] - a[1]).map(([s]) => s);
     return { modes, findings, identity, notes, servers };
   }
