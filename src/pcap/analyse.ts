@@ -177,9 +177,10 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
     }
   };
   const compact = opts.compactRecords ?? true;
-  // Without the HTTP layer nothing keeps a settled connection's Conn (detectors and the server
-  // count read it at once), so the tracker may reuse it.
-  const tracker = new Tracker({ stallThresholdS: opts.stallThresholdS, onFinished, onSettle: compact ? onSettle : undefined, onRevive, recycle: http === null });
+  // Without the HTTP layer in this thread nothing keeps a settled connection's Conn (detectors and
+  // the server count read it at once; with --threads the HTTP front copies what the worker needs
+  // into the ring at once and keeps only its id), so the tracker may reuse it.
+  const tracker = new Tracker({ stallThresholdS: opts.stallThresholdS, onFinished, onSettle: compact ? onSettle : undefined, onRevive, recycle: http === null || thread !== null });
   const loop = new PacketLoop(tracker, ctx, opts.onTcpPacket, http);
 
   // Open every input and read up to its first packet, so a non-capture fails before any output.

@@ -57,10 +57,15 @@ export interface HttpBack<H extends object> {
   flush?(): void;
 }
 
+/** Finished streams kept for reuse. */
+const SPARE_STREAMS = 64;
+
 export class HttpLayer implements HttpBack<HttpStream> {
   readonly counters: HttpCounters = { streams: 0, requests: 0, responses: 0, gaps: 0, snaplen: 0, gaveUp: 0, orphanResponses: 0, unanswered: 0, http2: 0, tls: 0 };
   private readonly events;
   private readonly shared;
+  /** Finished streams kept for reuse (HttpStream.reset): a capture of many short connections makes few. */
+  private readonly spare: HttpStream[] = [];
 
   constructor(
     private readonly sink: HttpSink,
@@ -74,7 +79,10 @@ export class HttpLayer implements HttpBack<HttpStream> {
 
   open(c: Conn): HttpStream {
     this.counters.streams++;
-    return new HttpStream(c, this.events, this.shared);
+    const s = this.spare.pop();
+    if (s === undefined) return new HttpStream(c, this.events, this.shared);
+    s.reset(c);
+    return s;
   }
 
   other(kind: number): void {
@@ -87,10 +95,11 @@ export class HttpLayer implements HttpBack<HttpStream> {
   }
 
   finish(s: HttpStream, c: Conn): void {
-    const { unanswered } = s.finish();
-    this.counters.unanswered += unanswered;
+    this.counters.unanswered += s.finish();
     this.counters.requests += s.requests;
     this.counters.responses += s.responses;
     this.sink.connectionDone(c, s);
+    // Nothing holds a finished stream (the front's handle is gone, the sink read it): reused for a later connection.
+    if (this.spare.length < SPARE_STREAMS) this.spare.push(s);
   }
 }

@@ -34,11 +34,12 @@ export interface MessageSink {
   /** The head is parsed. Returns true when this message has no body (HEAD answer, 1xx, 204, 304). */
   head(h: MessageHead, frame: number, t: number): boolean;
   /**
-   * The message ended (its last byte was in `frame`). `body` holds its first bytes. The head given to
-   * `head()`, its headers and `body` are valid until this call returns (the parser reuses them for its
-   * next message): a sink copies what it keeps.
+   * The message ended (its last byte was in `frame`). `body[bodyStart, bodyEnd)` holds its first bytes
+   * (`body` may be the buffer the parser was fed, or the parser's own copy: no view is made for it).
+   * The head given to `head()`, its headers and `body` are valid until this call returns (the parser
+   * reuses them for its next message): a sink copies what it keeps.
    */
-  end(body: Buffer, bodyBytes: number, frame: number, t: number): void;
+  end(body: Buffer, bodyStart: number, bodyEnd: number, bodyBytes: number, frame: number, t: number): void;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -122,6 +123,32 @@ function matchName(b: Buffer, i: number, c: number, slots: readonly number[], na
   return -1;
 }
 
+/** The buffer `view` reads (the last one a head was scanned in: a capture's payloads come from a few buffers). */
+let viewed: Buffer | null = null;
+let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+
+/**
+ * Index of the first LF in b[from, to), or `to`: four bytes at a time (a 32-bit read and the
+ * has-a-zero-byte test on it XOR LF), then byte by byte from the word that holds it. Header values
+ * (dates, user agents, cookies) are most of a head's bytes.
+ */
+function lineFeed(b: Buffer, from: number, to: number): number {
+  let e = from;
+  if (to - e >= 8) {
+    if (b !== viewed) {
+      view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      viewed = b;
+    }
+    const v = view;
+    for (; e + 4 <= to; e += 4) {
+      const w = v.getUint32(e, true) ^ 0x0a0a0a0a;
+      if (((w - 0x01010101) & ~w & 0x80808080) !== 0) break;
+    }
+  }
+  while (e < to && b[e] !== 0x0a) e++;
+  return e;
+}
+
 /** Does b[pos, pos + s.length) hold the latin1 string s? */
 function bytesEqual(b: Buffer, pos: number, s: string): boolean {
   for (let k = 0; k < s.length; k++) if (b[pos + k] !== s.charCodeAt(k)) return false;
@@ -167,11 +194,18 @@ export class MessageParser {
   private headLen = 0;
   private line = '';
   private remaining = 0;
-  /** The body's first bytes kept: the first piece, and any further pieces (null until a second one comes). */
-  private body: Buffer | null = null;
-  private bodyRest: Buffer[] | null = null;
-  /** `body` holds views into the caller's buffer, valid only during the current feed() call. */
-  private bodyViews = false;
+  /**
+   * The body's first bytes kept: `bodyBuf[bodyStart, bodyEnd)` (`kept` bytes). Until `bodyOwned`,
+   * `bodyBuf` is the buffer being fed (valid during this feed() only, copied into `own` at its end
+   * if the message is not over); a body kept from several pieces is gathered in `own`. No Buffer
+   * view is made per message.
+   */
+  private bodyBuf: Buffer | null = null;
+  private bodyStart = 0;
+  private bodyEnd = 0;
+  private bodyOwned = false;
+  /** This parser's copy of a body's first bytes, grown on demand up to `bodyCap`, reused message after message. */
+  private own: Buffer = EMPTY;
   /** The head object handed to the sink, reused message after message; the header slots set in it. */
   private readonly h: MessageHead;
   private readonly setSlots: number[] = [];
@@ -218,14 +252,55 @@ export class MessageParser {
     return this.state === S_UNTIL_CLOSE;
   }
 
+  /**
+   * As new (the stream that owns this parser is reused for another connection). The header
+   * values of the last message are cleared; what stays is what a new parser would compute alike
+   * (the shared wanted table, the last-value caches) and the body copy buffer (small ones only).
+   */
+  reset(): void {
+    this.state = S_IDLE;
+    this.pendingHead = EMPTY;
+    this.headLen = 0;
+    this.line = '';
+    this.remaining = 0;
+    this.bodyBuf = null;
+    this.bodyStart = 0;
+    this.bodyEnd = 0;
+    this.bodyOwned = false;
+    if (this.own.length > 4096) this.own = EMPTY;
+    this.clearHeaders();
+    const h = this.h;
+    h.method = '';
+    h.status = 0;
+    h.minor = 1;
+    this.kept = 0;
+    this.bodyBytes = 0;
+    this.stopped = '';
+    this.messages = 0;
+  }
+
+  /** The previous message's header values cleared (the object keeps its shape). */
+  private clearHeaders(): void {
+    const headers = this.h.headers;
+    if (this.table !== null) {
+      const names = this.names;
+      const set = this.setSlots;
+      for (let k = 0; k < this.setCount; k++) headers[names[set[k]]] = undefined as unknown as string;
+    } else {
+      const set = this.setNames;
+      for (let k = 0; k < this.setCount; k++) headers[set[k]] = undefined as unknown as string;
+    }
+    this.setCount = 0;
+  }
+
   /** Stops parsing for good (a protocol upgrade, a tunnel, a gap in the stream). */
   stop(reason: string): void {
     if (this.state === S_STOPPED) return;
     this.state = S_STOPPED;
     this.stopped = reason;
     this.pendingHead = EMPTY;
-    this.body = null;
-    this.bodyRest = null;
+    this.bodyBuf = null;
+    this.bodyOwned = false;
   }
 
   /** The connection closed in this direction: a body delimited by the close ends here. */
@@ -236,11 +311,24 @@ export class MessageParser {
   feed(buf: Buffer, pos: number, end: number, frame: number, t: number): void {
     this.parse(buf, pos, end, frame, t);
     // A body still open after this segment: its first bytes are copied out of the caller's buffer.
-    if (this.bodyViews) {
-      this.bodyViews = false;
-      if (this.body !== null) this.body = Buffer.from(this.body);
-      if (this.bodyRest !== null) for (let i = 0; i < this.bodyRest.length; i++) this.bodyRest[i] = Buffer.from(this.bodyRest[i]);
+    if (this.bodyBuf !== null && !this.bodyOwned) this.toOwn(this.kept);
+  }
+
+  /** Moves the kept body bytes into `own` (with room for `need` bytes in all). */
+  private toOwn(need: number): void {
+    const b = this.bodyBuf!;
+    if (this.bodyOwned && need <= this.own.length) return;
+    let own = this.own;
+    if (need > own.length) {
+      own = Buffer.allocUnsafe(Math.min(this.bodyCap, Math.max(need, 2 * own.length, 256)));
+      if (this.bodyOwned) b.copy(own, 0, 0, this.kept);
+      this.own = own;
     }
+    if (!this.bodyOwned) b.copy(own, 0, this.bodyStart, this.bodyEnd);
+    this.bodyBuf = own;
+    this.bodyStart = 0;
+    this.bodyEnd = this.kept;
+    this.bodyOwned = true;
   }
 
   private parse(buf: Buffer, pos: number, end: number, frame: number, t: number): void {
@@ -361,8 +449,7 @@ export class MessageParser {
    * unusual header name such as one with white space before its colon, that name).
    */
   private headDone(b: Buffer, from: number, to: number, frame: number, t: number): number {
-    let eol = from;
-    while (eol < to && b[eol] !== 0x0a) eol++;
+    const eol = lineFeed(b, from, to);
     if (eol >= to) return -1;
     // The start line split at spaces by index (as `line.split(' ')` would, without the array and regexes).
     let le = eol;
@@ -393,15 +480,7 @@ export class MessageParser {
     // object keeps its shape and nothing is allocated for it).
     const h = this.h;
     const headers = h.headers;
-    if (this.table !== null) {
-      const names = this.names;
-      const set = this.setSlots;
-      for (let k = 0; k < this.setCount; k++) headers[names[set[k]]] = undefined as unknown as string;
-    } else {
-      const set = this.setNames;
-      for (let k = 0; k < this.setCount; k++) headers[set[k]] = undefined as unknown as string;
-    }
-    this.setCount = 0;
+    this.clearHeaders();
     // Headers: only the ones someone reads (framing, and for responses what identity needs), by one scan.
     const keepAll = this.table === null;
     let count = 0;
@@ -421,8 +500,7 @@ export class MessageParser {
       // The first colon of the line (if any), then its end.
       let c = i;
       while (c < to && b[c] !== 0x3a && b[c] !== 0x0a) c++;
-      let e = c;
-      while (e < to && b[e] !== 0x0a) e++;
+      const e = lineFeed(b, c, to);
       if (e >= to) return -1;
       // Only names of a wanted length are compared (most headers are skipped without allocating).
       if (c > i && c < e && ++count <= 200 && (keepAll || this.wantedLengths[Math.min(c - i, 63)] === 1)) {
@@ -472,8 +550,8 @@ export class MessageParser {
       h.method = methodAt(b, from, sp1);
       h.status = 0;
     }
-    this.body = null;
-    this.bodyRest = null;
+    this.bodyBuf = null;
+    this.bodyOwned = false;
     this.kept = 0;
     this.bodyBytes = 0;
     const noBody = this.sink.head(h, frame, t);
@@ -505,26 +583,33 @@ export class MessageParser {
     this.bodyBytes += n;
     if (this.kept < this.bodyCap && n > 0) {
       const take = Math.min(n, this.bodyCap - this.kept);
-      // A view: copied at the end of feed() only if the message is not over by then.
-      const piece = buf.subarray(from, from + take);
-      if (this.body === null) this.body = piece;
-      else (this.bodyRest ??= []).push(piece);
-      this.bodyViews = true;
+      if (this.bodyBuf === null) {
+        // The caller's buffer itself: copied at the end of feed() only if the message is not over by then.
+        this.bodyBuf = buf;
+        this.bodyStart = from;
+        this.bodyEnd = from + take;
+        this.bodyOwned = false;
+      } else {
+        this.toOwn(this.kept + take);
+        buf.copy(this.own, this.kept, from, from + take);
+        this.bodyEnd = this.kept + take;
+      }
       this.kept += take;
     }
   }
 
   private finish(frame: number, t: number): void {
-    const body = this.body === null ? EMPTY : this.bodyRest === null ? this.body : Buffer.concat([this.body, ...this.bodyRest]);
+    const body = this.bodyBuf ?? EMPTY;
+    const from = this.bodyBuf === null ? 0 : this.bodyStart;
+    const to = this.bodyBuf === null ? 0 : this.bodyEnd;
     const bytes = this.bodyBytes;
-    this.body = null;
-    this.bodyRest = null;
-    this.bodyViews = false;
+    this.bodyBuf = null;
+    this.bodyOwned = false;
     this.kept = 0;
     this.bodyBytes = 0;
     this.state = S_IDLE;
     this.messages++;
-    this.sink.end(body, bytes, frame, t);
+    this.sink.end(body, from, to, bytes, frame, t);
   }
 }
 

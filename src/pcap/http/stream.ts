@@ -25,7 +25,10 @@ const NO_HEADERS: readonly string[] = [];
 const FIN = 0x01;
 const RST = 0x04;
 
-/** One request and its response (or how it failed), as a capture shows it. */
+/**
+ * One request and its response (or how it failed), as a capture shows it. Every field is always
+ * present with one type (numbers stay numbers: refilling the object allocates nothing).
+ */
 export interface CaptureExchange {
   stream: number;
   /** 1-based request number on the connection. */
@@ -37,21 +40,26 @@ export interface CaptureExchange {
   reqFrame: number;
   /** Place of the request among all HTTP requests of the capture, in the order they were seen (0-based): the probe's dispatch order. */
   order: number;
-  /** Response first and last byte (absent when the request failed). */
-  resT?: number;
-  resEndT?: number;
-  resFrame?: number;
-  status?: number;
-  headers?: Record<string, string>;
-  body?: Buffer;
-  bodyBytes?: number;
+  /** No response: 'reset' (RST from the server side), 'closed' (FIN before a complete response); '' when a response came. */
+  error: '' | 'reset' | 'closed';
+  /** The response (when `error` is ''; else 0 and empty): first and last byte, status, headers, first body bytes `body[bodyStart, bodyEnd)`. */
+  resT: number;
+  resEndT: number;
+  resFrame: number;
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  bodyStart: number;
+  bodyEnd: number;
+  bodyBytes: number;
   /** The response ended the connection (Connection: close, HTTP/1.0 without keep-alive, or a body delimited by close). */
-  close?: boolean;
-  /** No response: 'reset' (RST from the server side), 'closed' (FIN before a complete response). */
-  error?: 'reset' | 'closed';
-  /** Previous response on the connection ended this long before the request (seconds). */
-  idleS?: number;
+  close: boolean;
+  /** Previous response on the connection ended this long before the request (seconds); -1: not a later request after a response. */
+  idleS: number;
 }
+
+const EMPTY = Buffer.alloc(0);
+const NO_RESPONSE_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 /**
  * The one exchange object handed to `exchange()`, refilled for every exchange (one object, one shape,
@@ -65,16 +73,18 @@ const X: CaptureExchange = {
   reqEndT: 0,
   reqFrame: 0,
   order: 0,
-  resT: undefined,
-  resEndT: undefined,
-  resFrame: undefined,
-  status: undefined,
-  headers: undefined,
-  body: undefined,
-  bodyBytes: undefined,
-  close: undefined,
-  error: undefined,
-  idleS: undefined,
+  error: '',
+  resT: 0,
+  resEndT: 0,
+  resFrame: 0,
+  status: 0,
+  headers: NO_RESPONSE_HEADERS,
+  body: EMPTY,
+  bodyStart: 0,
+  bodyEnd: 0,
+  bodyBytes: 0,
+  close: false,
+  idleS: -1,
 };
 
 function request(stream: number, r: Req): CaptureExchange {
@@ -85,12 +95,30 @@ function request(stream: number, r: Req): CaptureExchange {
   X.reqEndT = r.endT;
   X.reqFrame = r.frame;
   X.order = r.order;
-  X.resT = X.resEndT = X.resFrame = X.status = X.bodyBytes = X.idleS = undefined;
-  X.headers = undefined;
-  X.body = undefined;
-  X.close = undefined;
-  X.error = undefined;
+  X.error = '';
+  X.resT = X.resEndT = X.resFrame = X.status = X.bodyStart = X.bodyEnd = X.bodyBytes = 0;
+  X.idleS = -1;
+  X.headers = NO_RESPONSE_HEADERS;
+  X.body = EMPTY;
+  X.close = false;
   return X;
+}
+
+/** The last Connection header value seen and what it says (one backend sends the same value response after response). */
+let lastConnection: string | undefined;
+let lastSaysClose = false;
+let lastSaysKeepAlive = false;
+
+/** Does a response with this Connection header (and HTTP/1.`minor`) end its connection? */
+function connectionCloses(value: string | undefined, minor: number): boolean {
+  if (value !== lastConnection) {
+    // Lower-cased once per distinct value (toLowerCase makes a new string every call).
+    const v = (value ?? '').toLowerCase();
+    lastConnection = value;
+    lastSaysClose = v.includes('close');
+    lastSaysKeepAlive = v.includes('keep-alive');
+  }
+  return lastSaysClose || (minor === 0 && !lastSaysKeepAlive);
 }
 
 export interface StreamEvents {
@@ -112,16 +140,77 @@ class Way {
   pendingBytes = 0;
   fin = false;
   constructor(readonly parser: MessageParser) {}
+
+  /** As new (for a stream reused for another connection). */
+  reset(): void {
+    this.next = 0;
+    this.started = false;
+    if (this.pending.length) this.pending = [];
+    this.pendingBytes = 0;
+    this.fin = false;
+    this.parser.reset();
+  }
 }
 
-interface Req {
-  seq: number;
-  method: string;
-  t: number;
-  endT: number;
-  frame: number;
-  order: number;
-  done: boolean;
+/** A request waiting for its response; reused once its exchange is handed over (HttpStream.spareReqs). */
+class Req {
+  seq = 0;
+  method = '';
+  t = 0;
+  endT = 0;
+  frame = 0;
+  order = 0;
+}
+
+/**
+ * Requests waiting for their responses, oldest first: a ring whose store only grows (Array#shift
+ * trims an array's store and the next push grows it again, garbage on every exchange).
+ */
+class ReqQueue {
+  private items: (Req | null)[] = [null, null, null, null];
+  private head = 0;
+  length = 0;
+
+  push(r: Req): void {
+    let items = this.items;
+    if (this.length === items.length) {
+      const grown: (Req | null)[] = new Array<Req | null>(items.length * 2).fill(null);
+      for (let i = 0; i < this.length; i++) grown[i] = items[(this.head + i) & (items.length - 1)];
+      this.items = items = grown;
+      this.head = 0;
+    }
+    items[(this.head + this.length) & (items.length - 1)] = r;
+    this.length++;
+  }
+
+  /** The oldest, or undefined. */
+  first(): Req | undefined {
+    return this.length > 0 ? this.items[this.head]! : undefined;
+  }
+
+  shift(): Req | undefined {
+    if (this.length === 0) return undefined;
+    const r = this.items[this.head]!;
+    this.items[this.head] = null;
+    this.head = (this.head + 1) & (this.items.length - 1);
+    this.length--;
+    return r;
+  }
+
+  at(i: number): Req {
+    return this.items[(this.head + i) & (this.items.length - 1)]!;
+  }
+
+  /** Empties the queue, handing its requests to `spare` (up to `cap` there). */
+  clear(spare: Req[] | null, cap: number): void {
+    for (let i = 0; i < this.length; i++) {
+      const k = (this.head + i) & (this.items.length - 1);
+      if (spare !== null && spare.length < cap) spare.push(this.items[k]!);
+      this.items[k] = null;
+    }
+    this.head = 0;
+    this.length = 0;
+  }
 }
 
 /** The request parser's sink: one small object per stream (not a literal with three closures). */
@@ -133,13 +222,19 @@ class RequestSink implements MessageSink {
   head(h: MessageHead): boolean {
     return this.s.reqHead(h);
   }
-  end(_b: Buffer, _n: number, frame: number, t: number): void {
+  end(_b: Buffer, _bs: number, _be: number, _n: number, frame: number, t: number): void {
     this.s.reqEnd(frame, t);
   }
 }
 
+/**
+ * One connection's HTTP state. Reused: when the layer is done with a stream it may hand the same
+ * object (its parsers, buffers, spare requests) to a later connection after reset(), which makes
+ * it as new (test/pcap-http-reuse.test.ts checks that field by field).
+ */
 export class HttpStream implements MessageSink {
-  readonly stream: number;
+  stream: number;
+  conn: Conn;
   requests = 0;
   /** The client asked to close: its last request had `Connection: close` (or was HTTP/1.0 without keep-alive). */
   clientClose = false;
@@ -147,22 +242,46 @@ export class HttpStream implements MessageSink {
   gaveUp = '';
   private readonly cli: Way;
   private readonly srv: Way;
-  private readonly queue: Req[] = [];
+  private readonly queue = new ReqQueue();
   private cur: Req | null = null;
   private resT = 0;
   private resFrame = 0;
   private resHead: MessageHead | null = null;
   private lastResEnd = -1;
   private reqSeq = 0;
+  /** Requests whose exchanges were handed over, for reuse. */
+  private readonly spareReqs: Req[] = [];
 
   constructor(
-    readonly conn: Conn,
+    conn: Conn,
     private readonly events: StreamEvents,
     private readonly counters: { gaps: number; snaplen: number; orphanResponses: number; gaveUp: number; responseHeaders: readonly string[] | null; requestOrder: number },
   ) {
+    this.conn = conn;
     this.stream = conn.stream;
     this.cli = new Way(new MessageParser(false, new RequestSink(this), 0, NO_HEADERS));
     this.srv = new Way(new MessageParser(true, this, BODY_CAP, counters.responseHeaders));
+  }
+
+  /** Makes this stream as new for connection `conn` (the layer reuses finished streams). */
+  reset(conn: Conn): void {
+    this.conn = conn;
+    this.stream = conn.stream;
+    this.requests = 0;
+    this.responses = 0;
+    this.gaveUp = '';
+    this.clientClose = false;
+    this.cli.reset();
+    this.srv.reset();
+    const spare = this.spareReqs;
+    this.queue.clear(spare, QUEUE_CAP);
+    if (this.cur !== null && spare.length < QUEUE_CAP) spare.push(this.cur);
+    this.cur = null;
+    this.resT = 0;
+    this.resFrame = 0;
+    this.resHead = null;
+    this.lastResEnd = -1;
+    this.reqSeq = 0;
   }
 
   /**
@@ -242,7 +361,7 @@ export class HttpStream implements MessageSink {
     this.srv.parser.stop(reason);
     this.cli.pending = [];
     this.srv.pending = [];
-    this.queue.length = 0;
+    this.queue.clear(null, 0);
     this.cur = null;
   }
 
@@ -250,7 +369,14 @@ export class HttpStream implements MessageSink {
 
   /** @internal (RequestSink) */
   reqStart(frame: number, t: number): void {
-    this.cur = { seq: ++this.reqSeq, method: '', t, endT: t, frame, order: this.counters.requestOrder++, done: false };
+    const r = this.spareReqs.pop() ?? new Req();
+    r.seq = ++this.reqSeq;
+    r.method = '';
+    r.t = t;
+    r.endT = t;
+    r.frame = frame;
+    r.order = this.counters.requestOrder++;
+    this.cur = r;
   }
 
   /** @internal (RequestSink) */
@@ -269,7 +395,6 @@ export class HttpStream implements MessageSink {
     this.cur = null;
     r.endT = t;
     r.frame = frame;
-    r.done = true;
     this.requests++;
     this.events.message?.(this.stream, false, frame);
     if (this.queue.length >= QUEUE_CAP) return this.giveUp('too many requests without responses');
@@ -286,7 +411,7 @@ export class HttpStream implements MessageSink {
 
   head(h: MessageHead): boolean {
     this.resHead = h;
-    const req = this.queue[0];
+    const req = this.queue.first();
     if (h.status >= 100 && h.status < 200) {
       if (h.status === 101) {
         // Protocol switch (WebSocket, h2c): the rest is not HTTP/1.x. The 101 is counted, then stop.
@@ -303,19 +428,18 @@ export class HttpStream implements MessageSink {
     return (req !== undefined && req.method === 'HEAD') || h.status === 204 || h.status === 304;
   }
 
-  end(body: Buffer, bodyBytes: number, frame: number, t: number): void {
+  end(body: Buffer, bodyStart: number, bodyEnd: number, bodyBytes: number, frame: number, t: number): void {
     const h = this.resHead;
     if (!h) return;
     this.responses++;
     this.events.message?.(this.stream, true, frame);
     if (h.status < 200) return; // interim (100 Continue, 103 Early Hints): the final one follows
     const req = this.queue.shift();
-    if (!req) {
+    if (req === undefined) {
       this.counters.orphanResponses++;
       return;
     }
-    const conn = (h.headers.connection ?? '').toLowerCase();
-    const close = conn.includes('close') || (h.minor === 0 && !conn.includes('keep-alive')) || this.srv.parser.untilClose || this.srv.fin;
+    const close = connectionCloses(h.headers.connection, h.minor) || this.srv.parser.untilClose || this.srv.fin;
     const x = request(this.stream, req);
     x.resT = this.resT;
     x.resEndT = t;
@@ -323,15 +447,18 @@ export class HttpStream implements MessageSink {
     x.status = h.status;
     x.headers = h.headers;
     x.body = body;
+    x.bodyStart = bodyStart;
+    x.bodyEnd = bodyEnd;
     x.bodyBytes = bodyBytes;
     x.close = close;
     if (this.lastResEnd >= 0 && req.seq > 1) x.idleS = Math.max(0, req.t - this.lastResEnd);
     this.lastResEnd = t;
     this.events.exchange(x, this.conn);
+    this.spareReqs.push(req);
   }
 
-  /** The connection is over (closed, released, or the capture ended): requests left fail or are dropped. */
-  finish(): { unanswered: number } {
+  /** The connection is over (closed, released, or the capture ended): requests left fail or are dropped; returns how many were dropped (unanswered). */
+  finish(): number {
     const c = this.conn;
     const srvIsA = !clientIsA(c);
     const srvDir = srvIsA ? c.ab : c.ba;
@@ -346,9 +473,10 @@ export class HttpStream implements MessageSink {
       const expected = this.srv.started ? this.srv.next : srvDir.baseSet ? (srvDir.baseSeq + 1) >>> 0 : -1;
       if (expected >= 0 && ((cliDir.lastack - expected) | 0) > 1) this.giveUp('server data acknowledged but not in the capture');
     }
-    if (this.gaveUp !== '' && this.gaveUp !== 'stopped') return { unanswered };
+    if (this.gaveUp !== '' && this.gaveUp !== 'stopped') return unanswered;
     // A body delimited by a close that came as a reset: the response is as complete as it will get.
-    for (const r of this.queue) {
+    for (let i = 0; i < this.queue.length; i++) {
+      const r = this.queue.at(i);
       if (how === '' || this.srv.parser.stopped !== '') {
         unanswered++;
         continue;
@@ -358,7 +486,7 @@ export class HttpStream implements MessageSink {
       if (this.lastResEnd >= 0 && r.seq > 1) x.idleS = Math.max(0, r.t - this.lastResEnd);
       this.events.exchange(x, c);
     }
-    this.queue.length = 0;
-    return { unanswered };
+    this.queue.clear(this.spareReqs, QUEUE_CAP);
+    return unanswered;
   }
 }

@@ -29,6 +29,8 @@ import type { HttpSink } from './layer.js';
 import { BODY_CAP, type CaptureExchange, type HttpStream } from './stream.js';
 
 const DECIDE_AFTER = 4096;
+/** Spare records and connection states kept for reuse. */
+const SPARE_RECORDS = 1024;
 /** Keep-alive connection intervals kept to compute how many were open at once. */
 const MAX_INTERVALS = 20000;
 
@@ -84,11 +86,17 @@ interface IdCache {
   shortBody: boolean;
 }
 
-/** a[0, n) equals b[0, n) (a short body byte by byte, a longer one natively). */
-function sameBytes(a: Buffer, b: Buffer, n: number): boolean {
-  if (n > 48) return a.compare(b, 0, n, 0, n) === 0;
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+/** a[at, at + n) equals b[0, n) (a short body byte by byte, a longer one natively). */
+function sameBytes(a: Buffer, at: number, b: Buffer, n: number): boolean {
+  if (n > 48) return a.compare(b, 0, n, at, at + n) === 0;
+  for (let i = 0; i < n; i++) if (a[at + i] !== b[i]) return false;
   return true;
+}
+
+/** body[at, at + n) as a Buffer (the buffer itself when that is all of it; a view only when identity rules must read it). */
+function bodyView(body: Buffer, at: number, n: number): Buffer {
+  if (n === 0) return EMPTY;
+  return at === 0 && n === body.length ? body : body.subarray(at, at + n);
 }
 
 function blankIdCache(): IdCache {
@@ -137,6 +145,10 @@ export class HttpTallies implements HttpSink {
   private shortBodyCount = 0;
   private readonly addrNames = new Map<Conn, string>();
   private readonly v4Names = new Map<number, string>();
+  /** The IPv4 server endpoint of the last exchange and its name (port -1: none yet). */
+  private lastV4Addr = 0;
+  private lastV4Port = -1;
+  private lastV4Name = '';
 
   constructor(private readonly from: BackendFrom) {
     this.headerRule = from.kind === 'header' ? from.name : undefined;
@@ -148,7 +160,7 @@ export class HttpTallies implements HttpSink {
     // until the connection shows whether it is keep-alive); otherwise it goes straight to a tally, which
     // keeps nothing of it, so one spare record is refilled.
     const st = this.held === null ? this.conns.get(x.stream) : undefined;
-    const rec = st !== undefined && st.count >= 1 ? this.spare : blankRecord();
+    const rec = st !== undefined && st.count >= 1 ? this.spare : (this.freeRecs.pop() ?? blankRecord());
     rec.mode = 'short';
     rec.t = x.reqT * 1000;
     rec.order = x.order;
@@ -157,22 +169,24 @@ export class HttpTallies implements HttpSink {
     rec.addr = addr;
     rec.reused = x.seq > 1;
     rec.seq = x.seq;
-    rec.totalMs = Math.max(0, ((x.resEndT ?? c.lastTime) - x.reqT) * 1000);
+    rec.totalMs = Math.max(0, ((x.error === '' ? x.resEndT : c.lastTime) - x.reqT) * 1000);
     rec.shortBody = false;
     rec.cli = x.seq === 1 ? clientAddress(c) : 0;
-    rec.idleMs = x.idleS !== undefined ? x.idleS * 1000 : undefined;
+    rec.idleMs = x.idleS >= 0 ? x.idleS * 1000 : undefined;
     rec.error = rec.phase = rec.status = rec.ttfbMs = undefined;
     rec.backend = rec.instance = rec.started = rec.pid = rec.serverConn = rec.serverSeq = rec.forwarded = undefined;
-    if (x.error !== undefined) {
+    if (x.error !== '') {
       rec.error = x.error;
       rec.phase = 'response';
-    } else if (x.status !== undefined) {
+    } else {
       rec.status = x.status;
-      rec.ttfbMs = Math.max(0, ((x.resT ?? x.reqEndT) - x.reqEndT) * 1000);
-      const headers = x.headers ?? NO_HEADERS;
-      const body = x.body ?? EMPTY;
+      rec.ttfbMs = Math.max(0, (x.resT - x.reqEndT) * 1000);
+      const headers = x.headers;
+      const body = x.body;
+      const bs = x.bodyStart;
+      const n = x.bodyEnd - bs;
       const deep = x.seq === 1;
-      if (headers[BACKEND_KEY] === undefined && body.length <= BODY_CAP) {
+      if (headers[BACKEND_KEY] === undefined && n <= BODY_CAP) {
         // No lbdiag whoami headers: the identity depends only on the body, the content type, Via (deep)
         // and the --backend-from header, and the same answer repeats response after response (one
         // backend's page): the last result for the same inputs is reused instead of re-running the rules.
@@ -180,14 +194,14 @@ export class HttpTallies implements HttpSink {
         const ctype = headers['content-type'];
         const via = headers.via;
         const hv = this.headerRule === undefined ? undefined : headers[this.headerRule];
-        if (e.n >= 0 && e.n === body.length && e.ctype === ctype && e.via === via && e.hv === hv && sameBytes(body, e.body, e.n)) {
+        if (e.n >= 0 && e.n === n && e.ctype === ctype && e.via === via && e.hv === hv && sameBytes(body, bs, e.body, n)) {
           rec.backend = e.backend;
           rec.forwarded = e.forwarded;
           rec.shortBody = e.shortBody;
         } else {
-          this.identifyInto(x, headers, body, deep, rec);
-          e.n = body.length;
-          body.copy(e.body);
+          this.identifyInto(x, headers, bodyView(body, bs, n), deep, rec);
+          e.n = n;
+          body.copy(e.body, 0, bs, bs + n);
           e.ctype = ctype;
           e.via = via;
           e.hv = hv;
@@ -195,21 +209,23 @@ export class HttpTallies implements HttpSink {
           e.forwarded = rec.forwarded;
           e.shortBody = rec.shortBody;
         }
-      } else this.identifyInto(x, headers, body, deep, rec);
+      } else this.identifyInto(x, headers, bodyView(body, bs, n), deep, rec);
     }
     if (x.close) this.closeAnnounced.add(x.stream);
-    this.serverCounts.set(addr, (this.serverCounts.get(addr) ?? 0) + 1);
-    this.push(rec);
+    this.countServer(addr);
+    // Not held: straight to the tallies with the connection's state looked up above.
+    if (this.held === null) this.applyRecord(rec, st);
+    else this.push(rec);
   }
 
   /** The probe's identity rules on one response, into `rec` (backend and instance interned, the short-body flag set). */
   private identifyInto(x: CaptureExchange, headers: Record<string, string>, body: Buffer, deep: boolean, rec: Rec): void {
     const res = this.res;
-    res.status = x.status!;
+    res.status = x.status;
     res.headers = headers;
     res.body = body;
-    res.bodyBytes = x.bodyBytes ?? 0;
-    res.close = x.close ?? false;
+    res.bodyBytes = x.bodyBytes;
+    res.close = x.close;
     identify(res, this.from, deep, rec);
     // Identity strings are interned: a million responses from three backends hold three strings.
     if (rec.backend !== undefined) rec.backend = this.intern(rec.backend);
@@ -229,6 +245,13 @@ export class HttpTallies implements HttpSink {
 
   /** The record `exchange()` refills when nothing keeps it, and the response it hands `identify()`. */
   private readonly spare: Rec = blankRecord();
+  /**
+   * Records a tally has taken (ModeTally.add keeps nothing of a record) that waited first, as the first
+   * of their connection or while events were held: refilled by `exchange()` (it sets every field).
+   */
+  private readonly freeRecs: Rec[] = [];
+  /** States of connections that are over, reused for new ones. */
+  private readonly freeStates: ConnState[] = [];
   private readonly res: HttpResponse = { status: 0, headers: NO_HEADERS, body: EMPTY, bodyBytes: 0, close: false };
 
   connectionDone(c: Conn, s: HttpStream): void {
@@ -251,6 +274,8 @@ export class HttpTallies implements HttpSink {
       else if (fc < fs) this.closedByClient++;
     }
     this.closeAnnounced.delete(c.stream);
+    // Its Conn may be reused for another connection (the worker reuses them): no name cached under it.
+    if (c.v6) this.addrNames.delete(c);
     this.push(c.stream);
   }
 
@@ -268,13 +293,20 @@ export class HttpTallies implements HttpSink {
     if (!c.v6) {
       // IPv4: the server endpoint as one number, so a capture of many short connections to one server formats it once.
       const a = clientIsA(c);
-      const key = ((a ? c.b0 : c.a0) >>> 0) * 65536 + (a ? c.bp : c.ap);
+      const addr = a ? c.b0 : c.a0;
+      const port = a ? c.bp : c.ap;
+      // The same server as the last exchange's (one VIP, or one backend after another): no lookup.
+      if (addr === this.lastV4Addr && port === this.lastV4Port) return this.lastV4Name;
+      const key = (addr >>> 0) * 65536 + port;
       let v = this.v4Names.get(key);
       if (v === undefined) {
         v = this.intern(serverOf(c));
         if (this.v4Names.size > 4096) this.v4Names.clear();
         this.v4Names.set(key, v);
       }
+      this.lastV4Addr = addr;
+      this.lastV4Port = port;
+      this.lastV4Name = v;
       return v;
     }
     let s = this.addrNames.get(c);
@@ -292,6 +324,28 @@ export class HttpTallies implements HttpSink {
     if (this.names.size < 100000) this.names.set(s, s);
     return s;
   }
+
+  /**
+   * One more exchange with server `addr`. Counted in `serverCounts` (in first-seen order, for the
+   * servers list) by runs: the count of the current run of exchanges with one server is added when
+   * another server comes, or at the end.
+   */
+  private countServer(addr: string): void {
+    if (addr !== this.runServer) {
+      this.flushServerRun();
+      this.runServer = addr;
+      if (!this.serverCounts.has(addr)) this.serverCounts.set(addr, 0);
+    }
+    this.runCount++;
+  }
+
+  private flushServerRun(): void {
+    if (this.runCount > 0) this.serverCounts.set(this.runServer, this.serverCounts.get(this.runServer)! + this.runCount);
+    this.runCount = 0;
+  }
+
+  private runServer = '';
+  private runCount = 0;
 
   private push(e: Event): void {
     if (this.held !== null) {
@@ -335,32 +389,54 @@ export class HttpTallies implements HttpSink {
   }
 
   private apply(e: Event): void {
-    if (typeof e === 'number') {
-      const st = this.conns.get(e);
-      if (!st) return;
-      this.conns.delete(e);
-      if (st.count === 1 && st.first) this.add(this.short, st.first, st);
-      return;
-    }
-    const r = e;
+    if (typeof e !== 'number') return this.applyRecord(e, this.conns.get(e.conn));
+    const st = this.conns.get(e);
+    if (!st) return;
+    this.conns.delete(e);
+    if (st.count === 1 && st.first) this.add(this.short, st.first, st);
+    this.freeState(st);
+  }
+
+  /** A record, `known` the state of its connection if it has one. */
+  private applyRecord(r: Rec, known: ConnState | undefined): void {
     if (this.dropShortBodies && r.shortBody) r.backend = undefined;
     if (this.useAddress && r.backend === undefined && r.status !== undefined) r.backend = r.addr;
-    let st = this.conns.get(r.conn);
-    if (!st) this.conns.set(r.conn, (st = { first: null, count: 0, firstT: r.t, iv: null }));
+    let st = known;
+    if (!st) {
+      st = this.freeStates.pop() ?? { first: null, count: 0, firstT: 0, iv: null };
+      st.firstT = r.t;
+      this.conns.set(r.conn, st);
+    }
     st.count++;
     if (st.count === 1) st.first = r;
     else {
       if (st.count === 2 && st.first) {
         this.add(this.keepalive, st.first, st);
+        this.freeRec(st.first);
         st.first = null;
         this.keepalive.connectionsOpened++;
       }
       this.add(this.keepalive, r, st);
+      this.freeRec(r);
     }
   }
 
   /** Per mode: client address -> backend of each of its connections (first request) -> connections; null once over MAX_CLIENTS. */
   private readonly clientBackends: Record<'keepalive' | 'short', Map<number | string, Map<string, number>> | null> = { keepalive: new Map(), short: new Map() };
+
+  private freeRec(r: Rec): void {
+    if (r !== this.spare && this.freeRecs.length < SPARE_RECORDS) this.freeRecs.push(r);
+  }
+
+  /** `st`'s connection is over (out of `conns`): its waiting first record, if any, was tallied. */
+  private freeState(st: ConnState): void {
+    if (st.first !== null) this.freeRec(st.first);
+    if (this.freeStates.length >= SPARE_RECORDS) return;
+    st.first = null;
+    st.count = 0;
+    st.iv = null;
+    this.freeStates.push(st);
+  }
 
   /** `st`: the state of r's connection (already out of `conns` for a short one). */
   private add(t: ModeTally, r: Rec, st: ConnState): void {
@@ -419,6 +495,7 @@ export class HttpTallies implements HttpSink {
       notes.push(`only keep-alive connections (${ka.connectionsOpened}, each carrying several requests): their per-connection backends show pinning or per-request balancing; how the balancer spreads new connections needs one-request connections (curl in a loop, or lbdiag probe --mode short)`);
     if (this.short.requests > 0 && ka.requests === 0)
       notes.push(`only one-request connections (${this.short.connectionsOpened}): they show how the balancer spreads new connections; keep-alive pinning cannot be judged (no connection carried two requests)`);
+    this.flushServerRun();
     const servers = [...this.serverCounts].sort((a, b) => b[1] - a[1]).map(([s]) => s);
     return { modes, findings, identity, notes, servers };
   }

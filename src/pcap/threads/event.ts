@@ -21,6 +21,7 @@
  * and checks that the functions below carry each listed field.
  */
 import { Conn, Direction } from '../connection.js';
+import { resetConn } from '../conn-reset.js';
 
 export const EV_OPEN = 0;
 export const EV_SEGMENT = 1;
@@ -73,9 +74,9 @@ export function writeOpen(to: Float64Array, at: number, id: number, c: Conn): vo
   to[at + 13] = c.bp;
 }
 
-/** A new `Conn` with the fields OPEN carries. */
-export function readOpen(from: Float64Array, at: number): Conn {
-  const c = new Conn();
+/** A new `Conn` with the fields OPEN carries; given `into` (a finished connection's), that one made new (resetConn) and filled instead. */
+export function readOpen(from: Float64Array, at: number, into?: Conn): Conn {
+  const c = into === undefined ? new Conn() : resetConn(into);
   c.stream = from[at + 2];
   c.v6 = from[at + 3] !== 0;
   c.a0 = from[at + 4];

@@ -10,6 +10,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { HttpLayer } from '../http/layer.js';
 import type { HttpStream } from '../http/stream.js';
+import type { Conn } from '../connection.js';
 import { HttpTallies, identityHeaders } from '../http/tallies.js';
 import { httpReport } from '../http/summary.js';
 import type { BackendFrom } from '../../probe/identity.js';
@@ -32,6 +33,8 @@ try {
   const layer = new HttpLayer(tallies, undefined, identityHeaders(backendFrom));
   /** Open HTTP streams by their id (ids are reused after a finish). */
   const streams: (HttpStream | undefined)[] = [];
+  /** The `Conn` last used under each id: reused (reset) for the next connection with that id, once the last one is finished. */
+  const conns: (Conn | undefined)[] = [];
   const numSlots = ring.nums.map((b) => new Float64Array(b));
   const byteSlots = ring.bytes.map((b) => Buffer.from(b));
 
@@ -48,7 +51,9 @@ try {
         continue;
       }
       if (type === EV_OPEN) {
-        streams[id] = layer.open(readOpen(n, at));
+        const c = readOpen(n, at, conns[id]);
+        conns[id] = c;
+        streams[id] = layer.open(c);
         at += OPEN_NUMS;
         continue;
       }
