@@ -41,3 +41,10 @@ export class ClientAddresses {
     return { count, first: this.first, slash24 };
   }
 }
+
+/** The client's address of a connection (IPv4 as a number, IPv6 as text). */
+export function clientAddress(c: Conn): number | string {
+  const a = clientIsA(c);
+  if (!c.v6) return (a ? c.a0 : c.b0) >>> 0 || 0.5; // 0.0.0.0 kept apart from "none"
+  return a ? ipv6String(c.a0, c.a1, c.a2, c.a3) : ipv6String(c.b0, c.b1, c.b2, c.b3);
+}

@@ -17,14 +17,14 @@
  */
 import type { Finding } from '../../core/finding.js';
 import { analyse as analyseProbe, type AnalyseOptions } from '../../probe/analyse.js';
-import { chiSquareGoodnessOfFit } from '../../probe/chi-square.js';
 import { identify, type BackendFrom } from '../../probe/identity.js';
 import type { HttpResponse } from '../../probe/http-response.js';
 import type { ProbeRecord } from '../../probe/record.js';
 import { ModeTally } from '../../probe/tally.js';
 import { BACKEND_KEY, CONN_KEY, INSTANCE_KEY, PID_KEY, STARTED_KEY } from '../../wire/identity-headers.js';
-import { clientIsA, ipv6String, serverOf, type Conn } from '../connection.js';
-import { ClientAddresses } from './client-addresses.js';
+import { clientIsA, serverOf, type Conn } from '../connection.js';
+import { choicesByAddress, forCapture, imbalanceOverClients, peakConcurrency, type ClientBackends } from './capture-verdicts.js';
+import { ClientAddresses, clientAddress } from './client-addresses.js';
 import type { HttpSink } from './layer.js';
 import { BODY_CAP, type CaptureExchange, type HttpStream } from './stream.js';
 
@@ -422,7 +422,7 @@ export class HttpTallies implements HttpSink {
   }
 
   /** Per mode: client address -> backend of each of its connections (first request) -> connections; null once over MAX_CLIENTS. */
-  private readonly clientBackends: Record<'keepalive' | 'short', Map<number | string, Map<string, number>> | null> = { keepalive: new Map(), short: new Map() };
+  private readonly clientBackends: ClientBackends = { keepalive: new Map(), short: new Map() };
 
   private freeRec(r: Rec): void {
     if (r !== this.spare && this.freeRecs.length < SPARE_RECORDS) this.freeRecs.push(r);
@@ -470,17 +470,17 @@ export class HttpTallies implements HttpSink {
       if (t.requests > 0) t.durationMs = Math.max(0, t.endT - t.startT);
     }
     const modes = [ka, this.short].filter((t) => t.requests > 0);
-    const direct = this.choicesByAddress(modes);
-    let findings = modes.length ? analyseProbe(modes, { ...options, captureClients: this.clients.summary() }) : [];
+    const direct = choicesByAddress(modes, ka, this.useAddress);
+    let findings = modes.length ? analyseProbe(modes, { ...options, source: 'capture', captureClients: this.clients.summary() }) : [];
     // The probe's advice for a small sample is a bigger -n; a capture's is a longer capture.
-    findings = findings.map((f) => (f.id === 'insufficient-data' ? forCapture(f) : f.id === 'keepalive-pinning' ? pinningForCapture(f) : f));
+    findings = findings.map((f) => (f.id === 'insufficient-data' ? forCapture(f) : f));
     const notes: string[] = [];
     // The capture shows who closed: churn is the other side's doing only when it closed most of them.
     if (findings.some((f) => f.id === 'connection-churn') && !(this.closedByServer > this.closedByClient)) {
       findings = findings.filter((f) => f.id !== 'connection-churn');
       notes.push(`${ka.connectionsOpened} keep-alive connections for at most ${ka.lanes} open at once, but the client side closed ${this.closedByClient} of them (first, or by asking with Connection: close; the server side ${this.closedByServer}): the client rotates its connections, not connection-churn`);
     }
-    findings = this.imbalanceOverClients(findings, notes);
+    findings = imbalanceOverClients(findings, notes, this.clientBackends);
     const identity: IdentitySource = this.useAddress ? 'server-address' : modes.some((m) => m.backends.size > 0) ? 'response' : 'none';
     if (this.dropShortBodies) notes.push(`response bodies are short but differ from one response to the next (${this.shortBodyNames.size} distinct in ${this.shortBodyCount}), so they are not backend names; pass --backend-from (header:NAME, json:PATH, regex:RE) to say where the backend's name is`);
     if (this.useAddress) {
@@ -499,150 +499,4 @@ export class HttpTallies implements HttpSink {
     const servers = [...this.serverCounts].sort((a, b) => b[1] - a[1]).map(([s]) => s);
     return { modes, findings, identity, notes, servers };
   }
-
-  /** `imbalance` findings re-judged with the client addresses as the draws (see judgeImbalanceOverClients). */
-  private imbalanceOverClients(findings: Finding[], notes: string[]): Finding[] {
-    const out: Finding[] = [];
-    for (const f of findings) {
-      const cl = f.id === 'imbalance' && f.severity === 'warn' ? this.clientBackends[f.mode as 'keepalive' | 'short'] : undefined;
-      if (!cl) {
-        out.push(f);
-        continue;
-      }
-      const r = judgeImbalanceOverClients(f, cl);
-      if (r.finding) out.push(r.finding);
-      if (r.note) notes.push(r.note);
-    }
-    return out;
-  }
-
-  /**
-   * A connection can only show keep-alive pinning if the address it went to could reach several
-   * backends: connections to a server address that only ever answered as one backend (a backend's
-   * own address, seen on the balancer's backend side: an L7 proxy's upstream pool, or clients that
-   * pick backends themselves) stay on it by definition. Each keep-alive connection gets, as the
-   * probe's `clientBackends`, the number of backends its server address answered as in the whole
-   * capture (both modes); returns the note that says which were set aside ('' when none).
-   */
-  private choicesByAddress(modes: readonly ModeTally[]): string {
-    const byAddr = new Map<string, Set<string>>();
-    for (const m of modes)
-      for (const [addr, a] of m.addresses) {
-        let s = byAddr.get(addr);
-        if (!s) byAddr.set(addr, (s = new Set()));
-        for (const b of a.backends.keys()) s.add(b);
-      }
-    const all = new Set<string>();
-    for (const s of byAddr.values()) for (const b of s) all.add(b);
-    let direct = 0;
-    const examples: string[] = [];
-    for (const c of this.keepalive.conns.values()) {
-      const n = byAddr.get(c.addr)?.size ?? 0;
-      c.clientBackends = n;
-      if (n === 1 && c.ok > 0) {
-        direct++;
-        const ex = `${c.addr} → ${[...byAddr.get(c.addr)!][0]}`;
-        if (examples.length < 3 && !examples.includes(ex)) examples.push(ex);
-      }
-    }
-    // Only worth saying when pinning could otherwise have been judged (several backends, not the server-address identity).
-    if (direct === 0 || all.size < 2 || this.useAddress) return '';
-    const nDirect = new Set([...this.keepalive.conns.values()].filter((c) => c.clientBackends === 1 && c.ok > 0).map((c) => c.addr)).size;
-    return (
-      `${direct} keep-alive connection${direct === 1 ? '' : 's'} went to server addresses that each only ever answered as one backend in this capture (${examples.join(', ')}${nDirect > examples.length ? ', …' : ''}), so keep-alive pinning is not judged on ${direct === 1 ? 'it' : 'them'}: ` +
-      `it needs connections to an address that reached several backends. Such addresses are the backends' own (a capture on the balancer's backend side: ` +
-      `behind a layer-4 balancer that keeps the client address, DNAT or IPVS, these connections would show its pinning; behind an HTTP proxy they are its upstream pool, ` +
-      `which balances each request: nothing to fix), or balancer addresses that showed one backend each (too few connections to them). ` +
-      `The client address tells the backend-side cases apart (a real client's, or the proxy's own); a capture on the client side, with one-request connections too, decides it`
-    );
-  }
-}
-
-/**
- * `imbalance` tests the requests as independent draws. When the client address decides the
- * backend (every client that opened several connections reached one backend on all of them:
- * haproxy `balance source`, nginx `ip_hash`, IPVS `sh`, `sessionAffinity: ClientIP`), the
- * independent draws are the client addresses, not the requests: 4 clients hashed 2/1/1 over 3
- * backends is what chance gives most often, however many requests each sends. The test is then
- * run again on the clients (each counted once, on its backend): the finding stays, with that
- * evidence, only when the clients too are spread unevenly beyond chance; otherwise it becomes a note.
- */
-export function judgeImbalanceOverClients(f: Finding, clients: Map<number | string, Map<string, number>>): { finding: Finding | null; note?: string } {
-  const m = f.metrics as { backends?: string[]; observed?: number[]; requests?: number } | undefined;
-  const list = m?.backends ?? [];
-  if (list.length < 2) return { finding: f };
-  let multi = 0;
-  let pinned = 0;
-  const perBackend = new Map<string, number>(list.map((b) => [b, 0]));
-  for (const b of clients.values()) {
-    let total = 0;
-    let top = '';
-    let topN = -1;
-    for (const [name, n] of b) {
-      total += n;
-      if (n > topN) (top = name), (topN = n);
-    }
-    if (total >= 2) {
-      multi++;
-      if (b.size === 1) pinned++;
-    }
-    perBackend.set(top, (perBackend.get(top) ?? 0) + 1);
-  }
-  // Source affinity shown: at least two clients that came back, and (almost) every one on one backend.
-  if (multi < 2 || pinned < 0.9 * multi) return { finding: f };
-  const observed = list.map((b) => perBackend.get(b) ?? 0);
-  const res = chiSquareGoodnessOfFit(observed, list.map(() => 1));
-  const spread = list.map((b, i) => `${b} ${observed[i]}`).join(', ');
-  const nClients = clients.size;
-  const basis = `${f.mode}: the requests came from ${nClients} client address${nClients === 1 ? '' : 'es'}, and ${pinned} of the ${multi} that opened several connections reached one backend on every one of them (the backend follows the client address: source affinity or source hashing, e.g. haproxy \`balance source\`, nginx \`ip_hash\`, IPVS \`sh\`, sessionAffinity: ClientIP); the independent draws are the clients, not the ${m?.requests ?? 'individual'} requests`;
-  if (res.minExpected >= 5 && res.pValue < 0.001) {
-    return { finding: { ...f, evidence: [...f.evidence, `${basis}; over clients (each counted once): ${spread}, chi-square ${res.statistic.toFixed(1)}, p = ${res.pValue.toExponential(2)}: the clients too are spread unevenly`] } };
-  }
-  const why = res.minExpected < 5 ? `too few clients to tell an uneven balancer from the luck of the hash (the test needs at least 5 expected per backend: ${Math.ceil((5 * list.length))} clients)` : `which chance gives too often to call it an imbalance (p = ${res.pValue.toPrecision(2)}, threshold 0.001)`;
-  return {
-    finding: null,
-    note: `imbalance not judged: ${basis}. Over clients (each counted once): ${spread}, ${why}. Capture traffic from more client addresses to judge how the balancer spreads them`,
-  };
-}
-
-/** The client's address of a connection (IPv4 as a number, IPv6 as text). */
-function clientAddress(c: Conn): number | string {
-  const a = clientIsA(c);
-  if (!c.v6) return (a ? c.a0 : c.b0) >>> 0 || 0.5; // 0.0.0.0 kept apart from "none"
-  return a ? ipv6String(c.a0, c.a1, c.a2, c.a3) : ipv6String(c.b0, c.b1, c.b2, c.b3);
-}
-
-/** Most intervals open at one instant. */
-function peakConcurrency(iv: readonly [number, number][]): number {
-  const ev: [number, number][] = [];
-  for (const [a, b] of iv) ev.push([a, 1], [b, -1]);
-  ev.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
-  let cur = 0;
-  let peak = 0;
-  for (const [, d] of ev) {
-    cur += d;
-    if (cur > peak) peak = cur;
-  }
-  return peak;
-}
-
-/** The probe deals its requests to its connections in a random order; a capture's requests came in the order it shows. */
-const PROBE_ORDER = 'requests went to the connections in a random order, so a per-request balancer would have spread each connection over several backends';
-const CAPTURE_ORDER =
-  'in the order this capture saw the requests, round robin per request would not have kept these connections on one backend (their requests do not all fall in one round-robin slot) and a random choice per request would have spread them';
-
-function pinningForCapture(f: Finding): Finding {
-  return { ...f, evidence: f.evidence.map((e) => e.replace(PROBE_ORDER, CAPTURE_ORDER)) };
-}
-
-/** `insufficient-data` as a capture must say it: the sample is what the capture holds, not an -n to raise. */
-function forCapture(f: Finding): Finding {
-  const m = f.metrics as { tests?: string[]; requestsNeeded?: number } | undefined;
-  const tests = m?.tests ?? [];
-  const needed = m?.requestsNeeded ?? 0;
-  return {
-    ...f,
-    title: `too few requests in the capture to decide ${tests.join(', ')}: at least ${needed} needed`,
-    remedy: `Capture for longer (until the client has sent at least ${needed} requests of the kind each test needs), or run lbdiag probe against the same VIP: it sets its own sample size.`,
-  };
 }

@@ -28,6 +28,8 @@ export interface AnalyseOptions {
    * common IPv4 /24 when they share one), so findings speak of a capture's clients, not of --source.
    */
   captureClients?: { count: number; first: string; slash24: string };
+  /** Where the records come from (default probe): a capture's requests were not dealt to connections by lbdiag. */
+  source?: 'probe' | 'capture';
 }
 
 export interface ProbeContext {

@@ -11,6 +11,11 @@ import { POOL_MEANING, POOL_REMEDY, proxyPoolEvidence, sentence } from './upstre
 import { connsWithOk, okBackends, shareList } from './shares.js';
 import { type Assessment, CHANCE_THRESHOLD, decided, fmtP } from './undecided.js';
 
+/** The probe deals its requests to its connections in a random order; a capture's requests came in the order it shows. */
+const PROBE_ORDER = 'requests went to the connections in a random order, so a per-request balancer would have spread each connection over several backends';
+const CAPTURE_ORDER =
+  'in the order this capture saw the requests, round robin per request would not have kept these connections on one backend (their requests do not all fall in one round-robin slot) and a random choice per request would have spread them';
+
 export function assessKeepalivePinning(m: ModeTally, ctx: ProbeContext): Assessment {
   const { modes, seen } = ctx;
   if (m.mode !== 'keepalive') return null;
@@ -61,7 +66,7 @@ export function assessKeepalivePinning(m: ModeTally, ctx: ProbeContext): Assessm
   const unit = h2 ? (ctx.options.protocol === 'grpc' ? 'gRPC calls (streams)' : 'streams') : 'requests';
   const evidence = [
     `keepalive: ${single.length} of ${conns.length} ${h2 ? 'HTTP/2 ' : ''}connections (${reqs} ${unit}) each reached exactly one backend; ${reached.size} of ${k} backends reached in this mode (${shareList(m)})`,
-    `per-request balancing ruled out: requests went to the connections in a random order, so a per-request balancer would have spread each connection over several backends; ${informative.length} connections carrying ${informative.reduce((s, c) => s + okOf(c), 0)} requests stayed on one backend each, which it does by chance with probability ${fmtP(chance)} (threshold ${CHANCE_THRESHOLD})${rrWouldPin.length ? `; ${rrWouldPin.length} more connection(s) not counted (round robin would have kept them on one backend too)` : ''}`,
+    `per-request balancing ruled out: ${ctx.options.source === 'capture' ? CAPTURE_ORDER : PROBE_ORDER}; ${informative.length} connections carrying ${informative.reduce((s, c) => s + okOf(c), 0)} requests stayed on one backend each, which it does by chance with probability ${fmtP(chance)} (threshold ${CHANCE_THRESHOLD})${rrWouldPin.length ? `; ${rrWouldPin.length} more connection(s) not counted (round robin would have kept them on one backend too)` : ''}`,
   ];
   const others = modes.filter((o) => o.mode !== 'keepalive' && okBackends(o).length > 1);
   for (const o of others) {
