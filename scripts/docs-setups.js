@@ -221,6 +221,24 @@ async function narrowPortsNamespace(ctx) {
 }
 
 /**
+ * A network namespace lbdocs-<name>-<pid> with lo up, deleted at stop; `inNs(argv)` runs a command
+ * in it and throws with its first stderr line when it fails.
+ */
+async function loopbackNamespace(ctx, name) {
+  const { spawnSync } = await import('node:child_process');
+  const run = (args) => {
+    const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${args.join(' ')}: ${(r.stderr || '').trim().split('\n')[0]}`);
+  };
+  const ns = `lbdocs-${name}-${process.pid}`;
+  run(['ip', 'netns', 'add', ns]);
+  ctx.onStop(() => void spawnSync('ip', ['netns', 'del', ns]));
+  const inNs = (args) => run(['ip', 'netns', 'exec', ns, ...args]);
+  inNs(['ip', 'link', 'set', 'lo', 'up']);
+  return { ns, inNs };
+}
+
+/**
  * docs/findings.md's refused connection whose RST is lost: a network namespace of its own (loopback
  * only) where iptables REJECTs (tcp-reset) SYNs to port 81 and DROPs that RST on input; tcpdump
  * captures lo while a client connects from port 40404 twice (2.5 s each, so the SYN is sent again).
@@ -228,16 +246,7 @@ async function narrowPortsNamespace(ctx) {
  * and tcpdump only (as test/pcap-refused-retry.test.ts makes it).
  */
 async function refusedCapture(ctx) {
-  const { spawnSync } = await import('node:child_process');
-  const run = (args) => {
-    const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${args.join(' ')}: ${(r.stderr || '').trim().split('\n')[0]}`);
-  };
-  const ns = `lbdocs-refused-${process.pid}`;
-  run(['ip', 'netns', 'add', ns]);
-  ctx.onStop(() => void spawnSync('ip', ['netns', 'del', ns]));
-  const inNs = (args) => run(['ip', 'netns', 'exec', ns, ...args]);
-  inNs(['ip', 'link', 'set', 'lo', 'up']);
+  const { ns, inNs } = await loopbackNamespace(ctx, 'refused');
   inNs(['iptables', '-A', 'INPUT', '-p', 'tcp', '--dport', '81', '--tcp-flags', 'SYN,ACK,RST', 'SYN', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
   inNs(['iptables', '-A', 'INPUT', '-p', 'tcp', '--sport', '81', '--tcp-flags', 'RST', 'RST', '-j', 'DROP']);
   const file = path.join(ctx.dir, 'refused.pcap');
@@ -262,15 +271,7 @@ async function refusedCapture(ctx) {
  */
 async function proxyPoolNamespace(ctx) {
   const { spawnSync } = await import('node:child_process');
-  const run = (args) => {
-    const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${args.join(' ')}: ${(r.stderr || '').trim().split('\n')[0]}`);
-  };
-  const ns = `lbdocs-pool-${process.pid}`;
-  run(['ip', 'netns', 'add', ns]);
-  ctx.onStop(() => void spawnSync('ip', ['netns', 'del', ns]));
-  const inNs = (args) => run(['ip', 'netns', 'exec', ns, ...args]);
-  inNs(['ip', 'link', 'set', 'lo', 'up']);
+  const { ns, inNs } = await loopbackNamespace(ctx, 'pool');
   inNs(['ip', 'addr', 'add', '10.96.0.10/32', 'dev', 'lo']);
   const dnat = (i, p) => ['-p', 'tcp', ...(p === undefined ? [] : ['-m', 'statistic', '--mode', 'random', '--probability', String(p)]), '-j', 'DNAT', '--to-destination', `127.0.0.1${i}:8080`];
   inNs(['iptables', '-w', '-t', 'nat', '-N', 'SVC']);

@@ -10,21 +10,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyse } from '../src/pcap/analyse.js';
-import { captureHttpLab, httpLabSkip } from './support/netns-http-lab.js';
+import { captureHttpLab, haproxyTcpConfig, httpLabSkip } from './support/netns-http-lab.js';
 
-const HAPROXY = `
-defaults
-  mode tcp
-  timeout connect 2s
-  timeout client 10s
-  timeout server 10s
-listen l4
-  bind 127.0.0.1:80
-  balance roundrobin
-  server be1 127.0.0.11:8080
-  server be2 127.0.0.12:8080
-  server be3 127.0.0.13:8080
-`;
+const HAPROXY = haproxyTcpConfig();
 
 // 5 connections, one after the other, 5 requests each; with ASK the 5th request of each carries Connection: close.
 const client = (ask: boolean): string => `

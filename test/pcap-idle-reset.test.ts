@@ -14,21 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { analyse } from '../src/pcap/analyse.js';
 import { runLbdiag } from './support/processes.js';
-import { captureHttpLab, httpLabSkip } from './support/netns-http-lab.js';
+import { captureHttpLab, haproxyTcpConfig, httpLabSkip } from './support/netns-http-lab.js';
 
-const HAPROXY = `
-defaults
-  mode tcp
-  timeout connect 2s
-  timeout client 1s
-  timeout server 10s
-listen l4
-  bind 127.0.0.1:80
-  balance roundrobin
-  server be1 127.0.0.11:8080
-  server be2 127.0.0.12:8080
-  server be3 127.0.0.13:8080
-`;
+const HAPROXY = haproxyTcpConfig('1s');
 
 // 6 connections at once: a request, then 1.5 s later a second one on the same socket (the balancer has closed it by then).
 const CLIENT = `

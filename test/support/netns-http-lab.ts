@@ -93,3 +93,23 @@ export async function captureHttpLab(o: HttpLabOptions): Promise<HttpLabCapture>
   }
   return { file, cleanup: () => fs.rmSync(tmp, { recursive: true, force: true }) };
 }
+
+/**
+ * haproxy `mode tcp` (a layer-4 balancer) on 127.0.0.1:80, round robin over be1..be3 at
+ * 127.0.0.11-13:8080, the lab's usual backends; `clientTimeout` is haproxy's `timeout client`.
+ */
+export function haproxyTcpConfig(clientTimeout = '10s'): string {
+  return `
+defaults
+  mode tcp
+  timeout connect 2s
+  timeout client ${clientTimeout}
+  timeout server 10s
+listen l4
+  bind 127.0.0.1:80
+  balance roundrobin
+  server be1 127.0.0.11:8080
+  server be2 127.0.0.12:8080
+  server be3 127.0.0.13:8080
+`;
+}
