@@ -21,10 +21,21 @@ process.on('exit', killStarted);
 // its `finally`), kill what is left and let go of its pipes. Without this a child still running
 // (or its own children, e.g. whoami --workers holding the inherited stdout) keeps the test file's
 // process alive, 'exit' never comes, and the whole `npm test` hangs instead of reporting the failure.
+//
+// This hook runs before the test file's own `after` hooks (it is registered first, at import), so
+// what is left is asked to stop first: SIGTERM twice (a whoami drains on the first and exits on the
+// second; an nginx or haproxy master stops its workers), SIGKILL only to what is still running after
+// 3 s. A SIGKILL first orphaned nginx workers, which a master stops only when it is asked.
 if (process.env.NODE_TEST_CONTEXT) {
   const { after } = await import('node:test');
-  after(() => {
+  after(async () => {
     const left = [...started];
+    const running = (): ChildProcess[] => left.filter((c) => c.exitCode === null && c.signalCode === null && c.pid !== undefined);
+    for (const delay of [0, 300]) {
+      await new Promise((r) => setTimeout(r, delay));
+      for (const child of running()) try { process.kill(child.pid!, 'SIGTERM'); } catch { /* gone */ }
+    }
+    for (const deadline = Date.now() + 3000; running().length > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 25));
     killStarted();
     for (const child of left) {
       child.stdout?.destroy();
