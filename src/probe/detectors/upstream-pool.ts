@@ -9,7 +9,9 @@
  * ClusterIP, a cloud or LVS VIP), that hop chose each pooled connection's backend once.
  *
  * Used by l7-proxy, backend-missing and imbalance to say so instead of "keep-alive pinning cannot
- * happen through it" or "run --mode short so every member gets a chance" (which rides the same pool).
+ * happen through it" or "run --mode short so every member gets a chance" (which rides the same
+ * pool), and by keepalive-pinning and late-backend-starved, whose fix is then the pool's, not "use
+ * an L7 balancer" (there is one).
  */
 import type { ModeTally } from '../tally.js';
 
