@@ -105,14 +105,14 @@ function wording(s: ClientSources): { explanation: string; remedy: string } {
     // Enough distinct clients across /24 networks: affinity by client address alone would most likely have spread them.
     const what = s.kind === 'clients' ? 'clients' : 'addresses';
     return {
-      explanation: `Only one backend seems to be in service (others failing health checks, drained, or not in the pool), or the balancer hashes something all these clients share (a URI, the Host header, a header or cookie), or a rule routes them all to one backend, or a fill-first algorithm (haproxy \`balance first\`: the next backend only once this one has its maxconn). Source-address affinity alone is unlikely to explain it: a balancer hashing the client address would spread ${s.count} different ${what} over its backends${s.kind === 'clients' ? '' : ' (nginx `ip_hash` keys on the first three octets; these span several /24 networks)'}; all of them landing on one of 2 or more backends has probability about ${fmtP(2 ** (1 - s.count))} for a uniform hash.`,
+      explanation: `Only one backend seems to be in service (others failing health checks, drained, or not in the pool), or the balancer hashes something all these clients share (a URI, the Host header, a header or cookie), or a rule routes them all to one backend, or a fill-first algorithm (haproxy \`balance first\`: the next backend only once this one has its maxconn). Source-address affinity alone is unlikely to explain it: a balancer hashing the client address would spread ${s.count} different ${what} over its backends${s.kind === 'clients' ? '' : ' (nginx `ip_hash` keys on the first three octets; these span several /24 networks)'}; all of them landing on one of 2 or more backends has probability at most ${fmtP(2 ** (1 - s.count))} for a uniform hash.`,
       remedy: `Check the pool members' health and state on the balancer (haproxy \`show servers state\`, nginx upstream status, \`ipvsadm -Ln\`, \`kubectl get endpointslices\`), and the routing rules (a hash on the URI or a header sends one URL to one backend).${expect}`,
     };
   }
   // One address, or too few to rule a hash on the client address out.
   const who =
     s.count >= 2
-      ? `the ${s.count} client ${s.kind === 'clients' ? 'runs' : 'addresses'} all hashed to it, which happens with probability about ${fmtP(2 ** (1 - s.count))} for 2 or more backends`
+      ? `the ${s.count} client ${s.kind === 'clients' ? 'runs' : 'addresses'} all hashed to it, which a uniform hash does with probability up to ${fmtP(2 ** (1 - s.count))} (2 backends; less with more)`
       : capture
         ? 'every request in the capture came from one client address'
         : 'all probe connections came from one address';
