@@ -8,9 +8,46 @@
 import type { Finding } from '../../core/finding.js';
 import { chiSquareGoodnessOfFit } from '../../probe/chi-square.js';
 import type { ModeTally } from '../../probe/tally.js';
+import { clientIsA, ipv4String, ipv6String, type Conn } from '../connection.js';
 
-/** Per mode: client address -> backend of each of its connections (first request) -> connections; null once over the cap. */
+/** Client addresses kept per mode (connections per backend each); over this many the mode's map is dropped. */
+export const MAX_CLIENTS = 20000;
+
+/**
+ * Per mode: client address (clientAddress()) -> backend of each of its connections (first request,
+ * identified and not a 5xx) -> connections; null once over MAX_CLIENTS.
+ */
 export type ClientBackends = Record<'keepalive' | 'short', Map<number | string, Map<string, number>> | null>;
+
+/** The client's address of a connection (IPv4 as a number, IPv6 as text). */
+export function clientAddress(c: Conn): number | string {
+  const a = clientIsA(c);
+  if (!c.v6) return (a ? c.a0 : c.b0) >>> 0 || 0.5; // 0.0.0.0 kept apart from "none"
+  return a ? ipv6String(c.a0, c.a1, c.a2, c.a3) : ipv6String(c.b0, c.b1, c.b2, c.b3);
+}
+
+/**
+ * The client addresses that got an identified answer, for single-backend's wording
+ * (AnalyseOptions.captureClients): how many (`atLeast` when a mode had more than MAX_CLIENTS),
+ * one of them, and their common /24 when all are IPv4 in one.
+ */
+export function clientSummary(cb: ClientBackends): { count: number; atLeast: boolean; first: string; slash24: string } {
+  const all = new Set<number | string>();
+  let atLeast = false;
+  for (const m of [cb.keepalive, cb.short]) {
+    if (m === null) atLeast = true;
+    else for (const k of m.keys()) all.add(k);
+  }
+  const count = atLeast ? Math.max(all.size, MAX_CLIENTS) : all.size;
+  const name = (k: number | string): string => (typeof k === 'number' ? ipv4String(Math.floor(k)) : k);
+  const keys = [...all];
+  let slash24 = '';
+  if (!atLeast && keys.length >= 2 && keys.every((k) => typeof k === 'number')) {
+    const nets = new Set(keys.map((k) => Math.floor(k as number) >>> 8));
+    if (nets.size === 1) slash24 = `${ipv4String((Math.floor(keys[0] as number) & 0xffffff00) >>> 0)}/24`;
+  }
+  return { count, atLeast, first: keys.length ? name(keys[0]) : '', slash24 };
+}
 
 /** `imbalance` findings re-judged with the client addresses as the draws (see judgeImbalanceOverClients); notes for the ones dropped. */
 export function imbalanceOverClients(findings: Finding[], notes: string[], clientBackends: ClientBackends): Finding[] {

@@ -23,8 +23,7 @@ import type { ProbeRecord } from '../../probe/record.js';
 import { ModeTally } from '../../probe/tally.js';
 import { BACKEND_KEY, CONN_KEY, INSTANCE_KEY, PID_KEY, STARTED_KEY } from '../../wire/identity-headers.js';
 import { clientIsA, serverOf, type Conn } from '../connection.js';
-import { choicesByAddress, forCapture, imbalanceOverClients, peakConcurrency, type ClientBackends } from './capture-verdicts.js';
-import { ClientAddresses, clientAddress } from './client-addresses.js';
+import { choicesByAddress, clientAddress, clientSummary, forCapture, imbalanceOverClients, MAX_CLIENTS, peakConcurrency, type ClientBackends } from './capture-verdicts.js';
 import type { HttpSink } from './layer.js';
 import { BODY_CAP, type CaptureExchange, type HttpStream } from './stream.js';
 
@@ -38,9 +37,6 @@ export type IdentitySource = 'response' | 'server-address' | 'none';
 
 /** `cli`: the client's address (IPv4 as a number, IPv6 as text) on a connection's first request, else 0. */
 type Rec = ProbeRecord & { shortBody: boolean; cli: number | string };
-
-/** Client addresses kept per mode (connections per backend each) to tell source affinity from imbalance. */
-const MAX_CLIENTS = 20000;
 
 const EMPTY = Buffer.alloc(0);
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
@@ -255,8 +251,6 @@ export class HttpTallies implements HttpSink {
   private readonly res: HttpResponse = { status: 0, headers: NO_HEADERS, body: EMPTY, bodyBytes: 0, close: false };
 
   connectionDone(c: Conn, s: HttpStream): void {
-    // Only where a request was parsed from the client side (a capture missing the SYN may guess the sides wrong otherwise).
-    if (s.requests > 0) this.clients.add(c);
     // Who ended it: connection-churn claims the other side (server or balancer) ends keep-alive connections.
     if (s.requests > 1) {
       const a = clientIsA(c);
@@ -281,9 +275,6 @@ export class HttpTallies implements HttpSink {
 
   /** Streams whose server side announced the close (`Connection: close` or HTTP/1.0 answer) on a response. */
   private readonly closeAnnounced = new Set<number>();
-
-  /** The HTTP connections' client addresses (single-backend's wording depends on how many). */
-  private readonly clients = new ClientAddresses();
 
   /** Keep-alive connections (several requests) by the side that sent the first FIN or RST. */
   private closedByServer = 0;
@@ -471,7 +462,7 @@ export class HttpTallies implements HttpSink {
     }
     const modes = [ka, this.short].filter((t) => t.requests > 0);
     const direct = choicesByAddress(modes, ka, this.useAddress);
-    let findings = modes.length ? analyseProbe(modes, { ...options, source: 'capture', captureClients: this.clients.summary() }) : [];
+    let findings = modes.length ? analyseProbe(modes, { ...options, source: 'capture', captureClients: clientSummary(this.clientBackends) }) : [];
     // The probe's advice for a small sample is a bigger -n; a capture's is a longer capture.
     findings = findings.map((f) => (f.id === 'insufficient-data' ? forCapture(f) : f));
     const notes: string[] = [];

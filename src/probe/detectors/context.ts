@@ -24,10 +24,11 @@ export interface AnalyseOptions {
   /** The probe machine's port range, tcp_tw_reuse and TIME_WAIT count (for local-port-exhaustion). */
   localPorts?: LocalPortFacts;
   /**
-   * Captures only: the client addresses of the HTTP connections (how many, one of them, and their
-   * common IPv4 /24 when they share one), so findings speak of a capture's clients, not of --source.
+   * Captures only: the client addresses that got identified answers (how many, `atLeast` when
+   * there were more than were kept, one of them, and their common IPv4 /24 when they share one),
+   * so findings speak of a capture's clients, not of --source.
    */
-  captureClients?: { count: number; first: string; slash24: string };
+  captureClients?: { count: number; atLeast: boolean; first: string; slash24: string };
   /** Where the records come from (default probe): a capture's requests were not dealt to connections by lbdiag. */
   source?: 'probe' | 'capture';
 }

@@ -49,6 +49,8 @@ export const singleBackend: RunDetector = (modes, ctx) => decided(assessSingleBa
 interface ClientSources {
   /** Distinct client addresses (or merged client runs) that sent requests; 0 or 1: one address. */
   count: number;
+  /** There were more than `count` (a capture keeps so many). */
+  atLeast: boolean;
   /** probe: --source addresses (none: the machine's one address); clients: lbdiag merge runs; capture: the client addresses a capture shows. */
   kind: 'probe' | 'clients' | 'capture';
   /** Several addresses, all IPv4 and in one /24 ("a.b.c.0/24"), else ''. */
@@ -61,14 +63,14 @@ interface ClientSources {
 function clientSources(modes: readonly ModeTally[], o: AnalyseOptions): ClientSources {
   if (o.captureClients) {
     const c = o.captureClients;
-    return { count: c.count, kind: 'capture', slash24: c.count > 1 ? c.slash24 : '', first: c.first };
+    return { count: c.count, atLeast: c.atLeast, kind: 'capture', slash24: c.count > 1 ? c.slash24 : '', first: c.first };
   }
   const all = new Set<string>();
   for (const m of modes) for (const [s, t] of m.sources) if (t.requests > 0) all.add(s);
   const list = [...all];
   const addrs = list.filter((s) => !s.startsWith('client:'));
-  if (list.length > 0 && addrs.length === 0) return { count: list.length, kind: 'clients', slash24: '', first: '' };
-  return { count: addrs.length, kind: 'probe', slash24: slash24Of(addrs), first: addrs[0] ?? '' };
+  if (list.length > 0 && addrs.length === 0) return { count: list.length, atLeast: false, kind: 'clients', slash24: '', first: '' };
+  return { count: addrs.length, atLeast: false, kind: 'probe', slash24: slash24Of(addrs), first: addrs[0] ?? '' };
 }
 
 /** "a.b.c.0/24" when every address is IPv4 and in that /24 (and there are at least two), else ''. */
@@ -81,7 +83,7 @@ export function slash24Of(addrs: readonly string[]): string {
 function sourcesText(s: ClientSources): string {
   if (s.kind === 'clients') return `${s.count} client runs (lbdiag merge)`;
   if (s.count <= 1) return `one client address${s.first ? ` (${s.first})` : ''}`;
-  return `${s.count} ${s.kind === 'capture' ? 'client' : 'source'} addresses${s.slash24 ? `, all in ${s.slash24}` : ''}`;
+  return `${s.atLeast ? 'over ' : ''}${s.count} ${s.kind === 'capture' ? 'client' : 'source'} addresses${s.slash24 ? `, all in ${s.slash24}` : ''}`;
 }
 
 const AFFINITY = 'haproxy `balance source`, nginx `ip_hash`, IPVS `sh`, Kubernetes `sessionAffinity: ClientIP`';
