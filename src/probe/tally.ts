@@ -315,7 +315,8 @@ export class ModeTally {
   }
 }
 
-function gcd(a: number, b: number): number {
+/** Greatest common divisor of two non-negative integers. */
+export function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];
   return a;
 }

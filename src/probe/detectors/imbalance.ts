@@ -5,7 +5,7 @@
  */
 import type { Finding } from '../../core/finding.js';
 import { chiSquareGoodnessOfFit } from '../chi-square.js';
-import type { ModeTally } from '../tally.js';
+import { gcd, type ModeTally } from '../tally.js';
 import type { ModeDetector, ProbeContext } from './context.js';
 import { keepalivePinning } from './keepalive-pinning.js';
 import { okBackends, pooled } from './shares.js';
@@ -102,11 +102,6 @@ export function integerWeights(observed: readonly number[]): { weights: number[]
     w[i]++;
   }
   return best;
-}
-
-function gcd(a: number, b: number): number {
-  while (b) [a, b] = [b, a % b];
-  return a;
 }
 
 export const imbalance: ModeDetector = (m, ctx) => decided(assessImbalance(m, ctx));
