@@ -11,35 +11,17 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT, corpusDir } from './support/processes.js';
-import { analyse, type AnalysisResult } from '../src/pcap/analyse.js';
+import { analysePerFrame } from './support/per-frame.js';
 import { ACK, Decoded, FIN, RST, SYN } from '../src/pcap/decode.js';
 import { Tracker } from '../src/pcap/tracker.js';
 import { DETECTORS } from '../src/pcap/detectors/index.js';
 import type { Conn } from '../src/pcap/connection.js';
 import type { Finding } from '../src/core/finding.js';
-import { isUsageError } from '../src/core/errors.js';
 import { rng as prng } from './support/seeded-random.js';
 
-interface Outcome {
-  perFrame: number[];
-  res: AnalysisResult | null;
-  error: string | null;
-}
-
-async function run(file: string, compactRecords: boolean): Promise<Outcome> {
-  const perFrame: number[] = [];
-  try {
-    const res = await analyse([file], { stallThresholdS: 0.9, compactRecords, onTcpPacket: (fr, st, ta) => perFrame.push(fr, st, ta) });
-    return { perFrame, res, error: null };
-  } catch (e) {
-    if (!isUsageError(e)) throw e;
-    return { perFrame, res: null, error: (e as Error).message };
-  }
-}
-
 async function same(file: string): Promise<number> {
-  const on = await run(file, true);
-  const off = await run(file, false);
+  const on = await analysePerFrame(file, { compactRecords: true });
+  const off = await analysePerFrame(file, { compactRecords: false });
   const name = path.basename(file);
   assert.equal(on.error, off.error, `${name}: error`);
   assert.deepEqual(on.perFrame, off.perFrame, `${name}: per-frame stream and flags`);

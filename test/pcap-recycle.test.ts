@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './support/processes.js';
-import { analyse, type AnalysisResult } from '../src/pcap/analyse.js';
+import { analysePerFrame } from './support/per-frame.js';
 import { Conn, NO_FRAMES } from '../src/pcap/connection.js';
 import { resetConn } from '../src/pcap/conn-reset.js';
 
@@ -44,30 +44,14 @@ test('resetConn: every field back to a new Conn\'s, the Direction objects kept',
   assert.equal(c.ba.finRetransTimes, NO_FRAMES);
 });
 
-interface Run {
-  perFrame: number[];
-  res: AnalysisResult | null;
-  error: string | null;
-}
-
-async function run(file: string, compactRecords: boolean): Promise<Run> {
-  const perFrame: number[] = [];
-  try {
-    const res = await analyse([file], { stallThresholdS: 0.9, http: false, compactRecords, onTcpPacket: (fr, st, ta) => perFrame.push(fr, st, ta) });
-    return { perFrame, res, error: null };
-  } catch (e) {
-    return { perFrame, res: null, error: (e as Error).message };
-  }
-}
-
 test('without HTTP (Conn objects reused): identical per-frame streams and flags, findings and summary to full records on every fixture', async () => {
   const fixtures = fs.readdirSync(path.join(ROOT, 'fixtures')).filter((f) => /\.(pcap|pcapng|gz)$/.test(f));
   assert.ok(fixtures.length > 10);
   let frames = 0;
   for (const f of fixtures) {
     const file = path.join(ROOT, 'fixtures', f);
-    const reused = await run(file, true);
-    const full = await run(file, false);
+    const reused = await analysePerFrame(file, { compactRecords: true, http: false });
+    const full = await analysePerFrame(file, { compactRecords: false, http: false });
     assert.deepEqual(reused.perFrame, full.perFrame, f);
     assert.equal(reused.error, full.error, f);
     assert.deepEqual(reused.res?.findings, full.res?.findings, f);
