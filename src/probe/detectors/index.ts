@@ -63,7 +63,7 @@ export const PROBE_DETECTORS: readonly RunDetector[] = [
   // ── New detectors go here: one file in this folder, one line here, a RunDetector
   //    `(modes, ctx) => Finding | Finding[] | null` or eachMode(ModeDetector); a test that can be
   //    undecided also adds its assessment in insufficient-data.ts (marked there).
-  eachMode((m) => decided(sourceAffinity(m))),
+  eachMode((m, ctx) => decided(sourceAffinity(m, ctx.modes))),
   tlsCertMismatch,
   protocolMismatch,
   noBackendIdentity,

@@ -8,7 +8,7 @@ import type { ConnTally, ModeTally } from '../tally.js';
 import type { ModeDetector, ProbeContext } from './context.js';
 import { H2_FIELD, H2_REMEDY, L4_FIELD } from './field-knowledge.js';
 import { POOL_MEANING, POOL_REMEDY, proxyPoolEvidence, sentence } from './upstream-pool.js';
-import { connsWithOk, okBackends, shareList } from './shares.js';
+import { connsWithOk, okBackends, shareList, sourceBackends } from './shares.js';
 import { type Assessment, CHANCE_THRESHOLD, decided, fmtP } from './undecided.js';
 
 /** The probe deals its requests to its connections in a random order; a capture's requests came in the order it shows. */
@@ -26,7 +26,12 @@ export function assessKeepalivePinning(m: ModeTally, ctx: ProbeContext): Assessm
   // Only connections whose own client could reach several backends can show pinning: in a merge of
   // runs, a client that reached one backend in all its modes (another target, source affinity: see
   // client-pinned / source-affinity) has nothing to be pinned away from.
-  const choices = (c: ConnTally): number => c.clientBackends ?? k;
+  // The same holds for a --source address (the client, to a balancer that hashes the client
+  // address): when all its connections in the whole run reached one backend, a per-request balancer
+  // hashing the address (nginx `hash $remote_addr` behind `proxy_pass`) keeps each of its
+  // connections on that backend too, so they cannot tell per-connection from per-request balancing.
+  const bySource = sourceBackends(modes);
+  const choices = (c: ConnTally): number => Math.min(c.clientBackends ?? k, c.src !== undefined ? bySource.get(c.src) ?? k : k);
   const eligible = (min: number) => connsWithOk(m, min).filter((c) => choices(c) >= 2);
   let conns = eligible(2);
   if (conns.length === 0) {

@@ -35,3 +35,15 @@ export function allBackendNames(modes: readonly ModeTally[]): Set<string> {
   for (const m of modes) for (const b of m.backends.values()) if (b.ok > 0) names.add(b.name);
   return names;
 }
+
+/** How many backends each `--source` address reached in the whole run (every mode, successful answers). */
+export function sourceBackends(modes: readonly ModeTally[]): Map<string, number> {
+  const reached = new Map<string, Set<string>>();
+  for (const m of modes)
+    for (const [src, t] of m.sources) {
+      let r = reached.get(src);
+      if (!r) reached.set(src, (r = new Set()));
+      for (const [b, n] of t.backends) if (n > 0) r.add(b);
+    }
+  return new Map([...reached].map(([src, r]) => [src, r.size]));
+}

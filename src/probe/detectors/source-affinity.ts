@@ -14,6 +14,7 @@ import type { Finding } from '../../core/finding.js';
 import { gammaQ } from '../chi-square.js';
 import { compareAddresses } from '../sources.js';
 import type { ModeTally } from '../tally.js';
+import { connsWithOk, sourceBackends } from './shares.js';
 
 export const MIN_SOURCES = 3;
 export const MIN_CONNS_PER_SOURCE = 5;
@@ -59,6 +60,14 @@ export function independenceTest(table: readonly (readonly number[])[]): Indepen
   return { statistic, df, pValue, n, minExpected: Number.isFinite(minExpected) ? minExpected : 0, lowExpectedShare: cells ? low / cells : 1, cramersV: k > 0 && n > 0 ? Math.sqrt(statistic / (n * k)) : 0 };
 }
 
+/** Keep-alive connections (two answers or more) bound to a --source address that reached only one backend in the whole run. */
+function heldKeepaliveConns(modes: readonly ModeTally[]): number {
+  const ka = modes.find((x) => x.mode === 'keepalive');
+  if (!ka) return 0;
+  const bySource = sourceBackends(modes);
+  return connsWithOk(ka, 2).filter((c) => c.src !== undefined && bySource.get(c.src) === 1).length;
+}
+
 const fmtP = (p: number): string => (p < 1e-300 ? '< 1e-300' : p < 1e-4 ? p.toExponential(1) : p.toPrecision(2));
 
 export interface SourceAffinityUndecided {
@@ -71,7 +80,7 @@ export interface SourceAffinityUndecided {
 }
 
 /** The finding for one mode, or why it could not be decided (undefined when --source was not used over several addresses). */
-export function sourceAffinity(m: ModeTally): { finding?: Finding; undecided?: SourceAffinityUndecided } {
+export function sourceAffinity(m: ModeTally, modes: readonly ModeTally[] = [m]): { finding?: Finding; undecided?: SourceAffinityUndecided } {
   const sources = [...m.sourceConns.entries()].filter(([, b]) => [...b.values()].some((x) => x > 0)).sort((x, y) => compareAddresses(x[0], y[0]));
   if (m.sources.size < 2) return {};
   const backends = [...new Set(sources.flatMap(([, b]) => [...b.keys()]))].sort();
@@ -103,6 +112,9 @@ export function sourceAffinity(m: ModeTally): { finding?: Finding; undecided?: S
   ];
   if (sources.some(([s]) => !s.startsWith('client:'))) evidence.push('--source addresses were dealt to the connections evenly, in one shuffled order, so a balancer\'s own sequence (round robin) cannot line up with them');
   else evidence.push('each source here is one client run of lbdiag merge (its short-mode requests, one connection each)');
+  // Keep-alive connections whose address reached one backend in the whole run: keepalive-pinning
+  // leaves them out (a balancer hashing the address per request keeps them on one backend too).
+  const held = heldKeepaliveConns(modes);
   return {
     finding: {
       id: 'source-affinity',
@@ -111,7 +123,10 @@ export function sourceAffinity(m: ModeTally): { finding?: Finding; undecided?: S
       title: `the backend depends on the client address: ${pinned.length} of ${sources.length} source addresses always reached the same backend (p = ${fmtP(t.pValue)})`,
       evidence,
       explanation:
-        'The balancer chooses the backend from the client address: haproxy `balance source` (or `hash-type` on src), nginx `ip_hash` or `hash $remote_addr`, IPVS `-s sh`, Kubernetes `sessionAffinity: ClientIP`, cloud layer-4 balancers in 2- or 3-tuple (source IP) hash mode, or source-IP persistence/stickiness on an appliance. One client then always lands on one backend, so a few clients - or many clients behind a handful of NAT gateways or proxies - load the backends unevenly even though every backend is healthy.',
+        'The balancer chooses the backend from the client address: haproxy `balance source` (or `hash-type` on src), nginx `ip_hash` or `hash $remote_addr`, IPVS `-s sh`, Kubernetes `sessionAffinity: ClientIP`, cloud layer-4 balancers in 2- or 3-tuple (source IP) hash mode, or source-IP persistence/stickiness on an appliance. One client then always lands on one backend, so a few clients - or many clients behind a handful of NAT gateways or proxies - load the backends unevenly even though every backend is healthy.' +
+        (held > 0
+          ? ` The ${held} keep-alive connection${held === 1 ? '' : 's'} whose address reached one backend in the whole run stayed on it too, as they would whether the balancer picks once per connection (layer 4) or per request (layer 7, e.g. nginx \`hash $remote_addr\` behind \`proxy_pass\`): from these addresses the probe cannot tell the two apart, so they are not taken as keep-alive pinning (l7-proxy, when shown, says a proxy is in the path).`
+          : ''),
       remedy:
         'If affinity is not wanted: haproxy `balance roundrobin` or `leastconn`; nginx drop `ip_hash` / `hash $remote_addr` (or hash on something with more values, e.g. `hash $request_id`); IPVS `-s rr`/`wlc`; Kubernetes `sessionAffinity: None`; cloud L4 5-tuple hashing; if it is wanted (sessions), move session state out of the backends or use a cookie so NAT-ed clients still spread. To see how real clients hash, probe from more addresses (`lbdiag probe VIP --mode short --source 10.0.0.5-10.0.0.20`; nginx `ip_hash` keys on the first three octets, so addresses in one /24 count as one client there) or from several machines (`--json --label NAME` each, then `lbdiag merge`).',
       metrics: { statistic: Math.round(t.statistic * 1000) / 1000, df: t.df, pValue: t.pValue, cramersV: Math.round(t.cramersV * 1000) / 1000, sources: sources.length, backends: backends.length, connections: t.n, pinnedSources: pinned.length },
