@@ -19,6 +19,8 @@ export interface AnalyseOptions {
   alpha?: number;
   /** The protocol the run spoke (default http1): findings word their meaning and fix for HTTP/2 and gRPC. */
   protocol?: 'http1' | 'h2' | 'grpc';
+  /** HTTP/2 runs: GOAWAY frames received from the server, per mode (a server ending connections: gRPC MAX_CONNECTION_AGE). */
+  goaways?: Partial<Record<string, number>>;
   /** What the run saw on the wire when the protocols seemed to disagree (protocol-mismatch's evidence). */
   wire?: WireCheck;
   /** The probe machine's port range, tcp_tw_reuse and TIME_WAIT count (for local-port-exhaustion). */

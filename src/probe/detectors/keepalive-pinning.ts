@@ -73,38 +73,70 @@ export function assessKeepalivePinning(m: ModeTally, ctx: ProbeContext): Assessm
     `keepalive: ${single.length} of ${conns.length} ${h2 ? 'HTTP/2 ' : ''}connections (${reqs} ${unit}) each reached exactly one backend; ${reached.size} of ${k} backends reached in this mode (${shareList(m)})`,
     `per-request balancing ruled out: ${ctx.options.source === 'capture' ? CAPTURE_ORDER : PROBE_ORDER}; ${informative.length} connections carrying ${informative.reduce((s, c) => s + okOf(c), 0)} requests stayed on one backend each, which it does by chance with probability ${fmtP(chance)} (threshold ${CHANCE_THRESHOLD})${rrWouldPin.length ? `; ${rrWouldPin.length} more connection(s) not counted (round robin would have kept them on one backend too)` : ''}`,
   ];
+  // Through an HTTP proxy that pools its upstream connections, the pinned connections are the proxy's, not the client's.
+  const viaPool = proxyPoolEvidence(m, modes);
+  // The other side already ends the client's connections (gRPC MAX_CONNECTION_AGE's GOAWAY, a
+  // request limit): each new connection is balanced again, so the fix is not to add rotation.
+  const rotation = viaPool === null && ctx.options.source !== 'capture' ? serverRotation(m, ctx.options.goaways?.[m.mode]) : null;
+  if (rotation !== null)
+    evidence.push(
+      `the other side ended the connections: ${m.connectionsOpened} opened for ${Math.max(1, m.lanes)} concurrent, ${rotation.perConn.toFixed(1)} ${unit} per connection${rotation.goaways ? `, ${rotation.goaways} GOAWAY received` : ''}: the client reconnected each time, and its connections reached ${reached.size} of ${k} backends`,
+    );
   const others = modes.filter((o) => o.mode !== 'keepalive' && okBackends(o).length > 1);
   for (const o of others) {
     const note = o.mode === 'short' ? 'one new connection per request' : 'connections retired and reopened';
     evidence.push(`${o.mode} (${note}): ${okBackends(o).length} backends answered ${o.ok} requests (${shareList(o)})`);
   }
   if (others.length === 0 && reached.size < 2) evidence.push(`other modes or runs saw ${[...seen].filter((s) => !reached.has(s)).join(', ')}`);
-  // Through an HTTP proxy that pools its upstream connections, the pinned connections are the proxy's, not the client's.
-  const viaPool = proxyPoolEvidence(m, modes);
   if (viaPool !== null) evidence.push(viaPool);
   const finding: Finding = {
     id: 'keepalive-pinning',
     severity: 'warn',
     mode: 'keepalive',
-    title: h2
-      ? `HTTP/2 connections stick to one backend each (${single.length}/${conns.length} connections, every stream on them) while ${k} backends exist`
-      : `keep-alive connections stick to one backend each (${single.length}/${conns.length} connections) while ${k} backends exist`,
+    title:
+      (h2
+        ? `HTTP/2 connections stick to one backend each (${single.length}/${conns.length} connections, every stream on them) while ${k} backends exist`
+        : `keep-alive connections stick to one backend each (${single.length}/${conns.length} connections) while ${k} backends exist`) +
+      (rotation === null ? '' : rotation.goaways ? `, until the server ends them (${rotation.goaways} GOAWAY)` : `, until the other side ends them (${m.connectionsOpened} connections for ${Math.max(1, m.lanes)} concurrent)`),
     evidence,
     explanation:
       viaPool !== null
         ? `${h2 ? H2_FIELD : L4_FIELD} Here an HTTP proxy is in the path (see l7-proxy), yet its upstream side is pinned: ${POOL_MEANING}`
-        : h2
+        : rotation !== null
+          ? `${h2 ? H2_FIELD : L4_FIELD} Here the other side already ends the connections (${rotation.goaways ? 'GOAWAY: gRPC `MAX_CONNECTION_AGE`, `lbdiag whoami --max-conn-age`, or a proxy draining' : 'a `Connection: close` after a request limit or age (nginx `keepalive_requests`, Envoy `max_requests_per_connection`), an idle timeout'}), so the client reconnects and every new connection is balanced again: each connection stays on one backend for its life (${rotation.perConn.toFixed(1)} ${unit} on average here), the shares follow how many connections each backend got and how much each carried, and backends added later get load as the older connections end.`
+          : h2
           ? `${H2_FIELD} One backend per connection for every stream, when streams reach the connections in an irregular order, is the layer-4 signature.`
           : `${L4_FIELD} So a client with a few long-lived connections loads a few backends, while \`curl\` in a loop (a new connection each time) looks perfectly balanced. One backend per connection, when requests reach the connections in an irregular order, is the layer-4 signature.`,
     remedy:
       viaPool !== null
         ? sentence(POOL_REMEDY)
-        : h2
+        : rotation !== null
+          ? h2
+            ? `Connection rotation is already in place (${rotation.goaways ? `${rotation.goaways} GOAWAY from the server in this run` : 'the other side ends connections'}): every new connection is balanced again. If the shares must be closer, or backends added later must get load sooner: shorten the connection life (a lower \`MAX_CONNECTION_AGE\`), or balance per stream: an L7 proxy that speaks HTTP/2 to the backends (Envoy, linkerd/Istio, haproxy \`mode http\` with \`server ... proto h2\`, nginx \`grpc_pass\`), or the gRPC client's \`round_robin\` policy over a headless Service.`
+            : 'Connection rotation is already in place (the other side ends keep-alive connections): every new connection is balanced again. If the shares must be closer, or backends added later must get load sooner: end connections sooner (fewer requests or a shorter age per connection), or balance per request: an HTTP-aware (L7) virtual server or proxy (BIG-IP HTTP profile / OneConnect, haproxy `mode http`, nginx `proxy_pass`, Envoy).'
+          : h2
           ? H2_REMEDY
           : 'Balance per request: an HTTP-aware (L7) virtual server or proxy (BIG-IP HTTP profile / OneConnect, haproxy `mode http`, nginx `proxy_pass`, Envoy), or make clients rotate connections (maximum connection age or requests per connection; `lbdiag probe --mode rotate --max-conn-requests 20` shows the effect), or open more connections than there are backends.',
     metrics: { connections: conns.length, pinnedConnections: single.length, backendsReached: reached.size, backendsSeen: k, requests: reqs, chance, informativeConnections: informative.length, roundRobinAlike: rrWouldPin.length },
   };
   return { finding };
+}
+
+/**
+ * The other side ended the keep-alive connections (connection-churn's rule: more than twice as many
+ * opened as the concurrent lanes, leaving out those that never got up), and mostly without a failure
+ * on a reused connection (a reset or a close mid-request is a fault, not a rotation): a request
+ * limit, a maximum age, GOAWAY. Null otherwise.
+ */
+function serverRotation(m: ModeTally, goaways: number | undefined): { perConn: number; goaways: number } | null {
+  const lanes = Math.max(1, m.lanes);
+  let neverUp = 0;
+  for (const e of m.errorKinds.values()) neverUp += e.connectPhase + e.tlsPhase;
+  const up = m.connectionsOpened - neverUp;
+  if (up <= 2 * lanes) return null;
+  const replaced = up - lanes;
+  if (m.failedReused * 2 >= replaced) return null;
+  return { perConn: m.requests / Math.max(1, m.connectionsOpened), goaways: goaways ?? 0 };
 }
 
 export const keepalivePinning: ModeDetector = (m, ctx) => decided(assessKeepalivePinning(m, ctx));
