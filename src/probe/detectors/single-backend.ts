@@ -29,7 +29,13 @@ export function assessSingleBackend(modes: readonly ModeTally[], ctx: ProbeConte
   const src = clientSources(modes, o);
   const evidence = modes.filter((m) => m.requests > 0).map((m) => `${m.mode}: ${m.ok} ok of ${m.requests} requests over ${m.connectionsOpened} connections, all from ${name}`);
   if (src.kind === 'capture' || src.count >= 2) evidence.push(`${src.kind === 'capture' ? 'the requests' : 'the connections'} came from ${sourcesText(src)}`);
-  const { explanation, remedy } = wording(src);
+  const w = wording(src);
+  // Over TLS an SNI router chooses the backends by the name in the handshake: a name (or no name)
+  // routed to one backend is one backend by design, which nothing above would tell.
+  const sni = snisSent(modes, name);
+  if (sni !== null) evidence.push(sni.size === 0 ? 'over TLS with no SNI (the target is an IP address; an SNI router sends such handshakes to its default backend)' : `over TLS with SNI ${[...sni].map((x) => `"${x}"`).join(', ')} (an SNI router picks the backends by this name)`);
+  const explanation = sni === null ? w.explanation : `${w.explanation} ${SNI_MEANING}`;
+  const remedy = sni === null ? w.remedy : `${w.remedy} ${sniRemedy(sni)}`;
   return {
     finding: {
       id: 'single-backend',
@@ -45,6 +51,28 @@ export function assessSingleBackend(modes: readonly ModeTally[], ctx: ProbeConte
 }
 
 export const singleBackend: RunDetector = (modes, ctx) => decided(assessSingleBackend(modes, ctx));
+
+/** The SNI names the run's TLS handshakes to `backend` sent (empty: none sent); null when the run did not use TLS. */
+function snisSent(modes: readonly ModeTally[], backend: string): Set<string> | null {
+  let tls = false;
+  const names = new Set<string>();
+  for (const m of modes) {
+    const b = m.tls.backends.get(backend);
+    if (!b) continue;
+    tls = true;
+    for (const [n, c] of b.snis) if (c > 0 && n !== '') names.add(n);
+  }
+  return tls ? names : null;
+}
+
+const SNI_MEANING =
+  'Over TLS there is one more reading: an SNI router (haproxy `mode tcp` with `req.ssl_sni` / `use_backend`, nginx `stream` with `ssl_preread`, a Kubernetes ingress or gateway in TLS passthrough) chooses the backend set from the server name in the handshake, not from `Host`, so a name routed to a single backend (or a handshake without SNI sent to the default backend) reaches one backend by design, whatever the balancing behind other names.';
+
+function sniRemedy(sni: ReadonlySet<string>): string {
+  return sni.size === 0
+    ? 'To tell an SNI route from the rest: probe again with `--sni` set to the name your clients use (an IP target sends no SNI), and check which backends the router maps that name to.'
+    : `To tell an SNI route from the rest: check which backends the router maps ${[...sni].map((x) => `"${x}"`).join(', ')} to (haproxy \`use_backend\` rules, nginx \`map $ssl_preread_server_name\`), and probe with \`--sni\` set to another name it serves to compare.`;
+}
 
 interface ClientSources {
   /** Distinct client addresses (or merged client runs) that sent requests; 0 or 1: one address. */
