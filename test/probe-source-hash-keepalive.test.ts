@@ -5,7 +5,9 @@
  * layer-4 balancer would. The probe must not call that keep-alive pinning ("per-request balancing
  * ruled out", "balance per request: nginx proxy_pass"): the backend follows the client address
  * per request too. source-affinity names the hash and says why keep-alive cannot be judged from
- * these addresses. Control: haproxy `mode tcp` round robin with the same sources (no affinity)
+ * these addresses. nginx routing by a map of client addresses (7/2/1 of the ten per backend): the
+ * uneven shares are those of how the ten addresses map, explained by source-affinity (imbalance
+ * info, no weights guessed). Control: haproxy `mode tcp` round robin with the same sources (no affinity)
  * still raises keepalive-pinning.
  */
 import { test, before, after } from 'node:test';
@@ -69,6 +71,38 @@ test('nginx proxy_pass with hash $remote_addr, ten sources: source-affinity, no 
     assert.ok(ids.includes('l7-proxy'), `l7-proxy expected: ${ids}`);
     assert.ok(!ids.includes('keepalive-pinning'), `keepalive-pinning must not be claimed through a per-request proxy that hashes the client address: ${JSON.stringify(findings.find((f) => f.id === 'keepalive-pinning'), null, 1)}`);
     assert.match(sa.explanation, /The 10 keep-alive connections whose address reached one backend in the whole run stayed on it too, .*cannot tell the two apart/);
+  } finally {
+    await lb.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('nginx proxy_pass routing by client address (7 of the ten to be1, 2 to be2, 1 to be3): the uneven shares are explained by source-affinity (info), no weights guessed', { skip: nginx === null ? 'nginx not installed' : false, timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'lbdiag-srcmap-'));
+  const port = await freePort(HOST);
+  const conf = path.join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    nginxHttpConf(dir, [
+      'map $remote_addr $up { 127.0.132.1 u2; 127.0.133.1 u2; 127.0.134.1 u3; default u1; }',
+      ...backends.map((b, i) => `upstream u${i + 1} { server ${HOST}:${b.port}; }`),
+      `server { listen ${HOST}:${port}; location / { proxy_pass http://$up; } }`,
+    ]),
+  );
+  const lb = start(nginx!, ['-c', conf, '-p', dir]);
+  try {
+    await waitForPort(HOST, port);
+    const findings = await probe(port);
+    const ids = findings.map((f) => f.id);
+    assert.ok(ids.includes('source-affinity'), `source-affinity expected: ${ids}`);
+    assert.ok(!ids.includes('keepalive-pinning'), `no keepalive-pinning: ${ids}`);
+    const im = findings.filter((f) => f.id === 'imbalance');
+    assert.equal(im.length, 2, `imbalance in both modes expected: ${ids}`);
+    for (const f of im) {
+      assert.equal(f.severity, 'info', JSON.stringify(f, null, 1));
+      assert.ok(f.evidence.includes('the 10 source addresses each reached one backend (see source-affinity): be1 ← 7, be2 ← 2, be3 ← 1 sources'), f.evidence.join('\n'));
+      assert.ok(!f.evidence.some((e) => /fit weights/.test(e)), f.evidence.join('\n'));
+    }
   } finally {
     await lb.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -8,7 +8,8 @@ import { chiSquareGoodnessOfFit } from '../chi-square.js';
 import { gcd, type ModeTally } from '../tally.js';
 import type { ModeDetector, ProbeContext } from './context.js';
 import { keepalivePinning } from './keepalive-pinning.js';
-import { okBackends, pooled } from './shares.js';
+import { okBackends, pooled, sourceBackends } from './shares.js';
+import { sourceAffinity } from './source-affinity.js';
 import { type Assessment, decided } from './undecided.js';
 import { findUpstreamPool, poolEvidence, POOL_MEANING, POOL_REMEDY, sentence } from './upstream-pool.js';
 
@@ -50,32 +51,65 @@ export function assessImbalance(m: ModeTally, ctx: ProbeContext): Assessment {
   // In keep-alive mode the shares are those of the pinned connections: said, and only info.
   const explainedByPinning = keepalivePinning(m, ctx) !== null;
   let explanation = `The tally departs from ${expected} further than chance allows with ${total} requests.`;
+  // With --source, when the backend follows the client address (source-affinity proved) and this
+  // mode's answers came from addresses each held to one backend: the shares are how these few
+  // addresses hashed, not the balancer's spread over clients (nor configured weights).
+  const bySource = explainedByPinning ? null : heldSources(m, ctx);
   // Through a proxy that pools its upstream connections (proved by the run's short mode): the shares are those of the pooled connections.
-  const pool = explainedByPinning ? null : findUpstreamPool(ctx.modes);
+  const pool = explainedByPinning || bySource !== null ? null : findUpstreamPool(ctx.modes);
   if (explainedByPinning) explanation += ` In keep-alive mode requests follow connections: the shares are those of the few connections, see keepalive-pinning.`;
-  else if (pool !== null) {
+  else if (bySource !== null) {
+    evidence.push(`the ${bySource.sources} source addresses each reached one backend (see source-affinity): ${list.map((n) => `${n} ← ${bySource.perBackend.get(n) ?? 0}`).join(', ')} source${bySource.sources === 1 ? '' : 's'}`);
+    explanation += ` The backend follows the client address here (see source-affinity), and each of these ${bySource.sources} source addresses stayed on one backend: the shares are those of how these few addresses mapped to the backends, not of the balancer's spread over many clients, nor a sign of weights.`;
+  } else if (pool !== null) {
     evidence.push(poolEvidence(pool));
     explanation += ` ${sentence(POOL_MEANING)}`;
   } else if (pooled(m)) explanation += ` On pooled connections the shares follow how many connections each backend holds and how fast it answers (a slow backend's connection carries fewer requests in a timed run).`;
   else explanation += ` With a new connection per request this is the balancer's own choice: weights, least-connections with uneven speed, source-IP hashing / persistence (all requests from one client to one backend), or backends failing health checks part of the time.`;
   // Unequal shares that fit small integer weights (3:1:1) are most often configured weights: said, with the --weights to confirm.
-  const fit = o.weights || explainedByPinning || pool !== null ? null : integerWeights(observed);
+  const fit = o.weights || explainedByPinning || bySource !== null || pool !== null ? null : integerWeights(observed);
   if (fit !== null) evidence.push(`the shares fit weights ${list.map((n, i) => `${n}=${fit.weights[i]}`).join(',')} (chi-square p = ${fit.pValue.toPrecision(2)}): if the pool has these weights, this is what they do; --weights ${list.map((n, i) => `${n}=${fit.weights[i]}`).join(',')} checks it`);
   const finding: Finding = {
     id: 'imbalance',
-    severity: explainedByPinning ? 'info' : 'warn',
+    severity: explainedByPinning || bySource !== null ? 'info' : 'warn',
     mode: m.mode,
     title: `${m.mode}: backend shares depart from ${expected} (p ${res.pValue < 1e-12 ? '< 1e-12' : `= ${res.pValue.toExponential(1)}`}, max/min ${Number.isFinite(maxMin) ? maxMin.toFixed(2) : '∞'})`,
     evidence,
     explanation,
     remedy: explainedByPinning
       ? 'Fix the pinning (see keepalive-pinning); compare with --mode short.'
-      : pool !== null
+      : bySource !== null
+        ? 'See source-affinity. To see how the balancer spreads many clients, probe from many more source addresses (--source over a range) or from several machines and `lbdiag merge`.'
+        : pool !== null
         ? `${sentence(POOL_REMEDY)} Check the weights too; pass --weights when unequal shares are intended.`
         : 'Check the pool\'s algorithm, weights and persistence (source-address affinity, cookie persistence), and health-check flapping; pass --weights when unequal shares are intended.',
     metrics: { statistic: res.statistic, df: res.df, pValue: res.pValue, maxMinRatio: Number.isFinite(maxMin) ? maxMin : null, backends: list, observed, requests: total },
   };
   return { finding };
+}
+
+/**
+ * When source-affinity is proved in the run and at least 90 % of this mode's answers came from
+ * --source addresses that reached one backend in the whole run: how many such addresses, and how
+ * many map to each backend. Null otherwise.
+ */
+function heldSources(m: ModeTally, ctx: ProbeContext): { sources: number; perBackend: Map<string, number> } | null {
+  if (m.sources.size < 2 || !ctx.modes.some((x) => sourceAffinity(x, ctx.modes).finding !== undefined)) return null;
+  const reached = sourceBackends(ctx.modes);
+  const perBackend = new Map<string, number>();
+  let ok = 0;
+  let held = 0;
+  let sources = 0;
+  for (const [src, t] of m.sources) {
+    ok += t.ok;
+    if (reached.get(src) !== 1) continue;
+    const [backend] = [...t.backends].find(([, n]) => n > 0) ?? [];
+    if (backend === undefined) continue;
+    held += t.ok;
+    sources++;
+    perBackend.set(backend, (perBackend.get(backend) ?? 0) + 1);
+  }
+  return ok > 0 && held >= 0.9 * ok ? { sources, perBackend } : null;
 }
 
 /** Largest weight tried, and most backends tried (MAX_WEIGHT^backends vectors). */
