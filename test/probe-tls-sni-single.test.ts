@@ -4,7 +4,8 @@
  * default backend of one. A name routed to one backend reaches one backend by design: the finding
  * must say which SNI the run sent (or that it sent none) and name the SNI router as a reading,
  * with the check (`--sni`, the router's name map), instead of only pool health and source
- * affinity. Control: pool.test reaches both backends (no single-backend). Backends: node:https
+ * affinity. Control: pool.test reaches both backends (no single-backend); over keep-alive it pins, and
+ * the fix says that balancing per request means terminating TLS on the balancer. Backends: node:https
  * servers with whoami's identity headers (test/support/tls-backends.ts), all with one certificate
  * for a.test and pool.test from a private CA (no per-backend certificate: not what this tests).
  */
@@ -93,4 +94,11 @@ test('control: --sni pool.test reaches both backends (no single-backend)', { ski
   const r = await probe({ sni: 'pool.test', cacert: caFile });
   assert.deepEqual(r.modes.short!.backends.map((b) => b.name).sort(), ['alpha', 'bravo']);
   assert.ok(!ids(r).includes('single-backend'), ids(r).join(', '));
+});
+
+test('keep-alive through the TLS passthrough pool: keepalive-pinning\'s fix says an L7 balancer has to terminate TLS', { skip }, async () => {
+  const r = await probe({ sni: 'pool.test', cacert: caFile, mode: 'keepalive', requests: 60, concurrency: 4 });
+  const f = r.findings.find((x) => x.id === 'keepalive-pinning');
+  assert.ok(f, ids(r).join(', '));
+  assert.match(f.remedy!, /Over TLS, a balancer sees requests only if it terminates TLS: .*haproxy `bind \.\.\. ssl crt` with `mode http`/);
 });

@@ -13,6 +13,8 @@ import { type Assessment, CHANCE_THRESHOLD, decided, fmtP } from './undecided.js
 
 /** The probe deals its requests to its connections in a random order; a capture's requests came in the order it shows. */
 const PROBE_ORDER = 'requests went to the connections in a random order, so a per-request balancer would have spread each connection over several backends';
+/** One connection (-c 1): no order across connections to speak of; consecutive requests on it are what a per-request balancer spreads. */
+const PROBE_ONE = 'a per-request balancer would have spread the requests of this one connection over several backends';
 const CAPTURE_ORDER =
   'in the order this capture saw the requests, round robin per request would not have kept these connections on one backend (their requests do not all fall in one round-robin slot) and a random choice per request would have spread them';
 
@@ -71,7 +73,9 @@ export function assessKeepalivePinning(m: ModeTally, ctx: ProbeContext): Assessm
   const unit = h2 ? (ctx.options.protocol === 'grpc' ? 'gRPC calls (streams)' : 'streams') : 'requests';
   const evidence = [
     `keepalive: ${single.length} of ${conns.length} ${h2 ? 'HTTP/2 ' : ''}connections (${reqs} ${unit}) each reached exactly one backend; ${reached.size} of ${k} backends reached in this mode (${shareList(m)})`,
-    `per-request balancing ruled out: ${ctx.options.source === 'capture' ? CAPTURE_ORDER : PROBE_ORDER}; ${informative.length} connections carrying ${informative.reduce((s, c) => s + okOf(c), 0)} requests stayed on one backend each, which it does by chance with probability ${fmtP(chance)} (threshold ${CHANCE_THRESHOLD})${rrWouldPin.length ? `; ${rrWouldPin.length} more connection(s) not counted (round robin would have kept them on one backend too)` : ''}`,
+    ctx.options.source !== 'capture' && conns.length === 1 && informative.length === 1
+      ? `per-request balancing ruled out: ${PROBE_ONE}; its ${okOf(informative[0])} ${unit} all stayed on one backend, which it does by chance with probability ${fmtP(chance)} (threshold ${CHANCE_THRESHOLD})`
+      : `per-request balancing ruled out: ${ctx.options.source === 'capture' ? CAPTURE_ORDER : PROBE_ORDER}; ${informative.length} connections carrying ${informative.reduce((s, c) => s + okOf(c), 0)} requests stayed on one backend each, which it does by chance with probability ${fmtP(chance)} (threshold ${CHANCE_THRESHOLD})${rrWouldPin.length ? `; ${rrWouldPin.length} more connection(s) not counted (round robin would have kept them on one backend too)` : ''}`,
   ];
   // Through an HTTP proxy that pools its upstream connections, the pinned connections are the proxy's, not the client's.
   const viaPool = proxyPoolEvidence(m, modes);
@@ -114,12 +118,24 @@ export function assessKeepalivePinning(m: ModeTally, ctx: ProbeContext): Assessm
           ? h2
             ? `Connection rotation is already in place (${rotation.goaways ? `${rotation.goaways} GOAWAY from the server in this run` : 'the other side ends connections'}): every new connection is balanced again. If the shares must be closer, or backends added later must get load sooner: shorten the connection life (a lower \`MAX_CONNECTION_AGE\`), or balance per stream: an L7 proxy that speaks HTTP/2 to the backends (Envoy, linkerd/Istio, haproxy \`mode http\` with \`server ... proto h2\`, nginx \`grpc_pass\`), or the gRPC client's \`round_robin\` policy over a headless Service.`
             : 'Connection rotation is already in place (the other side ends keep-alive connections): every new connection is balanced again. If the shares must be closer, or backends added later must get load sooner: end connections sooner (fewer requests or a shorter age per connection), or balance per request: an HTTP-aware (L7) virtual server or proxy (BIG-IP HTTP profile / OneConnect, haproxy `mode http`, nginx `proxy_pass`, Envoy).'
-          : h2
-          ? H2_REMEDY
-          : 'Balance per request: an HTTP-aware (L7) virtual server or proxy (BIG-IP HTTP profile / OneConnect, haproxy `mode http`, nginx `proxy_pass`, Envoy), or make clients rotate connections (maximum connection age or requests per connection; `lbdiag probe --mode rotate --max-conn-requests 20` shows the effect), or open more connections than there are backends.',
+          : (h2
+              ? H2_REMEDY
+              : 'Balance per request: an HTTP-aware (L7) virtual server or proxy (BIG-IP HTTP profile / OneConnect, haproxy `mode http`, nginx `proxy_pass`, Envoy), or make clients rotate connections (maximum connection age or requests per connection; `lbdiag probe --mode rotate --max-conn-requests 20` shows the effect), or open more connections than there are backends.') + (overTls(modes) ? tlsL7(h2) : ''),
     metrics: { connections: conns.length, pinnedConnections: single.length, backendsReached: reached.size, backendsSeen: k, requests: reqs, chance, informativeConnections: informative.length, roundRobinAlike: rrWouldPin.length },
   };
   return { finding };
+}
+
+/** The run spoke TLS (handshakes completed): an L7 balancer then has to terminate it. */
+function overTls(modes: readonly ModeTally[]): boolean {
+  return modes.some((m) => m.tls.handshakes > 0);
+}
+
+/** What balancing per request (per stream) takes when the run spoke TLS. */
+function tlsL7(h2: boolean): string {
+  return h2
+    ? ' Over TLS, a balancer sees streams only if it terminates TLS: with TLS passed through to the backends (the certificate is theirs), balancing per stream means moving the certificate to the balancer (haproxy `bind ... ssl crt ... alpn h2` with `mode http`, and `server ... ssl alpn h2` to re-encrypt towards the backends), else rotating connections or balancing in the client is the lever.'
+    : ' Over TLS, a balancer sees requests only if it terminates TLS: with TLS passed through to the backends (the certificate is theirs), balancing per request means moving the certificate to the balancer (haproxy `bind ... ssl crt` with `mode http`, and `server ... ssl` to re-encrypt towards the backends), else rotating connections is the lever.';
 }
 
 /**

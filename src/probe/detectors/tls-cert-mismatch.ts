@@ -15,7 +15,9 @@
  * connections); it must be below 1e-3. Below that nothing is claimed.
  */
 import type { Finding } from '../../core/finding.js';
+import type { ModeTally } from '../tally.js';
 import type { RunDetector } from './context.js';
+import { connsWithOk, pooled } from './shares.js';
 
 const THRESHOLD = 1e-3;
 
@@ -55,18 +57,38 @@ export const tlsCertMismatch: RunDetector = (modes): Finding | null => {
   });
   const groups = new Map<string, string[]>();
   for (const r of rows) groups.set(r.fp, [...(groups.get(r.fp) ?? []), r.name]);
+  // One client connection answered by several backends: whatever presented its certificate sits in
+  // front of several backends (an HTTP proxy terminating TLS), so the certificate is that
+  // terminator's, not a backend's: several terminators, each with its own certificate and backends.
+  const spread = spreadConnections(modes);
+  const evidence = [
+    ...rows.map((r) => `${r.name}: SHA-256 ${r.fp}, ${subjects.get(r.fp) ?? '?'}, on all ${r.k} of its TLS connections`),
+    `were certificate and backend unrelated (one TLS terminator with several certificates in front), every backend showing a single certificate would happen with probability ${chance < 1e-12 ? '< 1e-12' : chance.toExponential(1)} (threshold ${THRESHOLD})`,
+  ];
+  if (spread > 0) evidence.splice(Math.min(rows.length, 2), 0, `${spread} client connection${spread === 1 ? '' : 's'} reached several backends (see l7-proxy): the certificate was presented by a TLS-terminating proxy in front of each group, not by the backends`);
   return {
     id: 'tls-cert-mismatch',
     severity: 'warn',
-    title: `${certTotals.size} different TLS certificates, one per backend: ${[...groups.values()].map((g) => g.join('+')).join(' / ')} (TLS passed through to the backends)`,
-    evidence: [
-      ...rows.map((r) => `${r.name}: SHA-256 ${r.fp}, ${subjects.get(r.fp) ?? '?'}, on all ${r.k} of its TLS connections`),
-      `were certificate and backend unrelated (one TLS terminator with several certificates in front), every backend showing a single certificate would happen with probability ${chance < 1e-12 ? '< 1e-12' : chance.toExponential(1)} (threshold ${THRESHOLD})`,
-    ],
+    title:
+      spread > 0
+        ? `${certTotals.size} different TLS certificates, one per group of backends: ${[...groups.values()].map((g) => g.join('+')).join(' / ')} (several TLS-terminating proxies, each with its own certificate)`
+        : `${certTotals.size} different TLS certificates, one per backend: ${[...groups.values()].map((g) => g.join('+')).join(' / ')} (TLS passed through to the backends)`,
+    evidence,
     explanation:
-      'The certificate depends on the backend that answers: the balancer passes TLS through (layer 4) and each backend terminates it with its own certificate. Clients behave differently per backend: certificate or public-key pinning (mobile apps, gRPC channels) fails on the backends whose certificate is not the pinned one, TLS session resumption only works when a new connection lands on the backend that issued the ticket (full handshakes elsewhere), and expiry and renewal happen at different times on each backend.',
+      spread > 0
+        ? 'The certificate depends on which group of backends answers, yet single client connections reached several backends: TLS is terminated by HTTP proxies in front of the backends, and different proxy nodes or listeners, each with its own certificate, send to their own backends (a layer-4 balancer or DNS spreading clients over several TLS-terminating proxies or ingress controllers). Clients behave differently per node: certificate or public-key pinning (mobile apps, gRPC channels) fails on the nodes whose certificate is not the pinned one, TLS session resumption only works when a new connection lands on the node that issued the ticket (full handshakes elsewhere), and expiry and renewal happen at different times on each node.'
+        : 'The certificate depends on the backend that answers: the balancer passes TLS through (layer 4) and each backend terminates it with its own certificate. Clients behave differently per backend: certificate or public-key pinning (mobile apps, gRPC channels) fails on the backends whose certificate is not the pinned one, TLS session resumption only works when a new connection lands on the backend that issued the ticket (full handshakes elsewhere), and expiry and renewal happen at different times on each backend.',
     remedy:
-      'Give every backend the same certificate and key (and a shared session-ticket key), or terminate TLS on the balancer (haproxy `bind ... ssl crt`, an HTTPS listener) so clients see one certificate; `lbdiag probe https://VIP/ --mode short -n 50` shows each backend\'s certificate in the TLS table.',
-    metrics: { backends: rows.map((r) => r.name), fingerprints: rows.map((r) => r.fp), certificates: certTotals.size, chance },
+      spread > 0
+        ? 'Give every TLS-terminating proxy node or listener the same certificate and key (and a shared session-ticket key): the backends\' own certificates are not what clients see. `openssl s_client -connect NODE:PORT -servername NAME` against each proxy node shows which one holds which certificate.'
+        : 'Give every backend the same certificate and key (and a shared session-ticket key), or terminate TLS on the balancer (haproxy `bind ... ssl crt`, an HTTPS listener) so clients see one certificate; `lbdiag probe https://VIP/ --mode short -n 50` shows each backend\'s certificate in the TLS table.',
+    metrics: { backends: rows.map((r) => r.name), fingerprints: rows.map((r) => r.fp), certificates: certTotals.size, chance, ...(spread > 0 ? { connectionsOnSeveralBackends: spread } : {}) },
   };
 };
+
+/** Client connections (keep-alive or rotate, two answers or more) answered by more than one backend. */
+function spreadConnections(modes: readonly ModeTally[]): number {
+  let n = 0;
+  for (const m of modes) if (pooled(m)) n += connsWithOk(m, 2).filter((c) => c.backends.size > 1).length;
+  return n;
+}
