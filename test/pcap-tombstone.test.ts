@@ -38,6 +38,7 @@ function oddConn(i: number, v6: boolean): Conn {
   c.stream = rnd() % 1_000_000;
   c.clientIsA = (rnd() % 3) - 1;
   c.lastPayloadFromA = (rnd() % 3) - 1;
+  c.requester = rnd() % 4;
   c.previousStream = (rnd() % 5) - 1;
   c.previousState = (['', 'fin', 'rst', 'open'] as const)[rnd() % 4];
   c.stallPhase = (['', 'handshake', 'retransmission', 'unacknowledged-data', 'awaiting-response'] as const)[rnd() % 5];
