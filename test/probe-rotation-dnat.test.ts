@@ -1,8 +1,8 @@
 /**
  * Keep-alive pinning when the servers already rotate connections, made real in a network
  * namespace of its own: a Kubernetes-style Service (iptables DNAT with `-m statistic`, kube-proxy's
- * iptables form) over three `lbdiag whoami --max-conn-age 150ms` pods, which end every connection
- * after 150 ms (HTTP/2: GOAWAY, as gRPC `MAX_CONNECTION_AGE` does; HTTP/1.1: `Connection: close`).
+ * iptables form) over three `lbdiag whoami --max-conn-age 100ms` pods, which end every connection
+ * after 100 ms (HTTP/2: GOAWAY, as gRPC `MAX_CONNECTION_AGE` does; HTTP/1.1: `Connection: close`).
  * Each connection still stays on one pod (the layer-4 signature, so keepalive-pinning is raised),
  * but the finding must say that the other side already ends the connections and must not offer
  * `MAX_CONNECTION_AGE` (or "make clients rotate connections") as the fix: the rotation is there
@@ -20,7 +20,7 @@ const check = canUseNetns();
 const skip = !check.ok ? check.reason ?? 'no network namespaces' : false;
 const NS = `lbrot${process.pid}`;
 const VIP = '10.96.0.10';
-/** Port 80: pods that end connections at 150 ms; port 81: pods that never do. */
+/** Port 80: pods that end connections at 100 ms; port 81: pods that never do. */
 const AGED = [1, 2, 3].map((i) => `127.0.0.${10 + i}`);
 const PLAIN = [4, 5, 6].map((i) => `127.0.0.${10 + i}`);
 const procs: Started[] = [];
@@ -52,9 +52,14 @@ interface Finding {
   remedy: string;
 }
 
-/** The keepalive-pinning finding of a probe of the Service's port (keep-alive mode for 1 s unless args say otherwise). */
-async function probe(port: number, ...args: string[]): Promise<Finding> {
-  const p = start('ip', ['netns', 'exec', NS, process.execPath, LBDIAG, 'probe', `${VIP}:${port}`, ...(args.includes('--mode') ? [] : ['--mode', 'keepalive', '-d', '1s']), '--json', '--fail-on', 'none', ...args]);
+/**
+ * The keepalive-pinning finding of a probe of the Service's port: keep-alive mode, `n` requests
+ * (streams), unless args say otherwise. A count, not a duration: on a loaded machine a 1 s run
+ * carried too few streams per connection to decide (insufficient-data); the 10 s deadline only
+ * bounds it. `n` is large enough that even a fast run lasts several 100 ms connection ages.
+ */
+async function probe(port: number, n: number, ...args: string[]): Promise<Finding> {
+  const p = start('ip', ['netns', 'exec', NS, process.execPath, LBDIAG, 'probe', `${VIP}:${port}`, ...(args.includes('--mode') ? [] : ['--mode', 'keepalive', '-n', String(n), '-d', '10s']), '--json', '--fail-on', 'none', ...args]);
   procs.push(p);
   const code = await p.exited;
   assert.equal(code, 0, p.stderr());
@@ -71,7 +76,7 @@ before(async () => {
   inNs('ip', 'addr', 'add', `${VIP}/32`, 'dev', 'lo');
   service(80, AGED);
   service(81, PLAIN);
-  AGED.forEach((addr, i) => procs.push(start('ip', ['netns', 'exec', NS, process.execPath, LBDIAG, 'whoami', '-H', addr, '--port', '8080', '--name', `aged${i + 1}`, '--max-conn-age', '150ms', '--max-conn-age-grace', '500ms', '--drain-delay', '0'])));
+  AGED.forEach((addr, i) => procs.push(start('ip', ['netns', 'exec', NS, process.execPath, LBDIAG, 'whoami', '-H', addr, '--port', '8080', '--name', `aged${i + 1}`, '--max-conn-age', '100ms', '--max-conn-age-grace', '500ms', '--drain-delay', '0'])));
   PLAIN.forEach((addr, i) => procs.push(start('ip', ['netns', 'exec', NS, process.execPath, LBDIAG, 'whoami', '-H', addr, '--port', '8080', '--name', `pod${i + 1}`, '--drain-delay', '0'])));
   await until('the pods listening', () => {
     const ss = runSync(findBinary('ip')!, ['netns', 'exec', NS, 'ss', '-Hltn']).stdout;
@@ -84,8 +89,8 @@ after(async () => {
   if (!skip) runSync(findBinary('ip')!, ['netns', 'del', NS]);
 });
 
-test('gRPC through a DNAT Service to pods sending GOAWAY at 150 ms: pinning per connection, rotation named as in place, MAX_CONNECTION_AGE not offered as new', { skip, timeout: 120_000 }, async () => {
-  const f = await probe(80, '--grpc', '-c', '2', '--streams', '4');
+test('gRPC through a DNAT Service to pods sending GOAWAY at 100 ms: pinning per connection, rotation named as in place, MAX_CONNECTION_AGE not offered as new', { skip, timeout: 120_000 }, async () => {
+  const f = await probe(80, 1000, '--grpc', '-c', '2', '--streams', '4');
   assert.match(f.title, /^HTTP\/2 connections stick to one backend each .* until the server ends them \(\d+ GOAWAY\)$/);
   assert.ok(f.evidence.some((e) => /^the other side ended the connections: \d+ opened for 2 concurrent, .* \d+ GOAWAY received: the client reconnected each time/.test(e)), f.evidence.join('\n'));
   assert.match(f.explanation, /already ends the connections \(GOAWAY/);
@@ -93,8 +98,8 @@ test('gRPC through a DNAT Service to pods sending GOAWAY at 150 ms: pinning per 
   assert.doesNotMatch(f.remedy, /bound connection lifetimes on the server/);
 });
 
-test('HTTP/1.1 keep-alive through the same Service (Connection: close at 150 ms): rotation named, "make clients rotate connections" not offered', { skip, timeout: 120_000 }, async () => {
-  const f = await probe(80);
+test('HTTP/1.1 keep-alive through the same Service (Connection: close at 100 ms): rotation named, "make clients rotate connections" not offered', { skip, timeout: 120_000 }, async () => {
+  const f = await probe(80, 2000);
   assert.match(f.title, /^keep-alive connections stick to one backend each .* until the other side ends them \(\d+ connections for 4 concurrent\)$/);
   assert.match(f.remedy, /^Connection rotation is already in place \(the other side ends keep-alive connections\)/);
   assert.doesNotMatch(f.remedy, /make clients rotate connections/);
@@ -102,7 +107,7 @@ test('HTTP/1.1 keep-alive through the same Service (Connection: close at 150 ms)
 
 test('control: pods that never end connections: the usual fix (MAX_CONNECTION_AGE, per-stream balancing)', { skip, timeout: 120_000 }, async () => {
   // Both modes: short mode reaches every pod even when the four keep-alive connections happen to share one.
-  const f = await probe(81, '--grpc', '--mode', 'both', '-n', '120', '-c', '4', '--streams', '4');
+  const f = await probe(81, 120, '--grpc', '--mode', 'both', '-n', '120', '-c', '4', '--streams', '4');
   assert.doesNotMatch(f.title, /until/);
   assert.ok(!f.evidence.some((e) => e.startsWith('the other side ended')), f.evidence.join('\n'));
   assert.match(f.remedy, /gRPC `MAX_CONNECTION_AGE` \(\+ grace\), which ends connections with GOAWAY/);
