@@ -230,9 +230,20 @@ export class Tracker {
 
     // Stall candidate: state at the start of the gap, before this packet changes it.
     let outstanding = false;
+    let missed = false;
     const gap = c.packets > 0 ? t - c.lastTime : 0;
     if (gap >= this.stallS) {
-      outstanding = (c.ab.nextseq !== 0 && c.ba.baseSet && gt(c.ab.nextseq, c.ba.lastack)) || (c.ba.nextseq !== 0 && c.ab.baseSet && gt(c.ba.nextseq, c.ab.lastack));
+      // Data one way that the other way has not acknowledged, judged only when the capture has seen
+      // that other way acknowledge anything (a capture of one direction never shows the ACKs).
+      outstanding = (c.ab.nextseq !== 0 && c.ba.lastack !== 0 && gt(c.ab.nextseq, c.ba.lastack)) || (c.ba.nextseq !== 0 && c.ab.lastack !== 0 && gt(c.ba.nextseq, c.ab.lastack));
+      // The capture missed packets of this connection during the gap: this one starts past the next
+      // byte expected its way (Wireshark's "previous segment not captured"), or acknowledges bytes the
+      // other way never showed ("ACKed unseen segment"), or acknowledges anything while the capture
+      // has shown no packet the other way at all (a capture of one direction, a SYN/ACK not captured).
+      // Packets flowed; only the capture was quiet.
+      missed =
+        (fwd.nextseq !== 0 && (p.seglen > 0 || (flags & (SYN | FIN)) !== 0) && gt(seq, fwd.nextseq)) ||
+        ((flags & ACK) !== 0 && (rev.nextseq === 0 || gt(ack, rev.nextseq)));
     }
 
     const wasEstablished = c.established;
@@ -302,7 +313,7 @@ export class Tracker {
       if (fwd.rstFrame === 0) (fwd.rstFrame = frame), (fwd.rstTime = t);
     }
 
-    if (gap >= this.stallS) {
+    if (gap >= this.stallS && !missed) {
       const fromA = sIsA ? 1 : 0;
       let phase: StallPhase | '' = '';
       if (c.sawSyn && !wasEstablished) phase = 'handshake';
