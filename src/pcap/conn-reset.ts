@@ -64,6 +64,8 @@ export function resetConn(c: Conn): Conn {
   c.firstTime = 0;
   c.lastFrame = 0;
   c.lastTime = 0;
+  c.activeFrame = 0;
+  c.activeTime = 0;
   c.packets = 0;
   c.mruSyn = 0;
   c.mruSynSet = false;

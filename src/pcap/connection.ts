@@ -96,6 +96,13 @@ export class Conn {
   firstTime = 0;
   lastFrame = 0;
   lastTime = 0;
+  /**
+   * The last packet that was not a TCP keep-alive or its ACK (Wireshark's
+   * `tcp.analysis.keep_alive` / `keep_alive_ack`): stall gaps are measured from it, so a
+   * keep-alive probe in the middle of a long wait does not split the gap in two.
+   */
+  activeFrame = 0;
+  activeTime = 0;
   packets = 0;
 
   /** Wireshark's ts_mru_syn / ts_first_rtt (seconds; 0 = unset). */

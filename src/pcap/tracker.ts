@@ -212,9 +212,10 @@ export class Tracker {
       fwd.nextseq = fwd.maxseqtobeacked;
     }
 
-    // Stall candidate: state at the start of the gap, before this packet changes it.
+    // Stall candidate: state at the start of the gap, before this packet changes it. The gap is
+    // measured from the last packet that was not a keep-alive or its ACK (activeTime).
     let outstanding = false;
-    const gap = c.packets > 0 ? t - c.lastTime : 0;
+    let gap = c.packets > 0 ? t - c.activeTime : 0;
     if (gap >= this.stallS) {
       outstanding = (c.ab.nextseq !== 0 && c.ba.baseSet && gt(c.ab.nextseq, c.ba.lastack)) || (c.ba.nextseq !== 0 && c.ab.baseSet && gt(c.ba.nextseq, c.ab.lastack));
     }
@@ -286,6 +287,9 @@ export class Tracker {
       if (fwd.rstFrame === 0) (fwd.rstFrame = frame), (fwd.rstTime = t);
     }
 
+    // A keep-alive probe or its ACK neither ends a gap nor starts one (see activeTime).
+    const keepAlive = (ta & (TA_KEEP_ALIVE | TA_KEEP_ALIVE_ACK)) !== 0 && c.packets > 0;
+    if (keepAlive) gap = 0;
     if (gap >= this.stallS) {
       const fromA = sIsA ? 1 : 0;
       let phase: StallPhase | '' = '';
@@ -301,15 +305,19 @@ export class Tracker {
         c.stallCount++;
         if (gap > c.stallGap) {
           c.stallGap = gap;
-          c.stallFromFrame = c.lastFrame;
+          c.stallFromFrame = c.activeFrame;
           c.stallToFrame = frame;
-          c.stallAt = c.lastTime - c.firstTime;
+          c.stallAt = c.activeTime - c.firstTime;
           c.stallPhase = phase;
           c.stallFromA = sIsA;
         }
       }
     }
-    if (p.seglen > 0) c.lastPayloadFromA = sIsA ? 1 : 0;
+    if (!keepAlive) {
+      if (p.seglen > 0) c.lastPayloadFromA = sIsA ? 1 : 0;
+      c.activeFrame = frame;
+      c.activeTime = t;
+    }
     c.packets++;
     c.lastFrame = frame;
     c.lastTime = t;
