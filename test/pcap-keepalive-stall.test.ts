@@ -60,6 +60,11 @@ test('pcap: keep-alive probes inside a 3.5 s wait do not split it: one tcp-stall
     assert.ok(m.fromFrame < ka[0] && m.toFrame > ka[ka.length - 1], `gap ${m.fromFrame}-${m.toFrame}, probes ${ka.join(',')}`);
     const t = (fr: number): number => Number(rows.find((x) => Number(x[0]) === fr)![1]);
     assert.ok(Math.abs(m.gapS - (t(m.toFrame) - t(m.fromFrame))) < 1e-6);
+    // The evidence says what filled the gap: the probes and their ACKs, no data.
+    const between = rows.filter((x) => Number(x[0]) > m.fromFrame && Number(x[0]) < m.toFrame).length;
+    assert.equal((m as { keepAlivePackets?: number }).keepAlivePackets, between);
+    assert.equal(between, ka.length + kaAck.length);
+    assert.match(stalls[0].evidence[0], new RegExp(`^nothing but ${between} TCP keep-alive probes and ACKs .* between frames ${m.fromFrame} and ${m.toFrame}`));
     // The designed wait is 3.5 s from the request; its ACK can come up to ~40 ms later.
     assert.ok(m.gapS >= 3.3 && m.gapS < 8, `gap ${m.gapS}`);
   } finally {

@@ -37,7 +37,7 @@ function oddConn(i: number, v6: boolean): Conn {
   else (c.a1 = 0), (c.a2 = 0), (c.a3 = 0), (c.b1 = 0), (c.b2 = 0), (c.b3 = 0);
   c.stream = rnd() % 1_000_000;
   // Only connections whose last packet was not a keep-alive are stored (tombstoneable): the stall reference is the last packet.
-  (c.activeFrame = c.lastFrame), (c.activeTime = c.lastTime);
+  (c.activeFrame = c.lastFrame), (c.activeTime = c.lastTime), (c.keepAlivesSinceActive = 0), (c.stallKeepAlives = 0);
   c.clientIsA = (rnd() % 3) - 1;
   c.lastPayloadFromA = (rnd() % 3) - 1;
   c.previousStream = (rnd() % 5) - 1;

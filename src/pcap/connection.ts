@@ -103,6 +103,8 @@ export class Conn {
    */
   activeFrame = 0;
   activeTime = 0;
+  /** Keep-alive probes and their ACKs since activeFrame. */
+  keepAlivesSinceActive = 0;
   packets = 0;
 
   /** Wireshark's ts_mru_syn / ts_first_rtt (seconds; 0 = unset). */
@@ -132,6 +134,8 @@ export class Conn {
   stallAt = 0;
   stallPhase: StallPhase | '' = '';
   stallFromA = false;
+  /** Keep-alive probes and ACKs inside the longest stall (a connection with some is not stored compact). */
+  stallKeepAlives = 0;
 
   /** HTTP layer state (src/pcap/http/layer.ts): null until the first payload decides. */
   http: object | null = null;

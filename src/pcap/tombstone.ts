@@ -207,7 +207,7 @@ export function tombstoneable(c: Conn): boolean {
   const y = c.ba;
   // A connection whose last packet was a keep-alive (or its ACK) keeps its own stall reference
   // (activeFrame/activeTime), which a record does not hold: it stays live.
-  return c.stream <= 0xffffffff && c.activeFrame === c.lastFrame && x.synRetransFrames === NO_FRAMES && x.finRetransFrames === NO_FRAMES && y.synRetransFrames === NO_FRAMES && y.finRetransFrames === NO_FRAMES;
+  return c.stream <= 0xffffffff && c.activeFrame === c.lastFrame && c.stallKeepAlives === 0 && x.synRetransFrames === NO_FRAMES && x.finRetransFrames === NO_FRAMES && y.synRetransFrames === NO_FRAMES && y.finRetransFrames === NO_FRAMES;
 }
 
 /** Frame numbers remembered per record for back-references. */

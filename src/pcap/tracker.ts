@@ -310,6 +310,7 @@ export class Tracker {
           c.stallAt = c.activeTime - c.firstTime;
           c.stallPhase = phase;
           c.stallFromA = sIsA;
+          c.stallKeepAlives = c.keepAlivesSinceActive;
         }
       }
     }
@@ -317,7 +318,8 @@ export class Tracker {
       if (p.seglen > 0) c.lastPayloadFromA = sIsA ? 1 : 0;
       c.activeFrame = frame;
       c.activeTime = t;
-    }
+      c.keepAlivesSinceActive = 0;
+    } else c.keepAlivesSinceActive++;
     c.packets++;
     c.lastFrame = frame;
     c.lastTime = t;
