@@ -12,7 +12,7 @@
  * forwards the request after it arrived and relays the answer after it came back: outer request
  * <= inner request, inner first and last response bytes <= outer ones), on another connection to
  * another server endpoint. Exchanges are paired one to one as they complete (the inner one
- * completes first). Per server endpoint, on the first events (the tallies' held phase): an
+ * completes first; of several nested candidates, the tightest fit). Per server endpoint, on the first events (the tallies' held phase): an
  * endpoint is on the backend side ("inner") when at least 80 % of its exchanges were found inside
  * another endpoint's, and on the client side ("outer") when at least 80 % of its exchanges held
  * one and almost none were inside another's. The capture holds both sides only when both kinds
@@ -44,23 +44,16 @@ interface Candidate {
   server: string;
   stream: number;
   client: string;
-  matched: boolean;
 }
 
 interface EndpointStats {
   n: number;
   inner: number;
   outer: number;
-  /** Client endpoints (addr:port) of the inner exchanges paired with outer exchanges here, and of this endpoint's own connections. */
+  /** Inner exchanges here on a connection from the same client address and port as their outer twin's. */
   sameClientPort: number;
   /** Inner exchanges here whose client address was the server address of their outer twin. */
   fromOuterAddress: number;
-  streams: Set<number> | null;
-}
-
-/** What `pair` found for an exchange: its backend-side twin's server endpoint ('' when none). */
-export interface PairResult {
-  inner: string;
 }
 
 function hostOf(endpoint: string): string {
@@ -92,7 +85,7 @@ export class BothSides {
 
   private stat(server: string): EndpointStats {
     let s = this.stats.get(server);
-    if (s === undefined) this.stats.set(server, (s = { n: 0, inner: 0, outer: 0, sameClientPort: 0, fromOuterAddress: 0, streams: null }));
+    if (s === undefined) this.stats.set(server, (s = { n: 0, inner: 0, outer: 0, sameClientPort: 0, fromOuterAddress: 0 }));
     return s;
   }
 
@@ -114,36 +107,50 @@ export class BothSides {
     if (list !== undefined) {
       // Forget what is too old to be inside anything that completes now (the list is in completion order).
       let drop = 0;
-      while (drop < list.length && (list[drop].matched || list[drop].resEndT < resEndT - WINDOW_S)) drop++;
+      while (drop < list.length && list[drop].resEndT < resEndT - WINDOW_S) drop++;
       if (drop > 0) {
         list.splice(0, drop);
         this.count -= drop;
       }
-      for (const y of list) {
-        if (y.matched || y.stream === stream || y.server === server) continue;
+      // Only exchanges that completed after this one's request began can be inside it: scan back from the
+      // newest and stop at the first that completed before. Of those nested, the tightest fit is the twin
+      // (several identical answers at once: the one forwarded first after this request and answered last).
+      let best = -1;
+      let bestSlack = Infinity;
+      for (let i = list.length - 1; i >= 0; i--) {
+        const y = list[i];
+        if (y.resEndT < reqT) break;
+        if (y.stream === stream || y.server === server) continue;
         if (reqT <= y.reqT && y.resT <= resT && y.resEndT <= resEndT) {
-          y.matched = true;
-          inner = y.server;
-          this.pairs++;
-          if (st !== undefined) {
-            st.outer++;
-            const si = this.stat(y.server);
-            si.inner++;
-            const cl = clientOf(c);
-            if (y.client === cl) si.sameClientPort++;
-            else if (hostOf(y.client) === hostOf(server)) si.fromOuterAddress++;
-          }
-          break;
+          const slack = y.reqT - reqT + (resEndT - y.resEndT);
+          if (slack < bestSlack) (best = i), (bestSlack = slack);
+        }
+      }
+      if (best >= 0) {
+        const y = list[best];
+        list.splice(best, 1);
+        this.count--;
+        inner = y.server;
+        this.pairs++;
+        if (st !== undefined) {
+          st.outer++;
+          const si = this.stat(y.server);
+          si.inner++;
+          const cl = clientOf(c);
+          if (y.client === cl) si.sameClientPort++;
+          else if (hostOf(y.client) === hostOf(server)) si.fromOuterAddress++;
         }
       }
     }
+    // After the decision only the backend side's exchanges can be found inside others.
+    if (this.decided && !this.innerEndpoints.has(server)) return inner;
     if (this.count >= MAX_CANDIDATES) {
       this.byKey.clear();
       this.count = 0;
       list = undefined;
     }
     if (list === undefined) this.byKey.set(h, (list = []));
-    list.push({ reqT, resT, resEndT, server, stream, client: this.decided ? '' : clientOf(c), matched: false });
+    list.push({ reqT, resT, resEndT, server, stream, client: this.decided ? '' : clientOf(c) });
     this.count++;
     return inner;
   }
