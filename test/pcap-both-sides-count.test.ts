@@ -2,7 +2,8 @@
  * A capture taken on the balancer host with `tcpdump -i any` holds both sides of the balancer:
  * the client's connection to the VIP and the balancer's connection to the backend, for every
  * request (iptables DNAT: the same connection before and after translation, with two 4-tuples;
- * haproxy `mode http` and nginx `proxy_pass`: two connections). lbdiag counted each request
+ * haproxy `mode http` and nginx `proxy_pass`: two connections; haproxy `mode tcp`: two connections
+ * carrying the same bytes). lbdiag counted each request
  * twice (request counts, shares, chi-square and binomial p-values as if there were twice as many
  * independent draws), and mixed the balancer's backend-side connections with the client's. Each
  * request must be counted once, on the client side, with the numbers the client itself saw; the
@@ -40,9 +41,10 @@ setTimeout(() => process.exit(3), 20000);`;
 /** Requests to the VIP and responses from it in the capture, as tshark reads them (-1 on a mismatch). */
 function clientRequests(file: string): number {
   if (!fs.existsSync(file)) return -1;
-  const n = (filter: string): number => spawnSync('tshark', ['-n', '-r', file, '-Y', filter], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.trim() !== '').length;
-  const req = n(`http.request && ip.dst == ${VIP}`);
-  return req === n(`http.response && ip.src == ${VIP}`) ? req : -1;
+  const out = spawnSync('tshark', ['-n', '-r', file, '-Y', `(http.request && ip.dst == ${VIP}) || (http.response && ip.src == ${VIP})`, '-T', 'fields', '-e', 'http.request'], { encoding: 'utf8' }).stdout.split('\n');
+  const req = out.filter((l) => l.trim() !== '').length;
+  const res = out.filter((l) => l === '').length - 1; // response frames print an empty field; the last line is empty
+  return req === res ? req : -1;
 }
 
 type Seen = Record<'keepalive' | 'short', Record<string, number>>;
@@ -58,6 +60,8 @@ listen l7
   balance roundrobin
 ${BACKENDS.map((a, i) => `  server be${i + 1} ${a}:8080`).join('\n')}
 `;
+
+const HAPROXY_TCP = HAPROXY.replace('mode http', 'mode tcp').replace('listen l7', 'listen l4');
 
 const NGINX = nginxHttpConf('@DIR@', [
   `upstream be { ${BACKENDS.map((a) => `server ${a}:8080;`).join(' ')} keepalive 8; }`,
@@ -75,15 +79,19 @@ async function counts(file: string, backendFrom?: { kind: 'header'; name: string
 
 const sorted = (s: Seen): Seen => ({ keepalive: Object.fromEntries(Object.entries(s.keepalive).sort()), short: Object.fromEntries(Object.entries(s.short).sort()) });
 
-for (const balancer of ['dnat', 'haproxy', 'nginx'] as const) {
-  test(`pcap of a balancer host (tcpdump -i any), ${balancer}: each request counted once, on the client side, as the client saw it`, { skip: balancerHostSkip(balancer) || (!hasCommand('tshark') ? 'needs tshark' : false), timeout: 90_000 }, async () => {
+const SETUPS = { dnat: undefined, haproxy: HAPROXY, 'haproxy-tcp': HAPROXY_TCP, nginx: NGINX } as const;
+
+for (const setup of ['dnat', 'haproxy', 'haproxy-tcp', 'nginx'] as const) {
+  const balancer = setup === 'haproxy-tcp' ? 'haproxy' : setup;
+  const capture = () => captureBalancerHost({ name: `bs${setup.replace('-', '')}`, balancer, config: SETUPS[setup], client: CLIENT });
+  test(`pcap of a balancer host (tcpdump -i any), ${setup}: each request counted once, on the client side, as the client saw it`, { skip: balancerHostSkip(balancer) || (!hasCommand('tshark') ? 'needs tshark' : false), timeout: 90_000 }, async () => {
     // tcpdump -i any now and then loses a packet (seen once in ~10 runs by hand, with "0 packets dropped by kernel"):
     // a capture that does not hold the client's 42 requests (tshark) is made again, at most 3 times.
-    let cap = await captureBalancerHost({ name: `bs${balancer}`, balancer, config: balancer === 'haproxy' ? HAPROXY : balancer === 'nginx' ? NGINX : undefined, client: CLIENT });
+    let cap = await capture();
     for (let attempt = 1, held = clientRequests(cap.file); held !== 42; attempt++, held = clientRequests(cap.file)) {
       cap.cleanup();
       assert.ok(attempt < 3, `3 captures in a row lost packets (client-side requests and responses in the last: ${held}, -1 when they differ)`);
-      cap = await captureBalancerHost({ name: `bs${balancer}`, balancer, config: balancer === 'haproxy' ? HAPROXY : balancer === 'nginx' ? NGINX : undefined, client: CLIENT });
+      cap = await capture();
     }
     try {
       const truth = JSON.parse(cap.truth) as Seen;
@@ -94,7 +102,11 @@ for (const balancer of ['dnat', 'haproxy', 'nginx'] as const) {
       assert.equal(r.kaConns, 1);
       assert.match(r.notes, /holds both sides of a balancer/);
       assert.match(r.notes, new RegExp(`counted once, on the client side \\(connections to ${VIP.replaceAll('.', '\\.')}:80\\)`));
-      if (balancer === 'dnat') {
+      if (setup === 'haproxy-tcp') {
+        // A layer-4 proxy: the client's keep-alive connection stayed on one backend, the balancer's own connection carried the same bytes.
+        assert.equal(Object.keys(truth.keepalive).length, 1);
+        assert.match(r.notes, /come from the address the client-side connections went to|repeat those to/);
+      } else if (balancer === 'dnat') {
         // The same connections after translation: the client's own address and port on the backend side.
         assert.match(r.notes, /keep the client's own address and port/);
         assert.ok(!r.ids.includes('l7-proxy'), r.ids.join(' '));
