@@ -263,6 +263,37 @@ async function refusedCapture(ctx) {
 }
 
 /**
+ * docs/findings.md's late answer: a network namespace of its own (loopback only); tcpdump captures lo
+ * while a client sends two HTTP/1.1 requests on one connection to a server on 127.0.0.1:8080 that
+ * answers the first at once and the second 1.3 s later (raw sockets: no TCP keep-alive probe inside
+ * the wait). Leaves $LBDIAG_DOCS_TMP/late-answer.pcap (as test/pcap-stall-requester.test.ts makes its
+ * TLS one); the namespace is deleted at stop.
+ */
+async function lateAnswerCapture(ctx) {
+  const { ns, inNs } = await loopbackNamespace(ctx, 'late');
+  const file = path.join(ctx.dir, 'late-answer.pcap');
+  // --immediate-mode: without it the last packets can still be in the kernel's buffer at the SIGINT (2 runs in 4 lost the answer).
+  const dump = ctx.spawn('tcpdump', ['ip', 'netns', 'exec', ns, 'tcpdump', '-i', 'lo', '--immediate-mode', '-U', '-w', file, 'tcp port 8080']);
+  await waitForText(path.join(ctx.dir, 'tcpdump.err'), /listening on/);
+  const script = `const net = require('net');
+    const REQ = (p) => 'GET ' + p + ' HTTP/1.1\\r\\nhost: app\\r\\n\\r\\n';
+    const OK = 'HTTP/1.1 200 OK\\r\\ncontent-length: 3\\r\\n\\r\\nok\\n';
+    const srv = net.createServer((s) => { let n = 0; s.on('data', () => { if (++n === 1) s.write(OK); else setTimeout(() => s.end(OK), 1300); }); });
+    srv.listen(8080, '127.0.0.1', () => {
+      const c = net.connect(8080, '127.0.0.1', () => c.write(REQ('/')));
+      let n = 0;
+      c.on('data', () => { if (++n === 1) setTimeout(() => c.write(REQ('/report')), 100); });
+      c.on('end', () => c.end());
+      c.on('close', () => srv.close(() => process.exit(0)));
+    });
+    setTimeout(() => process.exit(3), 15000);`;
+  inNs([process.execPath, '-e', script]);
+  await new Promise((r) => setTimeout(r, 300));
+  process.kill(dump.pid, 'SIGINT'); // `timeout` passes it on; tcpdump writes its buffer and exits
+  await new Promise((resolve) => (dump.exitCode !== null ? resolve() : dump.once('exit', resolve)));
+}
+
+/**
  * docs/findings.md's gateway pool (as test/probe-upstream-pool.test.ts builds it): a namespace
  * lbdocs-pool-<pid> (loopback only) where nginx on 127.0.0.1:8000 proxies with upstream keepalive to
  * one address, 10.96.0.10:80, that iptables DNAT spreads per connection (kube-proxy's `statistic`
@@ -401,6 +432,8 @@ export const SETUPS = {
   'netns-three-clients': threeClientNamespaces,
   /** docs/findings.md's refused-and-RST-lost capture: see refusedCapture. */
   'netns-refused-capture': refusedCapture,
+  /** docs/findings.md's request answered 1.3 s late: see lateAnswerCapture. */
+  'netns-late-answer-capture': lateAnswerCapture,
   /** docs/findings.md's local-port-exhaustion: see narrowPortsNamespace. */
   'netns-narrow-ports': narrowPortsNamespace,
   /** Gateway pool: nginx keepalive upstream -> DNAT-ed VIP -> whoami pod1..pod4 in a namespace (see proxyPoolNamespace). */

@@ -15,7 +15,7 @@ import { untilIdle } from './support/idle.js';
 import { analyse } from '../src/pcap/analyse.js';
 import { jsonDocument } from '../src/pcap/json.js';
 import { renderHuman } from '../src/pcap/report.js';
-import { renderJson } from '../src/core/render.js';
+import { renderJson } from '../src/core/output-flags.js';
 import { AT_FINISH, CARRIED, FINISH_NUMS, MIRRORED, NOT_CARRIED, OPEN_NUMS, SEGMENT_NUMS, readFinish, readOpen, readSegmentConn, segFlags, segFromA, writeFinish, writeOpen, writeSegment } from '../src/pcap/threads/event.js';
 import { HttpFront } from '../src/pcap/http/front.js';
 import { HttpLayer } from '../src/pcap/http/layer.js';

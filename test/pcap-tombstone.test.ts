@@ -40,6 +40,7 @@ function oddConn(i: number, v6: boolean): Conn {
   (c.activeFrame = c.lastFrame), (c.activeTime = c.lastTime), (c.keepAlivesSinceActive = 0), (c.stallKeepAlives = 0);
   c.clientIsA = (rnd() % 3) - 1;
   c.lastPayloadFromA = (rnd() % 3) - 1;
+  c.requester = rnd() % 4;
   c.previousStream = (rnd() % 5) - 1;
   c.previousState = (['', 'fin', 'rst', 'open'] as const)[rnd() % 4];
   c.stallPhase = (['', 'handshake', 'retransmission', 'unacknowledged-data', 'awaiting-response'] as const)[rnd() % 5];

@@ -2,7 +2,7 @@ import Table from 'cli-table3';
 import type { ChalkInstance } from 'chalk';
 import { type Finding, type Severity, sortFindings } from './finding.js';
 import { type CauseRule, groupFindings } from './grouping.js';
-import { UsageError } from './errors.js';
+import type { Verbosity } from './output-flags.js';
 
 /** Options for human tables: the chalk decides colour; `width` caps wrapped columns. */
 export interface RenderOptions {
@@ -45,15 +45,6 @@ export function wrap(text: string, width: number): string {
     out.push(line);
   }
   return out.join('\n');
-}
-
-/** How much of each finding the human output shows (JSON always has everything). */
-export type Verbosity = 'quiet' | 'normal' | 'verbose';
-
-/** -q/--quiet and -v/--verbose together are a usage error. */
-export function verbosityFromFlags(f: { quiet?: boolean; verbose?: boolean }): Verbosity {
-  if (f.quiet && f.verbose) throw new UsageError('--quiet and --verbose are exclusive');
-  return f.quiet ? 'quiet' : f.verbose ? 'verbose' : 'normal';
 }
 
 /** Evidence lines shown per finding unless verbose; the rest is counted ("… 3 more"). */
@@ -221,9 +212,4 @@ export function renderFindingSummary(findings: readonly Finding[], opts: RenderO
   const t = makeTable(['severity', 'finding', 'count', 'first'], chalk);
   for (const [id, g] of groups) t.push([severityLabel(g.severity, chalk), id, String(g.count), g.title]);
   return `${t.toString()}\n`;
-}
-
-/** Stable JSON: two-space indent, trailing newline. */
-export function renderJson(doc: unknown): string {
-  return `${JSON.stringify(doc, null, 2)}\n`;
 }

@@ -3,7 +3,7 @@ import { action } from '../core/action.js';
 import { EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../core/errors.js';
 import { onInterrupt } from '../core/interrupt.js';
 import { ProgressLine } from '../core/progress.js';
-import { renderJson, verbosityFromFlags } from '../core/render.js';
+import { renderJson, verbosityFromFlags } from '../core/output-flags.js';
 import { makeChalk } from '../core/style.js';
 import { formatDuration, parseCount } from '../core/units.js';
 import { BALANCER_FAMILIES, requireFamily } from './balancer-choice.js';

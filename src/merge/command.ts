@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { action } from '../core/action.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from '../core/errors.js';
 import { parseFailOn, reachesFailOn } from '../core/finding.js';
-import { renderJson } from '../core/render.js';
+import { renderJson } from '../core/output-flags.js';
 import { makeChalk } from '../core/style.js';
 import { formatDuration } from '../core/units.js';
 import { renderProbeReport } from '../probe/report.js';

@@ -4,7 +4,7 @@ import { EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../core/er
 import { parseFailOn, reachesFailOn } from '../core/finding.js';
 import { onInterrupt } from '../core/interrupt.js';
 import { ProgressLine } from '../core/progress.js';
-import { renderJson, verbosityFromFlags } from '../core/render.js';
+import { renderJson, verbosityFromFlags } from '../core/output-flags.js';
 import { formatBytes, formatCount, parseDuration } from '../core/units.js';
 import { analyse } from './analyse.js';
 import { jsonDocument } from './json.js';

@@ -81,6 +81,7 @@ export function resetConn(c: Conn): Conn {
   c.established = false;
   c.sawSyn = false;
   c.lastPayloadFromA = -1;
+  c.requester = 0;
   c.stallCount = 0;
   c.stallGap = 0;
   c.stallFromFrame = 0;

@@ -126,6 +126,11 @@ export class Conn {
   sawSyn = false;
   /** Direction of the last segment that carried payload: 1 A→B, 0 B→A, -1 none. */
   lastPayloadFromA = -1;
+  /**
+   * Which side asks, from the first payload (payload-kind.ts requesterOf: REQUESTER_A, _B,
+   * _NONE for a protocol not known to be request/response, _UNKNOWN (0) before any payload).
+   */
+  requester = 0;
 
   stallCount = 0;
   stallGap = 0;

@@ -10,6 +10,7 @@ import { Decoded, OUTCOME_NAMES, TCP, UNKNOWN_LINK, decode } from './decode.js';
 import type { Tracker } from './tracker.js';
 import type { DetectorContext } from './detectors/context.js';
 import type { Conn } from './connection.js';
+import { REQUESTER_UNKNOWN, requesterOf } from './payload-kind.js';
 
 /** HTTP payload hook (src/pcap/http/front.ts): segments with payload, FIN or RST, after the tracker. */
 export interface PayloadHook {
@@ -101,6 +102,10 @@ export class PacketLoop {
         if (out === TCP) {
           dec.t = t;
           const ta = tracker.process(dec, frame);
+          // Which side asks, from the connection's first payload (the tracker's stall phases use it).
+          if (dec.seglen > 0 && tracker.lastConn!.requester === REQUESTER_UNKNOWN) {
+            tracker.lastConn!.requester = requesterOf(r.buf, dec.poff, Math.min(r.offset + r.caplen, dec.poff + dec.seglen), tracker.lastFromA);
+          }
           if (onTcp !== undefined) onTcp(frame, tracker.lastStream, ta);
           // HTTP layer hook: payload, FIN or RST only.
           if (payload !== null && (dec.seglen > 0 || (dec.flags & 0x05) !== 0)) payload.segment(tracker.lastConn!, dec, r.buf, dec.poff, r.offset + r.caplen, frame);

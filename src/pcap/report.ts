@@ -1,6 +1,7 @@
 /** The pcap command's human report (summary tables) and JSON document. */
 import type { ChalkInstance } from 'chalk';
-import { makeTable, renderFindings, renderFindingSummary, summaryLine, type Verbosity } from '../core/render.js';
+import { makeTable, renderFindings, renderFindingSummary, summaryLine } from '../core/render.js';
+import type { Verbosity } from '../core/output-flags.js';
 import { PCAP_FINDING_IDS } from './detectors/index.js';
 import { renderHttp } from './http/report.js';
 import { bar } from '../core/style.js';

@@ -285,7 +285,7 @@ export class TombStore {
     // itself: coded as the later time (mruSyn + firstRtt) when that gives it back exactly.
     const rttEnd = c.mruSyn + c.firstRtt;
     const rttAsEnd = c.firstRtt !== 0 && rttEnd - c.mruSyn === c.firstRtt;
-    b[p++] = (c.mruSynSet ? 1 : 0) | (c.reusedPorts ? 2 : 0) | (c.established ? 4 : 0) | (c.sawSyn ? 8 : 0) | (c.stallFromA ? 16 : 0) | (rttAsEnd ? 32 : 0);
+    b[p++] = (c.mruSynSet ? 1 : 0) | (c.reusedPorts ? 2 : 0) | (c.established ? 4 : 0) | (c.sawSyn ? 8 : 0) | (c.stallFromA ? 16 : 0) | (rttAsEnd ? 32 : 0) | (c.requester << 6);
     const rare =
       (c.reusedFrame !== 0 ? R_REUSED_FRAME : 0) |
       (c.previousState !== '' ? R_PREVIOUS_STATE : 0) |
@@ -484,6 +484,7 @@ export class TombStore {
     c.established = (bits & 4) !== 0;
     c.sawSyn = (bits & 8) !== 0;
     c.stallFromA = (bits & 16) !== 0;
+    c.requester = bits >>> 6;
     const rare = this.ru();
     c.clientIsA = this.rs();
     c.lastFrame = this.rf();

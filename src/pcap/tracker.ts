@@ -25,6 +25,7 @@ import { ACK, FIN, RST, SYN, type Decoded } from './decode.js';
 import { Conn, FRAME_CAP, NO_FRAMES, clientIsA as isClientA, type Direction, type StallPhase } from './connection.js';
 import { TombStore, tombstoneable } from './tombstone.js';
 import { resetConn } from './conn-reset.js';
+import { REQUESTER_A, REQUESTER_B } from './payload-kind.js';
 
 export const TA_RETRANSMISSION = 0x0001;
 export const TA_FAST_RETRANSMISSION = 0x0002;
@@ -86,6 +87,8 @@ export class Tracker {
   lastStream = -1;
   /** Connection of the packet `process` saw last (for the HTTP layer's payload hook). */
   lastConn: Conn | null = null;
+  /** Whether the last packet went A→B (A: the lower address and port of its connection). */
+  lastFromA = false;
   /** Most connections alive at once (memory high-water mark). */
   peakLive = 0;
 
@@ -195,6 +198,7 @@ export class Tracker {
     }
     this.lastStream = c.stream;
     this.lastConn = c;
+    this.lastFromA = sIsA;
     const fwd = sIsA ? c.ab : c.ba;
     const rev = sIsA ? c.ba : c.ab;
     const seq = p.seq | 0;
@@ -296,9 +300,12 @@ export class Tracker {
       if (c.sawSyn && !wasEstablished) phase = 'handshake';
       else if (retrans) phase = 'retransmission';
       else if (outstanding) phase = 'unacknowledged-data';
-      // A late answer to the client's last payload. Past 30 s it is more likely a server-initiated
-      // message after an idle period (OpenFlow, SMTP...) than a request still waiting.
-      else if (p.seglen > 0 && gap < 30 && sIsA !== isClientA(c) && c.lastPayloadFromA >= 0 && c.lastPayloadFromA !== fromA) phase = 'awaiting-response';
+      // A late answer from the server side to the client's last payload, on a connection whose first
+      // payload shows a protocol where the client asks and the server answers (HTTP/1.x, HTTP/2, TLS:
+      // payload-kind.ts requesterOf). On any other protocol a side may speak on its own after a pause
+      // (an OpenFlow echo request, a BGP keepalive), which is no wait. Past 30 s it is more likely a
+      // server-initiated message after an idle period than a request still waiting.
+      else if (p.seglen > 0 && gap < 30 && c.requester === (sIsA ? REQUESTER_B : REQUESTER_A) && sIsA !== isClientA(c) && c.lastPayloadFromA >= 0 && c.lastPayloadFromA !== fromA) phase = 'awaiting-response';
       // SYN and FIN retransmissions have findings of their own.
       const covered = retrans && ((flags & (SYN | ACK)) === SYN || (flags & FIN) !== 0);
       if (phase !== '' && !covered) {

@@ -5,7 +5,7 @@ import { EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError } from
 import { parseFailOn, reachesFailOn } from '../core/finding.js';
 import { onInterrupt } from '../core/interrupt.js';
 import { ProgressLine } from '../core/progress.js';
-import { renderJson, verbosityFromFlags } from '../core/render.js';
+import { renderJson, verbosityFromFlags } from '../core/output-flags.js';
 import { makeChalk } from '../core/style.js';
 import { DURATION_HELP, formatDuration, parseCount, parseDuration, parseRate } from '../core/units.js';
 import { parseGrpcMethod } from './h2-options.js';

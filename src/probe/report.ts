@@ -4,7 +4,8 @@
  * connect and server time, then the findings.
  */
 import type { ChalkInstance } from 'chalk';
-import { makeTable as baseTable, renderFindings, summaryLine, type Verbosity } from '../core/render.js';
+import { makeTable as baseTable, renderFindings, summaryLine } from '../core/render.js';
+import type { Verbosity } from '../core/output-flags.js';
 import { probeCauseRules } from './causes.js';
 import { bar } from '../core/style.js';
 import { formatDuration, formatPercent } from '../core/units.js';

@@ -11,8 +11,7 @@
 import type { Conn } from '../connection.js';
 import type { Decoded } from '../decode.js';
 import type { HttpBack } from './layer.js';
-import { looksLikeHttp } from './parser.js';
-import { KIND_OTHER, payloadKind } from './payload-kind.js';
+import { KIND_OTHER, looksLikeHttp, payloadKind } from '../payload-kind.js';
 
 /** `Conn.http` for a stream that is not HTTP/1.x, or whose HTTP state was already finished. */
 const NOT_HTTP: object = Object.freeze({ notHttp: true });

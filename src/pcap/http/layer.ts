@@ -13,7 +13,7 @@
  */
 import type { Conn } from '../connection.js';
 import { clientIsA } from '../connection.js';
-import { KIND_HTTP2, KIND_TLS } from './payload-kind.js';
+import { KIND_HTTP2, KIND_TLS } from '../payload-kind.js';
 import { HttpStream, type CaptureExchange } from './stream.js';
 
 export interface HttpCounters {
@@ -47,7 +47,7 @@ export interface HttpSink {
 export interface HttpBack<H extends object> {
   /** `c` is HTTP/1.x (its first payload looked like it): a new stream. */
   open(c: Conn): H;
-  /** A stream that is not HTTP/1.x, of this kind (http/payload-kind.ts: KIND_*). */
+  /** A stream that is not HTTP/1.x, of this kind (pcap/payload-kind.ts: KIND_*). */
   other(kind: number): void;
   /** A segment with payload, FIN or RST; `sIsA`: it was sent by endpoint A. See HttpStream.segment. */
   segment(h: H, c: Conn, sIsA: boolean, baseSeq: number, seq: number, len: number, flags: number, t: number, buf: Buffer, poff: number, end: number, frame: number): void;

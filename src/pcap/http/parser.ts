@@ -642,20 +642,3 @@ function headEnd(b: Buffer, from: number, end: number): number {
   }
   return -1;
 }
-
-/** Does a stream's first payload look like the start of an HTTP/1.x request or response? */
-export function looksLikeHttp(buf: Buffer, pos: number, end: number): boolean {
-  const n = Math.min(end - pos, 24);
-  if (n < 4) return false;
-  // "HTTP/1." response
-  if (buf[pos] === 0x48 && buf[pos + 1] === 0x54 && buf[pos + 2] === 0x54 && buf[pos + 3] === 0x50) return n >= 7 && buf[pos + 4] === 0x2f && buf[pos + 5] === 0x31 && buf[pos + 6] === 0x2e;
-  // A method token (upper case) followed by a space.
-  let i = 0;
-  while (i < n && buf[pos + i] >= 0x41 && buf[pos + i] <= 0x5a) i++;
-  if (i < 3 || i > 10 || i >= n || buf[pos + i] !== 0x20) return false;
-  // Compared in place (no string per new stream).
-  for (let k = 0; k < METHODS.length; k++) if (METHODS[k].length === i && bytesEqual(buf, pos, METHODS[k])) return true;
-  return false;
-}
-
-const METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'SEARCH', 'REPORT', 'PURGE'];

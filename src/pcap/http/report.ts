@@ -4,7 +4,8 @@
  * one-request connections, what the capture can and cannot conclude, then the HTTP findings.
  */
 import type { ChalkInstance } from 'chalk';
-import { renderFindings, type Verbosity } from '../../core/render.js';
+import { renderFindings } from '../../core/render.js';
+import type { Verbosity } from '../../core/output-flags.js';
 import { renderMode } from '../../probe/report.js';
 import type { ProbeReport } from '../../probe/summary.js';
 import type { Finding } from '../../core/finding.js';

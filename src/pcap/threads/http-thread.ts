@@ -21,7 +21,7 @@ import type { BackendFrom } from '../../probe/identity.js';
 import type { HttpReport } from '../http/summary.js';
 import type { HttpBack } from '../http/layer.js';
 import { FINISH_NUMS, OPEN_NUMS, OTHER_NUMS, SEGMENT_NUMS, writeFinish, writeOpen, writeOther, writeSegment } from './event.js';
-import { KIND_HTTP2, KIND_TLS } from '../http/payload-kind.js';
+import { KIND_HTTP2, KIND_TLS } from '../payload-kind.js';
 
 export const SLOTS = 8;
 /** Numbers per slot (a segment takes 9: about 3,600 segments a slot). */
