@@ -75,6 +75,15 @@ function push(list: number[], v: number): void {
   if (list.length < FRAME_CAP) list.push(v);
 }
 
+/**
+ * Longer than any TCP stack waits with a handshake or data unanswered (Linux gives up on a SYN after
+ * about 127 s, tcp_syn_retries 6, and on unacknowledged data after about 15 min, tcp_retries2 15;
+ * Windows far sooner): a gap this long in those phases is no stall but a capture whose timestamps
+ * are not continuous (a clock step while capturing, captures merged from hosts whose clocks differ,
+ * an edited file). Counted apart and said as a warning, never reported as a stall.
+ */
+export const MAX_WAIT_S = 1800;
+
 export class Tracker {
   streams = 0;
   tcpPackets = 0;
@@ -91,6 +100,9 @@ export class Tracker {
   lastFromA = false;
   /** Most connections alive at once (memory high-water mark). */
   peakLive = 0;
+  /** Gaps over MAX_WAIT_S inside connections waiting on the network (not stalls: see MAX_WAIT_S), and the longest. */
+  clockJumps = 0;
+  longestJump = { gapS: 0, stream: 0, fromFrame: 0, toFrame: 0 };
 
   /** Live connections chained by (hash & mask); grown 4x when they outnumber the slots twice. */
   private table: (Conn | null)[] = new Array<Conn | null>(4096).fill(null);
@@ -308,7 +320,11 @@ export class Tracker {
       else if (p.seglen > 0 && gap < 30 && c.requester === (sIsA ? REQUESTER_B : REQUESTER_A) && sIsA !== isClientA(c) && c.lastPayloadFromA >= 0 && c.lastPayloadFromA !== fromA) phase = 'awaiting-response';
       // SYN and FIN retransmissions have findings of their own.
       const covered = retrans && ((flags & (SYN | ACK)) === SYN || (flags & FIN) !== 0);
-      if (phase !== '' && !covered) {
+      if (phase !== '' && gap > MAX_WAIT_S) {
+        this.clockJumps++;
+        const j = this.longestJump;
+        if (gap > j.gapS) (j.gapS = gap), (j.stream = c.stream), (j.fromFrame = c.activeFrame), (j.toFrame = frame);
+      } else if (phase !== '' && !covered) {
         c.stallCount++;
         if (gap > c.stallGap) {
           c.stallGap = gap;
