@@ -228,10 +228,11 @@ export class Tracker {
       fwd.nextseq = fwd.maxseqtobeacked;
     }
 
-    // Stall candidate: state at the start of the gap, before this packet changes it.
+    // Stall candidate: state at the start of the gap, before this packet changes it. The gap is
+    // measured from the last packet that was not a keep-alive or its ACK (activeTime).
     let outstanding = false;
     let missed = false;
-    const gap = c.packets > 0 ? t - c.lastTime : 0;
+    let gap = c.packets > 0 ? t - c.activeTime : 0;
     if (gap >= this.stallS) {
       // Data one way that the other way has not acknowledged, judged only when the capture has seen
       // that other way acknowledge anything (a capture of one direction never shows the ACKs).
@@ -313,6 +314,9 @@ export class Tracker {
       if (fwd.rstFrame === 0) (fwd.rstFrame = frame), (fwd.rstTime = t);
     }
 
+    // A keep-alive probe or its ACK neither ends a gap nor starts one (see activeTime).
+    const keepAlive = (ta & (TA_KEEP_ALIVE | TA_KEEP_ALIVE_ACK)) !== 0 && c.packets > 0;
+    if (keepAlive) gap = 0;
     if (gap >= this.stallS && !missed) {
       const fromA = sIsA ? 1 : 0;
       let phase: StallPhase | '' = '';
@@ -330,20 +334,26 @@ export class Tracker {
       if (phase !== '' && gap > MAX_WAIT_S) {
         this.clockJumps++;
         const j = this.longestJump;
-        if (gap > j.gapS) (j.gapS = gap), (j.stream = c.stream), (j.fromFrame = c.lastFrame), (j.toFrame = frame);
+        if (gap > j.gapS) (j.gapS = gap), (j.stream = c.stream), (j.fromFrame = c.activeFrame), (j.toFrame = frame);
       } else if (phase !== '' && !covered) {
         c.stallCount++;
         if (gap > c.stallGap) {
           c.stallGap = gap;
-          c.stallFromFrame = c.lastFrame;
+          c.stallFromFrame = c.activeFrame;
           c.stallToFrame = frame;
-          c.stallAt = c.lastTime - c.firstTime;
+          c.stallAt = c.activeTime - c.firstTime;
           c.stallPhase = phase;
           c.stallFromA = sIsA;
+          c.stallKeepAlives = c.keepAlivesSinceActive;
         }
       }
     }
-    if (p.seglen > 0) c.lastPayloadFromA = sIsA ? 1 : 0;
+    if (!keepAlive) {
+      if (p.seglen > 0) c.lastPayloadFromA = sIsA ? 1 : 0;
+      c.activeFrame = frame;
+      c.activeTime = t;
+      c.keepAlivesSinceActive = 0;
+    } else c.keepAlivesSinceActive++;
     c.packets++;
     c.lastFrame = frame;
     c.lastTime = t;
