@@ -40,8 +40,10 @@ test('pcap of both sides of an L4 balancer: per-request bodies seen twice are no
   try {
     const res = await analyse([file], { stallThresholdS: 0.9 });
     const http = res.http!;
-    // Both sides: every exchange twice (client -> 127.0.0.1:80, haproxy -> 127.0.0.1x:8080).
-    assert.ok(http.exchanges >= 60, `both sides seen: ${http.exchanges} exchanges`);
+    // Both sides: every exchange twice in the capture (client -> 127.0.0.1:80, haproxy -> 127.0.0.1x:8080), counted once (the client's 24 + 8).
+    assert.ok(http.responses >= 60, `both sides seen: ${http.responses} responses`);
+    assert.equal(http.exchanges, 32);
+    assert.match(http.notes.join('\n'), /holds both sides of a balancer/);
     const ids = res.findings.map((f) => f.id);
     assert.ok(!ids.includes('l7-proxy'), `an L4 balancer is not an L7 proxy: ${res.findings.map((f) => f.title).join(' | ')}`);
     assert.match(http.notes.join('\n'), /not backend names/);

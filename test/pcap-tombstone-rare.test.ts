@@ -25,6 +25,7 @@ function plain(i: number): Conn {
   c.packets = 10;
   c.firstTime = 1 + i * 0.001;
   c.lastTime = c.firstTime + 0.004;
+  (c.activeFrame = c.lastFrame), (c.activeTime = c.lastTime);
   c.mruSyn = c.firstTime;
   c.mruSynSet = true;
   c.firstRtt = 0.000005;

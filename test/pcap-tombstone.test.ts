@@ -36,6 +36,8 @@ function oddConn(i: number, v6: boolean): Conn {
   if (v6) (c.a1 = rnd()), (c.a2 = rnd()), (c.a3 = rnd()), (c.b1 = rnd()), (c.b2 = rnd()), (c.b3 = rnd());
   else (c.a1 = 0), (c.a2 = 0), (c.a3 = 0), (c.b1 = 0), (c.b2 = 0), (c.b3 = 0);
   c.stream = rnd() % 1_000_000;
+  // Only connections whose last packet was not a keep-alive are stored (tombstoneable): the stall reference is the last packet.
+  (c.activeFrame = c.lastFrame), (c.activeTime = c.lastTime), (c.keepAlivesSinceActive = 0), (c.stallKeepAlives = 0);
   c.clientIsA = (rnd() % 3) - 1;
   c.lastPayloadFromA = (rnd() % 3) - 1;
   c.requester = rnd() % 4;

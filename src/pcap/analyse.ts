@@ -11,10 +11,10 @@ import { corrupt, fill, newEntry, type Entry, type FileReport } from './capture-
 import { OUTCOME_NAMES, UNKNOWN_LINK, linkName, type Decoded } from './decode.js';
 import { OPENED } from './decode/encapsulations.js';
 import { PacketLoop, earlier } from './packet-loop.js';
-import { Tracker } from './tracker.js';
+import { MAX_WAIT_S, Tracker } from './tracker.js';
 import { clientIsA, serverOf, type Conn } from './connection.js';
 import { DETECTORS } from './detectors/index.js';
-import type { DetectorContext } from './detectors/context.js';
+import { secs, type DetectorContext } from './detectors/context.js';
 import { Interrupted } from '../core/interrupt.js';
 import type { HttpReport } from './http/summary.js';
 import type { BackendFrom } from '../probe/identity.js';
@@ -303,6 +303,16 @@ export async function analyse(paths: string[], opts: AnalyseOptions): Promise<An
       `${dec.bothViews.copies} TCP segments were captured twice, inside a tunnel and outside it (e.g. tcpdump -i any on a tunnel endpoint): ` +
         `each is analysed once (Wireshark, which tracks TCP by addresses and ports only, flags the second copies as retransmissions); ` +
         `they are counted under skipped as tcp-captured-twice`,
+    );
+  }
+  if (tracker.clockJumps > 0) {
+    const j = tracker.longestJump;
+    const n = tracker.clockJumps;
+    warnings.push(
+      `${n} gap${n === 1 ? '' : 's'} of over ${secs(MAX_WAIT_S)} inside connections waiting on a handshake or on unacknowledged data ` +
+        `(the longest: ${secs(j.gapS)} in tcp.stream ${j.stream}, frames ${j.fromFrame} to ${j.toFrame}): no TCP stack waits that long, ` +
+        `so ${n === 1 ? 'it is not reported as a stall' : 'they are not reported as stalls'}; the capture's timestamps are not continuous ` +
+        `(a clock step while capturing, captures merged from hosts whose clocks differ, or an edited file)`,
     );
   }
   const encapsulations: Record<string, number> = {};

@@ -64,6 +64,9 @@ export function resetConn(c: Conn): Conn {
   c.firstTime = 0;
   c.lastFrame = 0;
   c.lastTime = 0;
+  c.activeFrame = 0;
+  c.activeTime = 0;
+  c.keepAlivesSinceActive = 0;
   c.packets = 0;
   c.mruSyn = 0;
   c.mruSynSet = false;
@@ -86,6 +89,7 @@ export function resetConn(c: Conn): Conn {
   c.stallAt = 0;
   c.stallPhase = '';
   c.stallFromA = false;
+  c.stallKeepAlives = 0;
   c.http = null;
   return c;
 }

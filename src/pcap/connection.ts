@@ -96,6 +96,15 @@ export class Conn {
   firstTime = 0;
   lastFrame = 0;
   lastTime = 0;
+  /**
+   * The last packet that was not a TCP keep-alive or its ACK (Wireshark's
+   * `tcp.analysis.keep_alive` / `keep_alive_ack`): stall gaps are measured from it, so a
+   * keep-alive probe in the middle of a long wait does not split the gap in two.
+   */
+  activeFrame = 0;
+  activeTime = 0;
+  /** Keep-alive probes and their ACKs since activeFrame. */
+  keepAlivesSinceActive = 0;
   packets = 0;
 
   /** Wireshark's ts_mru_syn / ts_first_rtt (seconds; 0 = unset). */
@@ -130,6 +139,8 @@ export class Conn {
   stallAt = 0;
   stallPhase: StallPhase | '' = '';
   stallFromA = false;
+  /** Keep-alive probes and ACKs inside the longest stall (a connection with some is not stored compact). */
+  stallKeepAlives = 0;
 
   /** HTTP layer state (src/pcap/http/layer.ts): null until the first payload decides. */
   http: object | null = null;

@@ -205,7 +205,9 @@ function wu(b: Uint8Array, p: number, n: number): number {
 export function tombstoneable(c: Conn): boolean {
   const x = c.ab;
   const y = c.ba;
-  return c.stream <= 0xffffffff && x.synRetransFrames === NO_FRAMES && x.finRetransFrames === NO_FRAMES && y.synRetransFrames === NO_FRAMES && y.finRetransFrames === NO_FRAMES;
+  // A connection whose last packet was a keep-alive (or its ACK) keeps its own stall reference
+  // (activeFrame/activeTime), which a record does not hold: it stays live.
+  return c.stream <= 0xffffffff && c.activeFrame === c.lastFrame && c.stallKeepAlives === 0 && x.synRetransFrames === NO_FRAMES && x.finRetransFrames === NO_FRAMES && y.synRetransFrames === NO_FRAMES && y.finRetransFrames === NO_FRAMES;
 }
 
 /** Frame numbers remembered per record for back-references. */
@@ -486,6 +488,9 @@ export class TombStore {
     const rare = this.ru();
     c.clientIsA = this.rs();
     c.lastFrame = this.rf();
+    // Only connections whose last packet was not a keep-alive are stored (tombstoneable).
+    c.activeFrame = c.lastFrame;
+    c.activeTime = c.lastTime;
     c.packets = this.ru();
     c.synAckFrame = this.rf();
     c.lastPayloadFromA = this.rs();

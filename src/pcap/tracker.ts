@@ -75,6 +75,15 @@ function push(list: number[], v: number): void {
   if (list.length < FRAME_CAP) list.push(v);
 }
 
+/**
+ * Longer than any TCP stack waits with a handshake or data unanswered (Linux gives up on a SYN after
+ * about 127 s, tcp_syn_retries 6, and on unacknowledged data after about 15 min, tcp_retries2 15;
+ * Windows far sooner): a gap this long in those phases is no stall but a capture whose timestamps
+ * are not continuous (a clock step while capturing, captures merged from hosts whose clocks differ,
+ * an edited file). Counted apart and said as a warning, never reported as a stall.
+ */
+export const MAX_WAIT_S = 1800;
+
 export class Tracker {
   streams = 0;
   tcpPackets = 0;
@@ -91,6 +100,9 @@ export class Tracker {
   lastFromA = false;
   /** Most connections alive at once (memory high-water mark). */
   peakLive = 0;
+  /** Gaps over MAX_WAIT_S inside connections waiting on the network (not stalls: see MAX_WAIT_S), and the longest. */
+  clockJumps = 0;
+  longestJump = { gapS: 0, stream: 0, fromFrame: 0, toFrame: 0 };
 
   /** Live connections chained by (hash & mask); grown 4x when they outnumber the slots twice. */
   private table: (Conn | null)[] = new Array<Conn | null>(4096).fill(null);
@@ -216,11 +228,23 @@ export class Tracker {
       fwd.nextseq = fwd.maxseqtobeacked;
     }
 
-    // Stall candidate: state at the start of the gap, before this packet changes it.
+    // Stall candidate: state at the start of the gap, before this packet changes it. The gap is
+    // measured from the last packet that was not a keep-alive or its ACK (activeTime).
     let outstanding = false;
-    const gap = c.packets > 0 ? t - c.lastTime : 0;
+    let missed = false;
+    let gap = c.packets > 0 ? t - c.activeTime : 0;
     if (gap >= this.stallS) {
-      outstanding = (c.ab.nextseq !== 0 && c.ba.baseSet && gt(c.ab.nextseq, c.ba.lastack)) || (c.ba.nextseq !== 0 && c.ab.baseSet && gt(c.ba.nextseq, c.ab.lastack));
+      // Data one way that the other way has not acknowledged, judged only when the capture has seen
+      // that other way acknowledge anything (a capture of one direction never shows the ACKs).
+      outstanding = (c.ab.nextseq !== 0 && c.ba.lastack !== 0 && gt(c.ab.nextseq, c.ba.lastack)) || (c.ba.nextseq !== 0 && c.ab.lastack !== 0 && gt(c.ba.nextseq, c.ab.lastack));
+      // The capture missed packets of this connection during the gap: this one starts past the next
+      // byte expected its way (Wireshark's "previous segment not captured"), or acknowledges bytes the
+      // other way never showed ("ACKed unseen segment"), or acknowledges anything while the capture
+      // has shown no packet the other way at all (a capture of one direction, a SYN/ACK not captured).
+      // Packets flowed; only the capture was quiet.
+      missed =
+        (fwd.nextseq !== 0 && (p.seglen > 0 || (flags & (SYN | FIN)) !== 0) && gt(seq, fwd.nextseq)) ||
+        ((flags & ACK) !== 0 && (rev.nextseq === 0 || gt(ack, rev.nextseq)));
     }
 
     const wasEstablished = c.established;
@@ -290,7 +314,10 @@ export class Tracker {
       if (fwd.rstFrame === 0) (fwd.rstFrame = frame), (fwd.rstTime = t);
     }
 
-    if (gap >= this.stallS) {
+    // A keep-alive probe or its ACK neither ends a gap nor starts one (see activeTime).
+    const keepAlive = (ta & (TA_KEEP_ALIVE | TA_KEEP_ALIVE_ACK)) !== 0 && c.packets > 0;
+    if (keepAlive) gap = 0;
+    if (gap >= this.stallS && !missed) {
       const fromA = sIsA ? 1 : 0;
       let phase: StallPhase | '' = '';
       if (c.sawSyn && !wasEstablished) phase = 'handshake';
@@ -304,19 +331,29 @@ export class Tracker {
       else if (p.seglen > 0 && gap < 30 && c.requester === (sIsA ? REQUESTER_B : REQUESTER_A) && sIsA !== isClientA(c) && c.lastPayloadFromA >= 0 && c.lastPayloadFromA !== fromA) phase = 'awaiting-response';
       // SYN and FIN retransmissions have findings of their own.
       const covered = retrans && ((flags & (SYN | ACK)) === SYN || (flags & FIN) !== 0);
-      if (phase !== '' && !covered) {
+      if (phase !== '' && gap > MAX_WAIT_S) {
+        this.clockJumps++;
+        const j = this.longestJump;
+        if (gap > j.gapS) (j.gapS = gap), (j.stream = c.stream), (j.fromFrame = c.activeFrame), (j.toFrame = frame);
+      } else if (phase !== '' && !covered) {
         c.stallCount++;
         if (gap > c.stallGap) {
           c.stallGap = gap;
-          c.stallFromFrame = c.lastFrame;
+          c.stallFromFrame = c.activeFrame;
           c.stallToFrame = frame;
-          c.stallAt = c.lastTime - c.firstTime;
+          c.stallAt = c.activeTime - c.firstTime;
           c.stallPhase = phase;
           c.stallFromA = sIsA;
+          c.stallKeepAlives = c.keepAlivesSinceActive;
         }
       }
     }
-    if (p.seglen > 0) c.lastPayloadFromA = sIsA ? 1 : 0;
+    if (!keepAlive) {
+      if (p.seglen > 0) c.lastPayloadFromA = sIsA ? 1 : 0;
+      c.activeFrame = frame;
+      c.activeTime = t;
+      c.keepAlivesSinceActive = 0;
+    } else c.keepAlivesSinceActive++;
     c.packets++;
     c.lastFrame = frame;
     c.lastTime = t;

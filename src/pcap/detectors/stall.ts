@@ -49,8 +49,11 @@ export function detectStall(c: Conn, ctx: DetectorContext): Finding | null {
   if (c.stallCount === 0 || c.stallPhase === '') return null;
   const phase = c.stallPhase;
   const fromClient = c.stallFromA === clientIsA(c);
+  const ka = c.stallKeepAlives;
   const evidence = [
-    `no packet for ${secs(c.stallGap)} between frames ${c.stallFromFrame} and ${c.stallToFrame}, ${secs(c.stallAt)} into the connection, ${WHERE[phase]}`,
+    ka === 0
+      ? `no packet for ${secs(c.stallGap)} between frames ${c.stallFromFrame} and ${c.stallToFrame}, ${secs(c.stallAt)} into the connection, ${WHERE[phase]}`
+      : `nothing but ${ka} TCP keep-alive probe${ka === 1 ? '' : 's'} and ACK${ka === 1 ? '' : 's'} (tcp.analysis.keep_alive, keep_alive_ack: the kernels checking that the peer is still there, no data) for ${secs(c.stallGap)} between frames ${c.stallFromFrame} and ${c.stallToFrame}, ${secs(c.stallAt)} into the connection, ${WHERE[phase]}`,
     `the gap ended with a packet from the ${fromClient ? 'client' : 'server'}`,
   ];
   if (c.stallCount > 1) evidence.push(`${c.stallCount} gaps of at least ${secs(ctx.stallThresholdS)} in this connection; the longest is shown`);
@@ -69,6 +72,7 @@ export function detectStall(c: Conn, ctx: DetectorContext): Finding | null {
       intoConnectionS: round6(c.stallAt),
       stalls: c.stallCount,
       thresholdS: ctx.stallThresholdS,
+      ...(ka > 0 ? { keepAlivePackets: ka } : {}),
     },
     stream: c.stream,
     frames: [c.stallFromFrame, c.stallToFrame],

@@ -13,7 +13,9 @@
  *   not a backend name: such bodies are dropped as identities (said in the notes);
  * - with no identity in any response and several server addresses, the capture was taken on the
  *   balancer's backend side: the server address names the backend (and per-connection pinning is
- *   not judged, since a connection has one server address by definition).
+ *   not judged, since a connection has one server address by definition);
+ * - whether the capture holds both sides of a balancer (both-sides.ts): then each request is
+ *   counted once, on the client side, and the backend side's copies are left out.
  */
 import type { Finding } from '../../core/finding.js';
 import { analyse as analyseProbe, type AnalyseOptions } from '../../probe/analyse.js';
@@ -26,6 +28,7 @@ import { clientIsA, serverOf, type Conn } from '../connection.js';
 import { choicesByAddress, clientAddress, clientSummary, forCapture, imbalanceOverClients, MAX_CLIENTS, peakConcurrency, type ClientBackends } from './capture-verdicts.js';
 import type { HttpSink } from './layer.js';
 import { BODY_CAP, type CaptureExchange, type HttpStream } from './stream.js';
+import { BothSides } from './both-sides.js';
 
 const DECIDE_AFTER = 4096;
 /** Spare records and connection states kept for reuse. */
@@ -35,8 +38,11 @@ const MAX_INTERVALS = 20000;
 
 export type IdentitySource = 'response' | 'server-address' | 'none';
 
-/** `cli`: the client's address (IPv4 as a number, IPv6 as text) on a connection's first request, else 0. */
-type Rec = ProbeRecord & { shortBody: boolean; cli: number | string };
+/**
+ * `cli`: the client's address (IPv4 as a number, IPv6 as text) on a connection's first request, else 0.
+ * `twin`: in a capture of both sides of a balancer, the server endpoint of this exchange's backend-side copy ('' when none).
+ */
+type Rec = ProbeRecord & { shortBody: boolean; cli: number | string; twin: string };
 
 const EMPTY = Buffer.alloc(0);
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
@@ -55,6 +61,7 @@ function blankRecord(): Rec {
     totalMs: 0,
     shortBody: false,
     cli: 0,
+    twin: '',
     idleMs: undefined,
     error: undefined,
     phase: undefined,
@@ -145,6 +152,14 @@ export class HttpTallies implements HttpSink {
   private lastV4Addr = 0;
   private lastV4Port = -1;
   private lastV4Name = '';
+  /** Both sides of a balancer in one capture (decided with the held events). */
+  private readonly sides = new BothSides();
+  /** Streams whose exchanges were left out as the backend side's copies (until their end). */
+  private readonly innerStreams = new Set<number>();
+  /** Who ended a keep-alive connection (1 server side, 2 client side), counted when its end is applied. */
+  private readonly closeBy = new Map<number, number>();
+  /** Client-side records kept with a response, and those whose backend came from their backend-side twin. */
+  private keptResponses = 0;
 
   constructor(private readonly from: BackendFrom) {
     this.headerRule = from.kind === 'header' ? from.name : undefined;
@@ -168,6 +183,7 @@ export class HttpTallies implements HttpSink {
     rec.totalMs = Math.max(0, ((x.error === '' ? x.resEndT : c.lastTime) - x.reqT) * 1000);
     rec.shortBody = false;
     rec.cli = x.seq === 1 ? clientAddress(c) : 0;
+    rec.twin = '';
     rec.idleMs = x.idleS >= 0 ? x.idleS * 1000 : undefined;
     rec.error = rec.phase = rec.status = rec.ttfbMs = undefined;
     rec.backend = rec.instance = rec.started = rec.pid = rec.serverConn = rec.serverSeq = rec.forwarded = undefined;
@@ -207,6 +223,7 @@ export class HttpTallies implements HttpSink {
         }
       } else this.identifyInto(x, headers, bodyView(body, bs, n), deep, rec);
     }
+    if (x.error === '') rec.twin = this.sides.pair(x.method, x.status, x.bodyBytes, x.body, x.bodyStart, x.bodyEnd, x.reqT, x.resT, x.resEndT, x.stream, addr, c);
     if (x.close) this.closeAnnounced.add(x.stream);
     this.countServer(addr);
     // Not held: straight to the tallies with the connection's state looked up above.
@@ -262,10 +279,11 @@ export class HttpTallies implements HttpSink {
       // Who asked comes before who sent the first FIN: a server that closes after the client's `Connection: close`
       // does the client's bidding, and a client that closes at once on a `Connection: close` answer (its FIN often
       // leaves before the server's) does the server's.
-      if (s.clientClose) this.closedByClient++;
-      else if (this.closeAnnounced.delete(c.stream)) this.closedByServer++;
-      else if (fs < fc) this.closedByServer++;
-      else if (fc < fs) this.closedByClient++;
+      // Counted when the end is applied (a backend-side copy of a connection is not counted).
+      if (s.clientClose) this.closeBy.set(c.stream, 2);
+      else if (this.closeAnnounced.delete(c.stream)) this.closeBy.set(c.stream, 1);
+      else if (fs < fc) this.closeBy.set(c.stream, 1);
+      else if (fc < fs) this.closeBy.set(c.stream, 2);
     }
     this.closeAnnounced.delete(c.stream);
     // Its Conn may be reused for another connection (the worker reuses them): no name cached under it.
@@ -375,12 +393,24 @@ export class HttpTallies implements HttpSink {
       responses++;
       if (e.backend !== undefined && !(this.dropShortBodies && e.shortBody)) identified++;
     }
-    this.useAddress = responses > 0 && identified === 0 && this.serverCounts.size >= 2;
+    // Both sides of a balancer: the server addresses are the VIP's and the backends', not backends each;
+    // the backend side's copies name the backends (applyRecord).
+    const both = this.sides.decide();
+    this.useAddress = !both && responses > 0 && identified === 0 && this.serverCounts.size >= 2;
     for (const e of held) this.apply(e);
   }
 
   private apply(e: Event): void {
     if (typeof e !== 'number') return this.applyRecord(e, this.conns.get(e.conn));
+    const by = this.closeBy.get(e);
+    if (by !== undefined) {
+      this.closeBy.delete(e);
+      if (!this.innerStreams.has(e)) {
+        if (by === 1) this.closedByServer++;
+        else this.closedByClient++;
+      }
+    }
+    this.innerStreams.delete(e);
     const st = this.conns.get(e);
     if (!st) return;
     this.conns.delete(e);
@@ -390,8 +420,26 @@ export class HttpTallies implements HttpSink {
 
   /** A record, `known` the state of its connection if it has one. */
   private applyRecord(r: Rec, known: ConnState | undefined): void {
+    const sides = this.sides;
+    if (sides.holdsBoth && sides.isInner(r.addr)) {
+      // The backend side's copy of a request the client side shows: counted there, once.
+      sides.dropped++;
+      if (!this.innerStreams.has(r.conn)) {
+        this.innerStreams.add(r.conn);
+        if (sides.droppedStreams.size < 9) sides.droppedStreams.add(r.conn);
+      }
+      this.freeRec(r);
+      return;
+    }
     if (this.dropShortBodies && r.shortBody) r.backend = undefined;
     if (this.useAddress && r.backend === undefined && r.status !== undefined) r.backend = r.addr;
+    if (sides.holdsBoth && r.status !== undefined) {
+      this.keptResponses++;
+      if (r.backend === undefined && r.twin !== '') {
+        r.backend = r.twin;
+        sides.lent++;
+      }
+    }
     let st = known;
     if (!st) {
       st = this.freeStates.pop() ?? { first: null, count: 0, firstT: 0, iv: null };
@@ -472,7 +520,10 @@ export class HttpTallies implements HttpSink {
       notes.push(`${ka.connectionsOpened} keep-alive connections for at most ${ka.lanes} open at once, but the client side closed ${this.closedByClient} of them (first, or by asking with Connection: close; the server side ${this.closedByServer}): the client rotates its connections, not connection-churn`);
     }
     findings = imbalanceOverClients(findings, notes, this.clientBackends);
-    const identity: IdentitySource = this.useAddress ? 'server-address' : modes.some((m) => m.backends.size > 0) ? 'response' : 'none';
+    // Both sides, no response naming its backend: the backend side's server addresses named them.
+    const lentAll = this.sides.holdsBoth && this.sides.lent > 0 && this.sides.lent === this.keptResponses;
+    const identity: IdentitySource = this.useAddress || lentAll ? 'server-address' : modes.some((m) => m.backends.size > 0) ? 'response' : 'none';
+    if (this.sides.holdsBoth) notes.push(this.sides.note());
     if (this.dropShortBodies) notes.push(`response bodies are short but differ from one response to the next (${this.shortBodyNames.size} distinct in ${this.shortBodyCount}), so they are not backend names; pass --backend-from (header:NAME, json:PATH, regex:RE) to say where the backend's name is`);
     if (this.useAddress) {
       notes.push('no response names its backend; the connections go to several server addresses, so this looks like a capture on the balancer\'s backend side and each server address is taken as the backend');
