@@ -25,6 +25,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { canUseNetns } from '../src/lab/netns.js';
 import { findBinary, runSync } from '../src/lab/tools.js';
 import { LBDIAG, ROOT, runLbdiag, start, type Started } from './support/processes.js';
+import { mustRun as must } from './support/must-run.js';
 import { until } from './support/whoami-process.js';
 
 const check = canUseNetns();
@@ -41,11 +42,6 @@ const namespaces: string[] = [];
 const servers: Started[] = [];
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lbdiag-merge-netns-'));
 
-function must(cmd: string, args: string[]): string {
-  const r = runSync(cmd, args);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim().split('\n')[0] || `status ${r.status}`}`);
-  return r.stdout;
-}
 
 const ip = (...args: string[]): string => must(findBinary('ip')!, args);
 const inNs = (ns: string, cmd: string, ...args: string[]): string => ip('netns', 'exec', ns, cmd, ...args);

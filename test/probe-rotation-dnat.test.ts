@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { canUseNetns } from '../src/lab/netns.js';
 import { findBinary, runSync } from '../src/lab/tools.js';
 import { LBDIAG, start, type Started } from './support/processes.js';
+import { inNamespace, mustRun as must } from './support/must-run.js';
 import { until } from './support/whoami-process.js';
 
 const check = canUseNetns();
@@ -25,12 +26,7 @@ const AGED = [1, 2, 3].map((i) => `127.0.0.${10 + i}`);
 const PLAIN = [4, 5, 6].map((i) => `127.0.0.${10 + i}`);
 const procs: Started[] = [];
 
-function must(cmd: string, args: string[]): string {
-  const r = runSync(cmd, args);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim().split('\n')[0] || `status ${r.status}`}`);
-  return r.stdout;
-}
-const inNs = (cmd: string, ...args: string[]): string => must(findBinary('ip')!, ['netns', 'exec', NS, cmd, ...args]);
+const inNs = (cmd: string, ...args: string[]): string => inNamespace(NS, cmd, ...args);
 
 /** kube-proxy's iptables form: 1/3, then 1/2 of the rest, then the rest. */
 function service(port: number, pods: string[]): void {

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { canUseNetns } from '../src/lab/netns.js';
 import { findBinary, runSync } from '../src/lab/tools.js';
 import { LBDIAG, start, type Started } from './support/processes.js';
+import { inNamespace, mustRun as must } from './support/must-run.js';
 import { nginxHttpConf } from './support/nginx-conf.js';
 import { until } from './support/whoami-process.js';
 
@@ -32,12 +33,7 @@ const UNPOOLED = 8001;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lbdiag-upstream-pool-'));
 const procs: Started[] = [];
 
-function must(cmd: string, args: string[]): string {
-  const r = runSync(cmd, args);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim().split('\n')[0] || `status ${r.status}`}`);
-  return r.stdout;
-}
-const inNs = (cmd: string, ...args: string[]): string => must(findBinary('ip')!, ['netns', 'exec', NS, cmd, ...args]);
+const inNs = (cmd: string, ...args: string[]): string => inNamespace(NS, cmd, ...args);
 const dnat = (i: number, probability?: number): string[] => ['-p', 'tcp', ...(probability === undefined ? [] : ['-m', 'statistic', '--mode', 'random', '--probability', String(probability)]), '-j', 'DNAT', '--to-destination', `${PODS[i].addr}:8080`];
 
 interface Finding {
