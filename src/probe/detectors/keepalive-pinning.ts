@@ -75,7 +75,7 @@ export function assessKeepalivePinning(m: ModeTally, ctx: ProbeContext): Assessm
     `keepalive: ${single.length} of ${conns.length} ${h2 ? 'HTTP/2 ' : ''}connections (${reqs} ${unit}) each reached exactly one backend; ${reached.size} of ${k} backends reached in this mode (${shareList(m)})`,
     ctx.options.source !== 'capture' && conns.length === 1 && informative.length === 1
       ? `per-request balancing ruled out: ${PROBE_ONE}; its ${okOf(informative[0])} ${unit} all stayed on one backend, which it does by chance with probability ${fmtP(chance)} (threshold ${CHANCE_THRESHOLD})`
-      : `per-request balancing ruled out: ${ctx.options.source === 'capture' ? CAPTURE_ORDER : PROBE_ORDER}; ${informative.length} connections carrying ${informative.reduce((s, c) => s + okOf(c), 0)} requests stayed on one backend each, which it does by chance with probability ${fmtP(chance)} (threshold ${CHANCE_THRESHOLD})${rrWouldPin.length ? `; ${rrWouldPin.length} more connection(s) not counted (round robin would have kept them on one backend too)` : ''}`,
+      : `per-request balancing ruled out: ${ctx.options.source === 'capture' ? CAPTURE_ORDER : PROBE_ORDER}; ${informative.length} connection${informative.length === 1 ? '' : 's'} carrying ${informative.reduce((s, c) => s + okOf(c), 0)} requests stayed on one backend${informative.length === 1 ? '' : ' each'}, which it does by chance with probability ${fmtP(chance)} (threshold ${CHANCE_THRESHOLD})${rrWouldPin.length ? `; ${rrWouldPin.length} more connection(s) not counted (round robin would have kept them on one backend too)` : ''}`,
   ];
   // Through an HTTP proxy that pools its upstream connections, the pinned connections are the proxy's, not the client's.
   const viaPool = proxyPoolEvidence(m, modes);
