@@ -27,7 +27,8 @@ listen l7
 // Three quick requests and one that the application answers after 1.2 s, on one keep-alive connection.
 const CLIENT = `
 const http = require('http');
-// keepAliveMsecs: Node's agent turns TCP keep-alive probes on after 1 s idle by default; one inside the wait would split the gap.
+// keepAliveMsecs: Node's agent turns TCP keep-alive probes on after 1 s idle by default; kept out of the wait so the gap
+// runs from the request's ACK (probes no longer split a gap: test/pcap-keepalive-stall.test.ts covers them).
 const agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 30000, maxSockets: 1 });
 const get = (path) => new Promise((ok, ko) => http.get({ host: '127.0.0.1', port: 80, path, agent }, (res) => { res.resume(); res.on('end', ok); }).on('error', ko));
 (async () => {
