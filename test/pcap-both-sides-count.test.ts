@@ -18,6 +18,7 @@ import { analyse } from '../src/pcap/analyse.js';
 import { hasCommand } from './support/processes.js';
 import { BACKENDS, VIP, balancerHostSkip, captureBalancerHost } from './support/netns-balancer-host.js';
 import { nginxHttpConf } from './support/nginx-conf.js';
+import { haproxyConfig } from './support/netns-http-lab.js';
 
 // One keep-alive connection with 30 requests, then 12 one-request connections; prints what it saw.
 const CLIENT = `
@@ -49,19 +50,9 @@ function clientRequests(file: string): number {
 
 type Seen = Record<'keepalive' | 'short', Record<string, number>>;
 
-const HAPROXY = `
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 10s
-  timeout server 10s
-listen l7
-  bind ${VIP}:80
-  balance roundrobin
-${BACKENDS.map((a, i) => `  server be${i + 1} ${a}:8080`).join('\n')}
-`;
+const HAPROXY = haproxyConfig({ mode: 'http', bind: `${VIP}:80`, servers: BACKENDS.map((a) => `${a}:8080`) });
 
-const HAPROXY_TCP = HAPROXY.replace('mode http', 'mode tcp').replace('listen l7', 'listen l4');
+const HAPROXY_TCP = haproxyConfig({ mode: 'tcp', bind: `${VIP}:80`, servers: BACKENDS.map((a) => `${a}:8080`) });
 
 const NGINX = nginxHttpConf('@DIR@', [
   `upstream be { ${BACKENDS.map((a) => `server ${a}:8080;`).join(' ')} keepalive 8; }`,

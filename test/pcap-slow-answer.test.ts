@@ -9,20 +9,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyse } from '../src/pcap/analyse.js';
-import { captureHttpLab, httpLabSkip } from './support/netns-http-lab.js';
+import { captureHttpLab, haproxyConfig, httpLabSkip } from './support/netns-http-lab.js';
 
-const HAPROXY = `
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 10s
-  timeout server 10s
-listen l7
-  bind 127.0.0.1:80
-  balance roundrobin
-  server be1 127.0.0.11:8080
-  server be2 127.0.0.12:8080
-`;
+const HAPROXY = haproxyConfig({ mode: 'http', servers: ['127.0.0.11:8080', '127.0.0.12:8080'] });
 
 // Three quick requests and one that the application answers after 1.2 s, on one keep-alive connection.
 const CLIENT = `

@@ -10,23 +10,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyse } from '../src/pcap/analyse.js';
 import { chiSquareGoodnessOfFit } from '../src/probe/chi-square.js';
-import { captureHttpLab, httpLabSkip } from './support/netns-http-lab.js';
+import { captureHttpLab, haproxyConfig, httpLabSkip } from './support/netns-http-lab.js';
 
-const HAPROXY = `
-global
-  maxconn 500
-defaults
-  mode tcp
-  timeout connect 2s
-  timeout client 10s
-  timeout server 10s
-listen src
-  bind 127.0.0.1:80
-  balance source
-  server be1 127.0.0.11:8080
-  server be2 127.0.0.12:8080
-  server be3 127.0.0.13:8080
-`;
+const HAPROXY = haproxyConfig({ mode: 'tcp', balance: 'source', global: ['maxconn 500'] });
 
 // ROUNDS rounds, in each one request (a new connection, Connection: close) from each client address in turn.
 const client = (addrs: string[], rounds: number): string => `

@@ -94,22 +94,44 @@ export async function captureHttpLab(o: HttpLabOptions): Promise<HttpLabCapture>
   return { file, cleanup: () => fs.rmSync(tmp, { recursive: true, force: true }) };
 }
 
+export interface HaproxyConfig {
+  /** `tcp` (a layer-4 balancer) or `http` (layer 7). */
+  mode: 'tcp' | 'http';
+  /** Where it listens (default 127.0.0.1:80). */
+  bind?: string;
+  /** The `balance` algorithm (default roundrobin). */
+  balance?: string;
+  /** Server addresses, named be1, be2, ... (default the lab's usual backends, 127.0.0.11-13:8080). */
+  servers?: string[];
+  /** haproxy's `timeout client` (default 10s). */
+  clientTimeout?: string;
+  /** A `global` section's lines, when one is needed. */
+  global?: string[];
+}
+
+/**
+ * A one-section haproxy configuration for the namespace labs: `listen l4` (mode tcp) or `listen l7`
+ * (mode http) on `bind`, over be1..beN, with the labs' timeouts.
+ */
+export function haproxyConfig(o: HaproxyConfig): string {
+  const servers = o.servers ?? ['127.0.0.11:8080', '127.0.0.12:8080', '127.0.0.13:8080'];
+  return `
+${o.global ? `global\n${o.global.map((l) => `  ${l}\n`).join('')}` : ''}defaults
+  mode ${o.mode}
+  timeout connect 2s
+  timeout client ${o.clientTimeout ?? '10s'}
+  timeout server 10s
+listen ${o.mode === 'tcp' ? 'l4' : 'l7'}
+  bind ${o.bind ?? '127.0.0.1:80'}
+  balance ${o.balance ?? 'roundrobin'}
+${servers.map((a, i) => `  server be${i + 1} ${a}`).join('\n')}
+`;
+}
+
 /**
  * haproxy `mode tcp` (a layer-4 balancer) on 127.0.0.1:80, round robin over be1..be3 at
  * 127.0.0.11-13:8080, the lab's usual backends; `clientTimeout` is haproxy's `timeout client`.
  */
 export function haproxyTcpConfig(clientTimeout = '10s'): string {
-  return `
-defaults
-  mode tcp
-  timeout connect 2s
-  timeout client ${clientTimeout}
-  timeout server 10s
-listen l4
-  bind 127.0.0.1:80
-  balance roundrobin
-  server be1 127.0.0.11:8080
-  server be2 127.0.0.12:8080
-  server be3 127.0.0.13:8080
-`;
+  return haproxyConfig({ mode: 'tcp', clientTimeout });
 }
